@@ -1,0 +1,303 @@
+//! Configuration, taken the way the platform takes it.
+//!
+//! The structure mirrors the platform's `config/default.json` (`app:port`,
+//! `app:admin:token`, `app:max_payload_body_size`, `rabbitmq:hostname`, `minio:*`…) plus a
+//! `mock` section for what only the mock has. Sources, later ones winning:
+//! defaults → a JSON config file → environment variables with the platform's `__` nesting
+//! (`APP__PORT` → `app.port`, `APP__ADMIN__TOKEN`, `RABBITMQ__HOSTNAME`, `MOCK__PROFILE`) →
+//! command-line flags.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Json, Serialized};
+use serde::{Deserialize, Serialize};
+
+use crate::profile::Profile;
+
+/// The platform's default HTTP port.
+pub const DEFAULT_PORT: u16 = 4000;
+
+/// All settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Settings {
+    /// `app:*`.
+    pub app: App,
+    /// `rabbitmq:*` (what registration hands to connectors as `config.connection`).
+    pub rabbitmq: RabbitMq,
+    /// `minio:*` (what registration hands to connectors as `config.s3`).
+    pub minio: Minio,
+    /// Mock-only settings.
+    pub mock: Mock,
+}
+
+/// `app:*`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct App {
+    /// Listening port (`APP__PORT`); 0 picks a free port.
+    pub port: u16,
+    /// Address to bind (`APP__BIND_ADDRESS`).
+    pub bind_address: IpAddr,
+    /// URL connectors should use (`APP__BASE_URL`), e.g. `http://host.docker.internal:4000`
+    /// for connectors in containers; derived from the bound address when empty.
+    pub base_url: Option<String>,
+    /// `app:admin:*`.
+    pub admin: Admin,
+    /// Body limit of JSON requests (`APP__MAX_PAYLOAD_BODY_SIZE`, e.g. `50mb`).
+    pub max_payload_body_size: String,
+    /// `app:graphql:*`.
+    pub graphql: Graphql,
+    /// `app:health_access_key` for `GET /health`.
+    pub health_access_key: Option<String>,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App {
+            port: DEFAULT_PORT,
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            base_url: None,
+            admin: Admin::default(),
+            max_payload_body_size: "50mb".into(),
+            graphql: Graphql::default(),
+            health_access_key: None,
+        }
+    }
+}
+
+/// `app:admin:*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Admin {
+    /// Admin API token (`APP__ADMIN__TOKEN`); a random UUID when absent.
+    pub token: Option<String>,
+    /// Admin e-mail.
+    pub email: Option<String>,
+}
+
+/// `app:graphql:*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Graphql {
+    /// `app:graphql:playground:*`.
+    pub playground: Playground,
+}
+
+/// `app:graphql:playground:*`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Playground {
+    /// GraphiQL at `GET /graphql`.
+    pub enabled: bool,
+    /// Refuse introspection, as a production platform does by default.
+    pub force_disabled_introspection: bool,
+}
+
+impl Default for Playground {
+    fn default() -> Self {
+        Playground { enabled: true, force_disabled_introspection: false }
+    }
+}
+
+/// `rabbitmq:*`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RabbitMq {
+    /// Broker host, as handed to connectors.
+    pub hostname: String,
+    /// AMQP port.
+    pub port: u16,
+    /// Management API port.
+    pub port_management: u16,
+    /// Management host, when it differs.
+    pub hostname_management: Option<String>,
+    /// Virtual host.
+    pub vhost: String,
+    /// TLS.
+    pub use_ssl: bool,
+    /// User.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Queue name prefix (`rabbitmq:queue_prefix`).
+    pub queue_prefix: Option<String>,
+}
+
+impl Default for RabbitMq {
+    fn default() -> Self {
+        RabbitMq {
+            hostname: "localhost".into(),
+            port: 5672,
+            port_management: 15672,
+            hostname_management: None,
+            vhost: "/".into(),
+            use_ssl: false,
+            username: "guest".into(),
+            password: "guest".into(),
+            queue_prefix: None,
+        }
+    }
+}
+
+/// `minio:*`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Minio {
+    /// Endpoint.
+    pub endpoint: String,
+    /// Port.
+    pub port: u16,
+    /// TLS.
+    pub use_ssl: bool,
+    /// Bucket.
+    pub bucket_name: String,
+    /// Region.
+    pub bucket_region: String,
+    /// Access key.
+    pub access_key: String,
+    /// Secret key.
+    pub secret_key: String,
+}
+
+impl Default for Minio {
+    fn default() -> Self {
+        Minio {
+            endpoint: "localhost".into(),
+            port: 9000,
+            use_ssl: false,
+            bucket_name: "opencti-bucket".into(),
+            bucket_region: "us-east-1".into(),
+            access_key: "ChangeMe".into(),
+            secret_key: "ChangeMe".into(),
+        }
+    }
+}
+
+/// Mock-only settings (`MOCK__*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Mock {
+    /// Platform profile: `7` or `6.9`.
+    pub profile: Profile,
+    /// Delay before each queued message is ingested, in milliseconds.
+    pub ingest_delay_ms: u64,
+    /// Start with ingestion paused.
+    pub ingest_paused: bool,
+    /// Connector users to create: `name` or `name=token`.
+    pub connector_users: Vec<String>,
+    /// Bundles up to this size are kept whole in the transcript.
+    pub transcript_bundle_cap: String,
+}
+
+impl Default for Mock {
+    fn default() -> Self {
+        Mock {
+            profile: Profile::V7,
+            ingest_delay_ms: 0,
+            ingest_paused: false,
+            connector_users: Vec::new(),
+            transcript_bundle_cap: "16mb".into(),
+        }
+    }
+}
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or has the wrong shape.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// A size does not parse.
+    #[error("invalid size '{value}' for {key}: expected a number of bytes or a number followed by b, kb, mb, gb or tb")]
+    Size {
+        /// Setting name.
+        key: &'static str,
+        /// The value.
+        value: String,
+    },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (JSON) if given, then the environment, then `overrides`
+    /// (a partial `Settings` tree, e.g. from command-line flags).
+    pub fn load(file: Option<&Path>, overrides: serde_json::Value) -> Result<Settings, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", f.display())));
+            }
+            fig = fig.merge(Json::file(f));
+        }
+        fig = fig.merge(platform_env()).merge(Serialized::defaults(overrides));
+        let settings: Settings = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.max_payload_bytes()?;
+        settings.transcript_bundle_cap()?;
+        Ok(settings)
+    }
+
+    /// The JSON body limit in bytes.
+    pub fn max_payload_bytes(&self) -> Result<u64, ConfigError> {
+        parse_size(&self.app.max_payload_body_size)
+            .ok_or_else(|| ConfigError::Size { key: "app:max_payload_body_size", value: self.app.max_payload_body_size.clone() })
+    }
+
+    /// Transcript bundle cap in bytes.
+    pub fn transcript_bundle_cap(&self) -> Result<u64, ConfigError> {
+        parse_size(&self.mock.transcript_bundle_cap).ok_or_else(|| ConfigError::Size {
+            key: "mock:transcript_bundle_cap",
+            value: self.mock.transcript_bundle_cap.clone(),
+        })
+    }
+}
+
+/// Environment variables with the platform's nesting: `SECTION__KEY__SUBKEY`.
+fn platform_env() -> Env {
+    Env::raw()
+        .filter(|k| {
+            let k = k.as_str().to_ascii_lowercase();
+            ["app__", "rabbitmq__", "minio__", "mock__"].iter().any(|p| k.starts_with(p))
+        })
+        .split("__")
+}
+
+/// Parses a size the way the platform's body parser does (`bytes` npm package): a plain
+/// number is bytes; units `b`, `kb`, `mb`, `gb`, `tb`, `pb` (case-insensitive, powers of
+/// 1024, decimals allowed, optional space).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim() {
+        "" | "b" => 1.0,
+        "kb" => 1024.0,
+        "mb" => 1024.0 * 1024.0,
+        "gb" => 1024.0 * 1024.0 * 1024.0,
+        "tb" => 1024f64.powi(4),
+        "pb" => 1024f64.powi(5),
+        _ => return None,
+    };
+    if !num.is_finite() || num < 0.0 {
+        return None;
+    }
+    Some((num * mult).floor() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_the_platform_body_parser() {
+        assert_eq!(parse_size("50mb"), Some(52_428_800));
+        assert_eq!(parse_size("50MB"), Some(52_428_800));
+        assert_eq!(parse_size("1.5kb"), Some(1536));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("10 mb"), Some(10_485_760));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("5xb"), None);
+    }
+}

@@ -1,0 +1,30 @@
+//! The services one platform instance is made of, shared by every transport.
+//!
+//! HTTP handlers, GraphQL resolvers, the control API and (later) the AMQP consumers all
+//! receive a [`Core`]: the store, the worker that feeds it, the settings, the connector
+//! key pair and the queue naming rules. Cloning is cheap.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::ingest::Worker;
+use crate::keys::ConnectorKeys;
+use crate::naming::QueueNames;
+use crate::store::Store;
+
+/// The services of one platform.
+#[derive(Clone, Debug)]
+pub struct Core {
+    /// Platform state.
+    pub store: Store,
+    /// The ingest worker.
+    pub worker: Worker,
+    /// Effective settings.
+    pub settings: Arc<Settings>,
+    /// Connector HTTP-callback key pair.
+    pub keys: Arc<ConnectorKeys>,
+    /// Queue naming rules.
+    pub names: QueueNames,
+    /// The URL connectors should use.
+    pub public_url: Arc<str>,
+}

@@ -1,0 +1,36 @@
+//! The library's error type.
+
+/// Errors of the `opencti-mock` library API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A socket or file operation failed.
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// Something the mock was asked about does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A wait timed out.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        after: std::time::Duration,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// An error from any message (escape hatch).
+    pub fn other(message: impl Into<String>) -> Self {
+        Error::Other(message.into())
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

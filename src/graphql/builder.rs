@@ -1,0 +1,362 @@
+//! Builds the executable schema from the SDL and a registry of resolvers.
+//!
+//! The schema is written as SDL (`schema.graphql`), like the platform's own
+//! `opencti.graphql`: it is the contract, reviewed as text and snapshot-tested. Resolution
+//! is split in two:
+//! - fields with a registered [`Handler`] (every root field, and a few computed fields
+//!   such as `Connector.connector_user` or `WorkEditMutations.toProcessed`) run Rust code;
+//! - every other field is read from its parent, a GraphQL object value built by the
+//!   domain projections. Values of interface or union type carry their concrete type in a
+//!   `__typename` key.
+//!
+//! Building fails if a root field has no handler or a handler names a field the SDL does
+//! not declare, so "declared" always means "implemented". An operation or field the SDL
+//! does not declare is refused by validation with a message naming it.
+//!
+//! `@auth` / `@auth(for: [CAPABILITIES])` on a field definition is enforced here, exactly
+//! as the platform's directive: no user → `AUTH_REQUIRED`; missing capability →
+//! `FORBIDDEN_ACCESS`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_graphql::dynamic::{
+    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Interface, InterfaceField, Object, ResolverContext, Scalar,
+    Schema, SchemaBuilder, TypeRef, Union,
+};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::parser::types::{BaseType, ConstDirective, InputValueDefinition, Type, TypeKind, TypeSystemDefinition};
+use async_graphql::{Error, Name, Response, Value};
+use futures_util::future::BoxFuture;
+
+use crate::graphql::context::Caller;
+use crate::graphql::errors::{AUTH_REQUIRED, FORBIDDEN_ACCESS};
+
+/// What a resolver returns.
+pub type Resolved = Result<Option<FieldValue<'static>>, Error>;
+
+/// A resolver.
+#[derive(Clone)]
+pub enum Handler {
+    /// Runs to completion without awaiting.
+    Sync(Arc<dyn Fn(&ResolverContext<'_>) -> Resolved + Send + Sync>),
+    /// Awaits (network calls, delays).
+    Async(Arc<dyn for<'a> Fn(&ResolverContext<'a>) -> BoxFuture<'static, Resolved> + Send + Sync>),
+}
+
+/// Resolvers by `(type, field)`.
+#[derive(Default, Clone)]
+pub struct Registry {
+    handlers: HashMap<(String, String), Handler>,
+}
+
+impl Registry {
+    /// Registers a synchronous resolver.
+    pub fn sync(&mut self, ty: &str, field: &str, f: impl Fn(&ResolverContext<'_>) -> Resolved + Send + Sync + 'static) {
+        self.handlers.insert((ty.to_string(), field.to_string()), Handler::Sync(Arc::new(f)));
+    }
+
+    /// Registers an asynchronous resolver.
+    pub fn asynchronous(
+        &mut self,
+        ty: &str,
+        field: &str,
+        f: impl for<'a> Fn(&ResolverContext<'a>) -> BoxFuture<'static, Resolved> + Send + Sync + 'static,
+    ) {
+        self.handlers.insert((ty.to_string(), field.to_string()), Handler::Async(Arc::new(f)));
+    }
+}
+
+/// A schema build problem (a bug of the mock, caught by its tests).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The SDL does not parse.
+    #[error("schema SDL does not parse: {0}")]
+    Sdl(String),
+    /// A root field has no resolver.
+    #[error("root field {0}.{1} is declared in the schema but has no resolver")]
+    Unresolved(String, String),
+    /// A resolver has no field.
+    #[error("a resolver is registered for {0}.{1}, which the schema does not declare")]
+    Undeclared(String, String),
+    /// async-graphql refused the schema.
+    #[error("schema is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Marks a request that must only be parsed and validated, never executed.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidateOnly;
+
+struct ValidateOnlyExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ValidateOnlyExtension {
+    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
+        if ctx.data_opt::<ValidateOnly>().is_some() {
+            return Response::new(Value::Null);
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+impl ExtensionFactory for ValidateOnlyExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ValidateOnlyExtension)
+    }
+}
+
+fn type_ref(ty: &Type) -> TypeRef {
+    let inner = match &ty.base {
+        BaseType::Named(n) => TypeRef::named(n.as_str()),
+        BaseType::List(inner) => TypeRef::List(Box::new(type_ref(inner))),
+    };
+    if ty.nullable { inner } else { TypeRef::NonNull(Box::new(inner)) }
+}
+
+fn auth_requirement(directives: &[async_graphql::Positioned<ConstDirective>]) -> Option<Vec<String>> {
+    let d = directives.iter().find(|d| d.node.name.node == "auth")?;
+    let caps = d
+        .node
+        .arguments
+        .iter()
+        .find(|(n, _)| n.node == "for")
+        .map(|(_, v)| match &v.node {
+            Value::List(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::Enum(e) => Some(e.to_string()),
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    Some(caps)
+}
+
+/// Checks the platform's `@auth` rule for the current request.
+pub fn check_auth(ctx: &ResolverContext<'_>, required: &[String]) -> Result<(), Error> {
+    let caller = ctx.data::<Caller>()?;
+    let Some(user) = &caller.user else { return Err(AUTH_REQUIRED.err()) };
+    let required: Vec<&str> = required.iter().map(String::as_str).collect();
+    if user.has_any_capability(&required) { Ok(()) } else { Err(FORBIDDEN_ACCESS.err()) }
+}
+
+fn input_value(def: &InputValueDefinition) -> InputValue {
+    let mut iv = InputValue::new(def.name.node.as_str(), type_ref(&def.ty.node));
+    if let Some(d) = &def.description {
+        iv = iv.description(d.node.as_str());
+    }
+    if let Some(v) = &def.default_value {
+        iv = iv.default_value(v.node.clone());
+    }
+    iv
+}
+
+/// Converts a stored value into a field value of the declared type, tagging values of
+/// abstract types with their `__typename`.
+fn to_field_value(value: Value, ty: &TypeRef, abstract_types: &HashSet<String>) -> Option<FieldValue<'static>> {
+    match (ty, value) {
+        (_, Value::Null) => None,
+        (TypeRef::NonNull(inner), v) => to_field_value(v, inner, abstract_types),
+        (TypeRef::List(inner), Value::List(items)) => Some(FieldValue::list(
+            items.into_iter().map(|i| to_field_value(i, inner, abstract_types).unwrap_or(FieldValue::NULL)),
+        )),
+        (TypeRef::Named(name), Value::Object(map)) if abstract_types.contains(name.as_ref()) => {
+            let concrete = match map.get("__typename") {
+                Some(Value::String(t)) => t.clone(),
+                _ => name.to_string(),
+            };
+            Some(FieldValue::value(Value::Object(map)).with_type(concrete))
+        }
+        (_, v) => Some(FieldValue::value(v)),
+    }
+}
+
+fn stored_field(ctx: &ResolverContext<'_>, name: &str) -> Option<Value> {
+    match ctx.parent_value.as_value()? {
+        Value::Object(map) => map.get(&Name::new(name)).cloned(),
+        _ => None,
+    }
+}
+
+fn make_field(
+    name: &str,
+    ty: TypeRef,
+    handler: Option<Handler>,
+    auth: Option<Vec<String>>,
+    abstract_types: Arc<HashSet<String>>,
+) -> Field {
+    let field_name = name.to_string();
+    let declared = ty.clone();
+    Field::new(name, ty, move |ctx| {
+        if let Some(required) = &auth
+            && let Err(e) = check_auth(&ctx, required)
+        {
+            return fail(e);
+        }
+        match &handler {
+            Some(Handler::Sync(f)) => match f(&ctx) {
+                Ok(v) => FieldFuture::Value(v),
+                Err(e) => fail(e),
+            },
+            Some(Handler::Async(f)) => {
+                let fut = f(&ctx);
+                FieldFuture::new(async move { fut.await.map(|o| o.map(shorten)) })
+            }
+            None => {
+                let value = stored_field(&ctx, &field_name).unwrap_or(Value::Null);
+                FieldFuture::Value(to_field_value(value, &declared, &abstract_types))
+            }
+        }
+    })
+}
+
+fn fail<'a>(e: Error) -> FieldFuture<'a> {
+    FieldFuture::new(async move { Err::<Option<FieldValue<'a>>, _>(e) })
+}
+
+/// `FieldValue` is covariant: a `'static` value can stand for any lifetime.
+fn shorten<'a>(v: FieldValue<'static>) -> FieldValue<'a> {
+    v
+}
+
+/// Builds the executable schema from `sdl` and `registry`, with `data` available to every
+/// resolver and introspection on or off.
+pub fn build(
+    sdl: &str,
+    registry: Registry,
+    introspection: bool,
+    data: impl FnOnce(SchemaBuilder) -> SchemaBuilder,
+) -> Result<Schema, BuildError> {
+    let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| BuildError::Sdl(e.to_string()))?;
+    let mut query = "Query".to_string();
+    let mut mutation: Option<String> = None;
+    let mut abstract_types = HashSet::new();
+    for def in &doc.definitions {
+        match def {
+            TypeSystemDefinition::Schema(s) => {
+                if let Some(q) = &s.node.query {
+                    query = q.node.to_string();
+                }
+                mutation = s.node.mutation.as_ref().map(|m| m.node.to_string());
+            }
+            TypeSystemDefinition::Type(t) if matches!(t.node.kind, TypeKind::Interface(_) | TypeKind::Union(_)) => {
+                abstract_types.insert(t.node.name.node.to_string());
+            }
+            _ => {}
+        }
+    }
+    let abstract_types = Arc::new(abstract_types);
+    let roots: Vec<&str> = std::iter::once(query.as_str()).chain(mutation.as_deref()).collect();
+
+    let mut declared: HashSet<(String, String)> = HashSet::new();
+    let mut builder = Schema::build(&query, mutation.as_deref(), None).extension(ValidateOnlyExtension);
+    if !introspection {
+        builder = builder.disable_introspection();
+    }
+    for def in &doc.definitions {
+        let TypeSystemDefinition::Type(t) = def else { continue };
+        let t = &t.node;
+        let name = t.name.node.as_str();
+        let description = t.description.as_ref().map(|d| d.node.clone());
+        match &t.kind {
+            TypeKind::Scalar => {
+                let mut s = Scalar::new(name);
+                if let Some(d) = description {
+                    s = s.description(d);
+                }
+                builder = builder.register(s);
+            }
+            TypeKind::Object(o) => {
+                let mut obj = Object::new(name);
+                if let Some(d) = description {
+                    obj = obj.description(d);
+                }
+                for i in &o.implements {
+                    obj = obj.implement(i.node.as_str());
+                }
+                for f in &o.fields {
+                    let f = &f.node;
+                    let fname = f.name.node.as_str();
+                    declared.insert((name.to_string(), fname.to_string()));
+                    let handler = registry.handlers.get(&(name.to_string(), fname.to_string())).cloned();
+                    if handler.is_none() && roots.contains(&name) {
+                        return Err(BuildError::Unresolved(name.into(), fname.into()));
+                    }
+                    let mut field =
+                        make_field(fname, type_ref(&f.ty.node), handler, auth_requirement(&f.directives), abstract_types.clone());
+                    if let Some(d) = &f.description {
+                        field = field.description(d.node.as_str());
+                    }
+                    for a in &f.arguments {
+                        field = field.argument(input_value(&a.node));
+                    }
+                    obj = obj.field(field);
+                }
+                builder = builder.register(obj);
+            }
+            TypeKind::Interface(i) => {
+                let mut itf = Interface::new(name);
+                if let Some(d) = description {
+                    itf = itf.description(d);
+                }
+                for parent in &i.implements {
+                    itf = itf.implement(parent.node.as_str());
+                }
+                for f in &i.fields {
+                    let f = &f.node;
+                    let mut field = InterfaceField::new(f.name.node.as_str(), type_ref(&f.ty.node));
+                    if let Some(d) = &f.description {
+                        field = field.description(d.node.as_str());
+                    }
+                    for a in &f.arguments {
+                        field = field.argument(input_value(&a.node));
+                    }
+                    itf = itf.field(field);
+                }
+                builder = builder.register(itf);
+            }
+            TypeKind::Union(u) => {
+                let mut un = Union::new(name);
+                if let Some(d) = description {
+                    un = un.description(d);
+                }
+                for m in &u.members {
+                    un = un.possible_type(m.node.as_str());
+                }
+                builder = builder.register(un);
+            }
+            TypeKind::Enum(e) => {
+                let mut en = Enum::new(name);
+                if let Some(d) = description {
+                    en = en.description(d);
+                }
+                for v in &e.values {
+                    let mut item = async_graphql::dynamic::EnumItem::new(v.node.value.node.as_str());
+                    if let Some(d) = &v.node.description {
+                        item = item.description(d.node.as_str());
+                    }
+                    en = en.item(item);
+                }
+                builder = builder.register(en);
+            }
+            TypeKind::InputObject(io) => {
+                let mut inp = InputObject::new(name);
+                if let Some(d) = description {
+                    inp = inp.description(d);
+                }
+                for f in &io.fields {
+                    inp = inp.field(input_value(&f.node));
+                }
+                builder = builder.register(inp);
+            }
+        }
+    }
+    if let Some((ty, field)) = registry.handlers.keys().find(|k| !declared.contains(*k)) {
+        return Err(BuildError::Undeclared(ty.clone(), field.clone()));
+    }
+    data(builder).finish().map_err(|e| BuildError::Invalid(e.to_string()))
+}

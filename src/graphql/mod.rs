@@ -1,0 +1,48 @@
+//! The platform's GraphQL API.
+//!
+//! `schema.graphql` is the contract; each domain file registers the resolvers of its
+//! operations (`connector`, `work`, `stix`), and [`builder`] turns both into an
+//! executable schema (see there for how fields without a resolver are answered and how
+//! `@auth` is enforced). Resolvers stay thin: domain rules live in `store` and `ingest`.
+
+pub mod builder;
+pub mod connector;
+pub mod context;
+pub mod errors;
+pub mod project;
+pub mod stix;
+pub mod work;
+
+use async_graphql::dynamic::Schema;
+
+use crate::core::Core;
+pub use builder::{BuildError, ValidateOnly};
+
+/// The schema text.
+pub const SDL: &str = include_str!("schema.graphql");
+
+/// Every resolver of the platform.
+pub fn registry() -> builder::Registry {
+    let mut r = builder::Registry::default();
+    connector::register(&mut r);
+    work::register(&mut r);
+    stix::register(&mut r);
+    r
+}
+
+/// The executable schema of one platform.
+pub fn schema(core: &Core) -> Result<Schema, BuildError> {
+    let core = core.clone();
+    builder::build(SDL, registry(), true, move |b| b.data(core))
+}
+
+/// Parses and validates a document against the schema without executing it. Returns the
+/// messages of every parse or validation error (empty when the document is valid).
+pub async fn validate_document(schema: &Schema, document: &str, operation_name: Option<&str>) -> Vec<String> {
+    let mut request = async_graphql::Request::new(document).data(ValidateOnly);
+    if let Some(op) = operation_name {
+        request = request.operation_name(op);
+    }
+    let response = schema.execute(request).await;
+    response.errors.into_iter().map(|e| e.message).collect()
+}

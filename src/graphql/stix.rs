@@ -1,0 +1,67 @@
+//! `stixBundlePush`, `stix(id)` and `about`.
+
+use async_graphql::dynamic::ResolverContext;
+use serde_json::{Value as Json, json};
+
+use crate::graphql::builder::{Registry, Resolved};
+use crate::graphql::context::parts;
+use crate::graphql::errors::unsupported;
+use crate::graphql::project::field;
+use crate::ingest::push::{ApiPush, api_push};
+use crate::stix::OPENCTI_EXTENSION;
+use crate::store::clock::iso;
+
+/// Registers the resolvers.
+pub fn register(r: &mut Registry) {
+    r.sync("Mutation", "stixBundlePush", stix_bundle_push);
+    r.sync("Query", "stix", stix);
+    r.sync("Query", "about", about);
+}
+
+fn about(ctx: &ResolverContext<'_>) -> Resolved {
+    let (core, _) = parts(ctx)?;
+    let profile = core.store.read(|s| s.profile);
+    Ok(field(json!({"version": profile.version()})))
+}
+
+/// Queues the bundle for the worker; never stores anything itself.
+fn stix_bundle_push(ctx: &ResolverContext<'_>) -> Resolved {
+    let (core, caller) = parts(ctx)?;
+    let user = caller.user()?;
+    let connector_id = ctx.args.try_get("connectorId")?.string()?;
+    let bundle = ctx.args.try_get("bundle")?.string()?;
+    let work_id = ctx.args.get("work_id").and_then(|v| v.string().ok());
+    let cleanup = ctx.args.get("cleanup_inconsistent_bundle").and_then(|v| v.boolean().ok()).unwrap_or(false);
+    let push = ApiPush { connector_id, bundle, work_id, user_id: &user.id, cleanup_inconsistent: cleanup };
+    match api_push(&core.worker, push) {
+        Ok(_) => Ok(field(Json::Bool(true))),
+        Err(e) => Err(unsupported("Invalid bundle", json!({"cause": e.to_string()}))),
+    }
+}
+
+/// The STIX 2.1 representation of a stored object (by internal, standard or any STIX
+/// id), with the platform's OpenCTI extension, as a JSON string.
+fn stix(ctx: &ResolverContext<'_>) -> Resolved {
+    let (core, _) = parts(ctx)?;
+    let id = ctx.args.try_get("id")?.string()?;
+    let obj = core.store.read(|s| s.knowledge.get(id).cloned());
+    let Some(obj) = obj else { return Ok(None) };
+    let mut stix = obj.json();
+    if let Some(map) = stix.as_object_mut() {
+        map.insert("id".into(), Json::String(obj.standard_id.clone()));
+        let ext = json!({
+            "extension_type": "property-extension",
+            "id": obj.internal_id,
+            "type": obj.entity_type,
+            "created_at": iso(obj.created_at),
+            "updated_at": iso(obj.updated_at),
+            "is_inferred": false,
+            "stix_ids": obj.stix_ids,
+        });
+        let extensions = map.entry("extensions").or_insert_with(|| json!({}));
+        if let Some(e) = extensions.as_object_mut() {
+            e.insert(OPENCTI_EXTENSION.into(), ext);
+        }
+    }
+    Ok(field(Json::String(stix.to_string())))
+}

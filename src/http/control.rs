@@ -1,0 +1,307 @@
+//! The control API under `/_mock/`: inspect and drive a running platform from any
+//! language. JSON in, JSON out; every route except `health` needs the admin token
+//! (`Authorization: Bearer <admin token>`). Errors are `{"status":"error","error":…}`.
+//! The routes are documented in the README ("Control API").
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::http::AppState;
+use crate::http::auth::bearer;
+use crate::status;
+use crate::store::faults::FaultSpec;
+use crate::store::transcript::EntryKind;
+
+/// Routes, relative to `/_mock`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/connectors", get(connectors))
+        .route("/connectors/{id}", get(connector))
+        .route("/connectors/{id}/state", axum::routing::put(set_state))
+        .route("/connectors/{id}/reset-state", post(reset_state))
+        .route("/works", get(works))
+        .route("/works/{id}", get(work))
+        .route("/bundles", get(bundles))
+        .route("/bundles/{seq}", get(bundle))
+        .route("/objects", get(objects))
+        .route("/objects/{id}", get(object))
+        .route("/users", get(users).post(add_user))
+        .route("/tokens/{token}", delete(revoke_token))
+        .route("/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/faults/{id}", delete(remove_fault))
+        .route("/ingest", get(ingest).put(set_ingest))
+        .route("/transcript", get(transcript))
+        .route("/reset", post(reset))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"status": "error", "error": message.into()}))).into_response()
+}
+
+/// The admin token check every route but `health` starts with.
+fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let ok = bearer(headers).is_some_and(|t| state.core.store.read(|s| s.users.by_token(&t).is_some_and(|u| u.is_bypass())));
+    if ok {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "the control API needs the admin token (Authorization: Bearer <admin token>)"))
+    }
+}
+
+macro_rules! guard {
+    ($state:expr, $headers:expr) => {
+        if let Err(r) = admin(&$state, &$headers) {
+            return r;
+        }
+    };
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    axum::Json(status::health(&state.core)).into_response()
+}
+
+async fn connectors(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    axum::Json(status::connectors(&state.core)).into_response()
+}
+
+async fn connector(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    guard!(state, headers);
+    match status::connector(&state.core, &id) {
+        Some(c) => axum::Json(c).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("connector '{id}' is not registered")),
+    }
+}
+
+#[derive(Deserialize)]
+struct StateBody {
+    state: Option<Json>,
+}
+
+async fn set_state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<StateBody>,
+) -> Response {
+    guard!(state, headers);
+    let raw = body.state.map(|s| match s {
+        Json::String(s) => s,
+        other => other.to_string(),
+    });
+    let now = state.core.store.clock().now();
+    match state.core.store.write(|s| s.connectors.set_state(&id, raw, now).is_some()) {
+        true => axum::Json(status::connector(&state.core, &id)).into_response(),
+        false => error(StatusCode::NOT_FOUND, format!("connector '{id}' is not registered")),
+    }
+}
+
+async fn reset_state(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    guard!(state, headers);
+    let now = state.core.store.clock().now();
+    let found = state.core.store.write(|s| {
+        let found = s.connectors.reset_state(&id, now).is_some();
+        if found {
+            s.queues.purge(&id);
+        }
+        found
+    });
+    match found {
+        true => axum::Json(status::connector(&state.core, &id)).into_response(),
+        false => error(StatusCode::NOT_FOUND, format!("connector '{id}' is not registered")),
+    }
+}
+
+#[derive(Deserialize)]
+struct WorksQuery {
+    connector_id: Option<String>,
+}
+
+async fn works(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<WorksQuery>) -> Response {
+    guard!(state, headers);
+    axum::Json(status::works(&state.core, q.connector_id.as_deref())).into_response()
+}
+
+async fn work(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    guard!(state, headers);
+    match state.core.store.read(|s| s.works.get(&id).cloned()) {
+        Some(w) => axum::Json(w).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("work '{id}' does not exist")),
+    }
+}
+
+async fn bundles(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    let list: Vec<Json> = state.core.store.read(|s| {
+        s.transcript
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EntryKind::Bundle(b) => Some(json!({"seq": e.seq, "at": e.at, "connector_id": b.connector_id,
+                    "work_id": b.work_id, "transport": b.transport, "bytes": b.bytes, "objects": b.objects,
+                    "content_kept": b.content.is_some()})),
+                _ => None,
+            })
+            .collect()
+    });
+    axum::Json(list).into_response()
+}
+
+async fn bundle(State(state): State<AppState>, headers: HeaderMap, Path(seq): Path<u64>) -> Response {
+    guard!(state, headers);
+    let found = state.core.store.read(|s| {
+        s.transcript.entries().iter().find(|e| e.seq == seq).and_then(|e| match &e.kind {
+            EntryKind::Bundle(b) => Some(b.content.clone()),
+            _ => None,
+        })
+    });
+    match found {
+        Some(Some(content)) => ([(axum::http::header::CONTENT_TYPE, "application/json")], content.to_string()).into_response(),
+        Some(None) => error(
+            StatusCode::GONE,
+            format!("bundle #{seq} was larger than the transcript bundle cap; only its metadata was kept"),
+        ),
+        None => error(StatusCode::NOT_FOUND, format!("transcript entry #{seq} is not a bundle")),
+    }
+}
+
+#[derive(Deserialize)]
+struct ObjectsQuery {
+    #[serde(rename = "type")]
+    entity_type: Option<String>,
+}
+
+async fn objects(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ObjectsQuery>) -> Response {
+    guard!(state, headers);
+    let list: Vec<Json> = state.core.store.read(|s| {
+        s.knowledge
+            .all()
+            .filter(|o| q.entity_type.as_deref().is_none_or(|t| o.entity_type.eq_ignore_ascii_case(t) || o.stix_type == t))
+            .map(|o| {
+                json!({"internal_id": o.internal_id, "standard_id": o.standard_id, "stix_ids": o.stix_ids,
+                "stix_type": o.stix_type, "entity_type": o.entity_type, "created_at": o.created_at,
+                "updated_at": o.updated_at, "writes": o.writes})
+            })
+            .collect()
+    });
+    axum::Json(list).into_response()
+}
+
+async fn object(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    guard!(state, headers);
+    match state.core.store.read(|s| s.knowledge.get(&id).map(|o| o.json())) {
+        Some(o) => axum::Json(o).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no object has the id '{id}'")),
+    }
+}
+
+async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    axum::Json(state.core.store.read(|s| s.users.all().to_vec())).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+    token: Option<String>,
+}
+
+async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(body): axum::Json<NewUser>) -> Response {
+    guard!(state, headers);
+    if body.name.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "a user needs a non-empty name");
+    }
+    let now = state.core.store.clock().now();
+    let (user, token) = state.core.store.write(|s| s.users.add_connector_user(&body.name, body.token.as_deref(), now));
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"id": user.id, "name": user.name, "token": token, "capabilities": user.capabilities})),
+    )
+        .into_response()
+}
+
+async fn revoke_token(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    guard!(state, headers);
+    match state.core.store.write(|s| s.users.revoke_token(&token)) {
+        true => StatusCode::NO_CONTENT.into_response(),
+        false => error(StatusCode::NOT_FOUND, "no user has this token"),
+    }
+}
+
+async fn faults(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    axum::Json(state.core.store.read(|s| s.faults.rules().to_vec())).into_response()
+}
+
+async fn add_fault(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    guard!(state, headers);
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault rule: {e}")),
+    };
+    let id = state.core.store.write(|s| s.faults.add(spec));
+    (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response()
+}
+
+async fn clear_faults(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    state.core.store.write(|s| s.faults.clear());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn remove_fault(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    guard!(state, headers);
+    match state.core.store.write(|s| s.faults.remove(id)) {
+        true => StatusCode::NO_CONTENT.into_response(),
+        false => error(StatusCode::NOT_FOUND, format!("no fault rule #{id}")),
+    }
+}
+
+async fn ingest(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    axum::Json(status::ingest(&state.core)).into_response()
+}
+
+#[derive(Deserialize)]
+struct ThrottleBody {
+    paused: Option<bool>,
+    delay_ms: Option<u64>,
+}
+
+async fn set_ingest(State(state): State<AppState>, headers: HeaderMap, axum::Json(body): axum::Json<ThrottleBody>) -> Response {
+    guard!(state, headers);
+    state.core.store.write(|s| {
+        if let Some(p) = body.paused {
+            s.queues.throttle.paused = p;
+        }
+        if let Some(d) = body.delay_ms {
+            s.queues.throttle.delay = Duration::from_millis(d);
+        }
+    });
+    axum::Json(status::ingest(&state.core)).into_response()
+}
+
+#[derive(Deserialize)]
+struct TranscriptQuery {
+    since: Option<u64>,
+}
+
+async fn transcript(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<TranscriptQuery>) -> Response {
+    guard!(state, headers);
+    let entries = state.core.store.read(|s| s.transcript.since(q.since.unwrap_or(0)).to_vec());
+    axum::Json(entries).into_response()
+}
+
+async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    status::reset(&state.core);
+    StatusCode::NO_CONTENT.into_response()
+}

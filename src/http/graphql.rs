@@ -1,0 +1,312 @@
+//! `POST /graphql`: body limit, parsing, caller, faults, execution, transcript.
+//!
+//! The order follows the platform's Express stack: the JSON body parser (limit, syntax
+//! errors answered `500 {"status":"error","error":…}` by the platform's error handler),
+//! the multipart upload parser, the authenticated context (including the work-alive
+//! check of 7.x), then Apollo (parse, validate, execute; GraphQL errors always with
+//! HTTP 200 and the top-level `name`).
+
+use std::time::Duration;
+
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection};
+use async_graphql::{Request, Variables};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::graphql::context::Caller;
+use crate::graphql::errors::{self, Code, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, INTERNAL_SERVER_ERROR, error_object};
+use crate::http::AppState;
+use crate::http::auth::{caller, header};
+use crate::http::body::{BodyError, read_limited};
+use crate::http::multipart;
+use crate::store::faults::FaultAction;
+use crate::store::transcript::{EntryKind, ReceivedOperation, RejectedRequest, abbreviate};
+
+/// The platform's answer to an over-limit body (its Express error handler ignores the
+/// parser's 413 and answers 500).
+pub fn too_large() -> Response {
+    platform_error(StatusCode::INTERNAL_SERVER_ERROR, "request entity too large")
+}
+
+/// `{"status":"error","error":…}` with a status: the platform's Express error shape.
+pub fn platform_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"status": "error", "error": message}))).into_response()
+}
+
+/// Apollo's code for a request that is not a GraphQL request.
+const BAD_REQUEST: Code = Code { name: "BAD_REQUEST", message: "Bad request", http_status: 400, genre: None };
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRequest {
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    variables: Option<Variables>,
+    #[serde(default)]
+    operation_name: Option<String>,
+}
+
+/// What the transcript and fault rules need to know about an operation.
+struct OperationInfo {
+    name: Option<String>,
+    kind: String,
+    root_fields: Vec<String>,
+    introspection: bool,
+}
+
+fn operation_info(doc: &ExecutableDocument, wanted: Option<&str>) -> Option<OperationInfo> {
+    let (name, op) = match &doc.operations {
+        DocumentOperations::Single(op) => (None, op),
+        DocumentOperations::Multiple(ops) => match wanted {
+            Some(w) => ops.iter().find(|(n, _)| n.as_str() == w).map(|(n, op)| (Some(n.to_string()), op))?,
+            None if ops.len() == 1 => ops.iter().next().map(|(n, op)| (Some(n.to_string()), op))?,
+            None => return None,
+        },
+    };
+    let mut root_fields = Vec::new();
+    collect_root_fields(doc, &op.node.selection_set.node.items, &mut root_fields);
+    let introspection = root_fields.iter().any(|f| f == "__schema" || f == "__type");
+    let kind = match op.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    Some(OperationInfo { name, kind: kind.into(), root_fields, introspection })
+}
+
+fn collect_root_fields(doc: &ExecutableDocument, items: &[async_graphql::Positioned<Selection>], out: &mut Vec<String>) {
+    for item in items {
+        match &item.node {
+            Selection::Field(f) => {
+                let n = f.node.name.node.to_string();
+                if n != "__typename" && !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+            Selection::FragmentSpread(s) => {
+                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
+                    collect_root_fields(doc, &frag.node.selection_set.node.items, out);
+                }
+            }
+            Selection::InlineFragment(f) => collect_root_fields(doc, &f.node.selection_set.node.items, out),
+        }
+    }
+}
+
+fn variables_json(v: &Variables) -> Json {
+    let mut map = serde_json::Map::new();
+    for (k, v) in v.iter() {
+        let j = match v {
+            async_graphql::Value::String(s) if s.len() > 4096 => Json::String(format!("<string of {} bytes>", s.len())),
+            other => abbreviate(&other.clone().into_json().unwrap_or(Json::Null)),
+        };
+        map.insert(k.to_string(), j);
+    }
+    Json::Object(map)
+}
+
+/// Completes error objects the way the platform's `formatError` does: every error gets an
+/// `extensions.code` (validation and parse errors get Apollo's codes) and a top-level
+/// `name` equal to it.
+fn platform_errors(errors: &mut [Json]) -> Vec<String> {
+    let mut codes = Vec::new();
+    for e in errors.iter_mut() {
+        let Some(obj) = e.as_object_mut() else { continue };
+        let has_path = obj.get("path").is_some();
+        let message = obj.get("message").and_then(Json::as_str).unwrap_or_default().to_string();
+        let ext = obj.entry("extensions").or_insert_with(|| json!({}));
+        let code = match ext.get("code").and_then(Json::as_str) {
+            Some(c) => c.to_string(),
+            None => {
+                let code: Code = if has_path {
+                    INTERNAL_SERVER_ERROR
+                } else if message.starts_with("Syntax Error") || message.contains("expected") && message.contains("-->") {
+                    GRAPHQL_PARSE_FAILED
+                } else if message.starts_with("Variable") || message.starts_with("Invalid value for argument") {
+                    errors::BAD_USER_INPUT
+                } else {
+                    GRAPHQL_VALIDATION_FAILED
+                };
+                if let Some(m) = ext.as_object_mut() {
+                    m.insert("code".into(), json!(code.name));
+                }
+                code.name.to_string()
+            }
+        };
+        obj.insert("name".into(), json!(code));
+        codes.push(code);
+    }
+    codes
+}
+
+fn graphql_error_response(status: StatusCode, code: Code, message: &str) -> Response {
+    (status, axum::Json(json!({"errors": [error_object(code, message)], "data": null}))).into_response()
+}
+
+struct Recorder<'a> {
+    state: &'a AppState,
+    info: Option<&'a OperationInfo>,
+    variables: Json,
+    caller: Caller,
+    applicant: Option<String>,
+}
+
+impl Recorder<'_> {
+    fn record(self, status: u16, error_codes: Vec<String>) {
+        let now = self.state.core.store.clock().now();
+        let op = ReceivedOperation {
+            operation_name: self.info.and_then(|i| i.name.clone()),
+            root_fields: self.info.map(|i| i.root_fields.clone()).unwrap_or_default(),
+            operation_type: self.info.map(|i| i.kind.clone()).unwrap_or_default(),
+            variables: self.variables,
+            user_id: self.caller.user.as_ref().map(|u| u.id.clone()),
+            user_name: self.caller.user.as_ref().map(|u| u.name.clone()),
+            applicant_id: self.applicant,
+            http_status: status,
+            error_codes,
+        };
+        self.state.core.store.write(|s| s.transcript.push(now, EntryKind::Operation(op)));
+    }
+}
+
+fn reject(state: &AppState, status: u16, reason: &str, bytes: u64) {
+    let now = state.core.store.clock().now();
+    let entry = RejectedRequest { path: "/graphql".into(), http_status: status, reason: reason.into(), bytes };
+    state.core.store.write(|s| s.transcript.push(now, EntryKind::Rejected(entry)));
+}
+
+/// `POST /graphql`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let parsed = if content_type.starts_with("multipart/form-data") {
+        multipart::parse(&content_type, body).await
+    } else {
+        let content_length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let bytes = match read_limited(body, state.limit, content_length).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge { received }) => {
+                reject(&state, 500, "request entity too large", received);
+                return too_large();
+            }
+            Err(BodyError::Io(e)) => {
+                reject(&state, 400, &format!("body could not be read: {e}"), 0);
+                return platform_error(StatusCode::BAD_REQUEST, &e);
+            }
+        };
+        let raw: Result<RawRequest, _> = serde_json::from_slice(&bytes);
+        drop(bytes);
+        raw.map_err(|e| match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                multipart::ParseError::Body(format!("Unexpected JSON in request body: {e}"))
+            }
+            _ => multipart::ParseError::Graphql(format!("Invalid GraphQL request: {e}")),
+        })
+        .map(|raw| multipart::Parsed {
+            query: raw.query,
+            variables: raw.variables.unwrap_or_default(),
+            operation_name: raw.operation_name,
+            uploads: Vec::new(),
+        })
+    };
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(multipart::ParseError::Body(msg)) => {
+            reject(&state, 500, &msg, 0);
+            return platform_error(StatusCode::INTERNAL_SERVER_ERROR, &msg);
+        }
+        Err(multipart::ParseError::Graphql(msg)) => {
+            reject(&state, 200, &msg, 0);
+            return graphql_error_response(StatusCode::OK, BAD_REQUEST, &msg);
+        }
+    };
+    let Some(query) = parsed.query.filter(|q| !q.trim().is_empty()) else {
+        let msg = "GraphQL operations must contain a non-empty `query` or a `persistedQuery` extension.";
+        reject(&state, 200, msg, 0);
+        return graphql_error_response(StatusCode::OK, BAD_REQUEST, msg);
+    };
+
+    let doc = async_graphql::parser::parse_query(&query).ok();
+    let info = doc.as_ref().and_then(|d| operation_info(d, parsed.operation_name.as_deref()));
+    let mut caller = caller(&state.core.store, &headers);
+    let recorder = |caller: &Caller| Recorder {
+        state: &state,
+        info: info.as_ref(),
+        variables: variables_json(&parsed.variables),
+        caller: caller.clone(),
+        applicant: header(&headers, "opencti-applicant-id"),
+    };
+
+    // 7.x: a request in the context of a work that is no longer alive is refused.
+    if let Some(work_id) = header(&headers, "opencti-work-id")
+        && !state.core.store.read(|s| s.works.is_alive(&work_id))
+    {
+        recorder(&caller).record(500, vec![errors::WORK_NOT_ALIVE.name.into()]);
+        return graphql_error_response(StatusCode::INTERNAL_SERVER_ERROR, errors::WORK_NOT_ALIVE, errors::WORK_NOT_ALIVE.message);
+    }
+
+    // Fault rules.
+    let mut names: Vec<&str> = Vec::new();
+    if let Some(i) = &info {
+        names.extend(i.name.as_deref());
+        names.extend(i.root_fields.iter().map(String::as_str));
+    }
+    let fired = state.core.store.write(|s| s.faults.on_request(&names));
+    let op_label = info.as_ref().and_then(|i| i.name.clone().or_else(|| i.root_fields.first().cloned())).unwrap_or_default();
+    for (rule, action) in fired {
+        let now = state.core.store.clock().now();
+        let label = format!("{action:?}");
+        state.core.store.write(|s| s.transcript.push(now, EntryKind::Fault { rule, operation: op_label.clone(), action: label }));
+        match action {
+            FaultAction::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            FaultAction::RevokeToken { token } => {
+                let token = token.or_else(|| crate::http::auth::bearer(&headers)).unwrap_or_default();
+                state.core.store.write(|s| s.users.revoke_token(&token));
+                caller = crate::http::auth::caller(&state.core.store, &headers);
+            }
+            FaultAction::Error { code, message } => {
+                let mut error = error_object(Code::by_name(&code), &message);
+                error["extensions"]["code"] = json!(code);
+                error["name"] = json!(code);
+                recorder(&caller).record(200, vec![code]);
+                return (StatusCode::OK, axum::Json(json!({"errors": [error], "data": null}))).into_response();
+            }
+            FaultAction::HttpStatus { status, body } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                recorder(&caller).record(status.as_u16(), Vec::new());
+                return (status, body).into_response();
+            }
+        }
+    }
+
+    // Introspection: only for authenticated users, and only when enabled.
+    let introspection_allowed = state.introspection && caller.user.is_some();
+    if info.as_ref().is_some_and(|i| i.introspection) && !introspection_allowed {
+        recorder(&caller).record(200, vec![errors::RESOURCE_NOT_FOUND.name.into()]);
+        return graphql_error_response(StatusCode::OK, errors::RESOURCE_NOT_FOUND, "GraphQL introspection not authorized!");
+    }
+
+    let rec = recorder(&caller);
+    let mut request = Request::new(query).variables(parsed.variables).data(caller);
+    if let Some(op) = parsed.operation_name {
+        request = request.operation_name(op);
+    }
+    for (var_path, upload) in parsed.uploads {
+        request.set_upload(&var_path, upload);
+    }
+    if !introspection_allowed {
+        request = request.disable_introspection();
+    }
+    let response = state.schema.execute(request).await;
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({"data": null}));
+    let codes = match body.get_mut("errors").and_then(Json::as_array_mut) {
+        Some(errors) => platform_errors(errors),
+        None => Vec::new(),
+    };
+    rec.record(200, codes);
+    (StatusCode::OK, axum::Json(body)).into_response()
+}

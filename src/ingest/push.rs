@@ -1,0 +1,162 @@
+//! `stixBundlePush`: how a bundle sent over HTTP reaches the worker.
+//!
+//! As on the platform (`domain/stix.js` `sendStixBundle`), the bundle must parse as a
+//! bundle with objects and the connector must exist; a work named
+//! `"<connector name> run @ <now>"` is created when none is given; the message is queued
+//! with the caller as applicant and `update: true`; any failure answers
+//! `UNSUPPORTED_ERROR` "Invalid bundle". The profiles differ in who splits:
+//! - 7.x splits here (as `pushBundleToWorker` does) and adds the expectations to the work
+//!   before the mutation returns, queueing one `no_split` message per object;
+//! - 6.9 queues the whole bundle; the worker splits it later and only then adds the
+//!   expectations — so a connector that closes its work right after pushing sees it
+//!   complete early (connectors#6302). The 6.9 mutation adds one expectation itself only
+//!   for a one-object bundle pushed without a work.
+//!
+//! The mutation never stores anything: storing is the worker's job.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::ingest::Worker;
+use crate::ingest::split::split_bundle;
+use crate::store::clock::iso;
+use crate::store::queues::{MessageType, Origin, PushMessage};
+use crate::store::transcript::ReceivedBundle;
+use crate::store::works::NewWork;
+
+/// A bundle pushed over HTTP.
+#[derive(Debug)]
+pub struct ApiPush<'a> {
+    /// `connectorId` argument.
+    pub connector_id: &'a str,
+    /// `bundle` argument (JSON text).
+    pub bundle: &'a str,
+    /// `work_id` argument.
+    pub work_id: Option<&'a str>,
+    /// The caller (becomes the applicant).
+    pub user_id: &'a str,
+    /// 7.x `cleanup_inconsistent_bundle` argument.
+    pub cleanup_inconsistent: bool,
+}
+
+/// Why a push is refused. Every variant answers `UNSUPPORTED_ERROR` "Invalid bundle";
+/// the detail goes to `extensions.data.cause` and the transcript.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Not a bundle with objects.
+    #[error("Invalid stix bundle: {0}")]
+    InvalidBundle(String),
+    /// Unknown connector.
+    #[error("Invalid connector")]
+    InvalidConnector,
+}
+
+/// What a push did.
+#[derive(Debug, Clone)]
+pub struct PushReceipt {
+    /// Work the bundle belongs to.
+    pub work_id: String,
+    /// Messages queued.
+    pub messages: usize,
+    /// Expectations added by the mutation itself.
+    pub expectations_added: i64,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(borrow)]
+    objects: Option<Vec<&'a RawValue>>,
+}
+
+/// Validates and queues a pushed bundle according to the platform profile.
+pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushError> {
+    let store = worker.store();
+    let env: Envelope = serde_json::from_str(push.bundle).map_err(|e| PushError::InvalidBundle(e.to_string()))?;
+    let object_count = match (&env.kind, &env.objects) {
+        (Some(k), Some(o)) if k == "bundle" && !o.is_empty() => o.len(),
+        (Some(k), _) if k != "bundle" => return Err(PushError::InvalidBundle(format!("type is '{k}', not 'bundle'"))),
+        (None, _) => return Err(PushError::InvalidBundle("no type".into())),
+        _ => return Err(PushError::InvalidBundle("no objects".into())),
+    };
+    drop(env);
+    let (profile, connector) = store.read(|s| (s.profile, s.connectors.get(push.connector_id).cloned()));
+    let connector = connector.ok_or(PushError::InvalidConnector)?;
+    let split = if profile.splits_on_push() {
+        Some(split_bundle(push.bundle, None, push.cleanup_inconsistent).map_err(|e| PushError::InvalidBundle(e.to_string()))?)
+    } else {
+        None
+    };
+
+    let now = store.clock().now();
+    let work_id = store.write(|s| {
+        let work_id = match push.work_id.filter(|w| !w.is_empty()) {
+            Some(w) => w.to_string(),
+            None => {
+                let w = s.works.create(
+                    NewWork {
+                        connector_id: connector.id().to_string(),
+                        connector_type: connector.registration.connector_type.clone(),
+                        name: Some(format!("{} run @ {}", connector.registration.name, iso(now))),
+                        user_id: push.user_id.to_string(),
+                        source_id: Some(connector.id().to_string()),
+                        received: true,
+                        multipart: false,
+                    },
+                    now,
+                );
+                let id = w.id.clone();
+                if split.is_none() && object_count == 1 {
+                    s.works.add_expectations(&id, 1, now);
+                }
+                id
+            }
+        };
+        if let Some(split) = &split {
+            s.works.add_expectations(&work_id, split.expectations as i64, now);
+        }
+        s.transcript.push_bundle(
+            now,
+            ReceivedBundle {
+                connector_id: connector.id().to_string(),
+                work_id: Some(work_id.clone()),
+                transport: "api".into(),
+                bytes: push.bundle.len(),
+                objects: object_count,
+                content: None,
+            },
+            push.bundle,
+        );
+        work_id
+    });
+
+    let template = PushMessage {
+        kind: MessageType::Bundle,
+        content: Arc::from(""),
+        applicant_id: Some(push.user_id.to_string()),
+        work_id: Some(work_id.clone()),
+        update: true,
+        draft_id: None,
+        no_split: split.is_some(),
+        entities_types: Vec::new(),
+        origin: Origin::ApiPush,
+    };
+    let receipt = match split {
+        Some(split) => {
+            let expectations = split.expectations as i64;
+            let messages = split.bundles.len();
+            for piece in split.bundles {
+                worker.enqueue(connector.id(), PushMessage { content: piece.into(), ..template.clone() });
+            }
+            PushReceipt { work_id, messages, expectations_added: expectations }
+        }
+        None => {
+            worker.enqueue(connector.id(), PushMessage { content: push.bundle.into(), ..template });
+            PushReceipt { work_id, messages: 1, expectations_added: 0 }
+        }
+    };
+    Ok(receipt)
+}

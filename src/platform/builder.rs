@@ -1,0 +1,117 @@
+//! [`MockPlatformBuilder`]: options for an in-process platform.
+
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::platform::{MockPlatform, Platform, local_url};
+use crate::profile::Profile;
+use crate::store::Clock;
+use crate::store::faults::FaultSpec;
+
+/// Options for [`MockPlatform`]. Defaults: a random port on 127.0.0.1, a random admin
+/// token, the 7.x profile, the platform's 50 MB payload limit.
+#[derive(Debug, Clone)]
+pub struct MockPlatformBuilder {
+    settings: Settings,
+    clock: Clock,
+    faults: Vec<FaultSpec>,
+}
+
+impl Default for MockPlatformBuilder {
+    fn default() -> Self {
+        let mut settings = Settings::default();
+        settings.app.port = 0;
+        MockPlatformBuilder { settings, clock: Clock::system(), faults: Vec::new() }
+    }
+}
+
+impl MockPlatformBuilder {
+    /// Starts from complete settings (their port is used as is; 0 picks one).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Port to bind (0, the default, picks a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.settings.app.port = port;
+        self
+    }
+
+    /// The admin token (random by default).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.settings.app.admin.token = Some(token.into());
+        self
+    }
+
+    /// A connector user (Connectors group, Connector role) with a fixed token.
+    pub fn connector_user(mut self, name: &str, token: &str) -> Self {
+        self.settings.mock.connector_users.push(format!("{name}={token}"));
+        self
+    }
+
+    /// The JSON payload limit, in the platform's syntax (`50mb`, `1kb`, `1048576`).
+    pub fn max_payload_body_size(mut self, size: impl Into<String>) -> Self {
+        self.settings.app.max_payload_body_size = size.into();
+        self
+    }
+
+    /// The platform version profile.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.settings.mock.profile = profile;
+        self
+    }
+
+    /// Delay before each queued message is ingested.
+    pub fn ingest_delay(mut self, delay: Duration) -> Self {
+        self.settings.mock.ingest_delay_ms = delay.as_millis() as u64;
+        self
+    }
+
+    /// Start with ingestion paused (messages accumulate until resumed).
+    pub fn ingest_paused(mut self, paused: bool) -> Self {
+        self.settings.mock.ingest_paused = paused;
+        self
+    }
+
+    /// Refuse introspection, as a production platform does.
+    pub fn introspection(mut self, enabled: bool) -> Self {
+        self.settings.app.graphql.playground.force_disabled_introspection = !enabled;
+        self
+    }
+
+    /// A fault rule active from the start.
+    pub fn fault(mut self, spec: FaultSpec) -> Self {
+        self.faults.push(spec);
+        self
+    }
+
+    /// The clock (a manual one lets tests cross the 5-minute liveness boundary).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Starts the platform; panics with the reason if it cannot (tests want that).
+    pub async fn start(self) -> MockPlatform {
+        match self.try_start().await {
+            Ok(p) => p,
+            Err(e) => panic!("the mock platform could not start: {e}"),
+        }
+    }
+
+    /// Starts the platform.
+    pub async fn try_start(self) -> Result<MockPlatform> {
+        self.settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;
+        let addr = std::net::SocketAddr::new(self.settings.app.bind_address, self.settings.app.port);
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Io(format!("cannot bind {addr}: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| Error::Io(e.to_string()))?;
+        let url = self.settings.app.base_url.clone().unwrap_or_else(|| local_url(bound));
+        let platform = Platform::new(self.settings, self.clock, url.clone())?;
+        for spec in self.faults {
+            platform.core().store.write(|s| s.faults.add(spec));
+        }
+        Ok(MockPlatform::launch(platform, listener, url))
+    }
+}

@@ -1,0 +1,186 @@
+//! [`MockPlatform`]: the handle a Rust test holds.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::expect::{Mounted, verify_all};
+use crate::platform::{MockPlatformBuilder, Platform};
+use crate::store::State;
+use crate::store::connectors::Connector;
+use crate::store::faults::FaultSpec;
+use crate::store::knowledge::StoredObject;
+use crate::store::transcript::{EntryKind, ReceivedBundle, ReceivedOperation};
+use crate::store::works::Work;
+
+/// A running platform, isolated from every other one. Dropping it stops the server and
+/// verifies every mounted expectation.
+pub struct MockPlatform {
+    core: Core,
+    url: String,
+    admin_token: String,
+    stop: Option<oneshot::Sender<()>>,
+    pub(crate) expectations: Arc<Mutex<Vec<Mounted>>>,
+}
+
+impl std::fmt::Debug for MockPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockPlatform").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl MockPlatform {
+    /// Starts a platform with default options on a random port.
+    pub async fn start() -> MockPlatform {
+        MockPlatform::builder().start().await
+    }
+
+    /// Options for a platform.
+    pub fn builder() -> MockPlatformBuilder {
+        MockPlatformBuilder::default()
+    }
+
+    pub(crate) fn launch(platform: Platform, listener: tokio::net::TcpListener, url: String) -> MockPlatform {
+        let core = platform.core().clone();
+        let admin_token = platform.admin_token();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = platform.serve(listener, shutdown).await {
+                tracing::error!("mock platform stopped with an error: {e}");
+            }
+        });
+        MockPlatform { core, url, admin_token, stop: Some(stop), expectations: Arc::default() }
+    }
+
+    /// Base URL (`OPENCTI_URL`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The admin token (BYPASS).
+    pub fn token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The platform's services (store, worker, settings).
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Creates a connector user (Connectors group, Connector role) and returns its token.
+    pub fn add_connector_user(&self, name: &str) -> String {
+        let now = self.core.store.clock().now();
+        self.core.store.write(|s| s.users.add_connector_user(name, None, now)).1
+    }
+
+    /// Reads the state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        self.core.store.read(f)
+    }
+
+    /// Every GraphQL operation received, in order.
+    pub fn received_operations(&self) -> Vec<ReceivedOperation> {
+        self.read(|s| {
+            s.transcript
+                .entries()
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EntryKind::Operation(op) => Some(op.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// Every bundle received, in order.
+    pub fn received_bundles(&self) -> Vec<ReceivedBundle> {
+        self.read(|s| {
+            s.transcript
+                .entries()
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EntryKind::Bundle(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// A registered connector.
+    pub fn connector(&self, id: &str) -> Option<Connector> {
+        self.read(|s| s.connectors.get(id).cloned())
+    }
+
+    /// A work.
+    pub fn work(&self, id: &str) -> Option<Work> {
+        self.read(|s| s.works.get(id).cloned())
+    }
+
+    /// Every work, in creation order.
+    pub fn works(&self) -> Vec<Work> {
+        self.read(|s| s.works.all().cloned().collect())
+    }
+
+    /// A stored object by internal, standard or any STIX id.
+    pub fn object(&self, id: &str) -> Option<StoredObject> {
+        self.read(|s| s.knowledge.get(id).cloned())
+    }
+
+    /// Adds a fault rule; returns its id.
+    pub fn add_fault(&self, spec: FaultSpec) -> u64 {
+        self.core.store.write(|s| s.faults.add(spec))
+    }
+
+    /// Pauses or resumes ingestion.
+    pub fn set_ingest_paused(&self, paused: bool) {
+        self.core.store.write(|s| s.queues.throttle.paused = paused);
+    }
+
+    /// Waits until `predicate` holds on the state.
+    pub async fn wait_until(&self, what: &str, timeout: Duration, predicate: impl FnMut(&State) -> bool) -> Result<()> {
+        if self.core.store.wait_until(timeout, predicate).await {
+            Ok(())
+        } else {
+            Err(Error::Timeout { what: what.to_string(), after: timeout })
+        }
+    }
+
+    /// Waits until a work is complete and returns it.
+    pub async fn wait_for_work_complete(&self, work_id: &str, timeout: Duration) -> Result<Work> {
+        let id = work_id.to_string();
+        self.wait_until(&format!("work {id} to complete"), timeout, |s| s.works.get(&id).is_some_and(Work::is_complete)).await?;
+        self.work(work_id).ok_or_else(|| Error::NotFound(format!("work '{work_id}' was deleted")))
+    }
+
+    /// Verifies every mounted expectation now; `Err` carries the report.
+    pub fn verify(&self) -> std::result::Result<(), String> {
+        let mounted = self.expectations.lock().expect("expectations lock poisoned");
+        verify_all(&self.core.store, &mounted)
+    }
+
+    /// Stops the server (expectations are verified when the handle is dropped).
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for MockPlatform {
+    fn drop(&mut self) {
+        self.shutdown();
+        if let Err(report) = self.verify() {
+            if std::thread::panicking() {
+                tracing::error!("{report}");
+            } else {
+                panic!("{report}");
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Starting a platform: the one serve function, the public test handle, its builder.
+//!
+//! [`Platform::new`] assembles the services of one instance ([`Core`]) from settings;
+//! [`Platform::serve`] is the only place in the workspace that runs an HTTP server, and
+//! both the CLI (`opencti-mock serve`) and [`MockPlatform`] go through it. A
+//! [`MockPlatform`] is the in-process handle for Rust tests: it binds a random port by
+//! default, exposes the state and transcript, and verifies mounted expectations when it
+//! is dropped (logging instead of panicking if the thread is already panicking).
+
+mod builder;
+mod handle;
+
+pub use builder::MockPlatformBuilder;
+pub use handle::MockPlatform;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::http::{AppState, router};
+use crate::ingest::Worker;
+use crate::keys::ConnectorKeys;
+use crate::naming::QueueNames;
+use crate::store::{Clock, Store};
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// One platform instance, ready to serve.
+pub struct Platform {
+    core: Core,
+    schema: async_graphql::dynamic::Schema,
+    stop: watch::Sender<bool>,
+}
+
+impl Platform {
+    /// Assembles a platform from settings. `public_url` is what connectors are told to use
+    /// (the bound address when `app.base_url` is not set).
+    pub fn new(settings: Settings, clock: Clock, public_url: String) -> Result<Platform> {
+        let admin_token = settings.app.admin.token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let cap = settings.transcript_bundle_cap().map_err(|e| Error::Config(e.to_string()))? as usize;
+        let store = Store::new(settings.mock.profile, &admin_token, clock, cap);
+        let now = store.clock().now();
+        store.write(|s| {
+            s.queues.throttle.delay = Duration::from_millis(settings.mock.ingest_delay_ms);
+            s.queues.throttle.paused = settings.mock.ingest_paused;
+            for spec in &settings.mock.connector_users {
+                let (name, token) = match spec.split_once('=') {
+                    Some((n, t)) => (n, Some(t)),
+                    None => (spec.as_str(), None),
+                };
+                s.users.add_connector_user(name, token, now);
+            }
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let worker = Worker::new(store.clone(), stop_rx);
+        let names = QueueNames::new(settings.rabbitmq.queue_prefix.as_deref());
+        let core = Core {
+            store,
+            worker,
+            settings: Arc::new(settings),
+            keys: Arc::new(ConnectorKeys::generate()),
+            names,
+            public_url: public_url.into(),
+        };
+        let schema = crate::graphql::schema(&core).map_err(|e| Error::Other(e.to_string()))?;
+        Ok(Platform { core, schema, stop })
+    }
+
+    /// The platform's services.
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The admin token.
+    pub fn admin_token(&self) -> String {
+        self.core.store.read(|s| s.users.admin().api_tokens[0].token.clone())
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes, then stops the worker.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let settings = self.core.settings.clone();
+        let state = AppState {
+            core: self.core.clone(),
+            schema: self.schema.clone(),
+            limit: settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?,
+            introspection: !settings.app.graphql.playground.force_disabled_introspection,
+            playground: settings.app.graphql.playground.enabled,
+        };
+        let (grace_tx, mut grace_rx) = watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = grace_tx.send(true);
+        };
+        let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal).into_future();
+        tokio::pin!(server);
+        let result = tokio::select! {
+            r = &mut server => r,
+            _ = async {
+                let _ = grace_rx.wait_for(|v| *v).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => Ok(()),
+        };
+        let _ = self.stop.send(true);
+        result.map_err(|e| Error::Io(e.to_string()))
+    }
+}
+
+/// The URL a listener is reachable at, for connectors on this host.
+pub fn local_url(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    match addr.ip() {
+        std::net::IpAddr::V6(_) if !addr.ip().is_unspecified() => format!("http://[{host}]:{}", addr.port()),
+        _ => format!("http://{host}:{}", addr.port()),
+    }
+}
+
+/// Resolves when the process gets Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,84 @@
+//! Platform version profiles.
+//!
+//! The mock always serves the union of the 6.9 and 7.x GraphQL surfaces (a 6.x
+//! platform would reject pycti 7's `isMultiPartWork` argument outright, which
+//! tells a developer nothing). What a profile changes is *behaviour*: the
+//! version `about` reports, how `stixBundlePush` hands bundles to the worker,
+//! and how works complete. Each difference is documented where it is applied.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which platform release the mock behaves like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Profile {
+    /// OpenCTI 7.x (calendar versions, the pinned `7.261026.0`): server-side split in
+    /// `stixBundlePush` with expectations added before the mutation returns, multipart works,
+    /// completion on `processed >= expected`, works stay alive after completion.
+    #[default]
+    #[serde(rename = "7")]
+    V7,
+    /// OpenCTI 6.9.x: `stixBundlePush` queues the whole bundle and the worker splits it later,
+    /// so a work closed with `toProcessed` before the worker ran completes early
+    /// (connectors#6302); completion on `processed == expected`; completing a work through
+    /// `toProcessed` kills it (its Redis key is deleted), after which the worker drops its
+    /// remaining messages.
+    #[serde(rename = "6.9")]
+    V6_9,
+}
+
+impl Profile {
+    /// The version string `about { version }` answers.
+    pub fn version(self) -> &'static str {
+        match self {
+            Profile::V7 => "7.261026.0",
+            Profile::V6_9 => "6.9.17",
+        }
+    }
+
+    /// 7.x splits bundles in `stixBundlePush` and adds the expectations synchronously.
+    pub fn splits_on_push(self) -> bool {
+        matches!(self, Profile::V7)
+    }
+
+    /// 7.x keeps a completed work alive; 6.9 deletes its Redis key on `toProcessed` completion.
+    pub fn completion_kills_work(self) -> bool {
+        matches!(self, Profile::V6_9)
+    }
+
+    /// 7.x compares `processed >= expected`; 6.9 uses strict equality.
+    pub fn is_finished(self, expected: i64, processed: i64) -> bool {
+        match self {
+            Profile::V7 => processed >= expected,
+            Profile::V6_9 => processed == expected,
+        }
+    }
+
+    /// Whether `workAdd(isMultiPartWork: true)` changes completion (a 7.x feature).
+    pub fn supports_multipart_works(self) -> bool {
+        matches!(self, Profile::V7)
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::V7 => "7",
+            Profile::V6_9 => "6.9",
+        })
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "7" | "7.x" | "v7" => Ok(Profile::V7),
+            "6.9" | "6.9.x" | "v6.9" | "6" => Ok(Profile::V6_9),
+            other => Err(format!("unknown platform profile '{other}' (expected '7' or '6.9')")),
+        }
+    }
+}

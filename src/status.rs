@@ -1,0 +1,120 @@
+//! Status views: what the platform's connector pages show, as JSON.
+//!
+//! Shared by the control API (`/_mock/…`), the Rust API and `opencti-mock status`.
+
+use serde_json::{Value as Json, json};
+
+use crate::core::Core;
+use crate::store::clock::iso;
+use crate::store::connectors::Connector;
+use crate::store::works::WorkStatus;
+
+/// `GET /_mock/health`.
+pub fn health(core: &Core) -> Json {
+    let (profile, connectors, objects, works) =
+        core.store.read(|s| (s.profile, s.connectors.len(), s.knowledge.len(), s.works.all().count()));
+    json!({
+        "status": "ok",
+        "version": profile.version(),
+        "profile": profile.to_string(),
+        "url": &*core.public_url,
+        "transports": {"queue": ["api"], "listen": [], "broker": "none (HTTP-only mode: bundles go through stixBundlePush)"},
+        "connectors": connectors,
+        "works": works,
+        "objects": objects,
+    })
+}
+
+fn connector_view(core: &Core, c: &Connector) -> Json {
+    let now = core.store.clock().now();
+    core.store.read(|s| {
+        let (messages, bytes) = s.queues.figures(c.id());
+        let works: Vec<_> = s.works.of_connector(c.id()).collect();
+        let count = |st: WorkStatus| works.iter().filter(|w| w.status == st).count();
+        json!({
+            "id": c.id(),
+            "name": c.registration.name,
+            "type": c.registration.connector_type,
+            "scope": c.scope(),
+            "active": c.is_active(now),
+            "last_seen_at": c.last_seen_at.map(iso),
+            "registrations": c.registrations,
+            "pings": c.pings,
+            "state": c.connector_state,
+            "state_reset_pending": c.connector_state_reset,
+            "connector_info": c.connector_info,
+            "listen_callback_uri": c.registration.listen_callback_uri,
+            "queue": {"messages": messages, "bytes": bytes},
+            "works": {"total": works.len(), "wait": count(WorkStatus::Wait), "progress": count(WorkStatus::Progress),
+                      "complete": count(WorkStatus::Complete),
+                      "with_errors": works.iter().filter(|w| !w.errors.is_empty()).count()},
+        })
+    })
+}
+
+/// `GET /_mock/connectors`.
+pub fn connectors(core: &Core) -> Json {
+    let list: Vec<Connector> = core.store.read(|s| s.connectors.all().cloned().collect());
+    Json::Array(list.iter().map(|c| connector_view(core, c)).collect())
+}
+
+/// `GET /_mock/connectors/{id}`: the connector view with its works.
+pub fn connector(core: &Core, id: &str) -> Option<Json> {
+    let c = core.store.read(|s| s.connectors.get(id).cloned())?;
+    let mut view = connector_view(core, &c);
+    view["work_list"] = works(core, Some(id));
+    Some(view)
+}
+
+/// `GET /_mock/works`.
+pub fn works(core: &Core, connector_id: Option<&str>) -> Json {
+    core.store.read(|s| {
+        Json::Array(
+            s.works
+                .all()
+                .filter(|w| connector_id.is_none_or(|c| w.connector_id == c))
+                .map(|w| {
+                    json!({"id": w.id, "name": w.name, "connector_id": w.connector_id, "status": w.status,
+                        "alive": w.alive, "expected": w.import_expected_number, "processed": w.import_processed_number,
+                        "completed_number": w.completed_number, "messages": w.messages, "errors": w.errors,
+                        "timestamp": iso(w.timestamp), "completed_time": w.completed_time.map(iso)})
+                })
+                .collect(),
+        )
+    })
+}
+
+/// `GET /_mock/ingest`.
+pub fn ingest(core: &Core) -> Json {
+    core.store.read(|s| {
+        let queues: Vec<Json> = s
+            .connectors
+            .all()
+            .map(|c| {
+                let (messages, bytes) = s.queues.figures(c.id());
+                json!({"connector_id": c.id(), "messages": messages, "bytes": bytes})
+            })
+            .collect();
+        json!({"paused": s.queues.throttle.paused, "delay_ms": s.queues.throttle.delay.as_millis() as u64, "queues": queues})
+    })
+}
+
+/// `POST /_mock/reset`: forget connectors, works, knowledge, queues, faults and the
+/// transcript. Users and tokens are kept.
+pub fn reset(core: &Core) {
+    core.store.write(|s| {
+        let ids: Vec<String> = s.connectors.all().map(|c| c.id().to_string()).collect();
+        for id in ids {
+            s.connectors.remove(&id);
+            s.works.delete_of_connector(&id);
+            s.queues.purge(&id);
+        }
+        let remaining: Vec<String> = s.works.all().map(|w| w.id.clone()).collect();
+        for w in remaining {
+            s.works.delete(&w);
+        }
+        s.knowledge.clear();
+        s.faults.clear();
+        s.transcript.clear();
+    });
+}

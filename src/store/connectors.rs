@@ -1,0 +1,239 @@
+//! Registered connectors: registration (an upsert), pings, state and its reset.
+//!
+//! Semantics follow the platform's connector domain (7.x `connector-domain.ts`):
+//! registration upserts by id, rebinds the connector to the registering user and keeps
+//! the state; a ping stores the state unless a reset is pending (then it only clears the
+//! reset flag, so the connector receives `""` and drops its local state); liveness is the
+//! last heartbeat (registration or ping) within five minutes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What `pingConnector(connectorInfo:)` reports (pycti's `ConnectorInfo.all_details`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorInfo {
+    /// The connector runs once and exits.
+    pub run_and_terminate: bool,
+    /// The scheduler skipped runs because the queue is over threshold.
+    pub buffering: bool,
+    /// Queue threshold in MB.
+    pub queue_threshold: f64,
+    /// Queue size in MB as last seen by the connector.
+    pub queue_messages_size: f64,
+    /// Next scheduled run.
+    pub next_run_datetime: Option<String>,
+    /// Last run.
+    pub last_run_datetime: Option<String>,
+}
+
+/// The fields of `RegisterConnectorInput`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Registration {
+    /// Connector id (a UUID on the platform).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `ConnectorType` enum name.
+    #[serde(rename = "type")]
+    pub connector_type: String,
+    /// Scope list.
+    #[serde(default)]
+    pub scope: Option<Vec<String>>,
+    /// Auto enrichment / import.
+    #[serde(default)]
+    pub auto: Option<bool>,
+    /// Auto on update.
+    #[serde(default)]
+    pub auto_update: Option<bool>,
+    /// `none` or `stix_bundle`.
+    #[serde(default)]
+    pub enrichment_resolution: Option<String>,
+    /// Only contextual imports.
+    #[serde(default)]
+    pub only_contextual: Option<bool>,
+    /// Playbook compatible.
+    #[serde(default)]
+    pub playbook_compatible: Option<bool>,
+    /// HTTP listen callback.
+    #[serde(default)]
+    pub listen_callback_uri: Option<String>,
+    /// XTM One intent.
+    #[serde(default)]
+    pub xtm_one_intent: Option<String>,
+    /// Connector version from its manifest.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Connector slug from its manifest.
+    #[serde(default)]
+    pub slug: Option<String>,
+}
+
+/// A registered connector.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connector {
+    /// Registration fields as last received.
+    #[serde(flatten)]
+    pub registration: Registration,
+    /// The user that registered it (re-bound on every registration).
+    pub connector_user_id: String,
+    /// Opaque state string (`None` for a new connector, `""` after a reset).
+    pub connector_state: Option<String>,
+    /// A reset is pending: the next ping ignores the state it carries.
+    pub connector_state_reset: bool,
+    /// When the state was created or reset.
+    pub connector_state_timestamp: DateTime<Utc>,
+    /// Last `connectorInfo` received.
+    pub connector_info: Option<ConnectorInfo>,
+    /// Last registration or ping.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Creation date.
+    pub created_at: DateTime<Utc>,
+    /// Last write.
+    pub updated_at: DateTime<Utc>,
+    /// Number of registrations received.
+    pub registrations: u32,
+    /// Number of pings received.
+    pub pings: u32,
+}
+
+impl Connector {
+    /// Connector id.
+    pub fn id(&self) -> &str {
+        &self.registration.id
+    }
+
+    /// Scope list as the platform returns it (`connector_scope`).
+    pub fn scope(&self) -> Vec<String> {
+        self.registration.scope.clone().unwrap_or_default()
+    }
+
+    /// The platform's liveness rule: a heartbeat within the last five minutes.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.last_seen_at.is_some_and(|seen| now - seen < TimeDelta::minutes(5))
+    }
+}
+
+/// Outcome of a ping.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PingOutcome {
+    /// The state carried by the ping was stored.
+    Stored,
+    /// A reset was pending: the state was ignored and the reset flag cleared.
+    ResetConsumed,
+}
+
+/// All connectors of a platform, in registration order.
+#[derive(Debug, Default)]
+pub struct Connectors {
+    items: BTreeMap<String, Connector>,
+    order: Vec<String>,
+}
+
+impl Connectors {
+    /// A connector by id.
+    pub fn get(&self, id: &str) -> Option<&Connector> {
+        self.items.get(id)
+    }
+
+    /// Every connector, in registration order.
+    pub fn all(&self) -> impl Iterator<Item = &Connector> {
+        self.order.iter().filter_map(|id| self.items.get(id))
+    }
+
+    /// Number of connectors.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no connector is registered.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Registers (creates or updates) a connector. State is kept on update.
+    pub fn register(&mut self, reg: Registration, user_id: &str, now: DateTime<Utc>) -> &Connector {
+        let id = reg.id.clone();
+        match self.items.get_mut(&id) {
+            Some(existing) => {
+                existing.registration = Registration {
+                    // The platform stores an empty scope as null.
+                    scope: reg.scope.clone().filter(|s| !s.is_empty()),
+                    ..reg
+                };
+                existing.connector_user_id = user_id.to_string();
+                existing.last_seen_at = Some(now);
+                existing.updated_at = now;
+                existing.registrations += 1;
+            }
+            None => {
+                let connector = Connector {
+                    registration: Registration { scope: reg.scope.clone().filter(|s| !s.is_empty()), ..reg },
+                    connector_user_id: user_id.to_string(),
+                    connector_state: None,
+                    connector_state_reset: false,
+                    connector_state_timestamp: now,
+                    connector_info: None,
+                    last_seen_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                    registrations: 1,
+                    pings: 0,
+                };
+                self.items.insert(id.clone(), connector);
+                self.order.push(id.clone());
+            }
+        }
+        &self.items[&id]
+    }
+
+    /// Applies a ping. `None` if the connector does not exist.
+    pub fn ping(
+        &mut self,
+        id: &str,
+        state: Option<String>,
+        info: Option<ConnectorInfo>,
+        now: DateTime<Utc>,
+    ) -> Option<(PingOutcome, &Connector)> {
+        let c = self.items.get_mut(id)?;
+        c.last_seen_at = Some(now);
+        c.pings += 1;
+        let outcome = if c.connector_state_reset {
+            c.connector_state_reset = false;
+            PingOutcome::ResetConsumed
+        } else {
+            c.connector_state = state;
+            PingOutcome::Stored
+        };
+        if info.is_some() {
+            c.connector_info = info;
+        }
+        c.updated_at = now;
+        Some((outcome, c))
+    }
+
+    /// `resetStateConnector`: state `""`, reset pending.
+    pub fn reset_state(&mut self, id: &str, now: DateTime<Utc>) -> Option<&Connector> {
+        let c = self.items.get_mut(id)?;
+        c.connector_state = Some(String::new());
+        c.connector_state_reset = true;
+        c.connector_state_timestamp = now;
+        c.updated_at = now;
+        Some(c)
+    }
+
+    /// Sets the state directly (control API / Rust API seeding).
+    pub fn set_state(&mut self, id: &str, state: Option<String>, now: DateTime<Utc>) -> Option<&Connector> {
+        let c = self.items.get_mut(id)?;
+        c.connector_state = state;
+        c.updated_at = now;
+        Some(c)
+    }
+
+    /// Removes a connector.
+    pub fn remove(&mut self, id: &str) -> Option<Connector> {
+        self.order.retain(|x| x != id);
+        self.items.remove(id)
+    }
+}

@@ -1,0 +1,140 @@
+//! The state of one platform instance, and nothing else.
+//!
+//! A [`Store`] is a cheap-to-clone handle (`Arc<Shared>`) owning every piece of
+//! platform state: users and tokens, connectors, works, the knowledge store, the ingest
+//! queues, the fault rules and the transcript. There is no global state: two platforms
+//! in one process (or nextest's parallel processes) never see each other.
+//!
+//! The state sits behind a `std::sync::Mutex`, not a Tokio one. Every critical section
+//! is short and synchronous (a few map operations), and no lock is ever held across an
+//! `.await` (clippy's `await_holding_lock` is denied crate-wide). A synchronous mutex is
+//! cheaper and lets `Drop` implementations (expectation verification) read the state
+//! without an executor — the reasoning mini-redis gives for its `Db`.
+//!
+//! Lock poisoning means a thread panicked while mutating the state; nothing sensible can
+//! follow, so `lock()` failures are turned into a panic with a clear message in one
+//! place ([`Store::lock`]).
+//!
+//! This module is transport-free: it imports neither axum, async-graphql nor lapin.
+//! Writers bump a version counter on a `tokio::sync::watch` channel so that waiters
+//! (`wait_until`, throttled ingest, the control API) wake up on any change.
+
+pub mod clock;
+pub mod connectors;
+pub mod faults;
+pub mod knowledge;
+pub mod queues;
+pub mod transcript;
+pub mod users;
+pub mod works;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::profile::Profile;
+
+pub use clock::Clock;
+
+/// Everything one platform instance knows.
+#[derive(Debug)]
+pub struct State {
+    /// Behaviour profile (6.9 or 7.x).
+    pub profile: Profile,
+    /// Users, groups, roles and API tokens.
+    pub users: users::Users,
+    /// Registered connectors.
+    pub connectors: connectors::Connectors,
+    /// Works (connector jobs).
+    pub works: works::Works,
+    /// Stored knowledge (STIX objects).
+    pub knowledge: knowledge::Knowledge,
+    /// Per-connector ingest queues (the HTTP-mode stand-in for `push_<id>`).
+    pub queues: queues::Queues,
+    /// Fault rules driven by tests and the control API.
+    pub faults: faults::Faults,
+    /// Everything received, in order.
+    pub transcript: transcript::Transcript,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    version: watch::Sender<u64>,
+    clock: Clock,
+}
+
+/// Handle to one platform's state. Clones share the same state.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store with the given profile, admin token and clock.
+    pub fn new(profile: Profile, admin_token: &str, clock: Clock, transcript_body_cap: usize) -> Self {
+        let state = State {
+            profile,
+            users: users::Users::new(admin_token, clock.now()),
+            connectors: connectors::Connectors::default(),
+            works: works::Works::default(),
+            knowledge: knowledge::Knowledge::default(),
+            queues: queues::Queues::default(),
+            faults: faults::Faults::default(),
+            transcript: transcript::Transcript::new(transcript_body_cap),
+        };
+        let (version, _) = watch::channel(0);
+        Store { shared: Arc::new(Shared { state: Mutex::new(state), version, clock }) }
+    }
+
+    /// The clock every timestamp of this platform comes from.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Poisoning means a panic in the middle of a state change: fatal by convention.
+        self.shared.state.lock().expect("platform state lock poisoned: a previous panic corrupted it")
+    }
+
+    /// Reads the state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Changes the state and wakes every waiter.
+    pub fn write<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let result = f(&mut self.lock());
+        self.shared.version.send_modify(|v| *v = v.wrapping_add(1));
+        result
+    }
+
+    /// A receiver that changes whenever the state changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.version.subscribe()
+    }
+
+    /// Waits until `predicate` holds, re-checking after every state change.
+    /// Returns `false` if `timeout` elapsed first.
+    pub async fn wait_until(&self, timeout: Duration, mut predicate: impl FnMut(&State) -> bool) -> bool {
+        let mut changes = self.subscribe();
+        let check = async {
+            loop {
+                if self.read(&mut predicate) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    // The sender lives as long as the store: unreachable while `self` exists.
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, check).await.is_ok()
+    }
+}

@@ -1,0 +1,195 @@
+//! Shared helpers of the black-box tests: the pinned pycti environment, the mock as a
+//! process, and running connector scripts with a deadline.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The pinned pycti release.
+pub const PYCTI_VERSION: &str = "7.261026.0";
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// The Python interpreter of a venv under `target/` with pycti and its pinned
+/// dependencies (`fixtures/python/requirements.txt`), created on first use. Parallel test
+/// processes serialise on a lock file; a finished venv is marked by a stamp file that
+/// records the requirements it was built from.
+pub fn pycti_python() -> PathBuf {
+    let requirements = root().join("fixtures/python/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).expect("fixtures/python/requirements.txt is readable");
+    let base = target_dir();
+    std::fs::create_dir_all(&base).expect("target dir can be created");
+    let venv = base.join(format!("pycti-venv-{PYCTI_VERSION}"));
+    let stamp = venv.join("requirements.stamp");
+    let lock = std::fs::File::create(base.join("pycti-venv.lock")).expect("lock file can be created");
+    lock.lock().expect("lock on the venv lock file");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let _ = std::fs::remove_dir_all(&venv);
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        run_checked(
+            Command::new(&python).args(["-m", "venv"]).arg(&venv),
+            "create the pycti venv (is python3 with venv installed?)",
+        );
+        run_checked(
+            Command::new(venv.join("bin/python"))
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", "-r"])
+                .arg(&requirements),
+            "install pycti from PyPI into the venv",
+        );
+        std::fs::write(&stamp, &wanted).expect("stamp can be written");
+    }
+    drop(lock);
+    venv.join("bin/python")
+}
+
+fn run_checked(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "cannot {what}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A connector script under `fixtures/connectors/`.
+pub fn connector_script(name: &str) -> PathBuf {
+    root().join("fixtures/connectors").join(name)
+}
+
+/// `opencti-mock serve` running as a child process on a free port.
+pub struct ServeProcess {
+    child: Child,
+    /// `OPENCTI_URL`.
+    pub url: String,
+    /// Admin token.
+    pub admin_token: String,
+    /// Lines printed at start-up.
+    pub banner: Vec<String>,
+}
+
+impl ServeProcess {
+    /// Starts `opencti-mock serve --port 0 <args>` and waits for its banner.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_opencti-mock"));
+        cmd.args(["serve", "--port", "0", "--admin-token", "admin-token-for-tests"]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("opencti-mock starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut reader = BufReader::new(stdout);
+        let mut banner = Vec::new();
+        let mut url = None;
+        let mut admin_token = None;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while (url.is_none() || admin_token.is_none()) && Instant::now() < deadline {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if let Some(u) = line.trim().strip_prefix("OPENCTI_URL=") {
+                url = Some(u.to_string());
+            }
+            if let Some(t) = line.trim().strip_prefix("admin token (OPENCTI_TOKEN): ") {
+                admin_token = Some(t.to_string());
+            }
+            banner.push(line.trim_end().to_string());
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in reader.lines() {});
+        let url = url.unwrap_or_else(|| panic!("opencti-mock printed no URL; banner: {banner:?}"));
+        ServeProcess { child, url, admin_token: admin_token.expect("admin token printed"), banner }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "opencti-mock did not stop within 15 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a Python connector script with the venv's interpreter and a deadline; returns its
+/// output (stdout and stderr captured).
+pub fn run_connector(script: &Path, env: &[(&str, String)], deadline: Duration) -> Output {
+    let mut cmd = Command::new(pycti_python());
+    cmd.arg(script).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("PYTHONUNBUFFERED", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("python starts");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("child status").is_some() {
+            return child.wait_with_output().expect("output collected");
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output collected");
+            panic!(
+                "connector {} did not finish within {deadline:?}\nstdout:\n{}\nstderr:\n{}",
+                script.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A blocking client for the control API and raw GraphQL.
+pub struct Client {
+    /// Base URL.
+    pub url: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Client {
+    /// A client for a mock at `url`.
+    pub fn new(url: &str) -> Client {
+        Client { url: url.trim_end_matches('/').to_string(), http: reqwest::blocking::Client::new() }
+    }
+
+    /// `GET /_mock/<path>` with a token.
+    pub fn control(&self, token: &str, path: &str) -> serde_json::Value {
+        let resp = self.http.get(format!("{}/_mock/{path}", self.url)).bearer_auth(token).send().expect("control API answers");
+        assert!(resp.status().is_success(), "GET /_mock/{path} answered {}", resp.status());
+        resp.json().expect("control API answers JSON")
+    }
+
+    /// `POST /graphql` with a token; returns (status, body).
+    pub fn graphql(&self, token: Option<&str>, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let mut req = self.http.post(format!("{}/graphql", self.url)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().expect("graphql answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().unwrap_or(serde_json::Value::Null))
+    }
+}

@@ -1,0 +1,101 @@
+//! Interop: the official Python client, unchanged, against `opencti-mock serve`.
+//!
+//! The first run creates `target/pycti-venv-7.261026.0` from PyPI (pinned
+//! `fixtures/python/requirements.txt`); later runs reuse it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, ServeProcess, connector_script, run_connector};
+use serde_json::Value;
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn import_env(url: &str, token: &str, id: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let mut env: Vec<(&'static str, String)> = vec![
+        ("OPENCTI_URL", url.to_string()),
+        ("OPENCTI_TOKEN", token.to_string()),
+        ("CONNECTOR_ID", id.to_string()),
+        ("CONNECTOR_NAME", "Interop Import".into()),
+        ("CONNECTOR_TYPE", "EXTERNAL_IMPORT".into()),
+        ("CONNECTOR_SCOPE", "ipv4-addr,identity".into()),
+        ("CONNECTOR_QUEUE_PROTOCOL", "api".into()),
+        ("CONNECTOR_RUN_AND_TERMINATE", "true".into()),
+        ("CONNECTOR_LOG_LEVEL", "info".into()),
+    ];
+    for (k, v) in extra {
+        let key: &'static str = Box::leak(k.to_string().into_boxed_str());
+        env.push((key, v.to_string()));
+    }
+    env
+}
+
+#[test]
+fn pycti_external_import_in_api_mode_registers_persists_state_and_completes_its_work() {
+    // Arrange
+    let serve = ServeProcess::start(&["--connector-user", "importer=tok-importer"], &[]);
+    let client = Client::new(&serve.url);
+    let id = uuid::Uuid::new_v4().to_string();
+
+    // Act
+    let out = run_connector(
+        &connector_script("external_import.py"),
+        &import_env(&serve.url, "tok-importer", &id, &[("TEST_OBJECTS", "5")]),
+        Duration::from_secs(120),
+    );
+
+    // Assert
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "connector failed ({}):\n{stderr}", out.status);
+    let admin = &serve.admin_token;
+    let connector = client.control(admin, &format!("connectors/{id}"));
+    assert_eq!(connector["type"], "EXTERNAL_IMPORT");
+    assert_eq!(connector["registrations"], 1);
+    let state: Value = serde_json::from_str(connector["state"].as_str().expect("state saved by ping")).expect("state is JSON");
+    assert_eq!(state["runs"], 1, "state persisted by the exit pings: {state}");
+    let works = connector["work_list"].as_array().expect("works listed").clone();
+    assert_eq!(works.len(), 1, "one work opened: {works:?}");
+    let work_id = works[0]["id"].as_str().unwrap().to_string();
+    wait_for("the work to complete", Duration::from_secs(20), || {
+        client.control(admin, &format!("works/{work_id}"))["status"] == "complete"
+    });
+    let work = client.control(admin, &format!("works/{work_id}"));
+    // 1 identity + 5 observables + 5 relationships, one expectation each.
+    assert_eq!(work["import_expected_number"], 11);
+    assert_eq!(work["import_processed_number"], 11);
+    assert!(work["errors"].as_array().unwrap().is_empty(), "no object refused: {work}");
+    let objects = client.control(admin, "objects");
+    assert_eq!(objects.as_array().unwrap().len(), 11);
+    let ops: Vec<String> = client
+        .control(admin, "transcript")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "operation")
+        .map(|e| e["operation_name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "healthCheck",
+            "healthCheck",
+            "RegisterConnector",
+            "GetConnector",
+            "workAdd",
+            "StixBundlePush",
+            "workToProcessed",
+            "PingConnector",
+            "PingConnector"
+        ],
+        "the call sequence of pycti's run-and-terminate import (pycti-protocol Appendix A.1)"
+    );
+    let status = serve.terminate();
+    assert!(status.success(), "opencti-mock exits cleanly on SIGTERM: {status}");
+}
