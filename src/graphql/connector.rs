@@ -8,7 +8,6 @@ use crate::graphql::context::parts;
 use crate::graphql::errors::{ALREADY_DELETED_ERROR, BAD_USER_INPUT, functional, unsupported};
 use crate::graphql::project::{self, field};
 use crate::store::connectors::{ConnectorInfo, Registration};
-use crate::store::users::BYPASS;
 
 /// Number of background-task queues the platform creates (`task_scheduler:max_queues_breakdown`).
 const BACKGROUND_TASK_QUEUES: usize = 4;
@@ -155,7 +154,7 @@ fn parent_key(ctx: &ResolverContext<'_>, key: &str) -> Option<String> {
 /// The connector's user, only for callers allowed to see users (as the platform does).
 fn connector_user(ctx: &ResolverContext<'_>) -> Resolved {
     let (core, caller) = parts(ctx)?;
-    let allowed = caller.user.as_ref().is_some_and(|u| u.has_any_capability(&["SETTINGS_SETACCESSES", BYPASS]));
+    let allowed = caller.user.as_ref().is_some_and(|u| u.has_capability("SETTINGS_SETACCESSES"));
     if !allowed {
         return Ok(None);
     }

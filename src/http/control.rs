@@ -212,6 +212,8 @@ async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
 struct NewUser {
     name: String,
     token: Option<String>,
+    /// Explicit capabilities; absent means the platform's Connector role.
+    capabilities: Option<Vec<String>>,
 }
 
 async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(body): axum::Json<NewUser>) -> Response {
@@ -220,7 +222,13 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(
         return error(StatusCode::BAD_REQUEST, "a user needs a non-empty name");
     }
     let now = state.core.store.clock().now();
-    let (user, token) = state.core.store.write(|s| s.users.add_connector_user(&body.name, body.token.as_deref(), now));
+    let (user, token) = state.core.store.write(|s| match &body.capabilities {
+        Some(caps) => {
+            let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+            s.users.add_user(&body.name, body.token.as_deref(), &caps, now)
+        }
+        None => s.users.add_connector_user(&body.name, body.token.as_deref(), now),
+    });
     (
         StatusCode::CREATED,
         axum::Json(json!({"id": user.id, "name": user.name, "token": token, "capabilities": user.capabilities})),

@@ -79,6 +79,12 @@ impl MockPlatform {
         self.core.store.write(|s| s.users.add_connector_user(name, None, now)).1
     }
 
+    /// Creates a user with exactly these capabilities and returns its token.
+    pub fn add_user(&self, name: &str, capabilities: &[&str]) -> String {
+        let now = self.core.store.clock().now();
+        self.core.store.write(|s| s.users.add_user(name, None, capabilities, now)).1
+    }
+
     /// Reads the state.
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         self.core.store.read(f)

@@ -77,6 +77,11 @@ impl User {
         self.id == ADMIN_USER_ID || self.capabilities.iter().any(|c| c == BYPASS)
     }
 
+    /// The platform's `isUserHasCapability`: BYPASS, or exactly this capability.
+    pub fn has_capability(&self, capability: &str) -> bool {
+        self.is_bypass() || self.capabilities.iter().any(|c| c == capability)
+    }
+
     /// The platform's `@auth(for: [...])` rule: BYPASS passes; otherwise one required
     /// capability must be a substring of one of the user's capabilities
     /// (`MODULES_MODMANAGE` satisfies `MODULES`). An empty list only needs a user.
@@ -154,6 +159,29 @@ impl Users {
             roles: vec!["Connector".to_string()],
             capabilities: CONNECTOR_ROLE_CAPABILITIES.iter().map(|c| c.to_string()).collect(),
             api_tokens: vec![api_token],
+            created_at: now,
+        };
+        self.users.push(user.clone());
+        (user, token)
+    }
+
+    /// Creates a user with explicit capabilities (for role tests: a user lacking a capability
+    /// gets `FORBIDDEN_ACCESS` where the platform would refuse it).
+    pub fn add_user(&mut self, name: &str, token: Option<&str>, capabilities: &[&str], now: DateTime<Utc>) -> (User, String) {
+        let token = token.map(str::to_string).unwrap_or_else(|| Uuid::new_v4().to_string());
+        let user = User {
+            id: Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            user_email: format!("{}@opencti.invalid", name.to_lowercase().replace(' ', "-")),
+            groups: Vec::new(),
+            roles: vec![format!("{name} role")],
+            capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
+            api_tokens: vec![ApiToken {
+                id: Uuid::new_v4().to_string(),
+                name: "Default".into(),
+                token: token.clone(),
+                revoked: false,
+            }],
             created_at: now,
         };
         self.users.push(user.clone());

@@ -193,3 +193,51 @@ impl Client {
         (status, resp.json().unwrap_or(serde_json::Value::Null))
     }
 }
+
+/// Async GraphQL call against an in-process platform: `(HTTP status, body)`.
+pub async fn gql(url: &str, token: Option<&str>, query: &str, variables: serde_json::Value) -> (u16, serde_json::Value) {
+    let mut req =
+        reqwest::Client::new().post(format!("{url}/graphql")).json(&serde_json::json!({"query": query, "variables": variables}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("the platform answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("a body");
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// The first error code of a GraphQL response, if any.
+pub fn error_code(body: &serde_json::Value) -> Option<String> {
+    body["errors"][0]["name"].as_str().map(str::to_string)
+}
+
+/// pycti's registration document (pycti 7.261026.0 `OpenCTIApiConnector.register`).
+pub const REGISTER: &str = "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id connector_state jwks config { connection { host vhost use_ssl port user pass } s3 { endpoint port use_ssl bucket_name bucket_region access_key secret_key } listen listen_routing listen_exchange push push_routing push_exchange } connector_user_id } }";
+
+/// pycti's ping document.
+pub const PING: &str = "mutation PingConnector($id: ID!, $state: String, $connectorInfo: ConnectorInfoInput ) { pingConnector(id: $id, state: $state, connectorInfo: $connectorInfo) { id connector_state connector_info { run_and_terminate buffering queue_threshold queue_messages_size next_run_datetime last_run_datetime } } }";
+
+/// pycti's `workAdd` document.
+pub const WORK_ADD: &str = "mutation workAdd($connectorId: String!, $friendlyName: String, $isMultiPartWork: Boolean) { workAdd(connectorId: $connectorId, friendlyName: $friendlyName, isMultiPartWork: $isMultiPartWork) { id } }";
+
+/// pycti's `stixBundlePush` document.
+pub const BUNDLE_PUSH: &str = "mutation StixBundlePush($connectorId: String!, $bundle: String!, $work_id: String) { stixBundlePush(connectorId: $connectorId, bundle: $bundle, work_id: $work_id) }";
+
+/// pycti's `toProcessed` document.
+pub const TO_PROCESSED: &str = "mutation workToProcessed($id: ID!, $message: String, $inError: Boolean) { workEdit(id: $id) { toProcessed (message: $message, inError: $inError) } }";
+
+/// Registration variables of an EXTERNAL_IMPORT connector, as pycti sends them.
+pub fn registration(id: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({"input": {"id": id, "name": name, "type": "EXTERNAL_IMPORT", "scope": ["ipv4-addr"], "auto": false,
+        "auto_update": false, "enrichment_resolution": "none", "only_contextual": false, "playbook_compatible": false,
+        "listen_callback_uri": null, "version": null, "slug": null}})
+}
+
+/// A bundle of `n` IPv4 observables with random ids.
+pub fn ipv4_bundle(n: usize) -> String {
+    let objects: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({"type": "ipv4-addr", "spec_version": "2.1", "id": format!("ipv4-addr--{}", uuid::Uuid::new_v4()), "value": format!("10.0.{}.{}", i / 256, i % 256)}))
+        .collect();
+    serde_json::json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": objects}).to_string()
+}
