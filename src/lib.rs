@@ -18,6 +18,8 @@
 //! The same platform runs standalone (`opencti-mock serve`) with a control API under
 //! `/_mock/` for connectors written in any language. See the README for both.
 
+#![warn(clippy::unwrap_used)]
+
 pub mod cli;
 pub mod config;
 pub mod core;

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Which platform release the mock behaves like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub enum Profile {
     /// OpenCTI 7.x (calendar versions, the pinned `7.261026.0`): server-side split in
     /// `stixBundlePush` with expectations added before the mutation returns, multipart works,
@@ -59,6 +59,32 @@ impl Profile {
     /// Whether `workAdd(isMultiPartWork: true)` changes completion (a 7.x feature).
     pub fn supports_multipart_works(self) -> bool {
         matches!(self, Profile::V7)
+    }
+}
+
+/// Accepts `"7"`, `"6.9"` and the numbers `7` and `6.9` (environment values arrive typed).
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Profile;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a platform profile: \"7\" or \"6.9\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Profile, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Profile, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Profile, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Profile, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

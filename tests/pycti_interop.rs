@@ -99,3 +99,41 @@ fn pycti_external_import_in_api_mode_registers_persists_state_and_completes_its_
     let status = serve.terminate();
     assert!(status.success(), "opencti-mock exits cleanly on SIGTERM: {status}");
 }
+
+#[test]
+fn pycti_gets_the_platform_json_error_for_an_oversized_push_and_the_mock_stays_up() {
+    // Arrange: an 8 MiB limit and a bundle ten times larger.
+    let limit: u64 = 8 * 1024 * 1024;
+    let serve = ServeProcess::start(&["--connector-user", "importer=tok-importer", "--max-payload-body-size", "8mb"], &[]);
+    let client = Client::new(&serve.url);
+    let id = uuid::Uuid::new_v4().to_string();
+    client.graphql(Some("tok-importer"), &serde_json::json!({"query": "{ about { version } }"}));
+    let (rss_before, _) = serve.memory();
+
+    // Act
+    let out = run_connector(
+        &connector_script("external_import.py"),
+        &import_env(&serve.url, "tok-importer", &id, &[("TEST_PADDING_BYTES", &(10 * limit).to_string())]),
+        Duration::from_secs(120),
+    );
+
+    // Assert: pycti raised ValueError(r.text) with the platform's JSON, not a connection error.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"RUN FAILED: {"status":"error","error":"request entity too large"}"#),
+        "pycti's error carries the platform answer:\n{stderr}"
+    );
+    let (_, peak_after) = serve.memory();
+    assert!(
+        peak_after.saturating_sub(rss_before) <= limit,
+        "memory grew by {} bytes for a body 10x over an {limit}-byte limit",
+        peak_after.saturating_sub(rss_before)
+    );
+    let admin = &serve.admin_token;
+    let connector = client.control(admin, &format!("connectors/{id}"));
+    let work = &connector["work_list"][0];
+    assert_eq!(work["status"], "complete", "the connector closed its work in error: {work}");
+    assert!(work["errors"][0]["message"].as_str().unwrap().contains("request entity too large"));
+    let (status, body) = client.graphql(Some("tok-importer"), &serde_json::json!({"query": "{ about { version } }"}));
+    assert_eq!((status, body["data"]["about"]["version"].as_str()), (200, Some("7.261026.0")), "still serving");
+}

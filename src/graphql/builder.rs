@@ -35,13 +35,19 @@ use crate::graphql::errors::{AUTH_REQUIRED, FORBIDDEN_ACCESS};
 /// What a resolver returns.
 pub type Resolved = Result<Option<FieldValue<'static>>, Error>;
 
+/// A resolver that completes without awaiting.
+pub type SyncFn = Arc<dyn Fn(&ResolverContext<'_>) -> Resolved + Send + Sync>;
+/// A resolver that awaits (network calls, delays); it must copy what it needs from the
+/// context before returning its future.
+pub type AsyncFn = Arc<dyn for<'a> Fn(&ResolverContext<'a>) -> BoxFuture<'static, Resolved> + Send + Sync>;
+
 /// A resolver.
 #[derive(Clone)]
 pub enum Handler {
     /// Runs to completion without awaiting.
-    Sync(Arc<dyn Fn(&ResolverContext<'_>) -> Resolved + Send + Sync>),
-    /// Awaits (network calls, delays).
-    Async(Arc<dyn for<'a> Fn(&ResolverContext<'a>) -> BoxFuture<'static, Resolved> + Send + Sync>),
+    Sync(SyncFn),
+    /// Awaits.
+    Async(AsyncFn),
 }
 
 /// Resolvers by `(type, field)`.

@@ -46,20 +46,18 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"status": "error", "error": message.into()}))).into_response()
 }
 
-/// The admin token check every route but `health` starts with.
-fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let ok = bearer(headers).is_some_and(|t| state.core.store.read(|s| s.users.by_token(&t).is_some_and(|u| u.is_bypass())));
-    if ok {
-        Ok(())
-    } else {
-        Err(error(StatusCode::UNAUTHORIZED, "the control API needs the admin token (Authorization: Bearer <admin token>)"))
-    }
+/// Whether the request carries the admin token (every route but `health` checks it).
+fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| state.core.store.read(|s| s.users.by_token(&t).is_some_and(|u| u.is_bypass())))
 }
 
 macro_rules! guard {
     ($state:expr, $headers:expr) => {
-        if let Err(r) = admin(&$state, &$headers) {
-            return r;
+        if !is_admin(&$state, &$headers) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "the control API needs the admin token (Authorization: Bearer <admin token>)",
+            );
         }
     };
 }

@@ -356,8 +356,7 @@ impl Splitter<'_> {
                 let keep = match &value {
                     Value::String(r) => {
                         let missing = !self.raw_index.contains_key(r);
-                        !(missing && self.cleanup)
-                            && !parent_acc.contains(r)
+                        !(parent_acc.contains(r) || missing && self.cleanup)
                             && is_id_supported(r)
                             && r != item_id
                             && !self.is_dependency_of(r, item_id)

@@ -79,10 +79,17 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts `opencti-mock serve --port 0 <args>` and waits for its banner.
+    /// Starts `opencti-mock serve --port 0 --admin-token … <args>` and waits for its banner.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        let mut all = vec!["--port", "0", "--admin-token", "admin-token-for-tests"];
+        all.extend_from_slice(args);
+        ServeProcess::start_raw(&all, env)
+    }
+
+    /// Starts `opencti-mock serve <args>` (nothing added) and waits for its banner.
+    pub fn start_raw(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opencti-mock"));
-        cmd.args(["serve", "--port", "0", "--admin-token", "admin-token-for-tests"]).args(args);
+        cmd.arg("serve").args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -93,7 +100,7 @@ impl ServeProcess {
         let mut url = None;
         let mut admin_token = None;
         let deadline = Instant::now() + Duration::from_secs(20);
-        while (url.is_none() || admin_token.is_none()) && Instant::now() < deadline {
+        while Instant::now() < deadline {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 break;
@@ -104,7 +111,11 @@ impl ServeProcess {
             if let Some(t) = line.trim().strip_prefix("admin token (OPENCTI_TOKEN): ") {
                 admin_token = Some(t.to_string());
             }
+            let done = line.trim().starts_with("control API:");
             banner.push(line.trim_end().to_string());
+            if done {
+                break;
+            }
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in reader.lines() {});
@@ -112,16 +123,41 @@ impl ServeProcess {
         ServeProcess { child, url, admin_token: admin_token.expect("admin token printed"), banner }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `(VmRSS, VmHWM)` of the process in bytes, from `/proc/<pid>/status`.
+    pub fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc is readable");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .map(|kb| kb * 1024)
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends a signal (`-TERM`, `-INT`) and waits for the exit status.
+    pub fn signal(mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = Command::new("kill").args([signal, &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().expect("child status") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "opencti-mock did not stop within 15 s of SIGTERM");
+            assert!(Instant::now() < deadline, "opencti-mock did not stop within 15 s of {signal}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
