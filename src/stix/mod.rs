@@ -1,6 +1,7 @@
 //! STIX facts the platform relies on: the OpenCTI extension, and how STIX types map to
 //! OpenCTI entity types.
 
+pub mod standard_id;
 use serde_json::Value;
 
 /// The OpenCTI extension definition id carried by objects the platform emits.

@@ -304,23 +304,19 @@ pub fn standard_id(obj: &Value) -> Option<String> {
     match stix_type {
         "attack-pattern" => mitre_or_name(stix_type, o, attack_pattern_mitre_id(o)),
         "course-of-action" => mitre_or_name(stix_type, o, course_of_action_mitre_id(o)),
-        "campaign" | "channel" | "data-component" | "data-source" | "event" | "feedback" | "infrastructure"
-        | "intrusion-set" | "language" | "malware" | "narrative" | "tool" | "vulnerability" => {
+        "campaign" | "channel" | "data-component" | "data-source" | "event" | "feedback" | "infrastructure" | "intrusion-set"
+        | "language" | "malware" | "narrative" | "tool" | "vulnerability" => {
             Some(id_from_pairs(stix_type, vec![("name", Value::String(name(o)?))]))
         }
-        "case-incident" | "case-rfi" | "case-rft" | "incident" | "task" => Some(id_from_pairs(
-            stix_type,
-            vec![("name", Value::String(name(o)?)), ("created", prop(o, "created")?.clone())],
-        )),
-        "report" => Some(id_from_pairs(
-            stix_type,
-            vec![("name", Value::String(name(o)?)), ("published", prop(o, "published")?.clone())],
-        )),
+        "case-incident" | "case-rfi" | "case-rft" | "incident" | "task" => {
+            Some(id_from_pairs(stix_type, vec![("name", Value::String(name(o)?)), ("created", prop(o, "created")?.clone())]))
+        }
+        "report" => {
+            Some(id_from_pairs(stix_type, vec![("name", Value::String(name(o)?)), ("published", prop(o, "published")?.clone())]))
+        }
         "grouping" => {
-            let mut pairs = vec![
-                ("name", Value::String(name(o)?)),
-                ("context", Value::String(normalize_name(str_prop(o, "context")?))),
-            ];
+            let mut pairs =
+                vec![("name", Value::String(name(o)?)), ("context", Value::String(normalize_name(str_prop(o, "context")?)))];
             if let Some(created) = prop(o, "created") {
                 pairs.push(("created", created.clone()));
             }
@@ -351,10 +347,9 @@ pub fn standard_id(obj: &Value) -> Option<String> {
             }
             Some(id_from_pairs(stix_type, pairs))
         }
-        "security-coverage" => Some(id_from_pairs(
-            stix_type,
-            vec![("covered_ref", Value::String(normalize_name(str_prop(o, "covered_ref")?)))],
-        )),
+        "security-coverage" => {
+            Some(id_from_pairs(stix_type, vec![("covered_ref", Value::String(normalize_name(str_prop(o, "covered_ref")?)))]))
+        }
         "security-coverage-result" => {
             let mut pairs = vec![("result_of_ref", Value::String(python_strip(str_prop(o, "result_of_ref")?).into()))];
             if let Some(n) = str_prop(o, "name") {
@@ -472,9 +467,8 @@ fn identity_id(o: &Obj) -> Option<String> {
 }
 
 fn location_id(o: &Obj) -> Option<String> {
-    let location_type = str_prop(o, "x_opencti_location_type")
-        .or_else(|| ext_attr(o, "type").and_then(Value::as_str))
-        .unwrap_or(if o.contains_key("city") {
+    let location_type = str_prop(o, "x_opencti_location_type").or_else(|| ext_attr(o, "type").and_then(Value::as_str)).unwrap_or(
+        if o.contains_key("city") {
             "City"
         } else if o.contains_key("country") {
             "Country"
@@ -482,7 +476,8 @@ fn location_id(o: &Obj) -> Option<String> {
             "Region"
         } else {
             "Position"
-        });
+        },
+    );
     let raw_name = ["name", "city", "country", "region"].iter().find_map(|k| str_prop(o, k));
     if location_type == "Position" {
         let mut pairs = Vec::new();
@@ -514,7 +509,7 @@ fn threat_actor_id(o: &Obj) -> Option<String> {
     let opencti_type = if individual { "Threat-Actor-Individual" } else { "Threat-Actor-Group" };
     Some(id_from_pairs(
         "threat-actor",
-        vec![("name", Value::String(name(o)?)), ("opencti_type", Value::String(opencti_type.into()))],
+        vec![("name", Value::String(name(o)?)), ("opencti_type", Value::String((*opencti_type).into()))],
     ))
 }
 
@@ -566,31 +561,30 @@ fn sighting_id(o: &Obj) -> Option<String> {
 
 /// The `(definition_type, definition)` pycti's import reads from a STIX marking definition.
 pub fn marking_definition_parts(o: &Map<String, Value>) -> Option<(String, String)> {
-    let (definition_type, definition) = if let (Some(t), Some(d)) =
-        (str_prop(o, "x_opencti_definition_type"), str_prop(o, "x_opencti_definition"))
-    {
-        (t.to_string(), d.to_string())
-    } else if let Some(t) = str_prop(o, "definition_type") {
-        if t == "tlp" {
-            let level = o.get("definition").and_then(|d| d.get("tlp")).and_then(Value::as_str);
-            let definition = match level {
-                Some(level) => format!("TLP:{}", level.to_uppercase()),
-                None => str_prop(o, "name")?.to_string(),
-            };
-            ("TLP".to_string(), definition)
+    let (definition_type, definition) =
+        if let (Some(t), Some(d)) = (str_prop(o, "x_opencti_definition_type"), str_prop(o, "x_opencti_definition")) {
+            (t.to_string(), d.to_string())
+        } else if let Some(t) = str_prop(o, "definition_type") {
+            if t == "tlp" {
+                let level = o.get("definition").and_then(|d| d.get("tlp")).and_then(Value::as_str);
+                let definition = match level {
+                    Some(level) => format!("TLP:{}", level.to_uppercase()),
+                    None => str_prop(o, "name")?.to_string(),
+                };
+                ("TLP".to_string(), definition)
+            } else {
+                let definition = match o.get("definition") {
+                    Some(Value::String(d)) => d.clone(),
+                    Some(Value::Object(d)) if d.get(t).is_some_and(Value::is_string) => d.get(t)?.as_str()?.to_string(),
+                    _ => str_prop(o, "name")?.to_string(),
+                };
+                (t.to_string(), definition)
+            }
         } else {
-            let definition = match o.get("definition") {
-                Some(Value::String(d)) => d.clone(),
-                Some(Value::Object(d)) if d.get(t).is_some_and(Value::is_string) => d.get(t)?.as_str()?.to_string(),
-                _ => str_prop(o, "name")?.to_string(),
-            };
-            (t.to_string(), definition)
-        }
-    } else {
-        let n = str_prop(o, "name")?;
-        let t = if n.contains(':') { n.split(':').next().unwrap_or(n) } else { "statement" };
-        (t.to_string(), n.to_string())
-    };
+            let n = str_prop(o, "name")?;
+            let t = if n.contains(':') { n.split(':').next().unwrap_or(n) } else { "statement" };
+            (t.to_string(), n.to_string())
+        };
     let definition = if definition == "TLP:WHITE" { "TLP:CLEAR".to_string() } else { definition };
     Some((definition_type, definition))
 }
@@ -613,10 +607,7 @@ fn external_reference_id(o: &Obj) -> Option<String> {
         return Some(id_from_pairs("external-reference", vec![("url", url.clone())]));
     }
     let (source_name, external_id) = (prop(o, "source_name")?, prop(o, "external_id")?);
-    Some(id_from_pairs(
-        "external-reference",
-        vec![("source_name", source_name.clone()), ("external_id", external_id.clone())],
-    ))
+    Some(id_from_pairs("external-reference", vec![("source_name", source_name.clone()), ("external_id", external_id.clone())]))
 }
 
 // endregion
@@ -645,44 +636,62 @@ enum ObservableRule {
     All(&'static str, &'static [&'static str]),
 }
 
+use ObservableRule::{All, Props, Ways};
+
 const VALUE: &[Contrib] = &[c("value")];
 const HASHES: &[Contrib] = &[c("hashes")];
 
-fn observable_rule(stix_type: &str) -> Option<ObservableRule> {
-    use ObservableRule::{All, Props, Ways};
-    Some(match stix_type {
-        "autonomous-system" => Props(&[c("number")]),
-        "directory" => Props(&[c("path")]),
-        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" | "hostname"
-        | "cryptographic-key" | "cryptocurrency-wallet" | "text" | "user-agent" | "phone-number" | "credential"
-        | "tracking-number" | "ai-prompt" | "imei" | "iccid" | "imsi" => Props(VALUE),
-        "email-message" => Props(&[c("from_ref"), c("subject"), c("body")]),
-        "artifact" => Ways(&[HASHES, &[c("url")]]),
-        "file" => Ways(&[HASHES, &[c("name")]]),
-        "x509-certificate" => Ways(&[HASHES, &[c("serial_number")], &[c("subject")]]),
-        "mutex" => Props(&[c("name")]),
-        "network-traffic" => Props(&[
-            c("start"),
-            c("end"),
-            c("src_ref"),
-            c("dst_ref"),
-            c("src_port"),
-            c("dst_port"),
-            c("protocols"),
-        ]),
-        "process" => Props(&[Contrib { src: "pid", dest: "pid", dependencies: &["command_line"] }, c("command_line")]),
-        "software" => Props(&[c("name"), c("cpe"), c("swid"), c("vendor"), c("version")]),
-        "user-account" => Props(&[c("account_type"), c("user_id"), c("account_login")]),
-        "windows-registry-key" => Props(&[Contrib { src: "key", dest: "attribute_key", dependencies: &[] }]),
-        "bank-account" => Props(&[c("iban")]),
-        "payment-card" => Props(&[c("card_number")]),
-        "media-content" => Props(&[c("url")]),
-        "persona" => Props(&[c("persona_name"), c("persona_type")]),
-        "ssh-key" => Props(&[c("fingerprint_sha256")]),
-        "email-mime-part-type" => All("Email-Mime-Part-Type", &["body", "content_type", "content_disposition"]),
-        "windows-registry-value-type" => All("Windows-Registry-Value-Type", &["name", "data", "data_type"]),
-        _ => return None,
-    })
+/// The observable types and their rules (the platform's `stixBaseCyberObservableContribution`).
+const OBSERVABLE_RULES: &[(&[&str], ObservableRule)] = &[
+    (&["autonomous-system"], Props(&[c("number")])),
+    (&["directory"], Props(&[c("path")])),
+    (
+        &[
+            "domain-name",
+            "email-addr",
+            "ipv4-addr",
+            "ipv6-addr",
+            "mac-addr",
+            "url",
+            "hostname",
+            "cryptographic-key",
+            "cryptocurrency-wallet",
+            "text",
+            "user-agent",
+            "phone-number",
+            "credential",
+            "tracking-number",
+            "ai-prompt",
+            "imei",
+            "iccid",
+            "imsi",
+        ],
+        Props(VALUE),
+    ),
+    (&["email-message"], Props(&[c("from_ref"), c("subject"), c("body")])),
+    (&["artifact"], Ways(&[HASHES, &[c("url")]])),
+    (&["file"], Ways(&[HASHES, &[c("name")]])),
+    (&["x509-certificate"], Ways(&[HASHES, &[c("serial_number")], &[c("subject")]])),
+    (&["mutex"], Props(&[c("name")])),
+    (
+        &["network-traffic"],
+        Props(&[c("start"), c("end"), c("src_ref"), c("dst_ref"), c("src_port"), c("dst_port"), c("protocols")]),
+    ),
+    (&["process"], Props(&[Contrib { src: "pid", dest: "pid", dependencies: &["command_line"] }, c("command_line")])),
+    (&["software"], Props(&[c("name"), c("cpe"), c("swid"), c("vendor"), c("version")])),
+    (&["user-account"], Props(&[c("account_type"), c("user_id"), c("account_login")])),
+    (&["windows-registry-key"], Props(&[Contrib { src: "key", dest: "attribute_key", dependencies: &[] }])),
+    (&["bank-account"], Props(&[c("iban")])),
+    (&["payment-card"], Props(&[c("card_number")])),
+    (&["media-content"], Props(&[c("url")])),
+    (&["persona"], Props(&[c("persona_name"), c("persona_type")])),
+    (&["ssh-key"], Props(&[c("fingerprint_sha256")])),
+    (&["email-mime-part-type"], All("Email-Mime-Part-Type", &["body", "content_type", "content_disposition"])),
+    (&["windows-registry-value-type"], All("Windows-Registry-Value-Type", &["name", "data", "data_type"])),
+];
+
+fn observable_rule(stix_type: &str) -> Option<&'static ObservableRule> {
+    OBSERVABLE_RULES.iter().find(|(types, _)| types.contains(&stix_type)).map(|(_, rule)| rule)
 }
 
 /// The platform's `isEmptyField`: absent, `null`, `""`, `[]` or `{}`.
@@ -737,15 +746,15 @@ fn way_data(o: &Obj, way: &[Contrib]) -> Map<String, Value> {
 
 fn observable_id(stix_type: &str, o: &Obj) -> Option<String> {
     let data = match observable_rule(stix_type)? {
-        ObservableRule::Props(way) => way_data(o, way),
-        ObservableRule::Ways(ways) => ways.iter().map(|w| way_data(o, w)).find(|d| !d.is_empty()).unwrap_or_default(),
-        ObservableRule::All(opencti_type, keys) => {
+        Props(way) => way_data(o, way),
+        Ways(ways) => ways.iter().map(|w| way_data(o, w)).find(|d| !d.is_empty()).unwrap_or_default(),
+        All(opencti_type, keys) => {
             let mut data: Map<String, Value> =
                 keys.iter().filter_map(|k| prop(o, k).map(|v| (k.to_string(), v.clone()))).collect();
             if data.is_empty() {
                 return None;
             }
-            data.insert("opencti_type".into(), Value::String(opencti_type.into()));
+            data.insert("opencti_type".into(), Value::String((*opencti_type).into()));
             data
         }
     };
@@ -905,7 +914,8 @@ mod tests {
     fn a_threat_actor_is_a_group_unless_said_individual() {
         let group = standard_id(&json!({"type": "threat-actor", "name": "X"}));
         let individual = standard_id(&json!({"type": "threat-actor", "name": "X", "resource_level": "individual"}));
-        let ext = json!({"type": "threat-actor", "name": "X", "extensions": {OPENCTI_EXTENSION: {"type": "Threat-Actor-Individual"}}});
+        let ext =
+            json!({"type": "threat-actor", "name": "X", "extensions": {OPENCTI_EXTENSION: {"type": "Threat-Actor-Individual"}}});
         assert_ne!(group, individual);
         assert_eq!(individual, standard_id(&ext));
     }
