@@ -42,3 +42,8 @@ pub use expect::{Expect, ExpectGuard, Times, matchers};
 pub use platform::{MockPlatform, MockPlatformBuilder, Platform};
 pub use profile::Profile;
 pub use store::faults::{FaultAction, FaultSpec};
+
+/// The README's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, with all set-up, on a fresh machine (what .ci/run calls).
+#
+# - Rust checks: formatting, clippy (warnings denied), docs (warnings denied).
+# - cargo nextest: every test, including the pycti interop tests, which create a pinned
+#   pycti 7.261026.0 venv under target/ on first use (from PyPI).
+# - doc tests (nextest does not run them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+start=$(date +%s)
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo nextest run --workspace --profile ci"
+cargo nextest run --workspace --profile ci --locked
+
+step "cargo test --doc"
+cargo test --workspace --doc --locked
+
+step "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked
+
+step "benchmarks compile"
+cargo build --workspace --benches --locked
+
+echo
+echo "all checks passed in $(( $(date +%s) - start )) s"
