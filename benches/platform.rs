@@ -118,7 +118,11 @@ impl Server {
 
     fn status(&self, field: &str) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc readable");
-        s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        s.lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
             * 1024
     }
 
@@ -151,10 +155,20 @@ async fn bundle_push() {
     let server = Server::start(&[]);
     let client = reqwest::Client::new();
     let id = uuid::Uuid::new_v4().to_string();
-    gql(&client, &server.url, "mutation R($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
-        json!({"input": {"id": id, "name": "Bench", "type": "EXTERNAL_IMPORT", "scope": []}})).await;
-    let work = gql(&client, &server.url, "mutation W($c: String!) { workAdd(connectorId: $c, friendlyName: \"bench\") { id } }", json!({"c": id}))
-        .await["data"]["workAdd"]["id"]
+    gql(
+        &client,
+        &server.url,
+        "mutation R($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+        json!({"input": {"id": id, "name": "Bench", "type": "EXTERNAL_IMPORT", "scope": []}}),
+    )
+    .await;
+    let work = gql(
+        &client,
+        &server.url,
+        "mutation W($c: String!) { workAdd(connectorId: $c, friendlyName: \"bench\") { id } }",
+        json!({"c": id}),
+    )
+    .await["data"]["workAdd"]["id"]
         .as_str()
         .expect("work")
         .to_string();
@@ -169,12 +183,20 @@ async fn bundle_push() {
     let rss_before = server.status("VmRSS:");
 
     let t0 = Instant::now();
-    let resp = client.post(format!("{}/graphql", server.url)).bearer_auth(TOKEN).header("content-type", "application/json").body(body.clone()).send().await.expect("answered");
+    let resp = client
+        .post(format!("{}/graphql", server.url))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("answered");
     let answered = t0.elapsed();
     let answer: Value = resp.json().await.expect("json");
     assert_eq!(answer["data"]["stixBundlePush"], true, "{answer}");
     loop {
-        let health: Value = client.get(format!("{}/_mock/health", server.url)).send().await.expect("health").json().await.expect("json");
+        let health: Value =
+            client.get(format!("{}/_mock/health", server.url)).send().await.expect("health").json().await.expect("json");
         if health["objects"].as_u64() == Some(n as u64) {
             break;
         }

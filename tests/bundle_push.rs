@@ -45,7 +45,7 @@ async fn pushed_objects_are_stored_by_the_worker_and_readable_by_any_id() {
     assert_eq!(stix["id"], first_id.as_str());
     assert_eq!(stix["type"], "ipv4-addr");
     let ext = &stix["extensions"]["extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba"];
-    assert_eq!(ext["id"], stored.internal_id.as_str());
+    assert_eq!(ext["id"], stored.internal_id.to_string());
     assert_eq!(ext["type"], "IPv4-Addr");
     let bundles = p.received_bundles();
     assert_eq!(bundles.len(), 1);

@@ -1,6 +1,11 @@
 //! `opencti-mock`: parses flags and hands over to the library (`opencti_mock::cli`).
 
 use clap::Parser;
+
+/// mimalloc: the platform allocates and frees millions of small objects while ingesting a
+/// large bundle; glibc's allocator spends more time in consolidation than the ingest does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use opencti_mock::cli::{Cli, Command, serve, status};
 
 #[tokio::main]

@@ -4,7 +4,7 @@ use async_graphql::dynamic::ResolverContext;
 use serde_json::{Value as Json, json};
 
 use crate::graphql::builder::{Registry, Resolved};
-use crate::graphql::context::parts;
+use crate::graphql::context::{parts, take_string_arg};
 use crate::graphql::errors::unsupported;
 use crate::graphql::project::field;
 use crate::ingest::push::{ApiPush, api_push};
@@ -29,7 +29,7 @@ fn stix_bundle_push(ctx: &ResolverContext<'_>) -> Resolved {
     let (core, caller) = parts(ctx)?;
     let user = caller.user()?;
     let connector_id = ctx.args.try_get("connectorId")?.string()?;
-    let bundle = ctx.args.try_get("bundle")?.string()?;
+    let bundle = take_string_arg(ctx, "bundle")?;
     let work_id = ctx.args.get("work_id").and_then(|v| v.string().ok());
     let cleanup = ctx.args.get("cleanup_inconsistent_bundle").and_then(|v| v.boolean().ok()).unwrap_or(false);
     let push = ApiPush { connector_id, bundle, work_id, user_id: &user.id, cleanup_inconsistent: cleanup };

@@ -8,7 +8,6 @@
 //! discarded, never buffered, so memory never grows by more than the limit.
 
 use axum::body::Body;
-use bytes::Bytes;
 use http_body_util::BodyExt;
 
 /// Why a body could not be read.
@@ -25,7 +24,7 @@ pub enum BodyError {
 
 /// Reads a whole body of at most `limit` bytes, draining (not buffering) what exceeds it.
 /// The buffer's capacity never exceeds the limit, whatever the chunking.
-pub async fn read_limited(body: Body, limit: u64, content_length: Option<u64>) -> Result<Bytes, BodyError> {
+pub async fn read_limited(body: Body, limit: u64, content_length: Option<u64>) -> Result<Vec<u8>, BodyError> {
     let mut body = body;
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut received: u64 = 0;
@@ -48,5 +47,5 @@ pub async fn read_limited(body: Body, limit: u64, content_length: Option<u64>) -
             buf.extend_from_slice(&data);
         }
     }
-    if over { Err(BodyError::TooLarge { received }) } else { Ok(Bytes::from(buf)) }
+    if over { Err(BodyError::TooLarge { received }) } else { Ok(buf) }
 }

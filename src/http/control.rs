@@ -182,7 +182,7 @@ async fn objects(State(state): State<AppState>, headers: HeaderMap, Query(q): Qu
     let list: Vec<Json> = state.core.store.read(|s| {
         s.knowledge
             .all()
-            .filter(|o| q.entity_type.as_deref().is_none_or(|t| o.entity_type.eq_ignore_ascii_case(t) || o.stix_type == t))
+            .filter(|o| q.entity_type.as_deref().is_none_or(|t| o.entity_type.eq_ignore_ascii_case(t) || &*o.stix_type == t))
             .map(|o| {
                 json!({"internal_id": o.internal_id, "standard_id": o.standard_id, "stix_ids": o.stix_ids,
                 "stix_type": o.stix_type, "entity_type": o.entity_type, "created_at": o.created_at,

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection};
 use async_graphql::{Request, Variables};
 use axum::body::Body;
@@ -15,9 +16,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 
-use crate::graphql::context::Caller;
+use crate::graphql::context::{Blobs, Caller};
 use crate::graphql::errors::{self, Code, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, INTERNAL_SERVER_ERROR, error_object};
 use crate::http::AppState;
 use crate::http::auth::{caller, header};
@@ -42,13 +44,65 @@ const BAD_REQUEST: Code = Code { name: "BAD_REQUEST", message: "Bad request", ht
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawRequest {
+struct RawRequest<'a> {
     #[serde(default)]
     query: Option<String>,
-    #[serde(default)]
-    variables: Option<Variables>,
+    #[serde(default, borrow)]
+    variables: Option<&'a RawValue>,
     #[serde(default)]
     operation_name: Option<String>,
+}
+
+/// A large string variable, decoded once the body is no longer borrowed.
+struct PendingBlob {
+    slot: usize,
+    range: std::ops::Range<usize>,
+}
+
+/// Variables of a JSON request. Large string values (a `stixBundlePush` bundle) never
+/// become GraphQL values: they get a [`Blobs`] slot, filled by [`fill_blobs`].
+fn json_variables(
+    raw: Option<&RawValue>,
+    body: &[u8],
+    blobs: &mut Blobs,
+    pending: &mut Vec<PendingBlob>,
+) -> Result<Variables, String> {
+    let Some(raw) = raw.filter(|r| r.get().trim() != "null") else { return Ok(Variables::default()) };
+    let entries: Vec<(String, &RawValue)> = serde_json::from_str::<IndexMap<String, &RawValue>>(raw.get())
+        .map_err(|e| format!("Invalid GraphQL request: variables must be an object ({e})"))?
+        .into_iter()
+        .collect();
+    let mut map = IndexMap::with_capacity(entries.len());
+    for (name, value) in entries {
+        let text = value.get();
+        let v = if text.len() >= Blobs::THRESHOLD && text.starts_with('"') {
+            let start = text.as_ptr() as usize - body.as_ptr() as usize;
+            let (slot, placeholder) = blobs.reserve();
+            pending.push(PendingBlob { slot, range: start..start + text.len() });
+            async_graphql::Value::String(placeholder)
+        } else {
+            serde_json::from_str(text).map_err(|e| format!("Invalid GraphQL request: {e}"))?
+        };
+        map.insert(async_graphql::Name::new(name), v);
+    }
+    Ok(Variables::from_value(async_graphql::Value::Object(map)))
+}
+
+/// Decodes the pending large strings: the largest in place, in the body's own buffer
+/// (the body is consumed), the others by copy.
+fn fill_blobs(body: Vec<u8>, mut pending: Vec<PendingBlob>, blobs: &mut Blobs) -> Result<(), String> {
+    pending.sort_by_key(|p| p.range.len());
+    let Some(largest) = pending.pop() else { return Ok(()) };
+    for p in pending {
+        let text = std::str::from_utf8(&body[p.range]).map_err(|e| format!("Invalid GraphQL request: {e}"))?;
+        let s =
+            crate::http::unescape::json_string(text).ok_or("Invalid GraphQL request: a variable is not a valid JSON string")?;
+        blobs.fill(p.slot, s);
+    }
+    let s = crate::http::unescape::take_string_in_place(body, largest.range)
+        .ok_or("Invalid GraphQL request: a variable is not a valid JSON string")?;
+    blobs.fill(largest.slot, s);
+    Ok(())
 }
 
 /// What the transcript and fault rules need to know about an operation.
@@ -98,11 +152,13 @@ fn collect_root_fields(doc: &ExecutableDocument, items: &[async_graphql::Positio
     }
 }
 
-fn variables_json(v: &Variables) -> Json {
+fn variables_json(v: &Variables, blobs: &mut Blobs) -> Json {
     let mut map = serde_json::Map::new();
     for (k, v) in v.iter() {
         let j = match v {
-            async_graphql::Value::String(s) if s.len() > 4096 => Json::String(format!("<string of {} bytes>", s.len())),
+            async_graphql::Value::String(s) if blobs.len_of(s) > 4096 => {
+                Json::String(format!("<string of {} bytes>", blobs.len_of(s)))
+            }
             other => abbreviate(&other.clone().into_json().unwrap_or(Json::Null)),
         };
         map.insert(k.to_string(), j);
@@ -183,6 +239,7 @@ fn reject(state: &AppState, status: u16, reason: &str, bytes: u64) {
 /// `POST /graphql`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let mut blobs = Blobs::default();
     let parsed = if content_type.starts_with("multipart/form-data") {
         multipart::parse(&content_type, body).await
     } else {
@@ -198,20 +255,27 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
                 return platform_error(StatusCode::BAD_REQUEST, &e);
             }
         };
-        let raw: Result<RawRequest, _> = serde_json::from_slice(&bytes);
-        drop(bytes);
-        raw.map_err(|e| match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                multipart::ParseError::Body(format!("Unexpected JSON in request body: {e}"))
-            }
-            _ => multipart::ParseError::Graphql(format!("Invalid GraphQL request: {e}")),
-        })
-        .map(|raw| multipart::Parsed {
-            query: raw.query,
-            variables: raw.variables.unwrap_or_default(),
-            operation_name: raw.operation_name,
-            uploads: Vec::new(),
-        })
+        let mut pending = Vec::new();
+        let parsed = match serde_json::from_slice::<RawRequest>(&bytes) {
+            Ok(raw) => json_variables(raw.variables, &bytes, &mut blobs, &mut pending)
+                .map_err(multipart::ParseError::Graphql)
+                .map(|variables| multipart::Parsed {
+                    query: raw.query,
+                    variables,
+                    operation_name: raw.operation_name,
+                    uploads: Vec::new(),
+                }),
+            Err(e) => Err(match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    multipart::ParseError::Body(format!("Unexpected JSON in request body: {e}"))
+                }
+                _ => multipart::ParseError::Graphql(format!("Invalid GraphQL request: {e}")),
+            }),
+        };
+        match parsed {
+            Ok(p) => fill_blobs(bytes, pending, &mut blobs).map(|()| p).map_err(multipart::ParseError::Graphql),
+            Err(e) => Err(e),
+        }
     };
     let parsed = match parsed {
         Ok(p) => p,
@@ -233,10 +297,13 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let doc = async_graphql::parser::parse_query(&query).ok();
     let info = doc.as_ref().and_then(|d| operation_info(d, parsed.operation_name.as_deref()));
     let mut caller = caller(&state.core.store, &headers);
+    let mut variables = parsed.variables;
+    blobs.extract(&mut variables);
+    let variables_record = variables_json(&variables, &mut blobs);
     let recorder = |caller: &Caller| Recorder {
         state: &state,
         info: info.as_ref(),
-        variables: variables_json(&parsed.variables),
+        variables: variables_record.clone(),
         caller: caller.clone(),
         applicant: header(&headers, "opencti-applicant-id"),
     };
@@ -291,7 +358,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 
     let rec = recorder(&caller);
-    let mut request = Request::new(query).variables(parsed.variables).data(caller);
+    let mut request = Request::new(query).variables(variables).data(caller).data(blobs);
     if let Some(op) = parsed.operation_name {
         request = request.operation_name(op);
     }

@@ -9,6 +9,7 @@ pub mod body;
 pub mod control;
 pub mod graphql;
 pub mod multipart;
+pub mod unescape;
 
 use std::collections::HashMap;
 

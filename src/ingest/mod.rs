@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
 
 use crate::store::Store;
-use crate::store::queues::{MessageType, Origin, PushMessage};
+use crate::store::queues::{Content, MessageMeta, MessageType, Origin, PushMessage};
 use crate::store::transcript::EntryKind;
 
 /// What the consumer does with a message once processed.
@@ -65,8 +65,16 @@ impl Worker {
 
     /// Puts a message on a connector's queue and makes sure a loop consumes it.
     pub fn enqueue(&self, connector_id: &str, message: PushMessage) {
+        self.enqueue_all(connector_id, vec![message]);
+    }
+
+    /// Puts messages on a connector's queue, in order, under one lock.
+    pub fn enqueue_all(&self, connector_id: &str, messages: Vec<PushMessage>) {
+        if messages.is_empty() {
+            return;
+        }
         let now = self.store.clock().now();
-        self.store.write(|s| s.queues.push(connector_id, message, now));
+        self.store.write(|s| s.queues.push_all(connector_id, messages, now));
         self.wake(connector_id);
     }
 
@@ -114,16 +122,33 @@ impl Worker {
                     continue;
                 }
             }
-            let Some(queued) = self.store.write(|s| s.queues.pop(&connector_id)) else { continue };
-            let (_, requeue) = process(&self.store, &connector_id, queued.message);
-            for piece in requeue {
-                self.enqueue(&connector_id, piece);
-            }
-            // Let other tasks (HTTP handlers) run between messages of a long backlog.
+            // Without a delay, messages are taken in batches: each is still processed as
+            // the worker does, but the state lock is taken twice per batch, not per object.
+            let max = if throttle.delay.is_zero() { BATCH } else { 1 };
+            let batch: Vec<(PushMessage, bool)> = self.store.write(|s| {
+                let mut batch = Vec::new();
+                while batch.len() < max {
+                    let Some(q) = s.queues.pop(&connector_id) else { break };
+                    let alive = q.message.meta.work_id.as_deref().is_none_or(|w| s.works.is_alive(w));
+                    batch.push((q.message, alive));
+                }
+                batch
+            });
+            let decisions: Vec<(Arc<MessageMeta>, Decision)> =
+                batch.iter().map(|(m, alive)| (m.meta.clone(), decide(&connector_id, m, *alive))).collect();
+            let now = self.store.clock().now();
+            let requeue: Vec<PushMessage> = self.store.write(|s| {
+                decisions.into_iter().flat_map(|(meta, d)| apply(s, &connector_id, meta.work_id.as_deref(), d, now).1).collect()
+            });
+            self.enqueue_all(&connector_id, requeue);
+            // Let other tasks (HTTP handlers) run between batches of a long backlog.
             tokio::task::yield_now().await;
         }
     }
 }
+
+/// Messages taken from a queue at once when ingestion is not throttled.
+const BATCH: usize = 256;
 
 #[derive(Deserialize)]
 struct BundleEnvelope<'a> {
@@ -134,112 +159,129 @@ struct BundleEnvelope<'a> {
     x_opencti_event_version: Option<String>,
 }
 
-fn note(store: &Store, connector_id: &str, work_id: Option<&str>, message: String) {
-    let now = store.clock().now();
-    store.write(|s| {
-        s.transcript.push(
-            now,
-            EntryKind::Worker { connector_id: connector_id.to_string(), work_id: work_id.map(str::to_string), message },
-        )
-    });
+/// What processing one message decided, before it is applied to the state.
+pub struct Decision {
+    outcome: Outcome,
+    requeue: Vec<PushMessage>,
+    /// One entry per object, one expectation each.
+    objects: Vec<Result<object::Prepared, object::ObjectError>>,
+    add_expectations: i64,
+    notes: Vec<String>,
+}
+
+impl Decision {
+    fn ack() -> Decision {
+        Decision { outcome: Outcome::Ack, requeue: Vec::new(), objects: Vec::new(), add_expectations: 0, notes: Vec::new() }
+    }
+
+    fn reject(reason: String) -> Decision {
+        Decision {
+            outcome: Outcome::Reject(reason.clone()),
+            notes: vec![format!("message rejected: {reason}")],
+            ..Decision::ack()
+        }
+    }
 }
 
 /// Processes one message as the worker does. Returns what to tell the queue and the
 /// pieces to put back on it (after a split).
 pub fn process(store: &Store, connector_id: &str, message: PushMessage) -> (Outcome, Vec<PushMessage>) {
-    let work_id = message.work_id.as_deref();
-    if let Some(w) = work_id
-        && !store.read(|s| s.works.is_alive(w))
-    {
-        note(store, connector_id, work_id, format!("message dropped: work {w} is no longer alive"));
-        return (Outcome::Ack, Vec::new());
+    let alive = message.meta.work_id.as_deref().is_none_or(|w| store.read(|s| s.works.is_alive(w)));
+    let decision = decide(connector_id, &message, alive);
+    let now = store.clock().now();
+    store.write(|s| apply(s, connector_id, message.meta.work_id.as_deref(), decision, now))
+}
+
+/// Everything about a message that does not need the state: parsing, splitting, checking
+/// and identifying objects.
+pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> Decision {
+    let meta = &message.meta;
+    if let Some(w) = meta.work_id.as_deref().filter(|_| !work_alive) {
+        return Decision { notes: vec![format!("message dropped: work {w} is no longer alive")], ..Decision::ack() };
     }
-    if message.kind == MessageType::Event {
-        return reject(
-            store,
-            connector_id,
-            work_id,
-            "event messages (sync / background tasks) are not supported by the mock".into(),
-        );
+    if meta.kind == MessageType::Event {
+        return Decision::reject("event messages (sync / background tasks) are not supported by the mock".into());
     }
-    let env: BundleEnvelope = match serde_json::from_str(&message.content) {
+    let ctx = object::IngestContext {
+        applicant_id: meta.applicant_id.clone(),
+        connector_id: Some(connector_id.to_string()),
+        draft_id: meta.draft_id.clone(),
+    };
+    let (text, no_split) = match &message.content {
+        Content::Object(object) => return Decision { objects: vec![object::prepare(object, &ctx)], ..Decision::ack() },
+        Content::Bundle { text, no_split } => (text, *no_split),
+    };
+    let env: BundleEnvelope = match serde_json::from_str(text) {
         Ok(env) => env,
-        Err(e) => return reject(store, connector_id, work_id, format!("message content is not JSON: {e}")),
+        Err(e) => return Decision::reject(format!("message content is not JSON: {e}")),
     };
-    let objects = match (&env.kind, env.objects) {
-        (_, Some(objects)) if !objects.is_empty() => objects,
-        _ => return reject(store, connector_id, work_id, "JSON data type is not a STIX2 bundle".into()),
+    if env.kind.as_deref() != Some("bundle") {
+        return Decision::reject("JSON data type is not a STIX2 bundle".into());
+    }
+    let objects = match env.objects {
+        Some(objects) if !objects.is_empty() => objects,
+        _ => return Decision::reject("JSON data objects is empty".into()),
     };
-    if objects.len() == 1 || message.no_split {
-        let ctx = object::IngestContext {
-            applicant_id: message.applicant_id.clone(),
-            connector_id: Some(connector_id.to_string()),
-            draft_id: message.draft_id.clone(),
-        };
-        if objects.len() == 1 {
-            let result = object::ingest_object(store, objects[0].get(), &ctx);
-            report(store, connector_id, work_id, result.err());
-            return (Outcome::Ack, Vec::new());
-        }
+    if objects.len() == 1 {
+        return Decision { objects: vec![object::prepare(objects[0].get(), &ctx)], ..Decision::ack() };
+    }
+    let split = match split::split_bundle(text, env.x_opencti_event_version.as_deref(), false) {
+        Ok(split) => split,
+        Err(e) => return Decision::reject(e.to_string()),
+    };
+    if no_split {
         // A multi-object `no_split` bundle is imported in the splitter's order
         // (pycti `import_bundle`), incompatible objects reported as errors.
-        let split = match split::split_bundle(&message.content, env.x_opencti_event_version.as_deref(), false) {
-            Ok(split) => split,
-            Err(e) => return reject(store, connector_id, work_id, e.to_string()),
-        };
-        for dropped in &split.dropped {
-            report(store, connector_id, work_id, Some(object::incompatible(&dropped.id)));
-        }
+        let mut prepared: Vec<_> = split.dropped.iter().map(|d| Err(object::incompatible(&d.id))).collect();
         for piece in &split.bundles {
-            let result = piece_object(piece).map_err(|e| object::ObjectError { message: e, source: String::new() });
-            let result = result.and_then(|obj| object::ingest_object(store, &obj, &ctx));
-            report(store, connector_id, work_id, result.err());
+            prepared.push(
+                piece_object(piece)
+                    .map_err(|e| object::ObjectError { message: e, source: String::new() })
+                    .and_then(|obj| object::prepare(&obj, &ctx)),
+            );
         }
-        return (Outcome::Ack, Vec::new());
+        return Decision { objects: prepared, ..Decision::ack() };
     }
-    match split::split_bundle(&message.content, env.x_opencti_event_version.as_deref(), false) {
-        Ok(split) => {
-            let now = store.clock().now();
-            store.write(|s| {
-                if let Some(w) = work_id {
-                    s.works.add_expectations(w, split.expectations as i64, now);
-                }
-            });
-            let pieces = split
-                .bundles
-                .into_iter()
-                .map(|b| PushMessage { content: b.into(), origin: Origin::WorkerSplit, ..message.clone() })
-                .collect();
-            (Outcome::Ack, pieces)
-        }
-        Err(e) => reject(store, connector_id, work_id, e.to_string()),
-    }
+    let meta = Arc::new(MessageMeta { origin: Origin::WorkerSplit, ..(**meta).clone() });
+    let requeue = split
+        .bundles
+        .into_iter()
+        .map(|b| PushMessage { meta: meta.clone(), content: Content::Bundle { text: b, no_split } })
+        .collect();
+    Decision { requeue, add_expectations: split.expectations as i64, ..Decision::ack() }
 }
 
-fn reject(store: &Store, connector_id: &str, work_id: Option<&str>, reason: String) -> (Outcome, Vec<PushMessage>) {
-    note(store, connector_id, work_id, format!("message rejected: {reason}"));
-    (Outcome::Reject(reason), Vec::new())
-}
-
-/// Reports one processed object on the work (with its error, if refused).
-fn report(store: &Store, connector_id: &str, work_id: Option<&str>, error: Option<object::ObjectError>) {
-    let now = store.clock().now();
-    store.write(|s| {
-        let profile = s.profile;
+/// Applies a decision to the state: expectations, stored objects, reports, transcript.
+pub fn apply(
+    s: &mut crate::store::State,
+    connector_id: &str,
+    work_id: Option<&str>,
+    decision: Decision,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Outcome, Vec<PushMessage>) {
+    let profile = s.profile;
+    let mut notes = decision.notes;
+    if let Some(w) = work_id
+        && decision.add_expectations > 0
+    {
+        s.works.add_expectations(w, decision.add_expectations, now);
+    }
+    for prepared in decision.objects {
+        let error = prepared.and_then(|p| object::commit(s, p, now)).err();
         if let Some(w) = work_id {
             s.works.report_expectation(profile, w, error.as_ref().map(|e| (e.message.clone(), Some(e.source.clone()))), now);
         }
         if let Some(e) = error {
-            s.transcript.push(
-                now,
-                EntryKind::Worker {
-                    connector_id: connector_id.to_string(),
-                    work_id: work_id.map(str::to_string),
-                    message: format!("object refused: {} ({})", e.message, abbreviate_source(&e.source)),
-                },
-            );
+            notes.push(format!("object refused: {} ({})", e.message, abbreviate_source(&e.source)));
         }
-    });
+    }
+    for message in notes {
+        s.transcript.push(
+            now,
+            EntryKind::Worker { connector_id: connector_id.to_string(), work_id: work_id.map(str::to_string), message },
+        );
+    }
+    (decision.outcome, decision.requeue)
 }
 
 fn abbreviate_source(source: &str) -> String {

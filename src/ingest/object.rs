@@ -1,17 +1,16 @@
 //! The single path by which a STIX object enters the knowledge store.
 //!
-//! Bundles from any transport and the GraphQL entity API all end here. The object is
-//! checked the way the worker and the platform check it (what the platform would refuse
-//! becomes an [`ObjectError`], reported on the work by the caller), given its canonical
-//! id, and upserted.
-
-use std::sync::Arc;
+//! Bundles from any transport and the GraphQL entity API all end here, in two steps:
+//! [`prepare`] checks and identifies an object without touching the state (so the worker
+//! can do it outside the lock), [`commit`] stores it under the lock, where checks that
+//! need the stored knowledge belong. What the platform would refuse becomes an
+//! [`ObjectError`], which the worker reports on the work.
 
 use serde_json::Value;
 
 use crate::ingest::split::is_id_supported;
 use crate::stix::entity_type_of;
-use crate::store::Store;
+use crate::store::State;
 use crate::store::knowledge::{Candidate, Upserted};
 
 /// Who writes the object, and where.
@@ -51,11 +50,26 @@ fn refused(message: impl Into<String>, raw: &str) -> ObjectError {
     ObjectError { message: message.into(), source }
 }
 
-/// Checks, identifies and stores one STIX object (JSON text).
-pub fn ingest_object(store: &Store, raw: &str, _ctx: &IngestContext) -> Result<Upserted, ObjectError> {
+/// The error the worker reports for an object the splitter dropped.
+pub fn incompatible(id: &str) -> ObjectError {
+    ObjectError {
+        message: "Incompatible element in bundle".into(),
+        source: format!("Element {id} is incompatible and couldn't be processed"),
+    }
+}
+
+/// An object checked and identified, ready to be committed.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    candidate: Candidate,
+}
+
+/// Checks and identifies one STIX object (JSON text), without touching the state.
+pub fn prepare(raw: &str, _ctx: &IngestContext) -> Result<Prepared, ObjectError> {
     let mut obj: Value = serde_json::from_str(raw).map_err(|e| refused(format!("object is not JSON: {e}"), raw))?;
     let map = obj.as_object_mut().ok_or_else(|| refused("object is not a JSON object", raw))?;
-    map.shift_remove("nb_deps");
+    // The splitter's annotation is not part of the object.
+    let annotated = map.shift_remove("nb_deps").is_some();
     let stix_type = map.get("type").and_then(Value::as_str).map(str::to_string);
     let id = map.get("id").and_then(Value::as_str).map(str::to_string);
     let (Some(stix_type), Some(id)) = (stix_type, id) else {
@@ -65,18 +79,20 @@ pub fn ingest_object(store: &Store, raw: &str, _ctx: &IngestContext) -> Result<U
         return Err(incompatible(&id));
     }
     let entity_type = entity_type_of(&stix_type, &obj).ok_or_else(|| refused(format!("Unsupported type {stix_type}"), raw))?;
-    let body: Arc<str> = obj.to_string().into();
-    let candidate = Candidate { standard_id: id.clone(), stix_ids: vec![id], stix_type, entity_type, body };
-    let now = store.clock().now();
-    Ok(store.write(|s| s.knowledge.upsert(candidate, now)))
+    let body = if annotated { obj.to_string().into_boxed_str() } else { raw.trim().into() };
+    Ok(Prepared { candidate: Candidate { standard_id: id, stix_ids: Vec::new(), stix_type, entity_type, body } })
 }
 
-/// The error the worker reports for an object the splitter dropped.
-pub fn incompatible(id: &str) -> ObjectError {
-    ObjectError {
-        message: "Incompatible element in bundle".into(),
-        source: format!("Element {id} is incompatible and couldn't be processed"),
-    }
+/// Stores a prepared object.
+pub fn commit(state: &mut State, prepared: Prepared, now: chrono::DateTime<chrono::Utc>) -> Result<Upserted, ObjectError> {
+    Ok(state.knowledge.upsert(prepared.candidate, now))
+}
+
+/// Checks, identifies and stores one object in one step (the GraphQL entity API's path).
+pub fn ingest_object(store: &crate::store::Store, raw: &str, ctx: &IngestContext) -> Result<Upserted, ObjectError> {
+    let prepared = prepare(raw, ctx)?;
+    let now = store.clock().now();
+    store.write(|s| commit(s, prepared, now))
 }
 
 /// The splitter's compatibility rule, applied to objects that reach the worker unsplit.

@@ -14,15 +14,13 @@
 //!
 //! The mutation never stores anything: storing is the worker's job.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::ingest::Worker;
-use crate::ingest::split::split_bundle;
+use crate::ingest::split::{Shape, split_bundle_with};
 use crate::store::clock::iso;
-use crate::store::queues::{MessageType, Origin, PushMessage};
+use crate::store::queues::{Content, MessageMeta, MessageType, Origin, PushMessage};
 use crate::store::transcript::ReceivedBundle;
 use crate::store::works::NewWork;
 
@@ -31,8 +29,8 @@ use crate::store::works::NewWork;
 pub struct ApiPush<'a> {
     /// `connectorId` argument.
     pub connector_id: &'a str,
-    /// `bundle` argument (JSON text).
-    pub bundle: &'a str,
+    /// `bundle` argument (JSON text), owned: it is released as soon as it has been split.
+    pub bundle: String,
     /// `work_id` argument.
     pub work_id: Option<&'a str>,
     /// The caller (becomes the applicant).
@@ -75,7 +73,7 @@ struct Envelope<'a> {
 /// Validates and queues a pushed bundle according to the platform profile.
 pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushError> {
     let store = worker.store();
-    let env: Envelope = serde_json::from_str(push.bundle).map_err(|e| PushError::InvalidBundle(e.to_string()))?;
+    let env: Envelope = serde_json::from_str(&push.bundle).map_err(|e| PushError::InvalidBundle(e.to_string()))?;
     let object_count = match (&env.kind, &env.objects) {
         (Some(k), Some(o)) if k == "bundle" && !o.is_empty() => o.len(),
         (Some(k), _) if k != "bundle" => return Err(PushError::InvalidBundle(format!("type is '{k}', not 'bundle'"))),
@@ -86,7 +84,10 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
     let (profile, connector) = store.read(|s| (s.profile, s.connectors.get(push.connector_id).cloned()));
     let connector = connector.ok_or(PushError::InvalidConnector)?;
     let split = if profile.splits_on_push() {
-        Some(split_bundle(push.bundle, None, push.cleanup_inconsistent).map_err(|e| PushError::InvalidBundle(e.to_string()))?)
+        Some(
+            split_bundle_with(&push.bundle, None, push.cleanup_inconsistent, Shape::Objects)
+                .map_err(|e| PushError::InvalidBundle(e.to_string()))?,
+        )
     } else {
         None
     };
@@ -128,33 +129,42 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
                 objects: object_count,
                 content: None,
             },
-            push.bundle,
+            &push.bundle,
         );
         work_id
     });
 
-    let template = PushMessage {
+    // 7.x: the pieces are copies; the request's bundle is released before they are queued.
+    let bundle = if split.is_some() {
+        drop(push.bundle);
+        String::new()
+    } else {
+        push.bundle
+    };
+    let meta = std::sync::Arc::new(MessageMeta {
         kind: MessageType::Bundle,
-        content: Arc::from(""),
         applicant_id: Some(push.user_id.to_string()),
         work_id: Some(work_id.clone()),
         update: true,
         draft_id: None,
-        no_split: split.is_some(),
         entities_types: Vec::new(),
         origin: Origin::ApiPush,
-    };
+    });
     let receipt = match split {
         Some(split) => {
             let expectations = split.expectations as i64;
             let messages = split.bundles.len();
-            for piece in split.bundles {
-                worker.enqueue(connector.id(), PushMessage { content: piece.into(), ..template.clone() });
-            }
+            let pieces: Vec<PushMessage> = split
+                .bundles
+                .into_iter()
+                .map(|object| PushMessage { meta: meta.clone(), content: Content::Object(object) })
+                .collect();
+            worker.enqueue_all(connector.id(), pieces);
             PushReceipt { work_id, messages, expectations_added: expectations }
         }
         None => {
-            worker.enqueue(connector.id(), PushMessage { content: push.bundle.into(), ..template });
+            let content = Content::Bundle { text: bundle, no_split: false };
+            worker.enqueue(connector.id(), PushMessage { meta, content });
             PushReceipt { work_id, messages: 1, expectations_added: 0 }
         }
     };

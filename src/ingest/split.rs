@@ -14,13 +14,16 @@
 //! each is parsed when the dependency walk reaches it and serialised again as soon as the
 //! walk that started from a top-level object is over.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::stix::OPENCTI_EXTENSION;
 
@@ -176,243 +179,514 @@ struct Envelope<'a> {
     objects: Option<Vec<&'a RawValue>>,
 }
 
-#[derive(Deserialize)]
-struct Ids {
-    id: Option<Value>,
-    x_opencti_id: Option<Value>,
-    extensions: Option<HashMap<String, Value>>,
+/// Text borrowed from the input when it has no escapes (ids never do).
+type Text<'a> = Cow<'a, str>;
+
+/// A JSON string, borrowed from the input when possible.
+struct Str<'a>(Text<'a>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
-fn internal_ids(ids: &Ids) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(Value::String(s)) = &ids.x_opencti_id
-        && !s.is_empty()
-    {
-        out.push(s.clone());
-    }
-    if let Some(Value::String(s)) = ids.extensions.as_ref().and_then(|e| e.get(OPENCTI_EXTENSION)).and_then(|e| e.get("id"))
-        && !s.is_empty()
-    {
-        out.push(s.clone());
-    }
-    out
+/// A JSON string as borrowed text, `None` for any other value.
+fn as_text<'a>(raw: &'a RawValue) -> Option<Text<'a>> {
+    serde_json::from_str::<Str<'a>>(raw.get()).ok().map(|s| s.0)
 }
 
-type Item = Rc<RefCell<Map<String, Value>>>;
+/// The top-level fields of an object, in order, with their raw values: enough to walk
+/// references without building the object's tree.
+struct Fields<'a>(Vec<(Text<'a>, &'a RawValue)>);
 
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((k, v)) = map.next_entry::<Str<'de>, &'de RawValue>()? {
+                    fields.push((k.0, v));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> Fields<'a> {
+    fn parse(raw: &'a RawValue) -> Fields<'a> {
+        serde_json::from_str(raw.get()).unwrap_or(Fields(Vec::new()))
+    }
+
+    fn raw(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    fn text(&self, key: &str) -> Option<Text<'a>> {
+        self.raw(key).and_then(as_text)
+    }
+
+    /// `x_opencti_id` and the OpenCTI extension's `id`: the internal ids the object
+    /// answers to (only looked for when the object mentions them).
+    fn aliases(&self, raw: &RawValue) -> Vec<Text<'a>> {
+        let text = raw.get();
+        if !(text.contains("x_opencti_id") || text.contains(OPENCTI_EXTENSION)) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if let Some(s) = self.text("x_opencti_id").filter(|s| !s.is_empty()) {
+            out.push(s);
+        }
+        let ext = self
+            .raw("extensions")
+            .and_then(|r| serde_json::from_str::<HashMap<String, Value>>(r.get()).ok())
+            .and_then(|e| e.get(OPENCTI_EXTENSION).and_then(|x| x.get("id")).and_then(Value::as_str).map(str::to_string));
+        if let Some(s) = ext.filter(|s| !s.is_empty()) {
+            out.push(Cow::Owned(s));
+        }
+        out
+    }
+}
+
+/// What the dependency walk does with a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Refs,
+    Ref,
+    ExternalReferences,
+    KillChainPhases,
+    Other,
+}
+
+impl FieldKind {
+    fn of(key: &str) -> FieldKind {
+        if key.ends_with("_refs") {
+            FieldKind::Refs
+        } else if key.ends_with("_ref") {
+            FieldKind::Ref
+        } else if key == "external_references" {
+            FieldKind::ExternalReferences
+        } else if key == "kill_chain_phases" {
+            FieldKind::KillChainPhases
+        } else {
+            FieldKind::Other
+        }
+    }
+}
+
+/// A field's value as the walk changed it.
+enum Override<'a> {
+    /// A `*_refs` list: the strings kept so far, shared with the loop still filling it.
+    Refs(Rc<RefCell<Vec<Text<'a>>>>),
+    /// Any other value.
+    Value(Value),
+}
+
+/// An object under the dependency walk: its raw fields and the values the walk changed.
+struct ItemState<'a> {
+    fields: Fields<'a>,
+    overrides: FxHashMap<usize, Override<'a>>,
+}
+
+impl<'a> ItemState<'a> {
+    /// The strings of a `*_refs` field as they stand now, and whether every item was a
+    /// string (`None` when the field is not a list).
+    fn refs(&self, index: usize) -> Option<(Vec<Text<'a>>, bool)> {
+        match self.overrides.get(&index) {
+            Some(Override::Refs(r)) => Some((r.borrow().clone(), true)),
+            Some(Override::Value(Value::Array(a))) => {
+                let strings: Vec<Text<'a>> = a.iter().filter_map(|v| v.as_str().map(|s| Cow::Owned(s.to_string()))).collect();
+                let all = strings.len() == a.len();
+                Some((strings, all))
+            }
+            Some(Override::Value(_)) => None,
+            None => {
+                let raw = self.fields.0[index].1;
+                let items: Vec<&'a RawValue> = serde_json::from_str(raw.get()).ok()?;
+                let count = items.len();
+                let strings: Vec<Text<'a>> = items.into_iter().filter_map(as_text).collect();
+                let all = strings.len() == count;
+                Some((strings, all))
+            }
+        }
+    }
+
+    /// The text of a `*_ref` field as it stands now.
+    fn reference(&self, index: usize) -> Option<Text<'a>> {
+        match self.overrides.get(&index) {
+            Some(Override::Value(Value::String(s))) => Some(Cow::Owned(s.clone())),
+            Some(_) => None,
+            None => as_text(self.fields.0[index].1),
+        }
+    }
+
+    fn value(&self, index: usize) -> Value {
+        match self.overrides.get(&index) {
+            Some(Override::Value(v)) => v.clone(),
+            Some(Override::Refs(r)) => Value::Array(r.borrow().iter().map(|s| Value::String(s.to_string())).collect()),
+            None => serde_json::from_str(self.fields.0[index].1.get()).unwrap_or(Value::Null),
+        }
+    }
+
+    fn value_of(&self, key: &str) -> Value {
+        match self.fields.0.iter().rposition(|(k, _)| k == key) {
+            Some(i) => self.value(i),
+            None => Value::Null,
+        }
+    }
+
+    /// Replaces a field's value, unless it is unchanged from the input.
+    fn set(&mut self, index: usize, value: Value) {
+        if !self.overrides.contains_key(&index) {
+            let original: Value = serde_json::from_str(self.fields.0[index].1.get()).unwrap_or(Value::Null);
+            if original == value {
+                return;
+            }
+        }
+        self.overrides.insert(index, Override::Value(value));
+    }
+
+    /// The object's final text: untouched fields copied from the input, changed ones
+    /// serialised, `nb_deps` appended when asked.
+    fn render(&self, original: &RawValue, nb_deps: Option<i64>) -> String {
+        if self.overrides.is_empty() {
+            let text = original.get();
+            let Some(n) = nb_deps else { return text.to_string() };
+            let body = text.trim_end().strip_suffix('}').unwrap_or(text).trim_end();
+            let sep = if body.trim_start() == "{" { "" } else { ", " };
+            return format!("{body}{sep}\"nb_deps\": {n}}}");
+        }
+        let mut out = String::with_capacity(original.get().len() + 32);
+        out.push('{');
+        for (i, (k, raw)) in self.fields.0.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&Value::String(k.to_string()).to_string());
+            out.push_str(": ");
+            match self.overrides.get(&i) {
+                Some(_) => out.push_str(&self.value(i).to_string()),
+                None => out.push_str(raw.get()),
+            }
+        }
+        if let Some(n) = nb_deps {
+            if !self.fields.0.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("\"nb_deps\": {n}"));
+        }
+        out.push('}');
+        out
+    }
+}
+
+type Item<'a> = Rc<RefCell<ItemState<'a>>>;
+
+/// A key id: the dense number of an id or alias present in the bundle.
+type KeyId = u32;
+
+const NONE: u32 = u32::MAX;
+
+/// The walk's bookkeeping mirrors pycti's dictionaries, keyed by dense numbers instead of
+/// strings: `index` is pycti's `raw_data` (every id and alias of the bundle → key id),
+/// `cached` its `cache_index` (key id → position of the object cached under it) and `deps`
+/// its `cache_refs` (key id → key ids of the references followed from it; references
+/// absent from the bundle are left out, as no walk can start from them).
 struct Splitter<'a> {
     raw: Vec<&'a RawValue>,
-    raw_index: HashMap<String, usize>,
+    index: FxHashMap<Text<'a>, KeyId>,
+    keys: Vec<(Text<'a>, u32)>,
     cleanup: bool,
-    live: HashMap<usize, Item>,
-    finished: HashMap<usize, String>,
-    nb_deps: HashMap<usize, i64>,
-    cache_index: HashMap<String, usize>,
-    cache_refs: HashMap<String, Vec<String>>,
+    shape: Shape,
+    live: FxHashMap<usize, Item<'a>>,
+    finished: Vec<Option<String>>,
+    nb_deps: Vec<i64>,
+    cached: Vec<u32>,
+    deps: Vec<Vec<KeyId>>,
     elements: Vec<usize>,
-    incompatible: Vec<usize>,
+    incompatible: Vec<(String, Option<String>)>,
+    wrapper: Wrapper,
 }
 
-/// Splits a bundle (JSON text) as the worker does.
+/// How a piece is wrapped: `{"type": "bundle", "id": …, "spec_version": "2.1",
+/// "x_opencti_seq": n, "objects": [object]}` (+ the event version), as pycti writes it.
+struct Wrapper {
+    id_json: String,
+    version_json: Option<String>,
+}
+
+impl Wrapper {
+    fn wrap(&self, object: &str, seq: i64) -> String {
+        let seq = seq.to_string();
+        let head = [
+            r#"{"type": "bundle", "id": "#,
+            &self.id_json,
+            r#", "spec_version": "2.1", "x_opencti_seq": "#,
+            &seq,
+            r#", "objects": ["#,
+        ];
+        let tail_version = self.version_json.as_ref().map(|v| [r#", "x_opencti_event_version": "#, v.as_str()]);
+        let len = head.iter().map(|p| p.len()).sum::<usize>()
+            + object.len()
+            + 1
+            + tail_version.as_ref().map_or(0, |t| t[0].len() + t[1].len())
+            + 1;
+        let mut b = String::with_capacity(len);
+        for p in head {
+            b.push_str(p);
+        }
+        b.push_str(object);
+        b.push(']');
+        if let Some(t) = tail_version {
+            b.push_str(t[0]);
+            b.push_str(t[1]);
+        }
+        b.push('}');
+        b
+    }
+}
+
+/// What the pieces of a split look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// As pycti and the worker produce them: one-object bundles whose object carries
+    /// `nb_deps`.
+    Bundles,
+    /// The bare objects, unannotated (pieces the platform ingests itself).
+    Objects,
+}
+
+/// Splits a bundle (JSON text) as the worker does; every object gains its `nb_deps` key,
+/// as pycti's splitter adds it.
 pub fn split_bundle(text: &str, event_version: Option<&str>, cleanup_inconsistent: bool) -> Result<Split, SplitError> {
+    split_bundle_with(text, event_version, cleanup_inconsistent, Shape::Bundles)
+}
+
+/// [`split_bundle`] with a choice of [`Shape`]; `Split::bundles` then holds bare objects
+/// for [`Shape::Objects`].
+pub fn split_bundle_with(
+    text: &str,
+    event_version: Option<&str>,
+    cleanup_inconsistent: bool,
+    shape: Shape,
+) -> Result<Split, SplitError> {
     let env: Envelope = serde_json::from_str(text).map_err(|e| SplitError::NotJson(e.to_string()))?;
     let raw = env.objects.ok_or(SplitError::NotABundle)?;
     let bundle_id = env.id.unwrap_or_else(|| format!("bundle--{}", uuid::Uuid::new_v4()));
 
-    let mut raw_index = HashMap::new();
-    let mut top_ids = Vec::with_capacity(raw.len());
+    let n = raw.len();
+    let wrapper = Wrapper {
+        id_json: Value::String(bundle_id).to_string(),
+        version_json: event_version.map(|v| Value::String(v.to_string()).to_string()),
+    };
+    let mut index: FxHashMap<Text, KeyId> = FxHashMap::with_capacity_and_hasher(n, Default::default());
+    let mut keys: Vec<(Text, u32)> = Vec::with_capacity(n);
+    let mut top: Vec<KeyId> = Vec::with_capacity(n);
     for (pos, obj) in raw.iter().enumerate() {
-        let ids: Ids = serde_json::from_str(obj.get()).map_err(|e| SplitError::NotJson(e.to_string()))?;
-        let Some(Value::String(id)) = &ids.id else { return Err(SplitError::MissingId(pos)) };
-        raw_index.insert(id.clone(), pos);
-        for iid in internal_ids(&ids) {
-            raw_index.insert(iid, pos);
+        let fields: Fields = serde_json::from_str(obj.get()).map_err(|e| SplitError::NotJson(e.to_string()))?;
+        let Some(id) = fields.text("id") else { return Err(SplitError::MissingId(pos)) };
+        top.push(insert_key(&mut index, &mut keys, id, pos));
+        for alias in fields.aliases(obj) {
+            insert_key(&mut index, &mut keys, alias, pos);
         }
-        top_ids.push(id.clone());
     }
+    let key_count = keys.len();
 
     let mut s = Splitter {
         raw,
-        raw_index,
+        index,
+        keys,
         cleanup: cleanup_inconsistent,
-        live: HashMap::new(),
-        finished: HashMap::new(),
-        nb_deps: HashMap::new(),
-        cache_index: HashMap::new(),
-        cache_refs: HashMap::new(),
-        elements: Vec::new(),
+        shape,
+        live: FxHashMap::default(),
+        finished: vec![None; n],
+        nb_deps: vec![1; n],
+        cached: vec![NONE; key_count],
+        deps: vec![Vec::new(); key_count],
+        elements: Vec::with_capacity(n),
         incompatible: Vec::new(),
+        wrapper,
     };
-    for id in &top_ids {
-        s.enlist(id, &[]);
+    for key in top {
+        s.enlist(key, &[]);
         s.flush();
     }
 
     // Stable sort by dependency count, as Python's `list.sort` is stable.
-    let mut elements = s.elements.clone();
-    elements.sort_by_key(|pos| s.nb_deps.get(pos).copied().unwrap_or(1));
-    let mut bundles = Vec::with_capacity(elements.len());
-    for pos in &elements {
-        let obj = s.finished.get(pos).map(String::as_str).unwrap_or("null");
-        let seq = s.nb_deps.get(pos).copied().unwrap_or(1);
-        let mut b = String::with_capacity(obj.len() + 128);
-        b.push_str(r#"{"type": "bundle", "id": "#);
-        b.push_str(&Value::String(bundle_id.clone()).to_string());
-        b.push_str(r#", "spec_version": "2.1", "x_opencti_seq": "#);
-        b.push_str(&seq.to_string());
-        b.push_str(r#", "objects": ["#);
-        b.push_str(obj);
-        b.push(']');
-        if let Some(v) = event_version {
-            b.push_str(r#", "x_opencti_event_version": "#);
-            b.push_str(&Value::String(v.to_string()).to_string());
-        }
-        b.push('}');
-        bundles.push(b);
-    }
-    let dropped = s
-        .incompatible
-        .iter()
-        .map(|pos| {
-            let v: Value = serde_json::from_str(s.finished.get(pos).map(String::as_str).unwrap_or("null")).unwrap_or(Value::Null);
-            Dropped {
-                id: v.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
-                stix_type: v.get("type").and_then(Value::as_str).map(str::to_string),
-            }
-        })
-        .collect();
+    let mut elements = std::mem::take(&mut s.elements);
+    elements.sort_by_key(|pos| s.nb_deps[*pos]);
+    let bundles: Vec<String> = elements.iter().map(|pos| s.finished[*pos].take().unwrap_or_default()).collect();
+    let dropped = s.incompatible.into_iter().map(|(id, stix_type)| Dropped { id, stix_type }).collect();
     Ok(Split { expectations: bundles.len(), bundles, dropped })
 }
 
-impl Splitter<'_> {
-    fn item(&mut self, pos: usize) -> Item {
+/// pycti's `raw_data[id] = item`: the last object with a given id or alias wins.
+fn insert_key<'a>(index: &mut FxHashMap<Text<'a>, KeyId>, keys: &mut Vec<(Text<'a>, u32)>, text: Text<'a>, pos: usize) -> KeyId {
+    let pos = pos as u32;
+    match index.get(&text) {
+        Some(&k) => {
+            keys[k as usize].1 = pos;
+            k
+        }
+        None => {
+            let k = keys.len() as KeyId;
+            keys.push((text.clone(), pos));
+            index.insert(text, k);
+            k
+        }
+    }
+}
+
+impl<'a> Splitter<'a> {
+    fn item(&mut self, pos: usize) -> Item<'a> {
         if let Some(item) = self.live.get(&pos) {
             return item.clone();
         }
-        let source = self.finished.remove(&pos);
-        let text = source.as_deref().unwrap_or_else(|| self.raw[pos].get());
-        let map = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        let item = Rc::new(RefCell::new(map));
+        let item = Rc::new(RefCell::new(ItemState { fields: Fields::parse(self.raw[pos]), overrides: FxHashMap::default() }));
         self.live.insert(pos, item.clone());
         item
     }
 
-    /// Serialises every object touched by the last top-level walk and drops its tree.
+    /// Renders every object touched by the last top-level walk as its final one-object
+    /// bundle (each piece is written once, at its final size).
     fn flush(&mut self) {
         for (pos, item) in self.live.drain() {
-            let text = serde_json::to_string(&*item.borrow()).unwrap_or_else(|_| "null".into());
-            self.finished.insert(pos, text);
+            let piece = match self.shape {
+                Shape::Bundles => {
+                    let object = item.borrow().render(self.raw[pos], Some(self.nb_deps[pos]));
+                    self.wrapper.wrap(&object, self.nb_deps[pos])
+                }
+                Shape::Objects => item.borrow().render(self.raw[pos], None),
+            };
+            self.finished[pos] = Some(piece);
         }
     }
 
-    fn current_nb_deps(&self, pos: usize) -> i64 {
-        match self.live.get(&pos) {
-            Some(item) => item.borrow().get("nb_deps").and_then(Value::as_i64).unwrap_or(1),
-            None => self.nb_deps.get(&pos).copied().unwrap_or(1),
-        }
+    /// The key id of a reference present in the bundle.
+    fn key(&self, r: &str) -> Option<KeyId> {
+        self.index.get(r).copied()
     }
 
-    fn is_dependency_of(&self, candidate: &str, item_id: &str) -> bool {
-        self.cache_refs.get(candidate).is_some_and(|refs| refs.iter().any(|r| r == item_id))
+    /// pycti's condition for following a reference.
+    fn follows(&self, r: &str, r_key: Option<KeyId>, item: KeyId, parent_acc: &[KeyId]) -> bool {
+        let missing = r_key.is_none();
+        is_id_supported(r)
+            && !(r_key.is_some_and(|k| parent_acc.contains(&k)) || missing && self.cleanup)
+            && r != self.keys[item as usize].0
+            && !r_key.is_some_and(|k| self.deps[k as usize].contains(&item))
     }
 
-    fn enlist(&mut self, item_id: &str, parent_acc: &[String]) -> i64 {
+    fn follow(&mut self, r_key: Option<KeyId>, item: KeyId, parent_acc: &[KeyId]) -> i64 {
+        let Some(k) = r_key else { return 0 };
+        self.deps[item as usize].push(k);
+        let mut acc = parent_acc.to_vec();
+        acc.push(k);
+        self.enlist(k, &acc)
+    }
+
+    fn enlist(&mut self, item: KeyId, parent_acc: &[KeyId]) -> i64 {
         let mut nb_deps: i64 = 1;
-        let Some(&pos) = self.raw_index.get(item_id) else { return 0 };
-        if let Some(&cached) = self.cache_index.get(item_id) {
-            return self.current_nb_deps(cached);
+        let pos = self.keys[item as usize].1 as usize;
+        if self.cached[item as usize] != NONE {
+            return self.nb_deps[self.cached[item as usize] as usize];
         }
-        let item = self.item(pos);
-        self.cache_refs.entry(item_id.to_string()).or_default();
-        let keys: Vec<String> = item.borrow().keys().cloned().collect();
-        for key in keys {
-            let value = item.borrow().get(&key).cloned().unwrap_or(Value::Null);
-            if key.ends_with("_refs") {
-                let Value::Array(refs) = value else { continue };
-                let mut keep: Vec<Value> = Vec::new();
-                for r in refs {
-                    let Value::String(r) = r else { continue };
-                    let missing = !self.raw_index.contains_key(&r);
-                    if is_id_supported(&r)
-                        && !(missing && self.cleanup)
-                        && !parent_acc.contains(&r)
-                        && r != item_id
-                        && !self.is_dependency_of(&r, item_id)
-                    {
-                        self.cache_refs.entry(item_id.to_string()).or_default().push(r.clone());
-                        let mut acc = parent_acc.to_vec();
-                        acc.push(r.clone());
-                        nb_deps += self.enlist(&r, &acc);
-                        if !keep.iter().any(|k| k.as_str() == Some(r.as_str())) {
-                            keep.push(Value::String(r));
+        let state = self.item(pos);
+        let field_count = state.borrow().fields.0.len();
+        for index in 0..field_count {
+            let kind = FieldKind::of(&state.borrow().fields.0[index].0);
+            match kind {
+                FieldKind::Refs => {
+                    let Some((refs, all_strings)) = state.borrow().refs(index) else { continue };
+                    // As in pycti, after each element the field holds the references kept so
+                    // far, which a cycle coming back to this object reads.
+                    let keep: Rc<RefCell<Vec<Text<'a>>>> = Rc::default();
+                    let mut kept = rustc_hash::FxHashSet::default();
+                    for (i, r) in refs.iter().enumerate() {
+                        let r_key = self.key(r);
+                        if self.follows(r, r_key, item, parent_acc) {
+                            nb_deps += self.follow(r_key, item, parent_acc);
+                            if kept.insert(r.clone()) {
+                                keep.borrow_mut().push(r.clone());
+                            }
+                        }
+                        if i == 0 {
+                            state.borrow_mut().overrides.insert(index, Override::Refs(keep.clone()));
                         }
                     }
-                    item.borrow_mut().insert(key.clone(), Value::Array(keep.clone()));
-                }
-            } else if key.ends_with("_ref") {
-                let keep = match &value {
-                    Value::String(r) => {
-                        let missing = !self.raw_index.contains_key(r);
-                        !(parent_acc.contains(r) || missing && self.cleanup)
-                            && is_id_supported(r)
-                            && r != item_id
-                            && !self.is_dependency_of(r, item_id)
+                    if all_strings && *keep.borrow() == refs {
+                        state.borrow_mut().overrides.remove(&index);
                     }
-                    _ => false,
-                };
-                if keep {
-                    let r = value.as_str().unwrap_or_default().to_string();
-                    self.cache_refs.entry(item_id.to_string()).or_default().push(r.clone());
-                    let mut acc = parent_acc.to_vec();
-                    acc.push(r.clone());
-                    nb_deps += self.enlist(&r, &acc);
-                } else {
-                    item.borrow_mut().insert(key.clone(), Value::Null);
                 }
-            } else if key == "external_references" && !value.is_null() {
-                item.borrow_mut().insert(key.clone(), Value::Array(dedup_external_references(&value)));
-            } else if key == "kill_chain_phases" && !value.is_null() {
-                item.borrow_mut().insert(key.clone(), Value::Array(dedup_kill_chain_phases(&value)));
+                FieldKind::Ref => {
+                    let r = state.borrow().reference(index);
+                    let r_key = r.as_deref().and_then(|r| self.key(r));
+                    match r {
+                        Some(r) if self.follows(&r, r_key, item, parent_acc) => nb_deps += self.follow(r_key, item, parent_acc),
+                        _ => state.borrow_mut().set(index, Value::Null),
+                    }
+                }
+                FieldKind::ExternalReferences | FieldKind::KillChainPhases => {
+                    let value = state.borrow().value(index);
+                    if value.is_null() {
+                        continue;
+                    }
+                    let deduped = if kind == FieldKind::ExternalReferences {
+                        dedup_external_references(&value)
+                    } else {
+                        dedup_kill_chain_phases(&value)
+                    };
+                    state.borrow_mut().set(index, Value::Array(deduped));
+                }
+                FieldKind::Other => {}
             }
         }
-        item.borrow_mut().insert("nb_deps".into(), Value::from(nb_deps));
-        self.nb_deps.insert(pos, nb_deps);
-        if !self.cache_index.contains_key(item_id) {
-            let compatible = {
-                let it = item.borrow();
-                match it.get("type").and_then(Value::as_str) {
-                    Some("relationship") => {
-                        !it.get("source_ref").unwrap_or(&Value::Null).is_null()
-                            && !it.get("target_ref").unwrap_or(&Value::Null).is_null()
-                    }
+        self.nb_deps[pos] = nb_deps;
+        if self.cached[item as usize] == NONE {
+            let item_id = self.keys[item as usize].0.clone();
+            let (compatible, stix_type, aliases) = {
+                let it = state.borrow();
+                let present = |k: &str| !it.value_of(k).is_null();
+                let stix_type = it.fields.text("type").map(|t| t.into_owned());
+                let compatible = match stix_type.as_deref() {
+                    Some("relationship") => present("source_ref") && present("target_ref"),
                     Some("sighting") => {
-                        !it.get("sighting_of_ref").unwrap_or(&Value::Null).is_null()
-                            && it.get("where_sighted_refs").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+                        present("sighting_of_ref") && it.value_of("where_sighted_refs").as_array().is_some_and(|a| !a.is_empty())
                     }
-                    Some(_) => is_id_supported(item_id),
+                    Some(_) => is_id_supported(&item_id),
                     None => false,
-                }
+                };
+                (compatible, stix_type, it.fields.aliases(self.raw[pos]))
             };
             if compatible {
                 self.elements.push(pos);
             } else {
-                self.incompatible.push(pos);
+                self.incompatible.push((item_id.to_string(), stix_type));
             }
-            self.cache_index.insert(item_id.to_string(), pos);
-            let aliases = {
-                let it = item.borrow();
-                let ids = Ids {
-                    id: None,
-                    x_opencti_id: it.get("x_opencti_id").cloned(),
-                    extensions: it.get("extensions").and_then(|e| serde_json::from_value(e.clone()).ok()),
-                };
-                internal_ids(&ids)
-            };
+            self.cached[item as usize] = pos as u32;
             for alias in aliases {
-                self.cache_index.insert(alias, pos);
+                if let Some(k) = self.key(&alias) {
+                    self.cached[k as usize] = pos as u32;
+                }
             }
         }
         nb_deps

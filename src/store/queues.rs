@@ -38,15 +38,12 @@ pub enum Origin {
     Seed,
 }
 
-/// A message as the worker sees it.
+/// What the messages of one push share: who writes, for which work, how.
 #[derive(Debug, Clone, Serialize)]
-pub struct PushMessage {
+pub struct MessageMeta {
     /// Message type.
     #[serde(rename = "type")]
     pub kind: MessageType,
-    /// Decoded bundle (or event) JSON text.
-    #[serde(skip)]
-    pub content: Arc<str>,
     /// User the data is written as.
     pub applicant_id: Option<String>,
     /// Work to report expectations to.
@@ -55,18 +52,48 @@ pub struct PushMessage {
     pub update: bool,
     /// Draft the data goes into.
     pub draft_id: Option<String>,
-    /// Do not split again.
-    pub no_split: bool,
     /// Restrict the import to these entity types.
     pub entities_types: Vec<String>,
     /// Origin.
     pub origin: Origin,
 }
 
+/// A message's payload.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// A bundle (JSON text), as on a push queue.
+    Bundle {
+        /// The bundle.
+        text: String,
+        /// Do not split again.
+        no_split: bool,
+    },
+    /// One object of a bundle the platform itself split (7.x `stixBundlePush`): the
+    /// object's JSON text, without the one-object bundle around it.
+    Object(String),
+}
+
+/// A message as the worker sees it: its payload and the metadata of its push (shared by
+/// every piece of a split bundle).
+#[derive(Debug, Clone)]
+pub struct PushMessage {
+    /// Shared metadata.
+    pub meta: Arc<MessageMeta>,
+    /// Payload.
+    pub content: Content,
+}
+
 impl PushMessage {
+    /// The payload text.
+    pub fn text(&self) -> &str {
+        match &self.content {
+            Content::Bundle { text, .. } | Content::Object(text) => text,
+        }
+    }
+
     /// Size this message would have on RabbitMQ: the JSON envelope with base64 content.
     pub fn wire_bytes(&self) -> u64 {
-        let b64 = self.content.len().div_ceil(3) * 4;
+        let b64 = self.text().len().div_ceil(3) * 4;
         // Envelope keys and ids: a fixed overhead is close enough for queue figures.
         (b64 + 256) as u64
     }
@@ -77,8 +104,8 @@ impl PushMessage {
 pub struct Queued {
     /// Sequence number within the platform.
     pub seq: u64,
-    /// When it was queued.
-    pub queued_at: DateTime<Utc>,
+    /// When it was queued (epoch milliseconds).
+    pub queued_at_ms: i64,
     /// The message.
     pub message: PushMessage,
 }
@@ -113,13 +140,25 @@ pub struct Queues {
 }
 
 impl Queues {
+    /// Appends messages to a connector's queue.
+    pub fn push_all(&mut self, connector_id: &str, messages: Vec<PushMessage>, now: DateTime<Utc>) {
+        let bytes: u64 = messages.iter().map(PushMessage::wire_bytes).sum();
+        *self.bytes.entry(connector_id.to_string()).or_default() += bytes;
+        let queue = self.queues.entry(connector_id.to_string()).or_default();
+        queue.reserve_exact(messages.len());
+        for message in messages {
+            self.next_seq += 1;
+            queue.push_back(Queued { seq: self.next_seq, queued_at_ms: now.timestamp_millis(), message });
+        }
+    }
+
     /// Appends a message to a connector's queue.
     pub fn push(&mut self, connector_id: &str, message: PushMessage, now: DateTime<Utc>) -> u64 {
         self.next_seq += 1;
         *self.bytes.entry(connector_id.to_string()).or_default() += message.wire_bytes();
         self.queues.entry(connector_id.to_string()).or_default().push_back(Queued {
             seq: self.next_seq,
-            queued_at: now,
+            queued_at_ms: now.timestamp_millis(),
             message,
         });
         self.next_seq
@@ -127,7 +166,12 @@ impl Queues {
 
     /// Takes the next message of a connector's queue.
     pub fn pop(&mut self, connector_id: &str) -> Option<Queued> {
-        let q = self.queues.get_mut(connector_id)?.pop_front()?;
+        let queue = self.queues.get_mut(connector_id)?;
+        let q = queue.pop_front()?;
+        if queue.is_empty() {
+            // A drained backlog gives its memory back.
+            queue.shrink_to_fit();
+        }
         if let Some(b) = self.bytes.get_mut(connector_id) {
             *b = b.saturating_sub(q.message.wire_bytes());
         }
