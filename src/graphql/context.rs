@@ -3,6 +3,7 @@
 use async_graphql::Error;
 use async_graphql::dynamic::ResolverContext;
 
+use crate::buffer::LargeText;
 use crate::core::Core;
 use crate::graphql::errors::{AUTH_REQUIRED, FORBIDDEN_ACCESS};
 use crate::store::users::User;
@@ -44,7 +45,7 @@ pub fn parts<'a>(ctx: &'a ResolverContext<'_>) -> Result<(&'a Core, &'a Caller),
 /// resolvers take such arguments with [`take_string_arg`], which moves the string out so
 /// its memory goes as soon as the resolver is done with it.
 #[derive(Debug, Default)]
-pub struct Blobs(std::sync::Mutex<Vec<Option<String>>>);
+pub struct Blobs(std::sync::Mutex<Vec<Option<LargeText>>>);
 
 const BLOB_MARK: &str = "\u{0}opencti-mock-blob:";
 
@@ -52,7 +53,7 @@ impl Blobs {
     /// Strings at least this long are moved out of the variables.
     pub const THRESHOLD: usize = 64 * 1024;
 
-    fn slots(&mut self) -> &mut Vec<Option<String>> {
+    fn slots(&mut self) -> &mut Vec<Option<LargeText>> {
         self.0.get_mut().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -61,7 +62,7 @@ impl Blobs {
     }
 
     /// Keeps a large string and returns the placeholder standing for it.
-    pub fn keep(&mut self, value: String) -> String {
+    pub fn keep(&mut self, value: impl Into<LargeText>) -> String {
         let (slot, placeholder) = self.reserve();
         self.fill(slot, value);
         placeholder
@@ -75,9 +76,9 @@ impl Blobs {
     }
 
     /// Fills a reserved slot.
-    pub fn fill(&mut self, slot: usize, value: String) {
+    pub fn fill(&mut self, slot: usize, value: impl Into<LargeText>) {
         if let Some(s) = self.slots().get_mut(slot) {
-            *s = Some(value);
+            *s = Some(value.into());
         }
     }
 
@@ -104,9 +105,9 @@ impl Blobs {
 
 /// A string argument, owned: a large value is moved out of the request's [`Blobs`] (its
 /// memory goes when the caller drops it); taking it twice is an error.
-pub fn take_string_arg(ctx: &ResolverContext<'_>, name: &str) -> Result<String, Error> {
+pub fn take_string_arg(ctx: &ResolverContext<'_>, name: &str) -> Result<LargeText, Error> {
     let value = ctx.args.try_get(name)?.string()?;
-    let (Some(blobs), Some(slot)) = (ctx.data_opt::<Blobs>(), Blobs::slot(value)) else { return Ok(value.to_string()) };
+    let (Some(blobs), Some(slot)) = (ctx.data_opt::<Blobs>(), Blobs::slot(value)) else { return Ok(value.to_string().into()) };
     let mut slots = blobs.0.lock().unwrap_or_else(|e| e.into_inner());
     slots.get_mut(slot).and_then(Option::take).ok_or_else(|| Error::new(format!("argument {name} was already consumed")))
 }

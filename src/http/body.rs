@@ -10,6 +10,8 @@
 use axum::body::Body;
 use http_body_util::BodyExt;
 
+use crate::buffer::BodyBuf;
+
 /// Why a body could not be read.
 #[derive(Debug)]
 pub enum BodyError {
@@ -23,28 +25,25 @@ pub enum BodyError {
 }
 
 /// Reads a whole body of at most `limit` bytes, draining (not buffering) what exceeds it.
-/// The buffer's capacity never exceeds the limit, whatever the chunking.
-pub async fn read_limited(body: Body, limit: u64, content_length: Option<u64>) -> Result<Vec<u8>, BodyError> {
+/// The buffer never holds more than the limit; large bodies are memory-mapped
+/// (`crate::buffer`).
+pub async fn read_limited(body: Body, limit: u64, content_length: Option<u64>) -> Result<BodyBuf, BodyError> {
     let mut body = body;
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut received: u64 = 0;
     let mut over = content_length.is_some_and(|n| n > limit);
-    let mut buf: Vec<u8> = Vec::with_capacity(if over { 0 } else { content_length.unwrap_or(0).min(limit) as usize });
+    let expected = if over { 0 } else { content_length.unwrap_or(0).min(limit) as usize };
+    let mut buf = BodyBuf::with_capacity(expected).map_err(|e| BodyError::Io(e.to_string()))?;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Io(e.to_string()))?;
         let Ok(data) = frame.into_data() else { continue };
         received += data.len() as u64;
         if !over && received > limit {
             over = true;
-            buf = Vec::new();
+            buf = BodyBuf::from_vec(Vec::new());
         }
         if !over {
-            let needed = buf.len() + data.len();
-            if needed > buf.capacity() {
-                let target = needed.max(buf.len().saturating_mul(2)).min(limit_usize);
-                buf.reserve_exact(target - buf.len());
-            }
-            buf.extend_from_slice(&data);
+            buf.extend(&data, limit_usize).map_err(|e| BodyError::Io(e.to_string()))?;
         }
     }
     if over { Err(BodyError::TooLarge { received }) } else { Ok(buf) }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 
+use crate::buffer::BodyBuf;
 use crate::graphql::context::{Blobs, Caller};
 use crate::graphql::errors::{self, Code, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, INTERNAL_SERVER_ERROR, error_object};
 use crate::http::AppState;
@@ -90,16 +91,16 @@ fn json_variables(
 
 /// Decodes the pending large strings: the largest in place, in the body's own buffer
 /// (the body is consumed), the others by copy.
-fn fill_blobs(body: Vec<u8>, mut pending: Vec<PendingBlob>, blobs: &mut Blobs) -> Result<(), String> {
+fn fill_blobs(body: BodyBuf, mut pending: Vec<PendingBlob>, blobs: &mut Blobs) -> Result<(), String> {
     pending.sort_by_key(|p| p.range.len());
     let Some(largest) = pending.pop() else { return Ok(()) };
     for p in pending {
-        let text = std::str::from_utf8(&body[p.range]).map_err(|e| format!("Invalid GraphQL request: {e}"))?;
+        let text = std::str::from_utf8(&body.as_slice()[p.range]).map_err(|e| format!("Invalid GraphQL request: {e}"))?;
         let s =
             crate::http::unescape::json_string(text).ok_or("Invalid GraphQL request: a variable is not a valid JSON string")?;
         blobs.fill(p.slot, s);
     }
-    let s = crate::http::unescape::take_string_in_place(body, largest.range)
+    let s = crate::buffer::take_string_in_place(body, largest.range)
         .ok_or("Invalid GraphQL request: a variable is not a valid JSON string")?;
     blobs.fill(largest.slot, s);
     Ok(())
@@ -256,8 +257,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             }
         };
         let mut pending = Vec::new();
-        let parsed = match serde_json::from_slice::<RawRequest>(&bytes) {
-            Ok(raw) => json_variables(raw.variables, &bytes, &mut blobs, &mut pending)
+        let parsed = match serde_json::from_slice::<RawRequest>(bytes.as_slice()) {
+            Ok(raw) => json_variables(raw.variables, bytes.as_slice(), &mut blobs, &mut pending)
                 .map_err(multipart::ParseError::Graphql)
                 .map(|variables| multipart::Parsed {
                     query: raw.query,

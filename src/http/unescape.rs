@@ -3,10 +3,9 @@
 //! serde_json decodes a string with escapes into a growing scratch buffer and then copies
 //! it, so a 45 MB `stixBundlePush` bundle would briefly cost about three times its size.
 //! [`json_string`] decodes a literal (RFC 8259 escapes, surrogate pairs) straight into a
-//! string of the final size; [`take_string_in_place`] decodes the largest literal of a
-//! request body *inside the body's own buffer* (a decoded string is never longer than its
-//! literal) and returns it as a `String` reusing that allocation, so the bundle costs the
-//! memory of the request body and nothing more.
+//! string of the final size; [`decode_in_place`] decodes a literal *inside its own bytes*
+//! (a decoded string is never longer than its literal), which is how the bundle of a
+//! `stixBundlePush` reuses the request body's memory (`crate::buffer`).
 
 /// Decodes a JSON string literal (with its quotes). `None` if it is not a valid literal.
 pub fn json_string(literal: &str) -> Option<String> {
@@ -59,29 +58,33 @@ pub fn json_string(literal: &str) -> Option<String> {
     Some(out)
 }
 
-/// Decodes the JSON string literal at `range` of `body` in place and returns it as a
-/// `String` that reuses `body`'s allocation. `None` if the literal is invalid.
-pub fn take_string_in_place(mut body: Vec<u8>, range: std::ops::Range<usize>) -> Option<String> {
-    let (start, end) = (range.start, range.end);
-    if end - start < 2 || body.get(start) != Some(&b'"') || body.get(end - 1) != Some(&b'"') {
+/// Decodes the JSON string literal filling `literal` (quotes included) in place: the
+/// decoded bytes are written from the start of the slice. Returns their length, or
+/// `None` if the literal is invalid.
+pub fn decode_in_place(literal: &mut [u8]) -> Option<usize> {
+    let end = literal.len();
+    if end < 2 || literal[0] != b'"' || literal[end - 1] != b'"' {
         return None;
     }
-    let (mut read, mut write) = (start + 1, start);
+    let (mut read, mut write) = (1, 0);
     let stop = end - 1;
     while read < stop {
-        let b = body[read];
+        let b = literal[read];
         if b == b'"' || b < 0x20 {
             return None;
         }
         if b != b'\\' {
             // Copy the whole run up to the next escape at once.
-            let run = body[read..stop].iter().position(|&c| c == b'\\' || c == b'"' || c < 0x20).map_or(stop, |p| read + p);
-            body.copy_within(read..run, write);
+            let run = literal[read..stop].iter().position(|&c| c == b'\\' || c == b'"' || c < 0x20).map_or(stop, |p| read + p);
+            literal.copy_within(read..run, write);
             write += run - read;
             read = run;
             continue;
         }
-        let escape = *body.get(read + 1).filter(|_| read + 1 < stop)?;
+        if read + 1 >= stop {
+            return None;
+        }
+        let escape = literal[read + 1];
         read += 2;
         let simple = match escape {
             b'"' => Some(b'"'),
@@ -96,17 +99,17 @@ pub fn take_string_in_place(mut body: Vec<u8>, range: std::ops::Range<usize>) ->
             _ => return None,
         };
         if let Some(c) = simple {
-            body[write] = c;
+            literal[write] = c;
             write += 1;
             continue;
         }
-        let hi = hex4(std::str::from_utf8(body.get(read..(read + 4).min(stop))?).ok()?)?;
+        let hi = hex4(std::str::from_utf8(literal.get(read..(read + 4).min(stop))?).ok()?)?;
         read += 4;
         let code = if (0xD800..0xDC00).contains(&hi) {
-            if body.get(read) != Some(&b'\\') || body.get(read + 1) != Some(&b'u') || read + 6 > stop {
+            if literal.get(read) != Some(&b'\\') || literal.get(read + 1) != Some(&b'u') || read + 6 > stop {
                 return None;
             }
-            let lo = hex4(std::str::from_utf8(&body[read + 2..read + 6]).ok()?)?;
+            let lo = hex4(std::str::from_utf8(&literal[read + 2..read + 6]).ok()?)?;
             if !(0xDC00..0xE000).contains(&lo) {
                 return None;
             }
@@ -117,12 +120,10 @@ pub fn take_string_in_place(mut body: Vec<u8>, range: std::ops::Range<usize>) ->
         };
         let mut buf = [0u8; 4];
         let encoded = char::from_u32(code)?.encode_utf8(&mut buf);
-        body[write..write + encoded.len()].copy_from_slice(encoded.as_bytes());
+        literal[write..write + encoded.len()].copy_from_slice(encoded.as_bytes());
         write += encoded.len();
     }
-    body.truncate(write);
-    body.drain(..start);
-    String::from_utf8(body).ok()
+    Some(write)
 }
 
 fn hex4(s: &str) -> Option<u32> {
@@ -163,12 +164,11 @@ mod tests {
             "\"é unicode ✓\"",
         ];
         for s in samples {
-            let body = format!("{{\"x\": {s}, \"y\": 1}}").into_bytes();
-            let start = 6;
-            let end = start + s.len();
-            assert_eq!(super::take_string_in_place(body, start..end), serde_json::from_str::<String>(s).ok(), "{s}");
+            let mut bytes = s.as_bytes().to_vec();
+            let decoded = super::decode_in_place(&mut bytes).map(|n| String::from_utf8(bytes[..n].to_vec()).unwrap());
+            assert_eq!(decoded, serde_json::from_str::<String>(s).ok(), "{s}");
         }
-        assert_eq!(super::take_string_in_place(b"\"\\x\"".to_vec(), 0..4), None);
+        assert_eq!(super::decode_in_place(&mut b"\"\\x\"".to_vec()), None);
     }
 
     #[test]

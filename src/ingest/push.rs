@@ -30,7 +30,7 @@ pub struct ApiPush<'a> {
     /// `connectorId` argument.
     pub connector_id: &'a str,
     /// `bundle` argument (JSON text), owned: it is released as soon as it has been split.
-    pub bundle: String,
+    pub bundle: crate::buffer::LargeText,
     /// `work_id` argument.
     pub work_id: Option<&'a str>,
     /// The caller (becomes the applicant).
@@ -139,7 +139,7 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
         drop(push.bundle);
         String::new()
     } else {
-        push.bundle
+        push.bundle.into_string()
     };
     let meta = std::sync::Arc::new(MessageMeta {
         kind: MessageType::Bundle,
