@@ -44,7 +44,7 @@ pub struct ServeArgs {
     /// Address to bind [config: app.bind_address, env: APP__BIND_ADDRESS, default: 127.0.0.1].
     #[arg(long)]
     pub bind: Option<std::net::IpAddr>,
-    /// URL connectors should use, e.g. http://host.docker.internal:4000 [env: APP__BASE_URL].
+    /// URL connectors should use, e.g. `http://host.docker.internal:4000` [env: APP__BASE_URL].
     #[arg(long)]
     pub public_url: Option<String>,
     /// Admin token [env: APP__ADMIN__TOKEN; default: random, printed at start].

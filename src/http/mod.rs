@@ -2,7 +2,7 @@
 //! under `/_mock/`.
 //!
 //! [`router`] builds the whole application from a [`Core`], so tests can drive it without
-//! a socket; [`crate::platform::serve`] is the only place that binds one.
+//! a socket; [`crate::platform::Platform::serve`] is the only place that binds one.
 
 pub mod auth;
 pub mod body;

@@ -1,7 +1,7 @@
 //! Fault rules: make a named GraphQL operation fail, slow down, or lose its token.
 //!
 //! A rule matches a request whose operation name (`PingConnector`) or any root field
-//! (`pingConnector`) equals [`FaultRule::operation`]. It fires from the `from_call`-th
+//! (`pingConnector`) equals [`FaultSpec::operation`]. It fires from the `from_call`-th
 //! matching request on, at most `times` times (unlimited when absent). Firing is decided
 //! here; the HTTP layer applies the action and the transcript records it.
 

@@ -13,7 +13,7 @@
 //!
 //! Lock poisoning means a thread panicked while mutating the state; nothing sensible can
 //! follow, so `lock()` failures are turned into a panic with a clear message in one
-//! place ([`Store::lock`]).
+//! place (`Store::lock`).
 //!
 //! This module is transport-free: it imports neither axum, async-graphql nor lapin.
 //! Writers bump a version counter on a `tokio::sync::watch` channel so that waiters
