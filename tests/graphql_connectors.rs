@@ -275,3 +275,40 @@ async fn about_answers_the_profile_version() {
     assert_eq!(v7["data"]["about"]["version"], "7.261026.0");
     assert_eq!(v69["data"]["about"]["version"], "6.9.17");
 }
+
+#[tokio::test]
+async fn connector_jwt_is_an_eddsa_token_verifiable_with_the_registered_jwks() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+
+    let p = platform().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (_, reg) = gql(p.url(), Some(TOKEN), REGISTER, registration(&id, "Importer")).await;
+    let jwks: Value = serde_json::from_str(reg["data"]["registerConnector"]["jwks"].as_str().unwrap()).unwrap();
+
+    let (_, body) = gql(p.url(), Some(TOKEN), "mutation ConnectorJWT { connectorJWT }", json!({})).await;
+
+    let jwt = body["data"]["connectorJWT"].as_str().expect("a token");
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], jwks["keys"][0]["kid"]);
+    assert_eq!((claims["iss"].as_str(), claims["sub"].as_str()), (Some("opencti"), Some("connector")));
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    let x: [u8; 32] = URL_SAFE_NO_PAD.decode(jwks["keys"][0]["x"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let key = VerifyingKey::from_bytes(&x).unwrap();
+    let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig).expect("signed with the published key");
+}
+
+#[tokio::test]
+async fn graphiql_is_served_unless_the_playground_is_disabled() {
+    let p = platform().await;
+
+    let page = reqwest::get(format!("{}/graphql", p.url())).await.unwrap();
+
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+}

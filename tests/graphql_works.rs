@@ -181,3 +181,24 @@ async fn works_lists_a_connector_works_with_pycti_filter_shape() {
     assert!(ids.contains(&a.as_str()) && ids.contains(&b.as_str()));
     assert_eq!(none["data"]["works"]["edges"], json!([]));
 }
+
+#[tokio::test]
+async fn ping_draft_context_and_work_delete_answer_as_the_platform() {
+    let (p, connector) = with_connector(Profile::V7).await;
+    let a = add_work(&p, &connector, false).await;
+    let b = add_work(&p, &connector, false).await;
+    let ping = "mutation pingWork($id: ID!) { workEdit(id: $id) { ping } }";
+    let draft = "mutation addDraftContext($id: ID!, $draftContext: String) { workEdit(id: $id) { addDraftContext(draftContext: $draftContext) } }";
+
+    let (_, pinged) = gql(p.url(), Some(TOKEN), ping, json!({"id": a})).await;
+    let (_, drafted) = gql(p.url(), Some(TOKEN), draft, json!({"id": a, "draftContext": "draft-123"})).await;
+    let draft_seen = gql(p.url(), Some(TOKEN), "query W($id: ID!) { work(id: $id) { draft_context } }", json!({"id": a})).await.1;
+    let (_, deleted) =
+        gql(p.url(), Some(TOKEN), "mutation D($c: String!) { workDelete(connectorId: $c) }", json!({"c": connector})).await;
+
+    assert_eq!(pinged["data"]["workEdit"]["ping"], a.as_str());
+    assert_eq!(drafted["data"]["workEdit"]["addDraftContext"], a.as_str());
+    assert_eq!(draft_seen["data"]["work"]["draft_context"], "draft-123");
+    assert_eq!(deleted["data"]["workDelete"], true);
+    assert!(p.work(&a).is_none() && p.work(&b).is_none(), "every work of the connector is gone");
+}
