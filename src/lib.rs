@@ -37,6 +37,7 @@ pub mod profile;
 pub mod status;
 pub mod stix;
 pub mod store;
+pub mod validate;
 
 pub use error::{Error, Result};
 pub use expect::{Expect, ExpectGuard, Times, matchers};

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
 
+use crate::stix::BundleEnvelope;
 use crate::store::Store;
 use crate::store::queues::{Content, MessageMeta, MessageType, Origin, PushMessage};
 use crate::store::transcript::EntryKind;
@@ -149,15 +150,6 @@ impl Worker {
 
 /// Messages taken from a queue at once when ingestion is not throttled.
 const BATCH: usize = 256;
-
-#[derive(Deserialize)]
-struct BundleEnvelope<'a> {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(borrow)]
-    objects: Option<Vec<&'a RawValue>>,
-    x_opencti_event_version: Option<String>,
-}
 
 /// What processing one message decided, before it is applied to the state.
 pub struct Decision {

@@ -14,8 +14,7 @@
 //!
 //! The mutation never stores anything: storing is the worker's job.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use crate::stix::BundleEnvelope;
 
 use crate::ingest::Worker;
 use crate::ingest::split::{Shape, split_bundle_with};
@@ -62,18 +61,10 @@ pub struct PushReceipt {
     pub expectations_added: i64,
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(borrow)]
-    objects: Option<Vec<&'a RawValue>>,
-}
-
 /// Validates and queues a pushed bundle according to the platform profile.
 pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushError> {
     let store = worker.store();
-    let env: Envelope = serde_json::from_str(&push.bundle).map_err(|e| PushError::InvalidBundle(e.to_string()))?;
+    let env: BundleEnvelope = serde_json::from_str(&push.bundle).map_err(|e| PushError::InvalidBundle(e.to_string()))?;
     let object_count = match (&env.kind, &env.objects) {
         (Some(k), Some(o)) if k == "bundle" && !o.is_empty() => o.len(),
         (Some(k), _) if k != "bundle" => return Err(PushError::InvalidBundle(format!("type is '{k}', not 'bundle'"))),

@@ -22,6 +22,8 @@ use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use serde::Deserialize;
+
+use crate::stix::BundleEnvelope;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -170,13 +172,6 @@ pub struct Split {
     pub bundles: Vec<String>,
     /// Objects dropped as incompatible.
     pub dropped: Vec<Dropped>,
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    id: Option<String>,
-    #[serde(borrow)]
-    objects: Option<Vec<&'a RawValue>>,
 }
 
 /// Text borrowed from the input when it has no escapes (ids never do).
@@ -490,7 +485,7 @@ pub fn split_bundle_with(
     cleanup_inconsistent: bool,
     shape: Shape,
 ) -> Result<Split, SplitError> {
-    let env: Envelope = serde_json::from_str(text).map_err(|e| SplitError::NotJson(e.to_string()))?;
+    let env: BundleEnvelope = serde_json::from_str(text).map_err(|e| SplitError::NotJson(e.to_string()))?;
     let raw = env.objects.ok_or(SplitError::NotABundle)?;
     let bundle_id = env.id.unwrap_or_else(|| format!("bundle--{}", uuid::Uuid::new_v4()));
 

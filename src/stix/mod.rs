@@ -1,8 +1,32 @@
 //! STIX facts the platform relies on: the OpenCTI extension, and how STIX types map to
 //! OpenCTI entity types.
 
+pub mod markings;
+pub mod observable_syntax;
+pub mod pattern;
+pub mod refusals;
+pub mod relationships;
 pub mod standard_id;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A STIX bundle read without parsing its objects: each stays raw JSON text borrowed from
+/// the input (bundles can be tens of megabytes; the worker, the splitter and the validator
+/// only look at one object at a time).
+#[derive(Debug, Deserialize)]
+pub struct BundleEnvelope<'a> {
+    /// `type` (`"bundle"` for a bundle).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The bundle's id.
+    pub id: Option<String>,
+    /// The objects, raw.
+    #[serde(borrow)]
+    pub objects: Option<Vec<&'a RawValue>>,
+    /// OpenCTI's event version marker (`x_opencti_event_version`).
+    pub x_opencti_event_version: Option<String>,
+}
 
 /// The OpenCTI extension definition id carried by objects the platform emits.
 pub const OPENCTI_EXTENSION: &str = "extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba";
