@@ -20,8 +20,9 @@
 //! this module.
 //!
 //! Checks the grammar alone cannot express, taken from the specification's prose and
-//! RFC 3339; `stix2-patterns` does not make them, so on these points this module is
-//! stricter than the real platform:
+//! RFC 3339, are made by [`check_pattern`] only (the STIX findings channel): the platform's
+//! validator does not make them, so [`parse_pattern`] — what the platform refuses —
+//! accepts patterns that break them:
 //! - a timestamp must be a real calendar date (RFC 3339 section 5.7: no `2023-02-29`),
 //! - the number in `WITHIN n SECONDS` and `REPEATS n TIMES` must be positive,
 //! - the `START` timestamp must be earlier than the `STOP` timestamp.
@@ -93,15 +94,27 @@ impl fmt::Display for PatternError {
 
 impl std::error::Error for PatternError {}
 
-/// Checks that `pattern` is a valid STIX 2.1 pattern (STIX 2.1 section 9), as the platform
-/// does before accepting an indicator with `pattern_type: "stix"`.
+/// Checks `pattern` as the platform does before accepting an indicator with
+/// `pattern_type: "stix"` (what `stix2-patterns` accepts).
 ///
 /// On failure the error names the first problem in the pattern and its byte offset.
 pub fn parse_pattern(pattern: &str) -> Result<(), PatternError> {
+    check(pattern, false)
+}
+
+/// Checks that `pattern` is a valid STIX 2.1 pattern (STIX 2.1 section 9): what
+/// [`parse_pattern`] checks, plus the specification's rules the platform does not enforce
+/// (see the module documentation).
+pub fn check_pattern(pattern: &str) -> Result<(), PatternError> {
+    check(pattern, true)
+}
+
+fn check(pattern: &str, strict: bool) -> Result<(), PatternError> {
     check_opening_bracket(pattern)?;
     check_nesting(pattern)?;
     let pairs = PatternParser::parse(Rule::pattern, pattern).map_err(|e| syntax_error(pattern, &e))?;
-    let first_problem = pairs.flatten().filter_map(|pair| check_pair(pattern, pair).err()).min_by_key(|e| e.position);
+    let first_problem =
+        pairs.flatten().filter_map(|pair| check_pair(pattern, pair, strict).err()).min_by_key(|e| e.position);
     match first_problem {
         Some(e) => Err(e),
         None => Ok(()),
@@ -398,12 +411,12 @@ fn expected_message(positives: &[Rule]) -> String {
 // ---------------------------------------------------------------------------------------
 // Checks on the parse tree
 
-fn check_pair(pattern: &str, pair: Pair<'_, Rule>) -> Result<(), PatternError> {
+fn check_pair(pattern: &str, pair: Pair<'_, Rule>, strict: bool) -> Result<(), PatternError> {
     let start = pair.as_span().start();
     let fail = |message: String| Err(PatternError::new(pattern, start, message));
     match pair.as_rule() {
-        Rule::qualified_observation => check_qualifiers(pattern, pair),
-        Rule::timestamp | Rule::malformed_timestamp => match parse_timestamp(pair.as_str()) {
+        Rule::qualified_observation => check_qualifiers(pattern, pair, strict),
+        Rule::timestamp | Rule::malformed_timestamp => match parse_timestamp(pair.as_str(), strict) {
             Ok(_) => Ok(()),
             Err(message) => fail(message),
         },
@@ -425,10 +438,10 @@ fn is_positive(number: &str) -> bool {
     number.bytes().any(|b| (b'1'..=b'9').contains(&b))
 }
 
-/// The qualifiers applied to one observation expression: positive numbers, START before
-/// STOP, and (as the reference validator requires) no qualifier type twice directly on
-/// a `[...]`.
-fn check_qualifiers(pattern: &str, pair: Pair<'_, Rule>) -> Result<(), PatternError> {
+/// The qualifiers applied to one observation expression: (as the reference validator
+/// requires) no qualifier type twice directly on a `[...]`, and when `strict`, positive
+/// numbers and START before STOP.
+fn check_qualifiers(pattern: &str, pair: Pair<'_, Rule>, strict: bool) -> Result<(), PatternError> {
     let mut inner = pair.into_inner();
     let Some(base) = inner.next() else { return Ok(()) };
     let on_simple = base.as_rule() == Rule::simple_observation;
@@ -444,6 +457,7 @@ fn check_qualifiers(pattern: &str, pair: Pair<'_, Rule>) -> Result<(), PatternEr
         seen.push(rule);
         let parts: Vec<Pair<'_, Rule>> = qualifier.into_inner().collect();
         match rule {
+            _ if !strict => {}
             Rule::within_qualifier | Rule::repeats_qualifier => {
                 let number = &parts[1];
                 if !is_positive(number.as_str()) {
@@ -454,7 +468,7 @@ fn check_qualifiers(pattern: &str, pair: Pair<'_, Rule>) -> Result<(), PatternEr
             }
             Rule::start_stop_qualifier => {
                 let (from, to) = (&parts[1], &parts[3]);
-                if let (Ok(a), Ok(b)) = (parse_timestamp(from.as_str()), parse_timestamp(to.as_str()))
+                if let (Ok(a), Ok(b)) = (parse_timestamp(from.as_str(), true), parse_timestamp(to.as_str(), true))
                     && a >= b
                 {
                     let message = format!("START {} must be earlier than STOP {}", from.as_str(), to.as_str());
@@ -480,10 +494,11 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
-/// Parses `t'YYYY-MM-DDTHH:MM:SS[.fraction]Z'`: an RFC 3339 date-time in UTC with a real
-/// calendar date (RFC 3339 section 5.7). Second 60 (a leap second) is accepted, as the
-/// STIX timestamp grammar accepts it.
-fn parse_timestamp(text: &str) -> Result<TimestampKey, String> {
+/// Parses `t'YYYY-MM-DDTHH:MM:SS[.fraction]Z'`: an RFC 3339 date-time in UTC; when
+/// `strict`, with a real calendar date (RFC 3339 section 5.7), otherwise any day 01-31 as
+/// the reference grammar allows. Second 60 (a leap second) is accepted, as the STIX
+/// timestamp grammar accepts it.
+fn parse_timestamp(text: &str, strict: bool) -> Result<TimestampKey, String> {
     let shape = || {
         format!(
             "timestamp {text} is not an RFC 3339 UTC date-time such as t'2020-01-31T23:59:59Z' or t'2020-01-31T23:59:59.123Z'"
@@ -510,7 +525,7 @@ fn parse_timestamp(text: &str) -> Result<TimestampKey, String> {
     if !(1..=12).contains(&month) {
         return Err(format!("timestamp {text} has month {month:02}, which does not exist"));
     }
-    if day == 0 || day > days_in_month(year, month) {
+    if day == 0 || day > if strict { days_in_month(year, month) } else { 31 } {
         return Err(format!("timestamp {text} has day {day:02}, which does not exist in {year:04}-{month:02}"));
     }
     if hour > 23 || minute > 59 || second > 60 {
@@ -900,12 +915,37 @@ line two']",
     #[test]
     fn refuses_invalid_patterns() {
         assert!(INVALID.len() >= 25);
-        let accepted: Vec<&str> = INVALID.iter().copied().filter(|p| parse_pattern(p).is_ok()).collect();
+        let accepted: Vec<&str> = INVALID.iter().copied().filter(|p| check_pattern(p).is_ok()).collect();
+        assert!(accepted.is_empty(), "invalid patterns accepted:\n{}", accepted.join("\n"));
+        let accepted: Vec<&str> =
+            INVALID.iter().copied().filter(|p| !SPECIFICATION_ONLY.contains(p) && parse_pattern(p).is_ok()).collect();
         assert!(accepted.is_empty(), "invalid patterns accepted:\n{}", accepted.join("\n"));
     }
 
     fn error(pattern: &str) -> PatternError {
-        parse_pattern(pattern).expect_err(pattern)
+        check_pattern(pattern).expect_err(pattern)
+    }
+
+    /// What the specification forbids but `stix2-patterns` (so the platform) accepts.
+    const SPECIFICATION_ONLY: &[&str] = &[
+        "[x:created = t'2024-02-30T12:00:00Z']",
+        "[x:created = t'2024-04-31T12:00:00Z']",
+        "[x:created = t'2023-02-29T12:00:00Z']",
+        "[foo:bar = 1] REPEATS 0 TIMES",
+        "[foo:bar = 1] WITHIN 0 SECONDS",
+        "[foo:bar = 1] START t'2020-01-02T00:00:00Z' STOP t'2020-01-01T00:00:00Z'",
+        "[foo:bar = 1] START t'2020-01-01T00:00:00.5Z' STOP t'2020-01-01T00:00:00.50Z'",
+    ];
+
+    #[test]
+    fn the_platform_accepts_what_only_the_specification_refuses() {
+        for p in SPECIFICATION_ONLY {
+            assert_eq!(parse_pattern(p), Ok(()), "{p}");
+            assert!(check_pattern(p).is_err(), "{p}");
+        }
+        // Month 13 and day 32 fail the reference grammar itself.
+        assert!(parse_pattern("[a:b = t'2023-13-01T00:00:00Z']").is_err());
+        assert!(parse_pattern("[a:b = t'2023-01-32T00:00:00Z']").is_err());
     }
 
     #[test]
