@@ -228,7 +228,7 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
         for piece in &split.bundles {
             prepared.push(
                 piece_object(piece)
-                    .map_err(|e| object::ObjectError { message: e, source: String::new() })
+                    .map_err(|e| object::ObjectError { message: e, source: String::new(), refusal: None })
                     .and_then(|obj| object::prepare(&obj, &ctx)),
             );
         }

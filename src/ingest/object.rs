@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::ingest::split::is_id_supported;
 use crate::stix::entity_type_of;
+use crate::stix::refusals::Refusal;
 use crate::store::State;
 use crate::store::knowledge::{Candidate, Upserted};
 
@@ -32,6 +33,10 @@ pub struct ObjectError {
     pub message: String,
     /// The source: the object's JSON (or a short description when it is large).
     pub source: String,
+    /// The platform's refusal behind it, when the platform refused the object (the GraphQL
+    /// entity API answers it as the platform's error: [`Refusal::graphql_error`]); `None`
+    /// when the worker itself failed before calling the platform.
+    pub refusal: Option<Refusal>,
 }
 
 impl std::fmt::Display for ObjectError {
@@ -47,7 +52,7 @@ const MAX_REPORTED_SOURCE_LENGTH: usize = 50_000;
 
 fn refused(message: impl Into<String>, raw: &str) -> ObjectError {
     let source = if raw.len() < MAX_REPORTED_SOURCE_LENGTH { raw.to_string() } else { "Bundle too large".to_string() };
-    ObjectError { message: message.into(), source }
+    ObjectError { message: message.into(), source, refusal: None }
 }
 
 /// The error the worker reports for an object the splitter dropped.
@@ -55,6 +60,7 @@ pub fn incompatible(id: &str) -> ObjectError {
     ObjectError {
         message: "Incompatible element in bundle".into(),
         source: format!("Element {id} is incompatible and couldn't be processed"),
+        refusal: None,
     }
 }
 

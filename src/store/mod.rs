@@ -19,6 +19,7 @@
 //! Writers bump a version counter on a `tokio::sync::watch` channel so that waiters
 //! (`wait_until`, throttled ingest, the control API) wake up on any change.
 
+pub mod access;
 pub mod clock;
 pub mod connectors;
 pub mod faults;

@@ -56,6 +56,9 @@ pub struct User {
     pub api_tokens: Vec<ApiToken>,
     /// Creation date.
     pub created_at: DateTime<Utc>,
+    /// The markings the user's groups allow (any id of a marking definition), `None` when
+    /// the user is not limited (see [`crate::store::access`]).
+    pub allowed_markings: Option<Vec<String>>,
 }
 
 /// One API token of a user.
@@ -116,6 +119,7 @@ impl Users {
                 revoked: false,
             }],
             created_at: now,
+            allowed_markings: None,
         };
         Users { users: vec![admin] }
     }
@@ -160,6 +164,7 @@ impl Users {
             capabilities: CONNECTOR_ROLE_CAPABILITIES.iter().map(|c| c.to_string()).collect(),
             api_tokens: vec![api_token],
             created_at: now,
+            allowed_markings: None,
         };
         self.users.push(user.clone());
         (user, token)
@@ -183,9 +188,22 @@ impl Users {
                 revoked: false,
             }],
             created_at: now,
+            allowed_markings: None,
         };
         self.users.push(user.clone());
         (user, token)
+    }
+
+    /// Limits a user to markings (any id of each allowed marking definition); `None` lifts
+    /// the limit. Returns whether the user exists.
+    pub fn set_allowed_markings(&mut self, user_id: &str, markings: Option<Vec<String>>) -> bool {
+        match self.users.iter_mut().find(|u| u.id == user_id) {
+            Some(u) => {
+                u.allowed_markings = markings;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Revokes a token. Returns whether it existed.
