@@ -190,6 +190,11 @@ pub struct Mock {
     pub connector_users: Vec<String>,
     /// Bundles up to this size are kept whole in the transcript.
     pub transcript_bundle_cap: String,
+    /// Shortest wait before the worker retries an object whose references are missing, in
+    /// milliseconds (pycti's worker: 1000).
+    pub missing_ref_retry_min_ms: u64,
+    /// Longest such wait (pycti's worker: 3000); each wait is drawn uniformly in between.
+    pub missing_ref_retry_max_ms: u64,
 }
 
 impl Default for Mock {
@@ -200,6 +205,8 @@ impl Default for Mock {
             ingest_paused: false,
             connector_users: Vec::new(),
             transcript_bundle_cap: "16mb".into(),
+            missing_ref_retry_min_ms: 1000,
+            missing_ref_retry_max_ms: 3000,
         }
     }
 }

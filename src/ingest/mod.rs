@@ -16,6 +16,7 @@
 
 pub mod object;
 pub mod push;
+pub mod rules;
 pub mod split;
 
 use std::collections::HashMap;
@@ -104,12 +105,15 @@ impl Worker {
             if *shutdown.borrow() {
                 return;
             }
-            let (throttle, waiting) = self.store.read(|s| (s.queues.throttle, s.queues.figures(&connector_id).0));
-            if throttle.paused || waiting == 0 {
+            let (throttle, (ready, next_due)) = self.store.read(|s| (s.queues.throttle, s.queues.readiness(&connector_id)));
+            if throttle.paused || ready == 0 {
+                // A retry waiting for its due time wakes the loop then.
+                let due = next_due.filter(|_| !throttle.paused);
                 tokio::select! {
                     _ = notify.notified() => {}
                     _ = changes.changed() => {}
                     _ = shutdown.changed() => {}
+                    _ = async { if let Some(at) = due { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {}
                 }
                 continue;
             }
@@ -159,11 +163,26 @@ pub struct Decision {
     objects: Vec<Result<object::Prepared, object::ObjectError>>,
     add_expectations: i64,
     notes: Vec<String>,
+    /// The message's metadata and retry number (for objects the worker retries).
+    meta: Option<Arc<MessageMeta>>,
+    attempt: u32,
 }
 
 impl Decision {
     fn ack() -> Decision {
-        Decision { outcome: Outcome::Ack, requeue: Vec::new(), objects: Vec::new(), add_expectations: 0, notes: Vec::new() }
+        Decision {
+            outcome: Outcome::Ack,
+            requeue: Vec::new(),
+            objects: Vec::new(),
+            add_expectations: 0,
+            notes: Vec::new(),
+            meta: None,
+            attempt: 0,
+        }
+    }
+
+    fn objects(message: &PushMessage, objects: Vec<Result<object::Prepared, object::ObjectError>>) -> Decision {
+        Decision { objects, meta: Some(message.meta.clone()), attempt: message.attempt, ..Decision::ack() }
     }
 
     fn reject(reason: String) -> Decision {
@@ -200,7 +219,7 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
         draft_id: meta.draft_id.clone(),
     };
     let (text, no_split) = match &message.content {
-        Content::Object(object) => return Decision { objects: vec![object::prepare(object, &ctx)], ..Decision::ack() },
+        Content::Object(object) => return Decision::objects(message, vec![object::prepare(object, &ctx)]),
         Content::Bundle { text, no_split } => (text, *no_split),
     };
     let env: BundleEnvelope = match serde_json::from_str(text) {
@@ -215,7 +234,7 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
         _ => return Decision::reject("JSON data objects is empty".into()),
     };
     if objects.len() == 1 {
-        return Decision { objects: vec![object::prepare(objects[0].get(), &ctx)], ..Decision::ack() };
+        return Decision::objects(message, vec![object::prepare(objects[0].get(), &ctx)]);
     }
     let split = match split::split_bundle(text, env.x_opencti_event_version.as_deref(), false) {
         Ok(split) => split,
@@ -232,18 +251,17 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
                     .and_then(|obj| object::prepare(&obj, &ctx)),
             );
         }
-        return Decision { objects: prepared, ..Decision::ack() };
+        return Decision::objects(message, prepared);
     }
     let meta = Arc::new(MessageMeta { origin: Origin::WorkerSplit, ..(**meta).clone() });
-    let requeue = split
-        .bundles
-        .into_iter()
-        .map(|b| PushMessage { meta: meta.clone(), content: Content::Bundle { text: b, no_split } })
-        .collect();
+    let requeue =
+        split.bundles.into_iter().map(|b| PushMessage::new(meta.clone(), Content::Bundle { text: b, no_split })).collect();
     Decision { requeue, add_expectations: split.expectations as i64, ..Decision::ack() }
 }
 
 /// Applies a decision to the state: expectations, stored objects, reports, transcript.
+/// An object the worker retries (a missing reference, while pycti's worker retries it) is
+/// put back on the queue after the configured delay, its expectation not yet reported.
 pub fn apply(
     s: &mut crate::store::State,
     connector_id: &str,
@@ -258,8 +276,32 @@ pub fn apply(
     {
         s.works.add_expectations(w, decision.add_expectations, now);
     }
+    let attempt = decision.attempt;
     for prepared in decision.objects {
-        let error = prepared.and_then(|p| object::commit(s, p, now)).err();
+        let result = prepared.and_then(|p| match object::check(s, &p, attempt) {
+            Ok(resolution) => Ok(object::store(s, p, resolution, now)),
+            Err(e) if e.is_retried_at(attempt) => {
+                if let Some(meta) = &decision.meta {
+                    let retry =
+                        PushMessage { meta: meta.clone(), content: Content::Object(p.raw().to_string()), attempt: attempt + 1 };
+                    let wait = retry_delay(s.queues.retry_delay);
+                    notes.push(format!(
+                        "object retried in {} ms (attempt {}): {}",
+                        wait.as_millis(),
+                        attempt + 1,
+                        abbreviate_source(&e.message)
+                    ));
+                    s.queues.push_delayed(connector_id, retry, tokio::time::Instant::now() + wait, now);
+                }
+                Ok(object::Committed::Retried)
+            }
+            Err(e) => Err(e),
+        });
+        let error = match result {
+            Ok(object::Committed::Retried) => continue,
+            Ok(object::Committed::StoredWithError(_, e)) | Err(e) => Some(e),
+            Ok(_) => None,
+        };
         if let Some(w) = work_id {
             s.works.report_expectation(profile, w, error.as_ref().map(|e| (e.message.clone(), Some(e.source.clone()))), now);
         }
@@ -274,6 +316,14 @@ pub fn apply(
         );
     }
     (decision.outcome, decision.requeue)
+}
+
+/// A wait drawn uniformly between the bounds, as pycti's worker draws it.
+fn retry_delay((min, max): (std::time::Duration, std::time::Duration)) -> std::time::Duration {
+    if max <= min {
+        return min;
+    }
+    min + (max - min).mul_f64(fastrand::f64())
 }
 
 fn abbreviate_source(source: &str) -> String {

@@ -145,17 +145,14 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
         Some(split) => {
             let expectations = split.expectations as i64;
             let messages = split.bundles.len();
-            let pieces: Vec<PushMessage> = split
-                .bundles
-                .into_iter()
-                .map(|object| PushMessage { meta: meta.clone(), content: Content::Object(object) })
-                .collect();
+            let pieces: Vec<PushMessage> =
+                split.bundles.into_iter().map(|object| PushMessage::new(meta.clone(), Content::Object(object))).collect();
             worker.enqueue_all(connector.id(), pieces);
             PushReceipt { work_id, messages, expectations_added: expectations }
         }
         None => {
             let content = Content::Bundle { text: bundle, no_split: false };
-            worker.enqueue(connector.id(), PushMessage { meta, content });
+            worker.enqueue(connector.id(), PushMessage::new(meta, content));
             PushReceipt { work_id, messages: 1, expectations_added: 0 }
         }
     };

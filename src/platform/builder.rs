@@ -69,6 +69,14 @@ impl MockPlatformBuilder {
         self
     }
 
+    /// Bounds of the worker's wait before it retries an object whose references are missing
+    /// (pycti's worker waits 1 to 3 s; tests shorten it).
+    pub fn missing_ref_retry_delay(mut self, min: Duration, max: Duration) -> Self {
+        self.settings.mock.missing_ref_retry_min_ms = min.as_millis() as u64;
+        self.settings.mock.missing_ref_retry_max_ms = max.as_millis() as u64;
+        self
+    }
+
     /// Start with ingestion paused (messages accumulate until resumed).
     pub fn ingest_paused(mut self, paused: bool) -> Self {
         self.settings.mock.ingest_paused = paused;

@@ -51,6 +51,8 @@ impl Platform {
         store.write(|s| {
             s.queues.throttle.delay = Duration::from_millis(settings.mock.ingest_delay_ms);
             s.queues.throttle.paused = settings.mock.ingest_paused;
+            let (min, max) = (settings.mock.missing_ref_retry_min_ms, settings.mock.missing_ref_retry_max_ms);
+            s.queues.retry_delay = (Duration::from_millis(min.min(max)), Duration::from_millis(max.max(min)));
             for spec in &settings.mock.connector_users {
                 let (name, token) = match spec.split_once('=') {
                     Some((n, t)) => (n, Some(t)),
@@ -59,6 +61,11 @@ impl Platform {
                 s.users.add_connector_user(name, token, now);
             }
         });
+        for marking in crate::stix::markings::built_in_objects() {
+            let ctx = crate::ingest::object::IngestContext::default();
+            crate::ingest::object::ingest_object(&store, &marking.to_string(), &ctx)
+                .map_err(|e| Error::Config(format!("built-in marking refused: {e}")))?;
+        }
         let (stop, stop_rx) = watch::channel(false);
         let worker = Worker::new(store.clone(), stop_rx);
         let names = QueueNames::new(settings.rabbitmq.queue_prefix.as_deref());

@@ -113,8 +113,7 @@ fn check(pattern: &str, strict: bool) -> Result<(), PatternError> {
     check_opening_bracket(pattern)?;
     check_nesting(pattern)?;
     let pairs = PatternParser::parse(Rule::pattern, pattern).map_err(|e| syntax_error(pattern, &e))?;
-    let first_problem =
-        pairs.flatten().filter_map(|pair| check_pair(pattern, pair, strict).err()).min_by_key(|e| e.position);
+    let first_problem = pairs.flatten().filter_map(|pair| check_pair(pattern, pair, strict).err()).min_by_key(|e| e.position);
     match first_problem {
         Some(e) => Err(e),
         None => Ok(()),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::time::Instant;
 
 /// `type` of a platform push message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,9 +82,17 @@ pub struct PushMessage {
     pub meta: Arc<MessageMeta>,
     /// Payload.
     pub content: Content,
+    /// How many times the worker already tried to import it (pycti's
+    /// `opencti-retry-number`): 0 for a new message.
+    pub attempt: u32,
 }
 
 impl PushMessage {
+    /// A new message (attempt 0).
+    pub fn new(meta: Arc<MessageMeta>, content: Content) -> Self {
+        PushMessage { meta, content, attempt: 0 }
+    }
+
     /// The payload text.
     pub fn text(&self) -> &str {
         match &self.content {
@@ -130,13 +139,22 @@ mod duration_ms {
 }
 
 /// Every ingest queue of a platform.
+///
+/// Besides the ready messages, a queue holds messages the worker will retry later (a
+/// missing reference: pycti's worker sleeps, then imports the object again). They count in
+/// the queue figures, as an unacknowledged message does on RabbitMQ, and become ready at
+/// their due time.
 #[derive(Debug, Default)]
 pub struct Queues {
     queues: HashMap<String, VecDeque<Queued>>,
+    delayed: HashMap<String, Vec<(Instant, Queued)>>,
     bytes: HashMap<String, u64>,
     next_seq: u64,
     /// Speed controls applied by the worker.
     pub throttle: Throttle,
+    /// Bounds of the worker's wait before retrying an object whose references are missing
+    /// (pycti: uniform between 1 and 3 seconds).
+    pub retry_delay: (Duration, Duration),
 }
 
 impl Queues {
@@ -164,34 +182,71 @@ impl Queues {
         self.next_seq
     }
 
-    /// Takes the next message of a connector's queue.
+    /// Puts a message back on a connector's queue, ready at `due`.
+    pub fn push_delayed(&mut self, connector_id: &str, message: PushMessage, due: Instant, now: DateTime<Utc>) {
+        self.next_seq += 1;
+        *self.bytes.entry(connector_id.to_string()).or_default() += message.wire_bytes();
+        let queued = Queued { seq: self.next_seq, queued_at_ms: now.timestamp_millis(), message };
+        self.delayed.entry(connector_id.to_string()).or_default().push((due, queued));
+    }
+
+    /// Takes the next message of a connector's queue: a retry that is due, else the oldest
+    /// ready message.
     pub fn pop(&mut self, connector_id: &str) -> Option<Queued> {
-        let queue = self.queues.get_mut(connector_id)?;
-        let q = queue.pop_front()?;
-        if queue.is_empty() {
-            // A drained backlog gives its memory back.
-            queue.shrink_to_fit();
-        }
+        let now = Instant::now();
+        let due = self.delayed.get_mut(connector_id).and_then(|d| {
+            let i = d.iter().position(|(at, _)| *at <= now)?;
+            Some(d.swap_remove(i).1)
+        });
+        let q = match due {
+            Some(q) => q,
+            None => {
+                let queue = self.queues.get_mut(connector_id)?;
+                let q = queue.pop_front()?;
+                if queue.is_empty() {
+                    // A drained backlog gives its memory back.
+                    queue.shrink_to_fit();
+                }
+                q
+            }
+        };
         if let Some(b) = self.bytes.get_mut(connector_id) {
             *b = b.saturating_sub(q.message.wire_bytes());
         }
         Some(q)
     }
 
-    /// `(messages, bytes)` waiting in a connector's queue.
+    /// Messages [`Queues::pop`] would return now, and when the next delayed one is due.
+    pub fn readiness(&self, connector_id: &str) -> (u64, Option<Instant>) {
+        let now = Instant::now();
+        let ready = self.queues.get(connector_id).map_or(0, |q| q.len() as u64);
+        let delayed = self.delayed.get(connector_id).map(Vec::as_slice).unwrap_or_default();
+        let due = delayed.iter().filter(|(at, _)| *at <= now).count() as u64;
+        let next = delayed.iter().map(|(at, _)| *at).filter(|at| *at > now).min();
+        (ready + due, next)
+    }
+
+    /// `(messages, bytes)` in a connector's queue, retries waiting included.
     pub fn figures(&self, connector_id: &str) -> (u64, u64) {
-        let n = self.queues.get(connector_id).map_or(0, |q| q.len() as u64);
+        let n = self.queues.get(connector_id).map_or(0, |q| q.len() as u64)
+            + self.delayed.get(connector_id).map_or(0, |d| d.len() as u64);
         (n, self.bytes.get(connector_id).copied().unwrap_or(0))
     }
 
     /// Drops every message of a connector's queue (`resetStateConnector` purges).
     pub fn purge(&mut self, connector_id: &str) -> usize {
         self.bytes.remove(connector_id);
-        self.queues.remove(connector_id).map_or(0, |q| q.len())
+        self.delayed.remove(connector_id).map_or(0, |d| d.len()) + self.queues.remove(connector_id).map_or(0, |q| q.len())
     }
 
     /// Connectors with a non-empty queue.
     pub fn busy_connectors(&self) -> Vec<String> {
-        self.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect()
+        let mut busy: Vec<String> = self.queues.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+        for (k, d) in &self.delayed {
+            if !d.is_empty() && !busy.contains(k) {
+                busy.push(k.clone());
+            }
+        }
+        busy
     }
 }
