@@ -100,7 +100,7 @@ pub fn ingest(core: &Core) -> Json {
 }
 
 /// `POST /_mock/reset`: forget connectors, works, knowledge, queues, faults and the
-/// transcript. Users and tokens are kept.
+/// transcript. Users and tokens are kept; the built-in markings are created again.
 pub fn reset(core: &Core) {
     core.store.write(|s| {
         let ids: Vec<String> = s.connectors.all().map(|c| c.id().to_string()).collect();
@@ -117,4 +117,6 @@ pub fn reset(core: &Core) {
         s.faults.clear();
         s.transcript.clear();
     });
+    // Built-in data, as on a platform's first start; it was accepted at start-up.
+    let _ = crate::ingest::seed_built_ins(&core.store);
 }

@@ -28,7 +28,7 @@ async fn imported(p: &MockPlatform) -> String {
     let (_, w) = gql(p.url(), Some(TOKEN), WORK_ADD, json!({"connectorId": id, "friendlyName": "run"})).await;
     let work = w["data"]["workAdd"]["id"].as_str().unwrap().to_string();
     gql(p.url(), Some(TOKEN), BUNDLE_PUSH, json!({"connectorId": id, "bundle": ipv4_bundle(2), "work_id": work})).await;
-    p.wait_until("2 objects", Duration::from_secs(10), |s| s.knowledge.len() == 2).await.unwrap();
+    p.wait_until("2 objects", Duration::from_secs(10), |s| s.knowledge.received().count() == 2).await.unwrap();
     id
 }
 
@@ -149,7 +149,7 @@ async fn users_tokens_ingest_controls_state_and_reset() {
     assert_eq!(state["state"], "{\"cursor\":7}");
     assert_eq!((reset_state["state"].as_str(), reset_state["state_reset_pending"].as_bool()), (Some(""), Some(true)));
     assert_eq!(reset.as_u16(), 204);
-    assert_eq!(p.read(|s| (s.connectors.len(), s.knowledge.len(), s.works.all().count())), (0, 0, 0));
+    assert_eq!(p.read(|s| (s.connectors.len(), s.knowledge.received().count(), s.works.all().count())), (0, 0, 0));
 }
 
 #[test]

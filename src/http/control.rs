@@ -175,6 +175,9 @@ async fn bundle(State(state): State<AppState>, headers: HeaderMap, Path(seq): Pa
 struct ObjectsQuery {
     #[serde(rename = "type")]
     entity_type: Option<String>,
+    /// Include the built-in markings.
+    #[serde(default)]
+    built_in: bool,
 }
 
 async fn objects(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ObjectsQuery>) -> Response {
@@ -182,6 +185,7 @@ async fn objects(State(state): State<AppState>, headers: HeaderMap, Query(q): Qu
     let list: Vec<Json> = state.core.store.read(|s| {
         s.knowledge
             .all()
+            .filter(|o| q.built_in || !o.is_built_in())
             .filter(|o| q.entity_type.as_deref().is_none_or(|t| o.entity_type.eq_ignore_ascii_case(t) || &*o.stix_type == t))
             .map(|o| {
                 json!({"internal_id": o.internal_id, "standard_id": o.standard_id, "stix_ids": o.stix_ids,

@@ -152,6 +152,15 @@ impl Worker {
     }
 }
 
+/// Creates what the platform has from its first start (the built-in TLP and PAP markings),
+/// through the ingest path.
+pub fn seed_built_ins(store: &Store) -> Result<(), object::ObjectError> {
+    for marking in crate::stix::markings::built_in_objects() {
+        object::ingest_object(store, &marking.to_string(), &object::IngestContext::default())?;
+    }
+    Ok(())
+}
+
 /// Messages taken from a queue at once when ingestion is not throttled.
 const BATCH: usize = 256;
 

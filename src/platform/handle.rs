@@ -133,7 +133,13 @@ impl MockPlatform {
         self.read(|s| s.works.all().cloned().collect())
     }
 
-    /// A stored object by internal, standard or any STIX id.
+    /// Every stored object but the built-in markings, in creation order: what the platform
+    /// received (and the labels, external references and kill chain phases made of it).
+    pub fn objects(&self) -> Vec<StoredObject> {
+        self.core.store.read(|s| s.knowledge.received().cloned().collect())
+    }
+
+    /// A stored object by internal id, standard id or any STIX id it was received under.
     pub fn object(&self, id: &str) -> Option<StoredObject> {
         self.read(|s| s.knowledge.get(id).cloned())
     }

@@ -61,11 +61,7 @@ impl Platform {
                 s.users.add_connector_user(name, token, now);
             }
         });
-        for marking in crate::stix::markings::built_in_objects() {
-            let ctx = crate::ingest::object::IngestContext::default();
-            crate::ingest::object::ingest_object(&store, &marking.to_string(), &ctx)
-                .map_err(|e| Error::Config(format!("built-in marking refused: {e}")))?;
-        }
+        crate::ingest::seed_built_ins(&store).map_err(|e| Error::Config(format!("built-in marking refused: {e}")))?;
         let (stop, stop_rx) = watch::channel(false);
         let worker = Worker::new(store.clone(), stop_rx);
         let names = QueueNames::new(settings.rabbitmq.queue_prefix.as_deref());

@@ -24,6 +24,16 @@ pub const BUILT_IN: &[(&str, &str, &str, i64)] = &[
     ("PAP", "PAP:RED", "#c62828", 4),
 ];
 
+/// Standard ids of the built-in markings.
+static BUILT_IN_IDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    built_in_objects().iter().filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_string)).collect()
+});
+
+/// Whether a standard id is one of a built-in marking's.
+pub fn is_built_in(standard_id: &str) -> bool {
+    BUILT_IN_IDS.iter().any(|id| id == standard_id)
+}
+
 /// The built-in markings as STIX 2.1 objects.
 pub fn built_in_objects() -> Vec<Value> {
     BUILT_IN

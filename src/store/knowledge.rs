@@ -45,6 +45,12 @@ pub struct StoredObject {
 }
 
 impl StoredObject {
+    /// Whether the platform created it at its first start (the built-in markings), rather
+    /// than received it.
+    pub fn is_built_in(&self) -> bool {
+        crate::stix::markings::is_built_in(&self.standard_id)
+    }
+
     /// The stored STIX body parsed.
     pub fn json(&self) -> serde_json::Value {
         // Bodies are only ever stored after being parsed as JSON objects.
@@ -174,6 +180,12 @@ impl Knowledge {
     /// Objects in creation order.
     pub fn all(&self) -> impl Iterator<Item = &StoredObject> {
         self.slots.iter()
+    }
+
+    /// Objects in creation order, but the built-in markings: what the platform received
+    /// (and the meta objects made of it).
+    pub fn received(&self) -> impl Iterator<Item = &StoredObject> {
+        self.slots.iter().filter(|o| !o.is_built_in())
     }
 
     /// The event log.
