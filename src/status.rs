@@ -12,7 +12,7 @@ use crate::store::works::WorkStatus;
 /// `GET /_mock/health`.
 pub fn health(core: &Core) -> Json {
     let (profile, connectors, objects, works) =
-        core.store.read(|s| (s.profile, s.connectors.len(), s.knowledge.len(), s.works.all().count()));
+        core.store.read(|s| (s.profile, s.connectors.len(), s.knowledge.received_len(), s.works.all().count()));
     json!({
         "status": "ok",
         "version": profile.version(),
@@ -115,6 +115,7 @@ pub fn reset(core: &Core) {
         }
         s.knowledge.clear();
         s.faults.clear();
+        s.findings.clear();
         s.transcript.clear();
     });
     // Built-in data, as on a platform's first start; it was accepted at start-up.

@@ -101,6 +101,62 @@ fn pycti_external_import_in_api_mode_registers_persists_state_and_completes_its_
 }
 
 #[test]
+fn objects_the_platform_refuses_are_work_errors_exactly_as_pycti_records_them() {
+    // Arrange: the worker retries missing references after 1–5 ms instead of 1–3 s.
+    let serve = ServeProcess::start(
+        &["--connector-user", "importer=tok-importer"],
+        &[("MOCK__MISSING_REF_RETRY_MIN_MS", "1"), ("MOCK__MISSING_REF_RETRY_MAX_MS", "5")],
+    );
+    let client = Client::new(&serve.url);
+    let id = uuid::Uuid::new_v4().to_string();
+
+    // Act: an unchanged pycti connector sends 1 identity, 2 IPv4 addresses, 2 relationships
+    // and four objects the platform refuses.
+    let out = run_connector(
+        &connector_script("external_import.py"),
+        &import_env(
+            &serve.url,
+            "tok-importer",
+            &id,
+            &[("TEST_OBJECTS", "2"), ("TEST_FLAWS", "dangling,forbidden,observable,pattern")],
+        ),
+        Duration::from_secs(120),
+    );
+
+    // Assert
+    assert!(out.status.success(), "connector failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let admin = &serve.admin_token;
+    let connector = client.control(admin, &format!("connectors/{id}"));
+    let work_id = connector["work_list"][0]["id"].as_str().expect("a work").to_string();
+    wait_for("the work to complete", Duration::from_secs(30), || {
+        client.control(admin, &format!("works/{work_id}"))["status"] == "complete"
+    });
+    let work = client.control(admin, &format!("works/{work_id}"));
+    assert_eq!((work["import_expected_number"].as_i64(), work["import_processed_number"].as_i64()), (Some(9), Some(9)));
+    let mut errors: Vec<String> =
+        work["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            "{'name': 'FUNCTIONAL_ERROR', 'error_message': 'Indicator of type stix is not correctly formatted.', 'http_status': 400, 'genre': 'BUSINESS', 'doc_code': 'INCORRECT_INDICATOR_FORMAT'}",
+            "{'name': 'FUNCTIONAL_ERROR', 'error_message': 'Observable is not correctly formatted', 'http_status': 400, 'genre': 'BUSINESS', 'type': 'IPv4-Addr', 'doc_code': 'INCORRECT_OBSERVABLE_FORMAT'}",
+            "{'name': 'FUNCTIONAL_ERROR', 'error_message': 'The relationship type uses is not allowed between IPv4-Addr and Organization', 'http_status': 400, 'genre': 'BUSINESS'}",
+            "{'name': 'MISSING_REFERENCE_ERROR', 'error_message': 'Element(s) not found', 'http_status': 404, 'genre': 'BUSINESS', 'unresolvedIds': ['intrusion-set--99999999-9999-4999-8999-999999999999'], 'doc_code': 'ELEMENT_NOT_FOUND'}",
+        ]
+    );
+    // Every refused object is the error's source, as the worker holds it.
+    for e in work["errors"].as_array().unwrap() {
+        let source: Value = serde_json::from_str(e["source"].as_str().unwrap()).expect("the source is the object's JSON");
+        assert_eq!(source["nb_deps"], 1, "{source}");
+    }
+    // The five valid objects are stored under pycti's ids.
+    let objects = client.control(admin, "objects");
+    assert_eq!(objects.as_array().unwrap().len(), 5, "{objects}");
+    serve.terminate();
+}
+
+#[test]
 fn pycti_gets_the_platform_json_error_for_an_oversized_push_and_the_mock_stays_up() {
     // Arrange: a 16 MiB limit (well above the allocator's own few-MB noise) and a bundle
     // ten times larger.

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/bundles/{seq}", get(bundle))
         .route("/objects", get(objects))
         .route("/objects/{id}", get(object))
+        .route("/findings", get(findings))
         .route("/users", get(users).post(add_user))
         .route("/tokens/{token}", delete(revoke_token))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
@@ -203,6 +204,28 @@ async fn object(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
         Some(o) => axum::Json(o).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no object has the id '{id}'")),
     }
+}
+
+#[derive(Deserialize)]
+struct FindingsQuery {
+    work_id: Option<String>,
+    connector_id: Option<String>,
+}
+
+async fn findings(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<FindingsQuery>) -> Response {
+    guard!(state, headers);
+    let (list, dropped) = state.core.store.read(|s| {
+        let list: Vec<_> = s
+            .findings
+            .all()
+            .iter()
+            .filter(|f| q.work_id.is_none() || f.work_id == q.work_id)
+            .filter(|f| q.connector_id.is_none() || f.connector_id == q.connector_id)
+            .cloned()
+            .collect();
+        (list, s.findings.dropped())
+    });
+    axum::Json(json!({"findings": list, "not_kept": dropped})).into_response()
 }
 
 async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {

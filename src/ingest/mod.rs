@@ -28,6 +28,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::stix::BundleEnvelope;
 use crate::store::Store;
+use crate::store::findings::RecordedFinding;
 use crate::store::queues::{Content, MessageMeta, MessageType, Origin, PushMessage};
 use crate::store::transcript::EntryKind;
 
@@ -175,6 +176,8 @@ pub struct Decision {
     /// The message's metadata and retry number (for objects the worker retries).
     meta: Option<Arc<MessageMeta>>,
     attempt: u32,
+    /// STIX findings on the message's objects (advisory).
+    findings: Vec<crate::validate::Finding>,
 }
 
 impl Decision {
@@ -187,11 +190,16 @@ impl Decision {
             notes: Vec::new(),
             meta: None,
             attempt: 0,
+            findings: Vec::new(),
         }
     }
 
-    fn objects(message: &PushMessage, objects: Vec<Result<object::Prepared, object::ObjectError>>) -> Decision {
-        Decision { objects, meta: Some(message.meta.clone()), attempt: message.attempt, ..Decision::ack() }
+    fn objects(
+        message: &PushMessage,
+        objects: Vec<Result<object::Prepared, object::ObjectError>>,
+        findings: Vec<crate::validate::Finding>,
+    ) -> Decision {
+        Decision { objects, meta: Some(message.meta.clone()), attempt: message.attempt, findings, ..Decision::ack() }
     }
 
     fn reject(reason: String) -> Decision {
@@ -227,8 +235,22 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
         connector_id: Some(connector_id.to_string()),
         draft_id: meta.draft_id.clone(),
     };
+    // STIX findings are made once per object, on its first attempt.
+    let mut findings = Vec::new();
+    let mut prepare = |raw: &str| {
+        if message.attempt == 0 {
+            let (prepared, found) = object::prepare_received(raw, &ctx);
+            findings.extend(found);
+            prepared
+        } else {
+            object::prepare(raw, &ctx)
+        }
+    };
     let (text, no_split) = match &message.content {
-        Content::Object(object) => return Decision::objects(message, vec![object::prepare(object, &ctx)]),
+        Content::Object(object) => {
+            let prepared = vec![prepare(object)];
+            return Decision::objects(message, prepared, findings);
+        }
         Content::Bundle { text, no_split } => (text, *no_split),
     };
     let env: BundleEnvelope = match serde_json::from_str(text) {
@@ -243,7 +265,8 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
         _ => return Decision::reject("JSON data objects is empty".into()),
     };
     if objects.len() == 1 {
-        return Decision::objects(message, vec![object::prepare(objects[0].get(), &ctx)]);
+        let prepared = vec![prepare(objects[0].get())];
+        return Decision::objects(message, prepared, findings);
     }
     let split = match split::split_bundle(text, env.x_opencti_event_version.as_deref(), false) {
         Ok(split) => split,
@@ -257,10 +280,10 @@ pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> De
             prepared.push(
                 piece_object(piece)
                     .map_err(|e| object::ObjectError { message: e, source: String::new(), refusal: None })
-                    .and_then(|obj| object::prepare(&obj, &ctx)),
+                    .and_then(|obj| prepare(&obj)),
             );
         }
-        return Decision::objects(message, prepared);
+        return Decision::objects(message, prepared, findings);
     }
     let meta = Arc::new(MessageMeta { origin: Origin::WorkerSplit, ..(**meta).clone() });
     let requeue =
@@ -286,6 +309,15 @@ pub fn apply(
         s.works.add_expectations(w, decision.add_expectations, now);
     }
     let attempt = decision.attempt;
+    s.findings.record(decision.findings.into_iter().map(|f| RecordedFinding {
+        at: now,
+        connector_id: Some(connector_id.to_string()),
+        work_id: work_id.map(str::to_string),
+        object_id: f.object_id.unwrap_or_default(),
+        path: f.path,
+        message: f.message,
+        rule: f.rule.to_string(),
+    }));
     for prepared in decision.objects {
         let result = prepared.and_then(|p| match object::check(s, &p, attempt) {
             Ok(resolution) => Ok(object::store(s, p, resolution, now)),

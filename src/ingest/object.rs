@@ -37,6 +37,7 @@ use crate::stix::{OPENCTI_EXTENSION, entity_type_of};
 use crate::store::State;
 use crate::store::access::Clearance;
 use crate::store::knowledge::{Candidate, Upserted};
+use crate::validate::{Finding, StixValidator};
 
 /// Who writes the object, and where.
 #[derive(Debug, Clone, Default)]
@@ -149,7 +150,34 @@ impl Committed {
 
 /// Checks and identifies one STIX object (JSON text), without touching the state.
 pub fn prepare(raw: &str, ctx: &IngestContext) -> Result<Prepared, ObjectError> {
-    let mut obj: Value = serde_json::from_str(raw).map_err(|e| ObjectError::plain(format!("object is not JSON: {e}"), raw))?;
+    let obj: Value = serde_json::from_str(raw).map_err(|e| ObjectError::plain(format!("object is not JSON: {e}"), raw))?;
+    prepare_value(raw, obj, ctx)
+}
+
+/// [`prepare`] for an object a connector sent, with the STIX 2.1 findings on it (the
+/// advisory channel, [`crate::validate`]): what the mock found wrong by the specification,
+/// whether the platform accepts the object or not. The splitter's `nb_deps` is not part of
+/// the object and is not checked.
+pub fn prepare_received(raw: &str, ctx: &IngestContext) -> (Result<Prepared, ObjectError>, Vec<Finding>) {
+    let mut obj: Value = match serde_json::from_str(raw) {
+        Ok(obj) => obj,
+        Err(e) => return (Err(ObjectError::plain(format!("object is not JSON: {e}"), raw)), Vec::new()),
+    };
+    let findings = match obj.as_object_mut() {
+        Some(map) => {
+            let nb_deps = map.shift_remove("nb_deps");
+            let findings = StixValidator::get().check_object(&obj);
+            if let (Some(v), Some(map)) = (nb_deps, obj.as_object_mut()) {
+                map.insert("nb_deps".into(), v);
+            }
+            findings
+        }
+        None => Vec::new(),
+    };
+    (prepare_value(raw, obj, ctx), findings)
+}
+
+fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepared, ObjectError> {
     let map = obj.as_object_mut().ok_or_else(|| ObjectError::plain("object is not a JSON object", raw))?;
     // The splitter's annotation is not part of the object.
     let mut rewritten = map.shift_remove("nb_deps").is_some();

@@ -104,6 +104,12 @@ impl MockPlatform {
         })
     }
 
+    /// The STIX 2.1 findings on the objects received so far (advisory: they never change a
+    /// work's status), oldest first.
+    pub fn findings(&self) -> Vec<crate::store::findings::RecordedFinding> {
+        self.read(|s| s.findings.all().to_vec())
+    }
+
     /// Every bundle received, in order.
     pub fn received_bundles(&self) -> Vec<ReceivedBundle> {
         self.read(|s| {

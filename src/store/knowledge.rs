@@ -147,6 +147,7 @@ pub struct Knowledge {
     by_stix_id: FxHashMap<Box<str>, u32>,
     types: HashMap<String, Arc<str>>,
     events: Vec<KnowledgeEvent>,
+    built_ins: usize,
 }
 
 impl Knowledge {
@@ -180,6 +181,11 @@ impl Knowledge {
     /// Objects in creation order.
     pub fn all(&self) -> impl Iterator<Item = &StoredObject> {
         self.slots.iter()
+    }
+
+    /// Number of stored objects but the built-in markings.
+    pub fn received_len(&self) -> usize {
+        self.slots.len - self.built_ins
     }
 
     /// Objects in creation order, but the built-in markings: what the platform received
@@ -225,6 +231,9 @@ impl Knowledge {
             }
             None => {
                 let slot = u32::try_from(self.slots.len).expect("fewer than 4 billion objects");
+                if crate::stix::markings::is_built_in(&c.standard_id) {
+                    self.built_ins += 1;
+                }
                 let internal_id = Uuid::new_v4();
                 let stix_ids: Vec<String> = c.stix_ids.into_iter().filter(|id| *id != c.standard_id).collect();
                 for id in &stix_ids {

@@ -23,6 +23,7 @@ pub mod access;
 pub mod clock;
 pub mod connectors;
 pub mod faults;
+pub mod findings;
 pub mod knowledge;
 pub mod queues;
 pub mod transcript;
@@ -55,6 +56,8 @@ pub struct State {
     pub queues: queues::Queues,
     /// Fault rules driven by tests and the control API.
     pub faults: faults::Faults,
+    /// STIX 2.1 findings on received objects (advisory).
+    pub findings: findings::Findings,
     /// Everything received, in order.
     pub transcript: transcript::Transcript,
 }
@@ -88,6 +91,7 @@ impl Store {
             knowledge: knowledge::Knowledge::default(),
             queues: queues::Queues::default(),
             faults: faults::Faults::default(),
+            findings: findings::Findings::default(),
             transcript: transcript::Transcript::new(transcript_body_cap),
         };
         let (version, _) = watch::channel(0);
