@@ -290,3 +290,28 @@ async fn the_built_in_markings_exist_from_the_start() {
     assert!(p.object(TLP_GREEN).is_some(), "found by its fixed STIX id");
     assert!(p.objects().is_empty(), "nothing received yet");
 }
+
+#[tokio::test]
+async fn stix_findings_are_recorded_and_never_change_the_work() {
+    let p = fast_retries().connector_user("importer", TOKEN).start().await;
+    let c = connector(&p).await;
+    // Accepted by the platform, but not valid STIX 2.1: no `created`/`modified`, and
+    // `modified` before `created` on the second one.
+    let mut sloppy = malware("malware--11111111-1111-4111-8111-111111111111", "Sloppy");
+    sloppy.as_object_mut().unwrap().remove("created");
+    let mut backwards = malware("malware--22222222-2222-4222-8222-222222222222", "Backwards");
+    backwards["modified"] = json!("2023-01-01T00:00:00.000Z");
+
+    let w = push(&p, &c, json!([sloppy, backwards])).await;
+
+    assert!(w.errors.is_empty(), "findings are not work errors: {:?}", w.errors);
+    assert_eq!(p.objects().iter().filter(|o| &*o.entity_type == "Malware").count(), 2, "both stored");
+    let findings = p.findings();
+    let on = |id: &str| findings.iter().filter(|f| f.object_id == id).collect::<Vec<_>>();
+    let first = on("malware--11111111-1111-4111-8111-111111111111");
+    assert!(first.iter().any(|f| f.message.contains("created")), "{first:?}");
+    let second = on("malware--22222222-2222-4222-8222-222222222222");
+    assert!(second.iter().any(|f| f.path == "/modified" && f.rule == "time-order"), "{second:?}");
+    assert!(findings.iter().all(|f| f.work_id.as_deref() == Some(w.id.as_str())));
+    assert!(findings.iter().all(|f| f.connector_id.as_deref() == Some(c.as_str())));
+}
