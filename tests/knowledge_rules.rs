@@ -315,3 +315,34 @@ async fn stix_findings_are_recorded_and_never_change_the_work() {
     assert!(findings.iter().all(|f| f.work_id.as_deref() == Some(w.id.as_str())));
     assert!(findings.iter().all(|f| f.connector_id.as_deref() == Some(c.as_str())));
 }
+
+#[tokio::test]
+async fn bundles_are_seeded_from_the_builder_and_the_control_api() {
+    let seed = json!({"type": "bundle", "id": "bundle--1", "objects": [malware("malware--11111111-1111-4111-8111-111111111111", "Emotet")]});
+    let p = MockPlatform::builder().seed(seed.to_string()).start().await;
+    assert!(p.object("malware--11111111-1111-4111-8111-111111111111").is_some(), "seeded before the first request");
+
+    let more = json!({"type": "bundle", "id": "bundle--2", "objects": [
+        malware("malware--22222222-2222-4222-8222-222222222222", "Emotet"),
+        {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--11111111-1111-4111-8111-111111111111", "value": "nope"}
+    ]});
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_mock/seed", p.url()))
+        .bearer_auth(p.token())
+        .body(more.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!((report["objects"].as_u64(), report["created"].as_u64(), report["updated"].as_u64()), (Some(2), Some(0), Some(1)));
+    assert_eq!(report["refused"][0]["id"], "ipv4-addr--11111111-1111-4111-8111-111111111111");
+    let m = p.object("malware--11111111-1111-4111-8111-111111111111").unwrap();
+    assert!(m.stix_ids.contains(&"malware--22222222-2222-4222-8222-222222222222".to_string()), "upserted by name");
+
+    let bad =
+        reqwest::Client::new().post(format!("{}/_mock/seed", p.url())).bearer_auth(p.token()).body("[]").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let anonymous = reqwest::Client::new().post(format!("{}/_mock/seed", p.url())).body(more.to_string()).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

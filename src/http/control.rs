@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/objects", get(objects))
         .route("/objects/{id}", get(object))
         .route("/findings", get(findings))
+        .route("/seed", post(seed))
         .route("/users", get(users).post(add_user))
         .route("/tokens/{token}", delete(revoke_token))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
@@ -203,6 +204,31 @@ async fn object(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
     match state.core.store.read(|s| s.knowledge.get(&id).map(|o| o.json())) {
         Some(o) => axum::Json(o).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no object has the id '{id}'")),
+    }
+}
+
+/// `POST /_mock/seed`: the body is a STIX bundle, stored as the administrator before the
+/// answer (within the platform's payload limit).
+async fn seed(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    guard!(state, headers);
+    let content_length =
+        headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let bytes = match crate::http::body::read_limited(body, state.limit, content_length).await {
+        Ok(b) => b,
+        Err(crate::http::body::BodyError::TooLarge { .. }) => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "the bundle is larger than app:max_payload_body_size");
+        }
+        Err(crate::http::body::BodyError::Io(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let Ok(text) = std::str::from_utf8(bytes.as_slice()) else {
+        return error(StatusCode::BAD_REQUEST, "the bundle is not UTF-8 text");
+    };
+    let store = state.core.store.clone();
+    let text = text.to_string();
+    match tokio::task::spawn_blocking(move || crate::ingest::seed::seed_bundle(&store, &text)).await {
+        Ok(Ok(report)) => axum::Json(report).into_response(),
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("seeding failed: {e}")),
     }
 }
 

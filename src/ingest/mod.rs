@@ -17,6 +17,7 @@
 pub mod object;
 pub mod push;
 pub mod rules;
+pub mod seed;
 pub mod split;
 
 use std::collections::HashMap;

@@ -16,13 +16,14 @@ pub struct MockPlatformBuilder {
     settings: Settings,
     clock: Clock,
     faults: Vec<FaultSpec>,
+    seeds: Vec<String>,
 }
 
 impl Default for MockPlatformBuilder {
     fn default() -> Self {
         let mut settings = Settings::default();
         settings.app.port = 0;
-        MockPlatformBuilder { settings, clock: Clock::system(), faults: Vec::new() }
+        MockPlatformBuilder { settings, clock: Clock::system(), faults: Vec::new(), seeds: Vec::new() }
     }
 }
 
@@ -89,6 +90,14 @@ impl MockPlatformBuilder {
         self
     }
 
+    /// A STIX bundle (JSON text) stored before the platform answers its first request, as
+    /// the administrator, through the ingest path (objects the platform would refuse are
+    /// left out and logged; see [`MockPlatform::seed`] for the report).
+    pub fn seed(mut self, bundle: impl Into<String>) -> Self {
+        self.seeds.push(bundle.into());
+        self
+    }
+
     /// A fault rule active from the start.
     pub fn fault(mut self, spec: FaultSpec) -> Self {
         self.faults.push(spec);
@@ -119,6 +128,13 @@ impl MockPlatformBuilder {
         let platform = Platform::new(self.settings, self.clock, url.clone())?;
         for spec in self.faults {
             platform.core().store.write(|s| s.faults.add(spec));
+        }
+        for bundle in &self.seeds {
+            let report = crate::ingest::seed::seed_bundle(&platform.core().store, bundle)
+                .map_err(|e| Error::Config(format!("seed: {e}")))?;
+            for r in &report.refused {
+                tracing::warn!(id = r.id.as_deref().unwrap_or("?"), error = %r.error, "seeded object refused");
+            }
         }
         Ok(MockPlatform::launch(platform, listener, url))
     }

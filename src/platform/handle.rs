@@ -104,6 +104,12 @@ impl MockPlatform {
         })
     }
 
+    /// Stores every object of a STIX bundle (JSON text) as the administrator, through the
+    /// ingest path, before returning; objects the platform would refuse are in the report.
+    pub fn seed(&self, bundle: &str) -> std::result::Result<crate::ingest::seed::SeedReport, crate::ingest::seed::SeedError> {
+        crate::ingest::seed::seed_bundle(&self.core.store, bundle)
+    }
+
     /// The STIX 2.1 findings on the objects received so far (advisory: they never change a
     /// work's status), oldest first.
     pub fn findings(&self) -> Vec<crate::store::findings::RecordedFinding> {
