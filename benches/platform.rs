@@ -1,7 +1,8 @@
 //! Platform benchmarks (a bench binary, not timed tests): `cargo bench --bench platform`.
 //!
 //! 1. In-process start to the first answered GraphQL request.
-//! 2. `stixBundlePush` of a generated ~45 MB bundle (request body under the 50 MB
+//! 2. `stixBundlePush` of a generated ~45 MB bundle of indicators, observables and
+//!    relationships with the ids pycti connectors give them (request body under the 50 MB
 //!    default limit) until every object is stored, against `opencti-mock serve` in its
 //!    own process, with the server's resident memory growth during the push.
 //! 3. A body ten times over the limit, refused, with the server's memory growth.
@@ -14,6 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use opencti_mock::stix::standard_id::standard_id;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "bench-connector";
@@ -62,12 +64,18 @@ fn generate_bundle(target_bytes: usize) -> (String, usize) {
     let mut i: u64 = 0;
     while size < target_bytes {
         let ip = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-        let ind = format!("indicator--{}", uuid::Uuid::new_v4());
-        let obs = format!("ipv4-addr--{}", uuid::Uuid::new_v4());
-        let rel = format!("relationship--{}", uuid::Uuid::new_v4());
+        // Ids as pycti connectors make them (`Indicator.generate_id`, the stix2 library's
+        // deterministic observable ids, `StixCoreRelationship.generate_id`): the platform's
+        // standard ids.
+        let pattern = format!("[ipv4-addr:value = '{ip}']");
+        let ind = standard_id(&json!({"type": "indicator", "pattern": pattern})).expect("indicator id");
+        let obs = standard_id(&json!({"type": "ipv4-addr", "value": ip})).expect("observable id");
+        let rel =
+            standard_id(&json!({"type": "relationship", "relationship_type": "based-on", "source_ref": ind, "target_ref": obs}))
+                .expect("relationship id");
         let triple = [
             json!({"type": "indicator", "spec_version": "2.1", "id": ind, "created": "2026-11-01T00:00:00.000Z",
-                   "modified": "2026-11-01T00:00:00.000Z", "name": ip, "pattern": format!("[ipv4-addr:value = '{ip}']"),
+                   "modified": "2026-11-01T00:00:00.000Z", "name": ip, "pattern": pattern,
                    "pattern_type": "stix", "valid_from": "2026-11-01T00:00:00Z", "labels": ["malicious-activity"],
                    "description": "Generated for the opencti-mock ingestion benchmark.", "x_opencti_score": 80}),
             json!({"type": "ipv4-addr", "spec_version": "2.1", "id": obs, "value": ip}),
