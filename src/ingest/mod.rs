@@ -23,6 +23,7 @@ pub mod split;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
@@ -141,8 +142,9 @@ impl Worker {
                 }
                 batch
             });
+            // Deciding is pure (parsing, checks, identity, findings): it runs on every core.
             let decisions: Vec<(Arc<MessageMeta>, Decision)> =
-                batch.iter().map(|(m, alive)| (m.meta.clone(), decide(&connector_id, m, *alive))).collect();
+                batch.par_iter().map(|(m, alive)| (m.meta.clone(), decide(&connector_id, m, *alive))).collect();
             let now = self.store.clock().now();
             let requeue: Vec<PushMessage> = self.store.write(|s| {
                 decisions.into_iter().flat_map(|(meta, d)| apply(s, &connector_id, meta.work_id.as_deref(), d, now).1).collect()
