@@ -257,6 +257,19 @@ pub fn is_identity_type(entity_type: &str) -> bool {
     matches!(entity_type, "Organization" | "Individual" | "Sector" | "System" | "SecurityPlatform" | "Identity")
 }
 
+/// Builds the process-wide tables the checks use (compiled schemas, the relationship table,
+/// regular expressions), so that the first bundle does not pay for them. Idempotent.
+pub fn warm_up() {
+    let _ = Relationships::get();
+    let _ = crate::validate::StixValidator::get();
+    let _ = LazyLock::force(&ITEM_KEYS);
+    for (t, et) in crate::stix::OBSERVABLE_TYPES {
+        let _ = observable_syntax::check_observable(t, &json!({"type": t, "value": "x"}));
+        let _ = precheck(t, et, &json!({"type": t, "value": "x"}));
+    }
+    let _ = pattern::parse_pattern("[ipv4-addr:value = '10.0.0.1']");
+}
+
 // ---------------------------------------------------------------------------------------
 // The item as pycti's worker holds it
 

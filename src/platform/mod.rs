@@ -46,6 +46,8 @@ impl Platform {
     pub fn new(settings: Settings, clock: Clock, public_url: String) -> Result<Platform> {
         let admin_token = settings.app.admin.token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let cap = settings.transcript_bundle_cap().map_err(|e| Error::Config(e.to_string()))? as usize;
+        // The checks' tables are built once per process, off the start-up path.
+        std::thread::spawn(crate::ingest::rules::warm_up);
         let store = Store::new(settings.mock.profile, &admin_token, clock, cap);
         let now = store.clock().now();
         store.write(|s| {
