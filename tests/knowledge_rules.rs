@@ -219,10 +219,7 @@ async fn malformed_observables_and_patterns_are_refused_and_valid_ones_stored() 
 async fn a_user_limited_to_markings_cannot_write_data_marked_otherwise() {
     let p = fast_retries().connector_user("importer", TOKEN).start().await;
     let c = connector(&p).await;
-    p.core().store.write(|s| {
-        let id = s.users.by_token(TOKEN).unwrap().id.clone();
-        s.users.set_allowed_markings(&id, Some(vec![TLP_GREEN.to_string()]));
-    });
+    assert!(p.limit_to_markings(TOKEN, &[TLP_GREEN]));
     let mut green = malware("malware--11111111-1111-4111-8111-111111111111", "Green");
     green["object_marking_refs"] = json!([TLP_GREEN]);
     let mut red = malware("malware--22222222-2222-4222-8222-222222222222", "Red");

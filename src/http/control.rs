@@ -265,6 +265,8 @@ struct NewUser {
     token: Option<String>,
     /// Explicit capabilities; absent means the platform's Connector role.
     capabilities: Option<Vec<String>>,
+    /// The markings the user may see and use (any id of each); absent means no limit.
+    allowed_markings: Option<Vec<String>>,
 }
 
 async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(body): axum::Json<NewUser>) -> Response {
@@ -280,9 +282,13 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(
         }
         None => s.users.add_connector_user(&body.name, body.token.as_deref(), now),
     });
+    if body.allowed_markings.is_some() {
+        state.core.store.write(|s| s.users.set_allowed_markings(&user.id, body.allowed_markings.clone()));
+    }
     (
         StatusCode::CREATED,
-        axum::Json(json!({"id": user.id, "name": user.name, "token": token, "capabilities": user.capabilities})),
+        axum::Json(json!({"id": user.id, "name": user.name, "token": token, "capabilities": user.capabilities,
+            "allowed_markings": body.allowed_markings})),
     )
         .into_response()
 }

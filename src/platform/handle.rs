@@ -85,6 +85,17 @@ impl MockPlatform {
         self.core.store.write(|s| s.users.add_user(name, None, capabilities, now)).1
     }
 
+    /// Limits the user holding `token` to these markings (any id of each marking
+    /// definition): data with another marking is invisible to it, and writing such data is
+    /// refused. Returns whether the token belongs to a user.
+    pub fn limit_to_markings(&self, token: &str, markings: &[&str]) -> bool {
+        let markings: Vec<String> = markings.iter().map(|m| m.to_string()).collect();
+        self.core.store.write(|s| match s.users.by_token(token).map(|u| u.id.clone()) {
+            Some(id) => s.users.set_allowed_markings(&id, Some(markings)),
+            None => false,
+        })
+    }
+
     /// Reads the state.
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         self.core.store.read(f)
