@@ -4,8 +4,17 @@
 //! filter's `key` may be a string or a list of keys (any of them matching). Supported
 //! operators: `eq` (default), `not_eq`, `nil`, `not_nil`, `contains`, `not_contains`,
 //! `starts_with`, `not_starts_with`, `ends_with`, `not_ends_with`, `gt`, `gte`, `lt`,
-//! `lte`. Anything else is refused with a message that names it, never ignored.
+//! `lte`, `match` (every word of the value, case-insensitive), `search` (case-insensitive
+//! substring), `wildcard` (`*` and `?`) and `within` (two bounds, inclusive; ISO dates or
+//! the platform's `now`, `now-7d`, `now+1h` date math). Anything else (the platform's
+//! `script` included) is refused with a message that names it, never ignored.
+//!
+//! What a key means is up to the element being filtered: a [`Subject`] gives the values of
+//! a key, may evaluate keys with nested values itself (the platform's `regardingOf`), and
+//! says whether text compares case-insensitively (the platform's keyword fields do: they
+//! are indexed lower-cased).
 
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -80,16 +89,52 @@ const OPERATORS: &[&str] = &[
     "gte",
     "lt",
     "lte",
+    "match",
+    "search",
+    "wildcard",
+    "within",
 ];
+
+/// An element being filtered.
+pub trait Subject {
+    /// The element's values for `key` (a list is flattened into its items; none when the
+    /// element has no such value).
+    fn values(&self, key: &str) -> Vec<Value>;
+
+    /// Evaluates a filter the element understands itself (keys with nested values); `None`
+    /// leaves it to the generic evaluation.
+    fn special(&self, _filter: &Filter) -> Option<bool> {
+        None
+    }
+
+    /// Whether text compares case-insensitively.
+    fn case_insensitive(&self) -> bool {
+        false
+    }
+}
+
+/// A closure as a case-sensitive subject.
+struct Lookup<'a>(&'a dyn Fn(&str) -> Vec<Value>);
+
+impl Subject for Lookup<'_> {
+    fn values(&self, key: &str) -> Vec<Value> {
+        (self.0)(key)
+    }
+}
 
 impl FilterGroup {
     /// Parses a `FilterGroup` from JSON (`null` means no filter).
     pub fn from_json(v: &Value) -> Result<Option<FilterGroup>, FilterError> {
+        FilterGroup::parse_with(v, &|_| true)
+    }
+
+    /// Parses a `FilterGroup` and checks every key with `known_key`.
+    pub fn parse_with(v: &Value, known_key: &dyn Fn(&str) -> bool) -> Result<Option<FilterGroup>, FilterError> {
         if v.is_null() {
             return Ok(None);
         }
         let g: FilterGroup = serde_json::from_value(v.clone()).map_err(|e| FilterError(format!("invalid filter group: {e}")))?;
-        g.check(&|_| true)?;
+        g.check(known_key)?;
         Ok(Some(g))
     }
 
@@ -104,6 +149,12 @@ impl FilterGroup {
                     OPERATORS.join(", ")
                 )));
             }
+            if op == "within" && f.values.len() != 2 {
+                return Err(FilterError(format!(
+                    "filter operator 'within' needs exactly two values (from, to), {} given",
+                    f.values.len()
+                )));
+            }
             check_mode(f.mode.as_deref())?;
             for k in f.key.names() {
                 if !known_key(k) {
@@ -114,12 +165,38 @@ impl FilterGroup {
         self.filter_groups.iter().try_for_each(|g| g.check(known_key))
     }
 
+    /// Every key used, nested groups included.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.filters.iter().flat_map(|f| f.key.names()).collect();
+        for g in &self.filter_groups {
+            out.extend(g.keys());
+        }
+        out
+    }
+
+    /// The filters of every level, nested groups included.
+    pub fn all_filters(&self) -> Vec<&Filter> {
+        let mut out: Vec<&Filter> = self.filters.iter().collect();
+        for g in &self.filter_groups {
+            out.extend(g.all_filters());
+        }
+        out
+    }
+
     /// Whether an element matches. `lookup(key)` returns the element's values for a key
-    /// (a list is flattened into its items).
+    /// (a list is flattened into its items); text compares case-sensitively.
     pub fn matches(&self, lookup: &dyn Fn(&str) -> Vec<Value>) -> bool {
+        self.matches_subject(&Lookup(lookup))
+    }
+
+    /// Whether a subject matches.
+    pub fn matches_subject(&self, subject: &dyn Subject) -> bool {
         let and = self.mode.as_deref() != Some("or");
-        let results =
-            self.filters.iter().map(|f| filter_matches(f, lookup)).chain(self.filter_groups.iter().map(|g| g.matches(lookup)));
+        let results = self
+            .filters
+            .iter()
+            .map(|f| subject.special(f).unwrap_or_else(|| filter_matches(f, subject)))
+            .chain(self.filter_groups.iter().map(|g| g.matches_subject(subject)));
         let mut any = false;
         for r in results {
             if and && !r {
@@ -146,27 +223,95 @@ fn as_text(v: &Value) -> String {
 }
 
 fn compare(field: &Value, wanted: &Value) -> Option<std::cmp::Ordering> {
-    match (field.as_f64(), wanted.as_f64().or_else(|| wanted.as_str().and_then(|s| s.parse().ok()))) {
+    let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    match (number(field), number(wanted)) {
         (Some(a), Some(b)) => a.partial_cmp(&b),
-        _ => Some(as_text(field).cmp(&as_text(wanted))),
+        _ => match (date(field), date(wanted)) {
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
+            _ => Some(as_text(field).cmp(&as_text(wanted))),
+        },
     }
 }
 
-fn filter_matches(f: &Filter, lookup: &dyn Fn(&str) -> Vec<Value>) -> bool {
+/// A date value: ISO-8601 (a plain date is midnight UTC) or the platform's date math
+/// (`now`, `now-7d`, `now+12h`; units y, M, w, d, h, m, s).
+pub fn date(v: &Value) -> Option<DateTime<Utc>> {
+    let s = v.as_str()?.trim();
+    if let Some(rest) = s.strip_prefix("now") {
+        let now = Utc::now();
+        if rest.is_empty() {
+            return Some(now);
+        }
+        let (sign, amount) = match rest.split_at(1) {
+            ("-", a) => (-1, a),
+            ("+", a) => (1, a),
+            _ => return None,
+        };
+        let unit = amount.chars().last()?;
+        let n: i64 = amount[..amount.len() - unit.len_utf8()].parse().ok()?;
+        let d = match unit {
+            'y' => Duration::days(365 * n),
+            'M' => Duration::days(30 * n),
+            'w' => Duration::weeks(n),
+            'd' => Duration::days(n),
+            'h' => Duration::hours(n),
+            'm' => Duration::minutes(n),
+            's' => Duration::seconds(n),
+            _ => return None,
+        };
+        return Some(now + d * sign);
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc())
+}
+
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn filter_matches(f: &Filter, subject: &dyn Subject) -> bool {
     let op = f.operator.as_deref().unwrap_or("eq");
-    let fields: Vec<Value> = f.key.names().into_iter().flat_map(lookup).filter(|v| !v.is_null()).collect();
+    let fields: Vec<Value> = f.key.names().into_iter().flat_map(|k| subject.values(k)).filter(|v| !v.is_null()).collect();
     match op {
         "nil" => return fields.is_empty(),
         "not_nil" => return !fields.is_empty(),
+        "within" => {
+            let (Some(from), Some(to)) = (f.values.first().and_then(date), f.values.get(1).and_then(date)) else { return false };
+            return fields.iter().filter_map(date).any(|d| d >= from && d <= to);
+        }
         _ => {}
     }
+    let fold = |s: String| if subject.case_insensitive() || matches!(op, "match" | "search") { s.to_lowercase() } else { s };
     let value_matches = |wanted: &Value| -> bool {
-        let w = as_text(wanted);
+        let w = fold(as_text(wanted));
         fields.iter().any(|field| {
-            let t = as_text(field);
+            let t = fold(as_text(field));
             match op.trim_start_matches("not_") {
                 "eq" => t == w,
-                "contains" => t.contains(&w),
+                "contains" | "search" => t.contains(&w),
+                "match" => w.split_whitespace().all(|word| t.contains(word)),
+                "wildcard" => wildcard(&w, &t),
                 "starts_with" => t.starts_with(&w),
                 "ends_with" => t.ends_with(&w),
                 "gt" => compare(field, wanted) == Some(std::cmp::Ordering::Greater),
@@ -218,10 +363,36 @@ mod tests {
 
     #[test]
     fn unknown_operators_are_refused_by_name() {
+        for op in ["fuzzy", "script"] {
+            let err = FilterGroup::from_json(
+                &json!({"mode": "and", "filters": [{"key": "x", "values": [], "operator": op}], "filterGroups": []}),
+            )
+            .unwrap_err();
+            assert!(err.0.contains(&format!("'{op}'")), "{err}");
+        }
+    }
+
+    #[test]
+    fn match_wildcard_search_and_within() {
+        let obj = json!({"name": "Emotet Banking Trojan", "created": "2024-03-01T10:00:00.000Z"});
+        let one =
+            |f: Value| FilterGroup::from_json(&json!({"mode": "and", "filters": [f], "filterGroups": []})).unwrap().unwrap();
+        assert!(one(json!({"key": "name", "values": ["banking emotet"], "operator": "match"})).matches(&lookup(&obj)));
+        assert!(!one(json!({"key": "name", "values": ["emo*"], "operator": "wildcard"})).matches(&lookup(&obj)));
+        assert!(one(json!({"key": "name", "values": ["Emo*Tro?an"], "operator": "wildcard"})).matches(&lookup(&obj)));
+        assert!(one(json!({"key": "name", "values": ["TROJAN"], "operator": "search"})).matches(&lookup(&obj)));
+        let within = one(json!({"key": "created", "values": ["2024-03-01", "2024-03-02"], "operator": "within"}));
+        assert!(within.matches(&lookup(&obj)));
+        let past = one(json!({"key": "created", "values": ["now-1d", "now"], "operator": "within"}));
+        assert!(!past.matches(&lookup(&obj)));
+    }
+
+    #[test]
+    fn within_needs_two_bounds() {
         let err = FilterGroup::from_json(
-            &json!({"mode": "and", "filters": [{"key": "x", "values": [], "operator": "fuzzy"}], "filterGroups": []}),
+            &json!({"mode": "and", "filters": [{"key": "created", "values": ["now"], "operator": "within"}], "filterGroups": []}),
         )
         .unwrap_err();
-        assert!(err.0.contains("'fuzzy'"));
+        assert!(err.0.contains("within"), "{err}");
     }
 }

@@ -16,8 +16,20 @@
 //! `@auth` / `@auth(for: [CAPABILITIES])` on a field definition is enforced here, exactly
 //! as the platform's directive: no user → `AUTH_REQUIRED`; missing capability →
 //! `FORBIDDEN_ACCESS`.
+//!
+//! The SDL may be split over several texts (`schema.graphql`, `knowledge.graphql`): an
+//! `extend type X { ... }` definition is merged into `X` (fields, interfaces, enum values,
+//! union members, input fields appended) before anything is registered, as the platform
+//! merges its module schemas. `scalar Upload` is async-graphql's own upload type
+//! (`SchemaBuilder::enable_uploading`), so multipart requests bind files to it.
+//!
+//! [`TypeInfo`] is the SDL read as data (fields and their types, the implementers of each
+//! interface, the members of each union), for resolvers registered generically by field
+//! name or return type. A [`Handler::Json`] resolver returns plain JSON; the builder
+//! converts it to the field's declared type (abstract values tagged with their
+//! `__typename`, scalars coerced), as it does for fields read from their parent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
@@ -25,7 +37,9 @@ use async_graphql::dynamic::{
     Schema, SchemaBuilder, TypeRef, Union,
 };
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::parser::types::{BaseType, ConstDirective, InputValueDefinition, Type, TypeKind, TypeSystemDefinition};
+use async_graphql::parser::types::{
+    BaseType, ConstDirective, InputValueDefinition, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
+};
 use async_graphql::{Error, Name, Response, Value};
 use futures_util::future::BoxFuture;
 
@@ -41,6 +55,10 @@ pub type SyncFn = Arc<dyn Fn(&ResolverContext<'_>) -> Resolved + Send + Sync>;
 /// context before returning its future.
 pub type AsyncFn = Arc<dyn for<'a> Fn(&ResolverContext<'a>) -> BoxFuture<'static, Resolved> + Send + Sync>;
 
+/// A resolver that answers plain JSON, converted by the builder to the field's declared
+/// type (`null` is a null value).
+pub type JsonFn = Arc<dyn Fn(&ResolverContext<'_>) -> Result<serde_json::Value, Error> + Send + Sync>;
+
 /// A resolver.
 #[derive(Clone)]
 pub enum Handler {
@@ -48,6 +66,8 @@ pub enum Handler {
     Sync(SyncFn),
     /// Awaits.
     Async(AsyncFn),
+    /// Runs to completion and answers JSON shaped like the declared type.
+    Json(JsonFn),
 }
 
 /// Resolvers by `(type, field)`.
@@ -70,6 +90,21 @@ impl Registry {
         f: impl for<'a> Fn(&ResolverContext<'a>) -> BoxFuture<'static, Resolved> + Send + Sync + 'static,
     ) {
         self.handlers.insert((ty.to_string(), field.to_string()), Handler::Async(Arc::new(f)));
+    }
+
+    /// Registers a resolver answering JSON (see [`Handler::Json`]).
+    pub fn json(
+        &mut self,
+        ty: &str,
+        field: &str,
+        f: impl Fn(&ResolverContext<'_>) -> Result<serde_json::Value, Error> + Send + Sync + 'static,
+    ) {
+        self.handlers.insert((ty.to_string(), field.to_string()), Handler::Json(Arc::new(f)));
+    }
+
+    /// Whether a resolver is registered for `ty.field`.
+    pub fn contains(&self, ty: &str, field: &str) -> bool {
+        self.handlers.contains_key(&(ty.to_string(), field.to_string()))
     }
 }
 
@@ -162,7 +197,7 @@ fn input_value(def: &InputValueDefinition) -> InputValue {
 }
 
 /// Converts a stored value into a field value of the declared type, tagging values of
-/// abstract types with their `__typename`.
+/// abstract types with their `__typename` and coercing scalars to the declared scalar.
 fn to_field_value(value: Value, ty: &TypeRef, abstract_types: &HashSet<String>) -> Option<FieldValue<'static>> {
     match (ty, value) {
         (_, Value::Null) => None,
@@ -177,7 +212,30 @@ fn to_field_value(value: Value, ty: &TypeRef, abstract_types: &HashSet<String>) 
             };
             Some(FieldValue::value(Value::Object(map)).with_type(concrete))
         }
+        (TypeRef::Named(name), v) => coerce_scalar(name, v).map(FieldValue::value),
         (_, v) => Some(FieldValue::value(v)),
+    }
+}
+
+/// A value as the built-in scalar `name` expects it (numbers and booleans written as text
+/// for `String`, numeric text read for `Int` / `Float`, JSON text for an object in a
+/// `String`); other types pass unchanged. A value that cannot be read is null.
+fn coerce_scalar(name: &str, v: Value) -> Option<Value> {
+    match (name, v) {
+        ("String" | "ID", Value::Number(n)) => Some(Value::String(n.to_string())),
+        ("String" | "ID", Value::Boolean(b)) => Some(Value::String(b.to_string())),
+        ("String", v @ (Value::Object(_) | Value::List(_))) => {
+            Some(Value::String(v.into_json().map(|j| j.to_string()).unwrap_or_default()))
+        }
+        ("Int", Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
+        ("Int", Value::Number(n)) if !n.is_i64() && !n.is_u64() => n.as_f64().map(|f| Value::from(f.trunc() as i64)),
+        ("Float", Value::String(s)) => s.trim().parse::<f64>().ok().map(Value::from),
+        ("Boolean", Value::String(s)) => match s.as_str() {
+            "true" => Some(Value::Boolean(true)),
+            "false" => Some(Value::Boolean(false)),
+            _ => None,
+        },
+        (_, v) => Some(v),
     }
 }
 
@@ -212,6 +270,14 @@ fn make_field(
                 let fut = f(&ctx);
                 FieldFuture::new(async move { fut.await.map(|o| o.map(shorten)) })
             }
+            Some(Handler::Json(f)) => match f(&ctx) {
+                Ok(json) => {
+                    // Every serde_json value has a GraphQL counterpart.
+                    let value = Value::from_json(json).unwrap_or(Value::Null);
+                    FieldFuture::Value(to_field_value(value, &declared, &abstract_types))
+                }
+                Err(e) => fail(e),
+            },
             None => {
                 let value = stored_field(&ctx, &field_name).unwrap_or(Value::Null);
                 FieldFuture::Value(to_field_value(value, &declared, &abstract_types))
@@ -229,6 +295,203 @@ fn shorten<'a>(v: FieldValue<'static>) -> FieldValue<'a> {
     v
 }
 
+/// The SDL parsed, with every `extend type` merged into its base definition.
+struct Definitions {
+    query: String,
+    mutation: Option<String>,
+    types: Vec<TypeDefinition>,
+}
+
+/// Appends the members of an extension to its base definition.
+fn merge_into(base: &mut TypeDefinition, ext: TypeDefinition) -> Result<(), BuildError> {
+    let name = base.name.node.to_string();
+    base.directives.extend(ext.directives);
+    match (&mut base.kind, ext.kind) {
+        (TypeKind::Object(b), TypeKind::Object(e)) => {
+            b.implements.extend(e.implements);
+            b.fields.extend(e.fields);
+        }
+        (TypeKind::Interface(b), TypeKind::Interface(e)) => {
+            b.implements.extend(e.implements);
+            b.fields.extend(e.fields);
+        }
+        (TypeKind::Union(b), TypeKind::Union(e)) => b.members.extend(e.members),
+        (TypeKind::Enum(b), TypeKind::Enum(e)) => b.values.extend(e.values),
+        (TypeKind::InputObject(b), TypeKind::InputObject(e)) => b.fields.extend(e.fields),
+        (TypeKind::Scalar, TypeKind::Scalar) => {}
+        _ => return Err(BuildError::Invalid(format!("`extend` of {name} is not of the kind of its definition"))),
+    }
+    Ok(())
+}
+
+fn definitions(sdl: &str) -> Result<Definitions, BuildError> {
+    let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| BuildError::Sdl(e.to_string()))?;
+    let mut query = "Query".to_string();
+    let mut mutation: Option<String> = None;
+    let mut types: Vec<TypeDefinition> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut extensions = Vec::new();
+    for def in doc.definitions {
+        match def {
+            TypeSystemDefinition::Schema(s) => {
+                if let Some(q) = &s.node.query {
+                    query = q.node.to_string();
+                }
+                if let Some(m) = &s.node.mutation {
+                    mutation = Some(m.node.to_string());
+                }
+            }
+            TypeSystemDefinition::Type(t) if t.node.extend => extensions.push(t.node),
+            TypeSystemDefinition::Type(t) => {
+                index.insert(t.node.name.node.to_string(), types.len());
+                types.push(t.node);
+            }
+            TypeSystemDefinition::Directive(_) => {}
+        }
+    }
+    for ext in extensions {
+        let name = ext.name.node.to_string();
+        match index.get(&name) {
+            Some(&i) => merge_into(&mut types[i], ext)?,
+            None => return Err(BuildError::Invalid(format!("`extend type {name}` extends a type the schema does not define"))),
+        }
+    }
+    Ok(Definitions { query, mutation, types })
+}
+
+/// A field of an object or interface type, as declared.
+#[derive(Debug, Clone)]
+pub struct FieldInfo {
+    /// The declared type (`[String!]`, `Malware`...).
+    pub ty: TypeRef,
+    /// The arguments and their declared types.
+    pub arguments: Vec<(String, TypeRef)>,
+}
+
+impl FieldInfo {
+    /// The named type under lists and non-null markers.
+    pub fn named_type(&self) -> &str {
+        named(&self.ty)
+    }
+
+    /// Whether the declared type is a list.
+    pub fn is_list(&self) -> bool {
+        match &self.ty {
+            TypeRef::NonNull(inner) => matches!(inner.as_ref(), TypeRef::List(_)),
+            TypeRef::List(_) => true,
+            TypeRef::Named(_) => false,
+        }
+    }
+}
+
+/// The named type under lists and non-null markers.
+pub fn named(ty: &TypeRef) -> &str {
+    match ty {
+        TypeRef::Named(n) => n.as_ref(),
+        TypeRef::NonNull(inner) | TypeRef::List(inner) => named(inner),
+    }
+}
+
+/// The SDL read as data: every object and interface type with its fields, what each
+/// interface is implemented by and what each union holds.
+#[derive(Debug, Clone, Default)]
+pub struct TypeInfo {
+    /// The query root's name.
+    pub query: String,
+    /// The mutation root's name.
+    pub mutation: Option<String>,
+    /// Object types: fields by name, in declaration order of the merged definition.
+    pub objects: BTreeMap<String, BTreeMap<String, FieldInfo>>,
+    /// Interface types: fields by name.
+    pub interfaces: BTreeMap<String, BTreeMap<String, FieldInfo>>,
+    /// The interfaces each object or interface type declares it implements.
+    pub implements: HashMap<String, HashSet<String>>,
+    /// Union members.
+    pub unions: HashMap<String, HashSet<String>>,
+    /// Input object types: fields and their declared types.
+    pub inputs: BTreeMap<String, BTreeMap<String, TypeRef>>,
+    /// Enum types and their values.
+    pub enums: BTreeMap<String, Vec<String>>,
+}
+
+impl TypeInfo {
+    /// Reads `sdl` (extensions merged).
+    pub fn from_sdl(sdl: &str) -> Result<TypeInfo, BuildError> {
+        let defs = definitions(sdl)?;
+        let mut info = TypeInfo { query: defs.query, mutation: defs.mutation, ..TypeInfo::default() };
+        let fields_of = |fields: &[async_graphql::Positioned<async_graphql::parser::types::FieldDefinition>]| {
+            fields
+                .iter()
+                .map(|f| {
+                    let arguments =
+                        f.node.arguments.iter().map(|a| (a.node.name.node.to_string(), type_ref(&a.node.ty.node))).collect();
+                    (f.node.name.node.to_string(), FieldInfo { ty: type_ref(&f.node.ty.node), arguments })
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        for t in &defs.types {
+            let name = t.name.node.to_string();
+            match &t.kind {
+                TypeKind::Object(o) => {
+                    info.implements.insert(name.clone(), o.implements.iter().map(|i| i.node.to_string()).collect());
+                    info.objects.insert(name, fields_of(&o.fields));
+                }
+                TypeKind::Interface(i) => {
+                    info.implements.insert(name.clone(), i.implements.iter().map(|i| i.node.to_string()).collect());
+                    info.interfaces.insert(name, fields_of(&i.fields));
+                }
+                TypeKind::Union(u) => {
+                    info.unions.insert(name, u.members.iter().map(|m| m.node.to_string()).collect());
+                }
+                TypeKind::InputObject(io) => {
+                    let fields = io.fields.iter().map(|f| (f.node.name.node.to_string(), type_ref(&f.node.ty.node))).collect();
+                    info.inputs.insert(name, fields);
+                }
+                TypeKind::Enum(e) => {
+                    info.enums.insert(name, e.values.iter().map(|v| v.node.value.node.to_string()).collect());
+                }
+                TypeKind::Scalar => {}
+            }
+        }
+        Ok(info)
+    }
+
+    /// Whether a value of the object type `concrete` can stand where `declared` is expected:
+    /// the same type, an interface it implements (directly or through another interface),
+    /// or a union it belongs to.
+    pub fn fits(&self, concrete: &str, declared: &str) -> bool {
+        if concrete == declared {
+            return true;
+        }
+        if let Some(members) = self.unions.get(declared) {
+            return members.contains(concrete);
+        }
+        let mut seen = HashSet::new();
+        let mut todo = vec![concrete];
+        while let Some(t) = todo.pop() {
+            for i in self.implements.get(t).into_iter().flatten() {
+                if i == declared {
+                    return true;
+                }
+                if seen.insert(i.as_str()) {
+                    todo.push(i);
+                }
+            }
+        }
+        false
+    }
+
+    /// The object types that fit `declared` (see [`TypeInfo::fits`]).
+    pub fn possible_types(&self, declared: &str) -> HashSet<String> {
+        self.objects.keys().filter(|o| self.fits(o, declared)).cloned().collect()
+    }
+
+    /// A field of an object or interface type.
+    pub fn field(&self, ty: &str, field: &str) -> Option<&FieldInfo> {
+        self.objects.get(ty).or_else(|| self.interfaces.get(ty)).and_then(|f| f.get(field))
+    }
+}
+
 /// Builds the executable schema from `sdl` and `registry`, with `data` available to every
 /// resolver and introspection on or off.
 pub fn build(
@@ -237,24 +500,12 @@ pub fn build(
     introspection: bool,
     data: impl FnOnce(SchemaBuilder) -> SchemaBuilder,
 ) -> Result<Schema, BuildError> {
-    let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| BuildError::Sdl(e.to_string()))?;
-    let mut query = "Query".to_string();
-    let mut mutation: Option<String> = None;
-    let mut abstract_types = HashSet::new();
-    for def in &doc.definitions {
-        match def {
-            TypeSystemDefinition::Schema(s) => {
-                if let Some(q) = &s.node.query {
-                    query = q.node.to_string();
-                }
-                mutation = s.node.mutation.as_ref().map(|m| m.node.to_string());
-            }
-            TypeSystemDefinition::Type(t) if matches!(t.node.kind, TypeKind::Interface(_) | TypeKind::Union(_)) => {
-                abstract_types.insert(t.node.name.node.to_string());
-            }
-            _ => {}
-        }
-    }
+    let Definitions { query, mutation, types } = definitions(sdl)?;
+    let abstract_types: HashSet<String> = types
+        .iter()
+        .filter(|t| matches!(t.kind, TypeKind::Interface(_) | TypeKind::Union(_)))
+        .map(|t| t.name.node.to_string())
+        .collect();
     let abstract_types = Arc::new(abstract_types);
     let roots: Vec<&str> = std::iter::once(query.as_str()).chain(mutation.as_deref()).collect();
 
@@ -263,12 +514,11 @@ pub fn build(
     if !introspection {
         builder = builder.disable_introspection();
     }
-    for def in &doc.definitions {
-        let TypeSystemDefinition::Type(t) = def else { continue };
-        let t = &t.node;
+    for t in &types {
         let name = t.name.node.as_str();
         let description = t.description.as_ref().map(|d| d.node.clone());
         match &t.kind {
+            TypeKind::Scalar if name == TypeRef::UPLOAD => builder = builder.enable_uploading(),
             TypeKind::Scalar => {
                 let mut s = Scalar::new(name);
                 if let Some(d) = description {
@@ -365,4 +615,51 @@ pub fn build(
         return Err(BuildError::Undeclared(ty.clone(), field.clone()));
     }
     data(builder).finish().map_err(|e| BuildError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDL: &str = "
+        interface Named { name: String }
+        type Thing implements Named { name: String size: Int }
+        type Other { id: ID }
+        union Any = Thing
+        type Query { thing: Named }
+        extend type Query { other: Other }
+        extend union Any = Other
+        extend type Thing { extra: String }
+    ";
+
+    #[test]
+    fn extensions_are_merged_into_their_definitions() {
+        let info = TypeInfo::from_sdl(SDL).expect("parses");
+
+        assert!(info.field("Query", "other").is_some() && info.field("Query", "thing").is_some());
+        assert!(info.field("Thing", "extra").is_some());
+        assert!(info.fits("Other", "Any") && info.fits("Thing", "Named") && !info.fits("Other", "Named"));
+        assert_eq!(info.possible_types("Any").len(), 2);
+    }
+
+    #[test]
+    fn an_extension_of_an_undefined_type_fails_by_name() {
+        let err = TypeInfo::from_sdl("type Query { a: Int } extend type Ghost { b: Int }").unwrap_err();
+
+        assert!(err.to_string().contains("Ghost"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn json_resolvers_are_tagged_with_their_concrete_type_and_scalars_coerced() {
+        let mut r = Registry::default();
+        r.json("Query", "thing", |_| Ok(serde_json::json!({"__typename": "Thing", "name": 42, "size": "7"})));
+        r.json("Query", "other", |_| Ok(serde_json::Value::Null));
+        let schema = build(SDL, r, false, |b| b.data(Caller::default())).expect("builds");
+
+        let response = schema.execute("{ thing { name ... on Thing { size } } other { id } }").await;
+
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let data = response.data.into_json().expect("json");
+        assert_eq!(data, serde_json::json!({"thing": {"name": "42", "size": 7}, "other": null}));
+    }
 }

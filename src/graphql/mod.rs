@@ -1,7 +1,8 @@
 //! The platform's GraphQL API.
 //!
-//! `schema.graphql` is the contract; each domain file registers the resolvers of its
-//! operations (`connector`, `work`, `stix`), and [`builder`] turns both into an
+//! `schema.graphql` and `knowledge.graphql` (the entity API, appended as `extend type`
+//! blocks) are the contract; each domain registers the resolvers of its operations
+//! (`connector`, `work`, `stix`, `knowledge`), and [`builder`] turns both into an
 //! executable schema (see there for how fields without a resolver are answered and how
 //! `@auth` is enforced). Resolvers stay thin: domain rules live in `store` and `ingest`.
 
@@ -9,6 +10,7 @@ pub mod builder;
 pub mod connector;
 pub mod context;
 pub mod errors;
+pub mod knowledge;
 pub mod project;
 pub mod stix;
 pub mod work;
@@ -18,8 +20,8 @@ use async_graphql::dynamic::Schema;
 use crate::core::Core;
 pub use builder::{BuildError, ValidateOnly};
 
-/// The schema text.
-pub const SDL: &str = include_str!("schema.graphql");
+/// The schema text: the platform core and the knowledge layer.
+pub const SDL: &str = concat!(include_str!("schema.graphql"), "\n", include_str!("knowledge.graphql"));
 
 /// Every resolver of the platform.
 pub fn registry() -> builder::Registry {
@@ -27,6 +29,9 @@ pub fn registry() -> builder::Registry {
     connector::register(&mut r);
     work::register(&mut r);
     stix::register(&mut r);
+    // The SDL is a constant checked by every test that builds the schema.
+    let info = builder::TypeInfo::from_sdl(SDL).expect("the built-in SDL parses and its extensions merge");
+    knowledge::register(&mut r, info);
     r
 }
 

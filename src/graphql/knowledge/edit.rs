@@ -1,0 +1,397 @@
+//! Edits: `xEdit(id) { fieldPatch relationAdd relationDelete ... }`, the root patches
+//! (`indicatorFieldPatch`, `vocabularyFieldPatch`) and the grouping's relation roots.
+//!
+//! `xEdit(id)` answers an object holding the id; each operation loads the object (it must
+//! fit the type the edit is for: `stixCyberObservableEdit` edits observables only) and
+//! fails as the platform does when it cannot (`Cant find element to update`). An edited
+//! body replaces the stored one through the ingest path's checks ([`replace`]): the
+//! upsert merge of creations would unite lists that an edit must be able to shrink.
+//!
+//! Adding and removing references (`relationAdd`, `relationDelete`) and the ref
+//! relationships themselves are in `refs.rs`.
+
+use async_graphql::Error;
+use async_graphql::dynamic::ResolverContext;
+use serde_json::{Map, Value as Json, json};
+
+use crate::graphql::builder::{Registry, named};
+use crate::graphql::context::parts;
+use crate::graphql::errors::{ALREADY_DELETED_ERROR, functional};
+use crate::graphql::knowledge::add::{answer, indicator_for, input_map};
+use crate::graphql::knowledge::input::{RENAMED, Resolver, extension_mut, refusal_error, upload};
+use crate::graphql::knowledge::project::file_node;
+use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, parent_str, with_view};
+use crate::graphql::knowledge::{not_supported, refs};
+use crate::ingest::object::{IngestContext, check, prepare};
+use crate::store::clock::iso;
+use crate::store::knowledge::{Candidate, StoredObject};
+
+/// Registers a root field of the edit family; `false` when `field` is not one.
+pub fn register_root(r: &mut Registry, api: &Shared, field: &str, returns: &str) -> bool {
+    let a = api.clone();
+    match field {
+        "indicatorFieldPatch" | "vocabularyFieldPatch" => {
+            let declared = returns.to_string();
+            r.json("Mutation", field, move |ctx| {
+                let id = arg_str(ctx, "id").unwrap_or_default();
+                let ops = edit_inputs(&arg(ctx, "input"));
+                let internal = patch(ctx, &a, &id, Some(&declared), &ops)?;
+                answer(ctx, &a, &internal)
+            });
+        }
+        "groupingRelationAdd" => r.json("Mutation", field, move |ctx| {
+            let id = arg_str(ctx, "id").unwrap_or_default();
+            refs::relation_add(ctx, &a, &id, "Grouping", &input_map(ctx, "input"))
+        }),
+        "groupingRelationDelete" => r.json("Mutation", field, move |ctx| {
+            let id = arg_str(ctx, "id").unwrap_or_default();
+            refs::relation_delete(ctx, &a, &id, "Grouping")
+        }),
+        f if f.ends_with("Edit") && returns.ends_with("EditMutations") => {
+            r.json("Mutation", field, move |ctx| Ok(json!({"id": arg_str(ctx, "id").unwrap_or_default()})));
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// An operation of a `...EditMutations` type; `declared` is the type edited.
+type Operation = fn(&ResolverContext<'_>, &Api, &str, &str) -> Result<Json, Error>;
+
+const OPERATIONS: &[(&str, Operation)] = &[
+    ("fieldPatch", field_patch),
+    ("relationAdd", refs::relation_add_op),
+    ("relationDelete", refs::relation_delete_op),
+    ("delete", delete),
+    ("importPush", import_push),
+    ("promoteToIndicator", promote_to_indicator),
+    ("promote", promote),
+    ("restrictionOrganizationAdd", organization_add),
+    ("restrictionOrganizationDelete", organization_delete),
+    ("clearAccessRestriction", clear_access_restriction),
+];
+
+/// Operations answered with [`not_supported`], and why.
+const REFUSED: &[(&str, &str)] = &[
+    ("askEnrichment", "enrichment connectors are not triggered by the mock"),
+    ("askEnrichments", "enrichment connectors are not triggered by the mock"),
+    ("analysisPush", "analysis files are not stored"),
+    ("exportPush", "export files are not stored"),
+    ("removeFromDraft", "drafts are not modelled"),
+];
+
+/// Registers the operations of every `...EditMutations` type.
+pub fn register_operations(r: &mut Registry, api: &Shared) {
+    for (ty, ops) in &api.info.objects {
+        let Some(declared) = ty.strip_suffix("EditMutations") else { continue };
+        if declared == "Work" {
+            continue;
+        }
+        for op in ops.keys() {
+            let (ty_name, op_name, declared) = (ty.clone(), op.clone(), declared.to_string());
+            if let Some((_, why)) = REFUSED.iter().find(|(n, _)| *n == op) {
+                let name = format!("{ty_name}.{op_name}");
+                r.json(ty, op, move |_| Err(not_supported(&name, why)));
+            } else if declared == "StixRefRelationship" {
+                let name = format!("{ty_name}.{op_name}");
+                r.json(ty, op, move |_| {
+                    Err(not_supported(
+                        &name,
+                        "ref relationships are references of their source object, with no fields of their own",
+                    ))
+                });
+            } else if let Some((_, f)) = OPERATIONS.iter().find(|(n, _)| *n == op) {
+                let (a, f) = (api.clone(), *f);
+                r.json(ty, op, move |ctx| {
+                    let id = parent_str(ctx, "id").unwrap_or_default();
+                    f(ctx, &a, &id, &declared)
+                });
+            }
+        }
+    }
+}
+
+/// `[EditInput]` as a list of JSON objects (a single object counts as a list of one).
+pub(super) fn edit_inputs(v: &Json) -> Vec<Json> {
+    match v {
+        Json::Array(items) => items.iter().filter(|i| i.is_object()).cloned().collect(),
+        Json::Object(_) => vec![v.clone()],
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn cant_find(action: &str, id: &str) -> Error {
+    functional(format!("Cant find element to {action}"), json!({"id": id}))
+}
+
+/// The object an edit applies to, with its parsed body.
+pub(super) fn load(v: &View<'_>, id: &str, declared: Option<&str>) -> Option<(StoredObject, Map<String, Json>)> {
+    let obj = match declared {
+        Some(d) => v.get_as(id, d),
+        None => v.get(id),
+    }?;
+    Some((obj.clone(), obj.json().as_object().cloned().unwrap_or_default()))
+}
+
+/// Replaces the body of a stored object, after the ingest path's checks (references,
+/// markings the writer may use, patterns, observable syntax...).
+pub fn replace(ctx: &ResolverContext<'_>, obj: &StoredObject, mut body: Map<String, Json>) -> Result<(), Error> {
+    let (core, caller) = parts(ctx)?;
+    let user = caller.user()?;
+    body.insert("id".into(), json!(obj.standard_id));
+    let text = Json::Object(body).to_string();
+    let ictx = IngestContext { applicant_id: Some(user.id.clone()), connector_id: None, draft_id: caller.draft_id.clone() };
+    let to_error = |e: crate::ingest::object::ObjectError| match &e.refusal {
+        Some(r) => refusal_error(r),
+        None => functional(e.message.clone(), json!({"id": obj.internal_id.to_string()})),
+    };
+    let prepared = prepare(&text, &ictx).map_err(to_error)?;
+    let now = core.store.clock().now();
+    core.store.write(|s| {
+        check(s, &prepared, 0).map_err(to_error)?;
+        let candidate = Candidate {
+            standard_id: obj.standard_id.clone(),
+            stix_ids: Vec::new(),
+            stix_type: obj.stix_type.to_string(),
+            entity_type: obj.entity_type.to_string(),
+            body: text.clone().into(),
+        };
+        s.knowledge.upsert(candidate, now);
+        Ok(())
+    })
+}
+
+/// Applies `[EditInput]` to the object `id` (of type `declared` when given); answers its
+/// internal id.
+pub fn patch(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: Option<&str>, ops: &[Json]) -> Result<String, Error> {
+    let (core, _) = parts(ctx)?;
+    let now = iso(core.store.clock().now());
+    let (obj, body) = with_view(ctx, api, |v| {
+        let (obj, mut body) = load(v, id, declared).ok_or_else(|| cant_find("update", id))?;
+        let gql = crate::graphql::knowledge::types::graphql_type(&obj);
+        let mut r = Resolver::new(v);
+        for op in ops {
+            apply(&mut body, op, &mut r, v, &gql, &obj.stix_type)?;
+        }
+        r.finish()?;
+        if body.contains_key("modified") {
+            body.insert("modified".into(), json!(now));
+        }
+        Ok((obj, body))
+    })?;
+    replace(ctx, &obj, body)?;
+    Ok(obj.internal_id.to_string())
+}
+
+/// A value as the declared scalar of a field.
+fn coerce(v: &Json, scalar: &str) -> Json {
+    match (scalar, v) {
+        ("Int", Json::String(s)) => s.trim().parse::<i64>().map(Json::from).unwrap_or(v.clone()),
+        ("Float", Json::String(s)) => s.trim().parse::<f64>().map(Json::from).unwrap_or(v.clone()),
+        ("Boolean", Json::String(s)) => match s.as_str() {
+            "true" => json!(true),
+            "false" => json!(false),
+            _ => v.clone(),
+        },
+        _ => v.clone(),
+    }
+}
+
+/// Adds, removes or replaces the items of a list property.
+pub(super) fn list_op(body: &mut Map<String, Json>, prop: &str, operation: &str, items: Vec<Json>) {
+    let mut current: Vec<Json> = match body.get(prop) {
+        Some(Json::Array(a)) => a.clone(),
+        Some(Json::Null) | None => Vec::new(),
+        Some(other) => vec![other.clone()],
+    };
+    match operation {
+        "add" => {
+            for i in items {
+                if !current.contains(&i) {
+                    current.push(i);
+                }
+            }
+        }
+        "remove" => current.retain(|c| !items.contains(c)),
+        _ => current = items,
+    }
+    if current.is_empty() {
+        body.remove(prop);
+    } else {
+        body.insert(prop.to_string(), Json::Array(current));
+    }
+}
+
+/// One `EditInput` on a body.
+pub(super) fn apply(
+    body: &mut Map<String, Json>,
+    op: &Json,
+    r: &mut Resolver<'_, '_>,
+    v: &View<'_>,
+    gql: &str,
+    stix_type: &str,
+) -> Result<(), Error> {
+    let key = op["key"].as_str().unwrap_or_default().to_string();
+    let operation = op["operation"].as_str().unwrap_or("replace").to_string();
+    let values: Vec<Json> = match &op["value"] {
+        Json::Array(a) => a.iter().filter(|x| !x.is_null()).cloned().collect(),
+        Json::Null => Vec::new(),
+        other => vec![other.clone()],
+    };
+    let ids: Vec<String> = values.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+    if let Some(path) = op["object_path"].as_str().filter(|p| !p.is_empty()) {
+        let mut parts = path.trim_start_matches('/').split('/');
+        let head = parts.next().unwrap_or_default().to_string();
+        let target = body.entry(head).or_insert_with(|| json!({}));
+        if let (Some(m), Some(sub)) = (target.as_object_mut(), parts.next()) {
+            match values.first().filter(|_| operation != "remove") {
+                Some(x) => m.insert(sub.to_string(), x.clone()),
+                None => m.remove(sub),
+            };
+        }
+        return Ok(());
+    }
+    match key.as_str() {
+        "createdBy" => match ids.first().and_then(|i| r.one(i)).filter(|_| operation != "remove") {
+            Some(id) => {
+                body.insert("created_by_ref".into(), json!(id));
+            }
+            None => {
+                body.remove("created_by_ref");
+            }
+        },
+        "objectMarking" => list_op(body, "object_marking_refs", &operation, r.many(&ids).into_iter().map(Json::String).collect()),
+        "objects" => list_op(body, "object_refs", &operation, r.many(&ids).into_iter().map(Json::String).collect()),
+        "objectLabel" => list_op(body, "labels", &operation, r.labels(&ids).into_iter().map(Json::String).collect()),
+        "externalReferences" => list_op(body, "external_references", &operation, r.external_references(&ids)),
+        "killChainPhases" => list_op(body, "kill_chain_phases", &operation, r.kill_chain_phases(&ids)),
+        "objectOrganization" => {
+            let orgs: Vec<Json> = r.many(&ids).into_iter().map(Json::String).collect();
+            let ext = extension_mut(body, stix_type);
+            list_op(ext, "granted_refs", &operation, orgs);
+        }
+        "hashes" => {
+            let map: Map<String, Json> = values
+                .iter()
+                .filter_map(|h| match h {
+                    Json::Object(o) => Some((o.get("algorithm")?.as_str()?.to_string(), o.get("hash")?.clone())),
+                    Json::String(s) => serde_json::from_str::<Json>(s)
+                        .ok()
+                        .and_then(|h| Some((h.get("algorithm")?.as_str()?.to_string(), h.get("hash")?.clone()))),
+                    _ => None,
+                })
+                .collect();
+            let entry = body.entry("hashes").or_insert_with(|| json!({}));
+            if let Some(m) = entry.as_object_mut() {
+                if operation == "replace" {
+                    m.clear();
+                }
+                for (k, h) in map {
+                    if operation == "remove" {
+                        m.remove(&k);
+                    } else {
+                        m.insert(k, h);
+                    }
+                }
+            }
+        }
+        _ => {
+            let field = v.api.info.field(gql, &key);
+            let snake = crate::graphql::knowledge::list::known_key(&key);
+            if field.is_none() && !snake {
+                return Err(functional(format!("{key} is not a field of {gql} the mock can edit"), json!({"key": key})));
+            }
+            let prop = RENAMED.iter().find(|(k, _)| *k == key).map(|(_, p)| p.to_string()).unwrap_or(key.clone());
+            let scalar = field.map(|f| named(&f.ty).to_string()).unwrap_or_default();
+            let values: Vec<Json> = values.iter().map(|x| coerce(x, &scalar)).collect();
+            if let Some(ext) = body.get_mut("extensions").and_then(Json::as_object_mut) {
+                for e in ext.values_mut().filter_map(Json::as_object_mut) {
+                    e.remove(prop.strip_prefix("x_opencti_").unwrap_or(&prop));
+                }
+            }
+            if field.is_some_and(|f| f.is_list()) || (field.is_none() && body.get(&prop).is_some_and(Json::is_array)) {
+                list_op(body, &prop, &operation, values);
+            } else {
+                match values.into_iter().next().filter(|_| operation != "remove") {
+                    Some(x) => body.insert(prop, x),
+                    None => body.remove(&prop),
+                };
+            }
+        }
+    }
+    Ok(())
+}
+
+fn field_patch(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let internal = patch(ctx, api, id, Some(declared), &edit_inputs(&arg(ctx, "input")))?;
+    answer(ctx, api, &internal)
+}
+
+/// `delete`: the mock's store cannot remove objects yet.
+fn delete(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let exists = with_view(ctx, api, |v| Ok(v.get_as(id, declared).is_some()))?;
+    if !exists {
+        return Err(
+            ALREADY_DELETED_ERROR.with("Already deleted elements", json!({"id": id}).as_object().cloned().unwrap_or_default())
+        );
+    }
+    Err(not_supported(&format!("{declared}EditMutations.delete"), "the knowledge store cannot remove objects"))
+}
+
+/// `importPush(file, ...)`: the file's name, size and type are recorded on the object (the
+/// mock keeps no content); answers the `File`.
+fn import_push(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let (core, _) = parts(ctx)?;
+    let now = iso(core.store.clock().now());
+    let file =
+        upload(ctx, &arg(ctx, "file")).ok_or_else(|| functional("importPush needs a file (multipart upload)", json!({})))?;
+    let version = arg_str(ctx, "version").unwrap_or(now);
+    let (obj, body, entry) = with_view(ctx, api, |v| {
+        let (obj, mut body) = load(v, id, Some(declared)).ok_or_else(|| cant_find("upload to", id))?;
+        let mut r = Resolver::new(v);
+        let markings = r.many(&arg_strs(ctx, "fileMarkings"));
+        r.finish()?;
+        let entry = json!({"name": file.name, "mime_type": file.mime_type, "size": file.size, "version": version,
+            "object_marking_refs": markings});
+        let ext = extension_mut(&mut body, &obj.stix_type);
+        let mut files: Vec<Json> = ext.get("files").and_then(Json::as_array).cloned().unwrap_or_default();
+        files.retain(|f| f["name"] != entry["name"]);
+        files.push(entry.clone());
+        ext.insert("files".into(), Json::Array(files));
+        Ok((obj, body, entry))
+    })?;
+    replace(ctx, &obj, body)?;
+    Ok(file_node(&entry, &obj))
+}
+
+fn promote_to_indicator(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let internal = with_view(ctx, api, |v| Ok(v.get_as(id, declared).map(|o| o.internal_id.to_string())))?;
+    let internal = internal.ok_or_else(|| cant_find("promote", id))?;
+    indicator_for(ctx, api, &internal)
+}
+
+fn promote(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    promote_to_indicator(ctx, api, id, declared)?;
+    answer(ctx, api, id)
+}
+
+fn organizations(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str, operation: &str) -> Result<Json, Error> {
+    let ops = vec![json!({"key": "objectOrganization", "value": arg_strs(ctx, "organizationId"), "operation": operation})];
+    let internal = patch(ctx, api, id, Some(declared), &ops)?;
+    answer(ctx, api, &internal)
+}
+
+fn organization_add(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    organizations(ctx, api, id, declared, "add")
+}
+
+fn organization_delete(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    organizations(ctx, api, id, declared, "remove")
+}
+
+/// `clearAccessRestriction`: the mock models no authorized members, so there is nothing to
+/// clear; answers the object.
+fn clear_access_restriction(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let found = with_view(ctx, api, |v| Ok(v.get_as(id, declared).map(|o| v.project(o))))?;
+    found.ok_or_else(|| cant_find("update", id))
+}

@@ -1,0 +1,472 @@
+//! Stored STIX objects as the GraphQL objects the entity API answers.
+//!
+//! A projection starts from the stored STIX body (every STIX property is a GraphQL field
+//! of the same name) and adds what is not a plain copy (`src/graphql/knowledge.md`, "Fields
+//! that are not a plain copy"): the platform's ids and types, the OpenCTI and MITRE
+//! extension values under their `x_opencti_*` / `x_mitre_*` names, renamed properties
+//! (`abstract` → `attribute_abstract`, sighting `count` → `attribute_count`...), hashes as
+//! `[{algorithm, hash}]`, the observable's representative value, and `__typename` for values
+//! of interface type. Fields that need other objects (`createdBy`, `objectLabel`,
+//! `from`...) are resolved lazily by `fields.rs`, from the STIX reference properties the
+//! projection keeps (`created_by_ref`, `labels`, `source_ref`...).
+//!
+//! Non-null scalar fields the object has no value for get the type's neutral value (`""`,
+//! `0`, `false`, `[]`, the creation date), so that a partial object never turns a whole
+//! answer into an error.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::graphql::builder::named;
+use crate::graphql::knowledge::types::{IDENTITY_CLASSES, graphql_type, parent_types};
+use crate::graphql::knowledge::view::View;
+use crate::stix::OPENCTI_EXTENSION;
+use crate::store::clock::iso;
+use crate::store::knowledge::StoredObject;
+
+/// The OpenCTI extension carried by observables.
+pub const OPENCTI_SCO_EXTENSION: &str = "extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82";
+/// The MITRE ATT&CK extension.
+pub const MITRE_EXTENSION: &str = "extension-definition--322b8f77-262a-4cb8-a915-1e441e00329b";
+
+/// Keys of the OpenCTI extensions that are platform bookkeeping, not `x_opencti_*` fields.
+const INTERNAL_EXTENSION_KEYS: &[&str] = &[
+    "extension_type",
+    "id",
+    "type",
+    "created_at",
+    "updated_at",
+    "is_inferred",
+    "stix_ids",
+    "creator_ids",
+    "files",
+    "granted_refs",
+    "labels_ids",
+    "created_by_ref_id",
+    "assignee_ids",
+    "participant_ids",
+    "authorized_members",
+    "linked_to_refs",
+    "workflow_id",
+];
+
+/// The default colour of a label created without one.
+pub fn label_color(value: &str) -> String {
+    const PALETTE: &[&str] =
+        &["#ff9800", "#2196f3", "#4caf50", "#e91e63", "#9c27b0", "#00bcd4", "#795548", "#607d8b", "#f44336", "#3f51b5"];
+    let h = value.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+    PALETTE[h % PALETTE.len()].to_string()
+}
+
+/// The OpenCTI extension of a body (domain objects and relationships use one definition,
+/// observables another).
+pub fn opencti_extension(body: &Json) -> Option<&Map<String, Json>> {
+    let ext = body.get("extensions")?;
+    ext.get(OPENCTI_EXTENSION).or_else(|| ext.get(OPENCTI_SCO_EXTENSION)).and_then(Json::as_object)
+}
+
+/// The GraphQL object of a stored object whose body is `body`.
+pub fn project(v: &View<'_>, obj: &StoredObject, body: Json) -> Json {
+    let mut m = match body {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    };
+    let stix_type: &str = &obj.stix_type;
+    let entity_type: &str = &obj.entity_type;
+    let body_ids = m.get("x_opencti_stix_ids").cloned();
+    let extensions = m.remove("extensions");
+    if let Some(ext) = &extensions {
+        for def in [OPENCTI_EXTENSION, OPENCTI_SCO_EXTENSION] {
+            if let Some(e) = ext.get(def).and_then(Json::as_object) {
+                extension_fields(&mut m, e, v, obj);
+            }
+        }
+        if let Some(e) = ext.get(MITRE_EXTENSION).and_then(Json::as_object) {
+            for (k, val) in e.iter().filter(|(k, _)| *k != "extension_type") {
+                let key = if k.starts_with("x_mitre_") { k.clone() } else { format!("x_mitre_{k}") };
+                m.entry(key).or_insert_with(|| val.clone());
+            }
+        }
+        // The GraphQL `extensions` of files and network traffic is the STIX value as text.
+        let rest: Map<String, Json> = ext
+            .as_object()
+            .map(|e| {
+                e.iter()
+                    .filter(|(k, _)| *k != OPENCTI_EXTENSION && *k != OPENCTI_SCO_EXTENSION)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !rest.is_empty() {
+            m.insert("extensions".into(), Json::String(Json::Object(rest).to_string()));
+        }
+    }
+    renames(&mut m, stix_type);
+    if let Some(Json::Object(h)) = m.get("hashes") {
+        let list: Vec<Json> = h.iter().map(|(a, v)| json!({"algorithm": a, "hash": v})).collect();
+        m.insert("hashes".into(), Json::Array(list));
+    }
+    type_specific(&mut m, obj);
+    let gql = graphql_type(obj);
+    let mut stix_ids: Vec<Json> = obj.stix_ids.iter().map(|s| Json::String(s.clone())).collect();
+    for id in body_ids.iter().flat_map(|v| v.as_array().cloned().unwrap_or_default()) {
+        if id.as_str() != Some(obj.standard_id.as_str()) && !stix_ids.contains(&id) {
+            stix_ids.push(id);
+        }
+    }
+    m.insert("id".into(), json!(obj.internal_id.to_string()));
+    m.insert("standard_id".into(), json!(obj.standard_id));
+    m.insert("entity_type".into(), json!(entity_type));
+    m.insert("parent_types".into(), json!(parent_types(stix_type, entity_type)));
+    m.insert("x_opencti_stix_ids".into(), Json::Array(stix_ids));
+    m.insert("created_at".into(), json!(iso(obj.created_at)));
+    m.insert("updated_at".into(), json!(iso(obj.updated_at)));
+    m.entry("spec_version").or_insert_with(|| json!("2.1"));
+    m.entry("customFieldValues").or_insert_with(|| json!([]));
+    m.entry("creators").or_insert_with(|| json!([]));
+    m.entry("importFiles").or_insert_with(|| json!({"edges": []}));
+    defaults(&mut m, v, &gql, &iso(obj.created_at));
+    m.insert("__typename".into(), Json::String(gql));
+    Json::Object(m)
+}
+
+/// Copies the OpenCTI extension's values to their GraphQL names.
+fn extension_fields(m: &mut Map<String, Json>, e: &Map<String, Json>, v: &View<'_>, obj: &StoredObject) {
+    for (k, val) in e {
+        if INTERNAL_EXTENSION_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        let key = if k.starts_with("x_opencti_") { k.clone() } else { format!("x_opencti_{k}") };
+        m.entry(key).or_insert_with(|| val.clone());
+    }
+    if let Some(w) = e.get("workflow_id") {
+        m.entry("x_opencti_workflow_id").or_insert_with(|| w.clone());
+    }
+    if let Some(ids) = e.get("creator_ids").and_then(Json::as_array) {
+        let creators: Vec<Json> = ids
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|id| json!({"id": id, "name": v.user_name(id).unwrap_or("Unknown"), "entity_type": "User"}))
+            .collect();
+        m.insert("creators".into(), Json::Array(creators));
+    }
+    if let Some(granted) = e.get("granted_refs") {
+        m.insert("__granted_refs".into(), granted.clone());
+    }
+    if let Some(files) = e.get("files").and_then(Json::as_array) {
+        let edges: Vec<Json> = files.iter().map(|f| json!({"node": file_node(f, obj)})).collect();
+        m.insert("importFiles".into(), json!({"edges": edges}));
+    }
+}
+
+/// A `File` from a file entry of the OpenCTI extension of `obj` (its id is the platform's
+/// storage path, `import/<entity type>/<internal id>/<name>`).
+pub fn file_node(f: &Json, obj: &StoredObject) -> Json {
+    let name = f.get("name").and_then(Json::as_str).unwrap_or_default();
+    json!({
+        "id": format!("import/{}/{}/{name}", obj.entity_type, obj.internal_id),
+        "name": f.get("name").cloned().unwrap_or(json!("")),
+        "size": f.get("size").cloned().unwrap_or(Json::Null),
+        "metaData": {"mimetype": f.get("mime_type").cloned().unwrap_or(Json::Null), "version": f.get("version").cloned().unwrap_or(Json::Null)},
+        "__markings": f.get("object_marking_refs").cloned().unwrap_or(json!([])),
+    })
+}
+
+/// STIX properties whose GraphQL name differs.
+fn renames(m: &mut Map<String, Json>, stix_type: &str) {
+    let pairs: &[(&str, &str)] = match stix_type {
+        "note" => &[("abstract", "attribute_abstract")],
+        "sighting" => &[("count", "attribute_count")],
+        "email-message" => &[("date", "attribute_date")],
+        "windows-registry-key" => &[("key", "attribute_key")],
+        _ => &[],
+    };
+    for (from, to) in pairs {
+        if let Some(val) = m.get(*from).cloned() {
+            m.entry(to.to_string()).or_insert(val);
+        }
+    }
+}
+
+fn s<'m>(m: &'m Map<String, Json>, k: &str) -> Option<&'m str> {
+    m.get(k).and_then(Json::as_str).filter(|s| !s.is_empty())
+}
+
+fn text(m: &Map<String, Json>, k: &str) -> Option<String> {
+    match m.get(k) {
+        Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first hash of SHA-256, SHA-512, SHA-1, MD5 (then any other).
+fn hash_value(m: &Map<String, Json>) -> Option<String> {
+    let list = m.get("hashes")?.as_array()?;
+    let get = |alg: &str| {
+        list.iter()
+            .find(|h| h["algorithm"].as_str().is_some_and(|a| a.eq_ignore_ascii_case(alg)))
+            .and_then(|h| h["hash"].as_str().map(str::to_string))
+    };
+    ["SHA-256", "SHA-512", "SHA-1", "MD5"]
+        .iter()
+        .find_map(|a| get(a))
+        .or_else(|| list.iter().find_map(|h| h["hash"].as_str().map(str::to_string)))
+}
+
+/// The platform's representative value of an observable (`observableValue`).
+fn observable_value(m: &Map<String, Json>, entity_type: &str) -> String {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| text(m, k));
+    let v = match entity_type {
+        "Autonomous-System" => first(&["name", "number"]),
+        "Directory" => first(&["path"]),
+        "Email-Message" => first(&["body", "subject"]),
+        "Artifact" => hash_value(m).or_else(|| first(&["payload_bin", "url"])),
+        "StixFile" => hash_value(m).or_else(|| first(&["name"])),
+        "X509-Certificate" => hash_value(m).or_else(|| first(&["subject", "issuer"])),
+        "Mutex" => first(&["name"]),
+        "Network-Traffic" => first(&["src_port", "dst_port"]),
+        "Process" => first(&["pid", "command_line"]),
+        "Software" => match (s(m, "name"), s(m, "version")) {
+            (Some(n), Some(v)) => Some(format!("{n} ({v})")),
+            (Some(n), None) => Some(n.to_string()),
+            _ => first(&["cpe", "swid"]),
+        },
+        "User-Account" => first(&["account_login", "user_id"]),
+        "Bank-Account" => first(&["iban"]),
+        "Payment-Card" => first(&["card_number", "holder_name"]),
+        "Windows-Registry-Key" => first(&["attribute_key", "key"]),
+        "Windows-Registry-Value-Type" => first(&["name", "data"]),
+        "Media-Content" => first(&["content", "title", "url"]),
+        "Persona" => first(&["persona_name"]),
+        "SSH-Key" => first(&["fingerprint_sha256", "fingerprint_md5", "key_type"]),
+        "Email-Mime-Part-Type" => first(&["body", "content_type"]),
+        _ => first(&["value"]),
+    };
+    v.unwrap_or_else(|| "Unknown".into())
+}
+
+/// Fields that depend on the type.
+fn type_specific(m: &mut Map<String, Json>, obj: &StoredObject) {
+    let entity_type: &str = &obj.entity_type;
+    match &*obj.stix_type {
+        "identity" => {
+            let class = IDENTITY_CLASSES.iter().find(|(e, _)| *e == entity_type).map(|(_, c)| *c).unwrap_or("organization");
+            m.entry("identity_class").or_insert_with(|| json!(class));
+        }
+        "marking-definition" => marking_fields(m),
+        "label" => {
+            let value = s(m, "value").unwrap_or_default().to_string();
+            m.entry("color").or_insert_with(|| json!(label_color(&value)));
+        }
+        "kill-chain-phase" => {
+            m.entry("x_opencti_order").or_insert(json!(0));
+        }
+        "vocabulary" => {
+            let category = s(m, "category").unwrap_or_default().to_string();
+            m.insert("category".into(), json!({"key": category, "fields": vocabulary_fields(&category)}));
+        }
+        "sighting" => {
+            m.insert("relationship_type".into(), json!("stix-sighting-relationship"));
+            m.entry("attribute_count").or_insert(json!(1));
+            m.entry("x_opencti_negative").or_insert(json!(false));
+        }
+        "indicator" => {
+            if let Some(p) = s(m, "pattern") {
+                m.insert("x_opencti_observable_values".into(), Json::Array(pattern_values(p)));
+            }
+        }
+        "attack-pattern" | "course-of-action" if !m.contains_key("x_mitre_id") => {
+            let mitre = m.get("external_references").and_then(Json::as_array).and_then(|refs| {
+                refs.iter()
+                    .rev()
+                    .find(|r| r["source_name"] == "mitre-attack")
+                    .and_then(|r| r["external_id"].as_str().map(str::to_string))
+            });
+            if let Some(id) = mitre {
+                m.insert("x_mitre_id".into(), json!(id));
+            }
+        }
+        "process" => {
+            if let Some(Json::Object(vars)) = m.get("environment_variables") {
+                let list: Vec<Json> =
+                    vars.iter().map(|(k, v)| json!(format!("{k}={}", v.as_str().unwrap_or_default()))).collect();
+                m.insert("environment_variables".into(), Json::Array(list));
+            }
+        }
+        "x509-certificate" => {
+            if let Some(Json::Object(ext)) = m.get("x509_v3_extensions").cloned() {
+                for (k, v) in ext {
+                    m.entry(k).or_insert(v);
+                }
+            }
+        }
+        _ => {}
+    }
+    if crate::stix::is_observable_type(&obj.stix_type) {
+        let value = observable_value(m, entity_type);
+        m.insert("observable_value".into(), json!(value));
+    }
+}
+
+/// The platform's `definition_type` / `definition` of a marking (the OpenCTI names, not the
+/// STIX definition dictionary).
+fn marking_fields(m: &mut Map<String, Json>) {
+    let stix_type = s(m, "definition_type").map(str::to_string);
+    let def_type = s(m, "x_opencti_definition_type").map(str::to_string).or_else(|| match stix_type.as_deref() {
+        Some("tlp") => Some("TLP".into()),
+        other => other.map(str::to_string),
+    });
+    let definition =
+        s(m, "x_opencti_definition").map(str::to_string).or_else(|| s(m, "name").map(str::to_string)).or_else(|| {
+            let d = m.get("definition")?;
+            d.get("tlp")
+                .and_then(Json::as_str)
+                .map(|l| format!("TLP:{}", l.to_uppercase()))
+                .or_else(|| d.get("statement").and_then(Json::as_str).map(str::to_string))
+        });
+    m.insert("definition_type".into(), def_type.map(Json::String).unwrap_or(Json::Null));
+    m.insert("definition".into(), definition.map(Json::String).unwrap_or(Json::Null));
+    m.entry("x_opencti_order").or_insert(json!(0));
+}
+
+/// The entity fields a vocabulary category serves.
+fn vocabulary_fields(category: &str) -> Json {
+    let fields: &[&str] = match category {
+        "malware_type_ov" => &["malware_types"],
+        "indicator_type_ov" => &["indicator_types"],
+        "report_types_ov" => &["report_types"],
+        "tool_types_ov" => &["tool_types"],
+        "infrastructure_type_ov" => &["infrastructure_types"],
+        "threat_actor_group_type_ov" | "threat_actor_individual_type_ov" => &["threat_actor_types"],
+        "attack_motivation_ov" => &["primary_motivation", "secondary_motivations", "personal_motivations"],
+        "attack_resource_level_ov" => &["resource_level"],
+        "threat_actor_group_role_ov" | "threat_actor_individual_role_ov" => &["roles"],
+        "threat_actor_group_sophistication_ov" | "threat_actor_individual_sophistication_ov" => &["sophistication"],
+        "implementation_language_ov" => &["implementation_languages"],
+        "processor_architecture_ov" => &["architecture_execution_envs"],
+        "malware_capabilities_ov" => &["capabilities"],
+        "grouping_context_ov" => &["context"],
+        "note_types_ov" => &["note_types"],
+        "opinion_ov" => &["opinion"],
+        "pattern_type_ov" => &["pattern_type"],
+        "incident_type_ov" => &["incident_type"],
+        "incident_severity_ov" => &["severity"],
+        "account_type_ov" => &["account_type"],
+        "platforms_ov" => &["x_mitre_platforms"],
+        _ => &[],
+    };
+    Json::Array(fields.iter().map(|f| json!({"key": f})).collect())
+}
+
+/// `[{type, value, hashes}]` of the simple comparisons of a STIX pattern.
+pub fn pattern_values(pattern: &str) -> Vec<Json> {
+    let mut out = Vec::new();
+    for cmp in pattern.split(['[', ']']).flat_map(|p| p.split(" AND ")).flat_map(|p| p.split(" OR ")) {
+        let Some((path, value)) = cmp.split_once('=') else { continue };
+        let path = path.trim().trim_end_matches('!').trim();
+        let value = value.trim();
+        let Some(value) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) else { continue };
+        let value = value.replace("\\'", "'").replace("\\\\", "\\");
+        let Some((stix_type, prop)) = path.split_once(':') else { continue };
+        let entity = crate::stix::OBSERVABLE_TYPES.iter().find(|(s, _)| *s == stix_type).map(|(_, e)| *e).unwrap_or(stix_type);
+        if let Some(alg) = prop.strip_prefix("hashes.") {
+            let alg = alg.trim_matches('\'');
+            out.push(json!({"type": entity, "value": value, "hashes": [{"algorithm": alg, "hash": value}]}));
+        } else {
+            out.push(json!({"type": entity, "value": value, "hashes": []}));
+        }
+    }
+    out
+}
+
+/// Neutral values for the non-null scalar fields of `gql` the object has no value for.
+fn defaults(m: &mut Map<String, Json>, v: &View<'_>, gql: &str, created_at: &str) {
+    let Some(fields) = v.api.info.objects.get(gql) else { return };
+    for (name, f) in fields {
+        if !matches!(f.ty, async_graphql::dynamic::TypeRef::NonNull(_)) || m.get(name).is_some_and(|x| !x.is_null()) {
+            continue;
+        }
+        if f.is_list() {
+            m.insert(name.clone(), json!([]));
+            continue;
+        }
+        let value = match named(&f.ty) {
+            "String" | "ID" => json!(""),
+            "Int" => json!(0),
+            "Float" => json!(0.0),
+            "Boolean" => json!(false),
+            "DateTime" => json!(created_at),
+            _ => continue,
+        };
+        m.insert(name.clone(), value);
+    }
+}
+
+/// The GraphQL object of a meta value embedded in another object but not stored on its
+/// own (an external reference, kill chain phase or label the store never received);
+/// `created_at` is the embedding object's.
+pub fn embedded_meta(entity_type: &str, stix_type: &str, value: &Json, created_at: &Json, updated_at: &Json) -> Json {
+    let mut m = value.as_object().cloned().unwrap_or_default();
+    let mut stix = m.clone();
+    stix.insert("type".into(), json!(stix_type));
+    let id = crate::stix::standard_id::standard_id(&Json::Object(stix))
+        .unwrap_or_else(|| format!("{stix_type}--{}", uuid::Uuid::new_v4()));
+    if entity_type == "Label" {
+        let value = m.get("value").and_then(Json::as_str).unwrap_or_default().to_string();
+        m.entry("color").or_insert_with(|| json!(label_color(&value)));
+    }
+    if entity_type == "Kill-Chain-Phase" {
+        m.entry("x_opencti_order").or_insert(json!(0));
+    }
+    m.insert("id".into(), json!(id));
+    m.insert("standard_id".into(), json!(id));
+    m.insert("entity_type".into(), json!(entity_type));
+    m.insert("parent_types".into(), json!(parent_types(stix_type, entity_type)));
+    m.insert("spec_version".into(), json!("2.1"));
+    m.insert("created_at".into(), created_at.clone());
+    m.insert("updated_at".into(), updated_at.clone());
+    m.insert("importFiles".into(), json!({"edges": []}));
+    m.insert("__typename".into(), json!(entity_type.replace('-', "")));
+    Json::Object(m)
+}
+
+/// The STIX 2.1 representation of a stored object with the platform's OpenCTI extension
+/// (what `toStix` and the platform's exports give).
+pub fn stix_export(obj: &StoredObject) -> Json {
+    let mut stix = obj.json();
+    if let Some(map) = stix.as_object_mut() {
+        map.insert("id".into(), Json::String(obj.standard_id.clone()));
+        let extensions = map.entry("extensions").or_insert_with(|| json!({}));
+        if let Some(e) = extensions.as_object_mut() {
+            let ext = e.entry(OPENCTI_EXTENSION).or_insert_with(|| json!({"extension_type": "property-extension"}));
+            if let Some(x) = ext.as_object_mut() {
+                x.insert("id".into(), json!(obj.internal_id.to_string()));
+                x.insert("type".into(), json!(&*obj.entity_type));
+                x.insert("created_at".into(), json!(iso(obj.created_at)));
+                x.insert("updated_at".into(), json!(iso(obj.updated_at)));
+                x.insert("is_inferred".into(), json!(false));
+                x.insert("stix_ids".into(), json!(obj.stix_ids));
+            }
+        }
+    }
+    stix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_values_reads_simple_comparisons_and_hashes() {
+        let v = pattern_values("[ipv4-addr:value = '198.51.100.7'] OR [file:hashes.'SHA-256' = 'abc']");
+        assert_eq!(v[0], json!({"type": "IPv4-Addr", "value": "198.51.100.7", "hashes": []}));
+        assert_eq!(v[1]["type"], "StixFile");
+        assert_eq!(v[1]["hashes"][0], json!({"algorithm": "SHA-256", "hash": "abc"}));
+    }
+
+    #[test]
+    fn label_colours_are_stable() {
+        assert_eq!(label_color("ransomware"), label_color("ransomware"));
+        assert!(label_color("x").starts_with('#'));
+    }
+}
