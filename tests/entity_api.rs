@@ -238,17 +238,15 @@ async fn operations_the_mock_does_not_serve_answer_an_error_naming_them() {
     let malware = add_malware(&p, json!({"name": "Emotet"})).await;
     let enrich = "mutation E($id: ID!, $c: ID!) { stixCoreObjectEdit(id: $id) { askEnrichment(connectorId: $c) { id } } }";
     let rule = "mutation R($e: ID!, $r: ID!) { ruleApply(elementId: $e, ruleId: $r) }";
-    let delete = "mutation D($id: ID!) { stixDomainObjectEdit(id: $id) { delete } }";
 
     // Act
     let answers = [
         call(&p, enrich, json!({"id": malware["id"], "c": "x"})).await,
         call(&p, rule, json!({"e": malware["id"], "r": "x"})).await,
-        call(&p, delete, json!({"id": malware["id"]})).await,
     ];
 
     // Assert
-    for (body, name) in answers.iter().zip(["askEnrichment", "ruleApply", "delete"]) {
+    for (body, name) in answers.iter().zip(["askEnrichment", "ruleApply"]) {
         let (code, message) = error(body);
         assert_eq!(code, "UNSUPPORTED_ERROR", "{body}");
         assert!(message.contains(name) && message.contains("not supported by opencti-mock"), "{message}");
@@ -394,4 +392,31 @@ async fn a_page_of_a_list_over_150k_objects_answers_within_a_second() {
     assert_eq!(page["data"]["stixCyberObservables"]["pageInfo"], json!({"globalCount": 150_000, "hasNextPage": true}), "{page}");
     assert_eq!(page["data"]["stixCyberObservables"]["edges"].as_array().map(Vec::len), Some(100));
     assert!(elapsed < Duration::from_secs(1), "a page took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn delete_removes_the_object_and_the_relationships_it_is_an_end_of() {
+    // Arrange
+    let p = MockPlatform::start().await;
+    let malware = add_malware(&p, json!({"name": "Emotet"})).await;
+    let other = add_malware(&p, json!({"name": "TrickBot"})).await;
+    let rel = "mutation R($input: StixCoreRelationshipAddInput) { stixCoreRelationshipAdd(input: $input) { id } }";
+    let added =
+        call(&p, rel, json!({"input": {"fromId": other["id"], "toId": malware["id"], "relationship_type": "variant-of"}})).await;
+    let rel_id = added["data"]["stixCoreRelationshipAdd"]["id"].as_str().expect("relationship created").to_string();
+    let delete = "mutation D($id: ID!) { stixDomainObjectEdit(id: $id) { delete } }";
+
+    // Act
+    let first = call(&p, delete, json!({"id": malware["id"]})).await;
+    let again = call(&p, delete, json!({"id": malware["id"]})).await;
+
+    // Assert
+    assert_eq!(first["data"]["stixDomainObjectEdit"]["delete"], malware["id"], "{first}");
+    assert!(call(&p, MALWARE, json!({"id": malware["id"]})).await["data"]["malware"].is_null());
+    assert!(p.object(&rel_id).is_none(), "the relationship went with its end");
+    assert!(p.object(other["id"].as_str().unwrap()).is_some());
+    assert_eq!(error(&again).0, "ALREADY_DELETED_ERROR");
+    let deletes =
+        p.read(|s| s.knowledge.events().iter().filter(|e| e.kind == opencti_mock::store::knowledge::EventKind::Delete).count());
+    assert_eq!(deletes, 2, "one event per deleted object");
 }

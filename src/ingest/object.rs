@@ -114,12 +114,22 @@ pub struct Prepared {
     refs: Vec<rules::Reference>,
     meta: Vec<Candidate>,
     applicant_id: Option<String>,
+    /// Store as the whole new state of the object (an edit), not as an upsert to merge.
+    replace: bool,
 }
 
 impl Prepared {
     /// The object as received.
     pub fn raw(&self) -> &str {
         &self.raw
+    }
+
+    /// Marks it as the whole new state of the entity it updates (an edit through the entity
+    /// API: properties and references it no longer has are removed), instead of an upsert
+    /// merged into it.
+    pub fn replacing(mut self) -> Self {
+        self.replace = true;
+        self
     }
 }
 
@@ -199,6 +209,7 @@ fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepa
         refs: Vec::new(),
         meta: Vec::new(),
         applicant_id: ctx.applicant_id.clone(),
+        replace: false,
     };
     match rules::precheck(&stix_type, &entity_type, &obj) {
         Precheck::Import => {}
@@ -360,7 +371,7 @@ pub fn check(state: &State, prepared: &Prepared, attempt: u32) -> Result<Resolut
 
 /// Stores a checked object (steps 5 and 6).
 pub fn store(state: &mut State, prepared: Prepared, resolution: Resolution, now: chrono::DateTime<chrono::Utc>) -> Committed {
-    let Prepared { raw, skipped, candidate, meta, .. } = prepared;
+    let Prepared { raw, skipped, candidate, meta, replace, .. } = prepared;
     let Some(mut candidate) = candidate.filter(|_| !skipped) else { return Committed::Skipped };
     let Resolution { renamed, nested_missing } = resolution;
     if !renamed.is_empty() {
@@ -372,8 +383,8 @@ pub fn store(state: &mut State, prepared: Prepared, resolution: Resolution, now:
             state.knowledge.upsert(m, now);
         }
     }
-    if let Some(existing) = find_existing(state, &candidate) {
-        candidate.body = merge(&existing, &candidate.body);
+    if !replace && let Some(existing) = state.knowledge.existing(&candidate) {
+        candidate.body = merge(&existing.body, &candidate.body);
     }
     let upserted = state.knowledge.upsert(candidate, now);
     // 6. Nested references of observables (pycti adds them after the creation and stops at
@@ -388,13 +399,9 @@ pub fn store(state: &mut State, prepared: Prepared, resolution: Resolution, now:
     }
 }
 
-/// The body of the entity a candidate upserts, if one exists.
-fn find_existing(state: &State, c: &Candidate) -> Option<String> {
-    std::iter::once(&c.standard_id).chain(c.stix_ids.iter()).find_map(|id| state.knowledge.get(id)).map(|o| o.body.to_string())
-}
-
 /// The platform's upsert: the incoming properties replace the stored ones, lists of
-/// references, labels, external references and kill chain phases are united.
+/// references, labels, external references and kill chain phases are united, and each
+/// extension's properties are merged into the stored extension.
 fn merge(existing: &str, incoming: &str) -> Box<str> {
     let (Ok(Value::Object(mut old)), Ok(Value::Object(new))) =
         (serde_json::from_str::<Value>(existing), serde_json::from_str::<Value>(incoming))
@@ -407,6 +414,16 @@ fn merge(existing: &str, incoming: &str) -> Box<str> {
                 for item in add {
                     if !have.contains(&item) {
                         have.push(item);
+                    }
+                }
+            }
+            (_, Some(Value::Object(have)), Value::Object(add)) if k == "extensions" => {
+                for (ext, props) in add {
+                    match (have.get_mut(&ext), props) {
+                        (Some(Value::Object(stored)), Value::Object(props)) => stored.extend(props),
+                        (_, props) => {
+                            have.insert(ext, props);
+                        }
                     }
                 }
             }
@@ -446,6 +463,18 @@ fn rewrite_references(mut c: Candidate, renamed: &[(String, Option<String>)]) ->
             }
             _ => {}
         }
+    }
+    if let Some(Value::Array(items)) =
+        map.get_mut("extensions").and_then(|e| e.get_mut(OPENCTI_EXTENSION)).and_then(|e| e.get_mut("granted_refs"))
+    {
+        items.retain_mut(|item| match item.as_str().map(lookup) {
+            Some(Some(Some(standard))) => {
+                *item = json!(standard);
+                true
+            }
+            Some(Some(None)) => false,
+            _ => true,
+        });
     }
     let mut obj = Value::Object(map);
     if c.stix_type == "relationship" || c.stix_type == "sighting" {

@@ -282,7 +282,7 @@ static ITEM_KEYS: LazyLock<HashMap<String, Vec<KeyRule>>> = LazyLock::new(|| {
 });
 
 /// The MITRE ATT&CK extension definition pycti reads `x_mitre_*` attributes from.
-const MITRE_EXTENSION: &str = "extension-definition--322b8f77-262a-4cb8-a8dd-fc50c2df0f13";
+const MITRE_EXTENSION: &str = "extension-definition--322b8f77-262a-4cb8-a915-1e441e00329b";
 /// The extension of OpenCTI observables.
 const OPENCTI_SCO_EXTENSION: &str = "extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82";
 

@@ -42,6 +42,8 @@ pub struct StoredObject {
     pub updated_at: DateTime<Utc>,
     /// Number of times it was written (1 = created only).
     pub writes: u32,
+    /// Deleted (kept in its slot for the event log, found by nothing).
+    pub deleted: bool,
 }
 
 impl StoredObject {
@@ -148,6 +150,7 @@ pub struct Knowledge {
     types: HashMap<String, Arc<str>>,
     events: Vec<KnowledgeEvent>,
     built_ins: usize,
+    live: usize,
 }
 
 impl Knowledge {
@@ -163,35 +166,35 @@ impl Knowledge {
         self.slot_of(any_id).and_then(|s| self.slots.get(s as usize))
     }
 
-    /// The object of an event slot.
+    /// The object of an event slot (deleted ones included: see [`StoredObject::deleted`]).
     pub fn at_slot(&self, slot: u32) -> Option<&StoredObject> {
         self.slots.get(slot as usize)
     }
 
     /// Number of stored objects.
     pub fn len(&self) -> usize {
-        self.slots.len
+        self.live
     }
 
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.slots.len == 0
+        self.live == 0
     }
 
     /// Objects in creation order.
     pub fn all(&self) -> impl Iterator<Item = &StoredObject> {
-        self.slots.iter()
+        self.slots.iter().filter(|o| !o.deleted)
     }
 
     /// Number of stored objects but the built-in markings.
     pub fn received_len(&self) -> usize {
-        self.slots.len - self.built_ins
+        self.live - self.built_ins
     }
 
     /// Objects in creation order, but the built-in markings: what the platform received
     /// (and the meta objects made of it).
     pub fn received(&self) -> impl Iterator<Item = &StoredObject> {
-        self.slots.iter().filter(|o| !o.is_built_in())
+        self.all().filter(|o| !o.is_built_in())
     }
 
     /// The event log.
@@ -208,20 +211,33 @@ impl Knowledge {
         t
     }
 
-    /// Stores a new object or merges it into the one sharing its standard id (or any of
-    /// its STIX ids). Merging replaces the body and accumulates the ids.
+    /// Stores a new object or updates the one of the same entity type sharing its standard
+    /// id or any of its STIX ids: the body is replaced (callers merge first, see
+    /// `crate::ingest::object`), the ids accumulate, and a changed standard id (an update of
+    /// an id-contributing property) becomes the object's standard id, the previous one kept
+    /// among its STIX ids. Ids already held by an object of another type are left to it.
     pub fn upsert(&mut self, c: Candidate, now: DateTime<Utc>) -> Upserted {
-        let existing =
-            std::iter::once(&c.standard_id).chain(c.stix_ids.iter()).find_map(|id| self.by_stix_id.get(id.as_str()).copied());
+        let existing = self.find(&c);
         match existing {
             Some(slot) => {
                 let obj = self.slots.get_mut(slot as usize).expect("index entries point to stored objects");
-                for id in c.stix_ids.into_iter().filter(|id| *id != obj.standard_id) {
-                    if !obj.stix_ids.contains(&id) {
-                        obj.stix_ids.push(id.clone());
+                let mut new_ids = c.stix_ids;
+                if c.standard_id != obj.standard_id {
+                    new_ids.push(std::mem::replace(&mut obj.standard_id, c.standard_id.clone()));
+                    obj.stix_ids.retain(|id| *id != c.standard_id);
+                }
+                for id in new_ids {
+                    if id == obj.standard_id || obj.stix_ids.contains(&id) {
+                        continue;
                     }
+                    match self.by_stix_id.get(id.as_str()) {
+                        Some(other) if *other != slot => continue,
+                        _ => {}
+                    }
+                    obj.stix_ids.push(id.clone());
                     self.by_stix_id.insert(id.into_boxed_str(), slot);
                 }
+                self.by_stix_id.insert(obj.standard_id.as_str().into(), slot);
                 obj.body = c.body;
                 obj.updated_at = now;
                 obj.writes += 1;
@@ -237,7 +253,12 @@ impl Knowledge {
                 // A version-4 UUID, as the platform's; from a fast per-thread generator (the
                 // operating system's one costs a system call per object).
                 let internal_id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
-                let stix_ids: Vec<String> = c.stix_ids.into_iter().filter(|id| *id != c.standard_id).collect();
+                let mut stix_ids: Vec<String> = Vec::new();
+                for id in c.stix_ids {
+                    if id != c.standard_id && !stix_ids.contains(&id) && !self.by_stix_id.contains_key(id.as_str()) {
+                        stix_ids.push(id);
+                    }
+                }
                 for id in &stix_ids {
                     self.by_stix_id.insert(id.as_str().into(), slot);
                 }
@@ -255,11 +276,48 @@ impl Knowledge {
                     created_at: now,
                     updated_at: now,
                     writes: 1,
+                    deleted: false,
                 });
+                self.live += 1;
                 self.events.push(KnowledgeEvent { at: now, kind: EventKind::Create, slot });
                 Upserted { internal_id, created: true }
             }
         }
+    }
+
+    /// The slot of the object a candidate updates: the first of its ids held by an object of
+    /// the same entity type.
+    fn find(&self, c: &Candidate) -> Option<u32> {
+        std::iter::once(&c.standard_id).chain(c.stix_ids.iter()).find_map(|id| {
+            let slot = *self.by_stix_id.get(id.as_str())?;
+            let obj = self.slots.get(slot as usize)?;
+            (*obj.entity_type == *c.entity_type).then_some(slot)
+        })
+    }
+
+    /// The stored object a candidate would update, if any.
+    pub fn existing(&self, c: &Candidate) -> Option<&StoredObject> {
+        self.find(c).and_then(|slot| self.slots.get(slot as usize))
+    }
+
+    /// Deletes an object (any of its ids). Its slot stays (events refer to it) but it is no
+    /// longer found, listed or counted.
+    pub fn remove(&mut self, any_id: &str, now: DateTime<Utc>) -> Option<StoredObject> {
+        let slot = self.slot_of(any_id)?;
+        let obj = self.slots.get_mut(slot as usize)?;
+        obj.deleted = true;
+        let removed = obj.clone();
+        self.by_internal.remove(&removed.internal_id);
+        self.by_stix_id.remove(removed.standard_id.as_str());
+        for id in &removed.stix_ids {
+            self.by_stix_id.remove(id.as_str());
+        }
+        self.live -= 1;
+        if removed.is_built_in() {
+            self.built_ins -= 1;
+        }
+        self.events.push(KnowledgeEvent { at: now, kind: EventKind::Delete, slot });
+        Some(removed)
     }
 
     /// Removes everything (control API reset).
@@ -304,5 +362,43 @@ mod tests {
         assert_eq!(&*obj.body, "{\"v\":2}");
         assert_eq!(k.events().len(), 2);
         assert_eq!(k.len(), 1);
+    }
+
+    #[test]
+    fn ids_of_another_type_are_not_taken_over() {
+        let mut k = Knowledge::default();
+        let m = k.upsert(candidate("malware--a", &[], "{}"), Utc::now());
+        let mut indicator = candidate("indicator--b", &["malware--a"], "{}");
+        indicator.entity_type = "Indicator".into();
+        let i = k.upsert(indicator, Utc::now());
+        assert!(i.created, "not merged into the malware");
+        assert_eq!(k.get("malware--a").map(|o| o.internal_id), Some(m.internal_id));
+        assert!(k.get("indicator--b").unwrap().stix_ids.is_empty());
+    }
+
+    #[test]
+    fn a_changed_standard_id_replaces_the_old_one_which_stays_an_extra_id() {
+        let mut k = Knowledge::default();
+        let first = k.upsert(candidate("malware--old", &["malware--pushed"], "{}"), Utc::now());
+        let second = k.upsert(candidate("malware--new", &["malware--pushed"], "{}"), Utc::now());
+        assert_eq!(first.internal_id, second.internal_id);
+        let obj = k.get("malware--old").unwrap();
+        assert_eq!(obj.standard_id, "malware--new");
+        assert_eq!(obj.stix_ids, vec!["malware--pushed".to_string(), "malware--old".to_string()]);
+    }
+
+    #[test]
+    fn removed_objects_are_no_longer_found_listed_or_counted() {
+        let mut k = Knowledge::default();
+        let up = k.upsert(candidate("malware--a", &["malware--x"], "{}"), Utc::now());
+        k.upsert(candidate("malware--b", &[], "{}"), Utc::now());
+        let removed = k.remove("malware--x", Utc::now()).expect("found by any id");
+        assert_eq!(removed.internal_id, up.internal_id);
+        assert!(k.get("malware--a").is_none() && k.get(&up.internal_id.to_string()).is_none());
+        assert_eq!((k.len(), k.all().count()), (1, 1));
+        assert_eq!(k.events().last().map(|e| e.kind), Some(EventKind::Delete));
+        assert!(k.remove("malware--a", Utc::now()).is_none(), "already deleted");
+        // Its ids are free again.
+        assert!(k.upsert(candidate("malware--a", &[], "{}"), Utc::now()).created);
     }
 }

@@ -22,9 +22,9 @@ use crate::graphql::knowledge::input::{RENAMED, Resolver, extension_mut, refusal
 use crate::graphql::knowledge::project::file_node;
 use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, parent_str, with_view};
 use crate::graphql::knowledge::{not_supported, refs};
-use crate::ingest::object::{IngestContext, check, prepare};
+use crate::ingest::object::{IngestContext, check, prepare, store};
 use crate::store::clock::iso;
-use crate::store::knowledge::{Candidate, StoredObject};
+use crate::store::knowledge::StoredObject;
 
 /// Registers a root field of the edit family; `false` when `field` is not one.
 pub fn register_root(r: &mut Registry, api: &Shared, field: &str, returns: &str) -> bool {
@@ -145,18 +145,11 @@ pub fn replace(ctx: &ResolverContext<'_>, obj: &StoredObject, mut body: Map<Stri
         Some(r) => refusal_error(r),
         None => functional(e.message.clone(), json!({"id": obj.internal_id.to_string()})),
     };
-    let prepared = prepare(&text, &ictx).map_err(to_error)?;
+    let prepared = prepare(&text, &ictx).map_err(to_error)?.replacing();
     let now = core.store.clock().now();
     core.store.write(|s| {
-        check(s, &prepared, 0).map_err(to_error)?;
-        let candidate = Candidate {
-            standard_id: obj.standard_id.clone(),
-            stix_ids: Vec::new(),
-            stix_type: obj.stix_type.to_string(),
-            entity_type: obj.entity_type.to_string(),
-            body: text.clone().into(),
-        };
-        s.knowledge.upsert(candidate, now);
+        let resolution = check(s, &prepared, 0).map_err(to_error)?;
+        store(s, prepared, resolution, now);
         Ok(())
     })
 }
@@ -327,15 +320,41 @@ fn field_patch(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -
     answer(ctx, api, &internal)
 }
 
-/// `delete`: the mock's store cannot remove objects yet.
+/// `delete`: removes the object and, as the platform does, the relationships and sightings
+/// it is an end of; answers its internal id.
 fn delete(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
-    let exists = with_view(ctx, api, |v| Ok(v.get_as(id, declared).is_some()))?;
-    if !exists {
+    let target = with_view(ctx, api, |v| Ok(v.get_as(id, declared).map(|o| o.internal_id.to_string())))?;
+    let Some(internal) = target else {
         return Err(
             ALREADY_DELETED_ERROR.with("Already deleted elements", json!({"id": id}).as_object().cloned().unwrap_or_default())
         );
-    }
-    Err(not_supported(&format!("{declared}EditMutations.delete"), "the knowledge store cannot remove objects"))
+    };
+    let (core, _) = parts(ctx)?;
+    let now = core.store.clock().now();
+    core.store.write(|s| {
+        let Some(removed) = s.knowledge.remove(&internal, now) else { return };
+        let ids: Vec<&str> =
+            std::iter::once(removed.standard_id.as_str()).chain(removed.stix_ids.iter().map(String::as_str)).collect();
+        let attached: Vec<String> = s
+            .knowledge
+            .all()
+            .filter(|o| matches!(&*o.stix_type, "relationship" | "sighting"))
+            .filter(|o| {
+                let body = o.json();
+                let end = |k: &str| body.get(k).and_then(Json::as_str).is_some_and(|r| ids.contains(&r));
+                let sighted = body
+                    .get("where_sighted_refs")
+                    .and_then(Json::as_array)
+                    .is_some_and(|a| a.iter().filter_map(Json::as_str).any(|r| ids.contains(&r)));
+                end("source_ref") || end("target_ref") || end("sighting_of_ref") || sighted
+            })
+            .map(|o| o.internal_id.to_string())
+            .collect();
+        for rel in attached {
+            s.knowledge.remove(&rel, now);
+        }
+    });
+    Ok(json!(internal))
 }
 
 /// `importPush(file, ...)`: the file's name, size and type are recorded on the object (the
