@@ -116,6 +116,8 @@ pub struct Prepared {
     applicant_id: Option<String>,
     /// Store as the whole new state of the object (an edit), not as an upsert to merge.
     replace: bool,
+    /// The id it was received with.
+    received_id: String,
 }
 
 impl Prepared {
@@ -210,6 +212,7 @@ fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepa
         meta: Vec::new(),
         applicant_id: ctx.applicant_id.clone(),
         replace: false,
+        received_id: id.clone(),
     };
     match rules::precheck(&stix_type, &entity_type, &obj) {
         Precheck::Import => {}
@@ -371,11 +374,11 @@ pub fn check(state: &State, prepared: &Prepared, attempt: u32) -> Result<Resolut
 
 /// Stores a checked object (steps 5 and 6).
 pub fn store(state: &mut State, prepared: Prepared, resolution: Resolution, now: chrono::DateTime<chrono::Utc>) -> Committed {
-    let Prepared { raw, skipped, candidate, meta, replace, .. } = prepared;
+    let Prepared { raw, skipped, candidate, meta, replace, received_id, .. } = prepared;
     let Some(mut candidate) = candidate.filter(|_| !skipped) else { return Committed::Skipped };
     let Resolution { renamed, nested_missing } = resolution;
     if !renamed.is_empty() {
-        candidate = rewrite_references(candidate, &renamed);
+        candidate = rewrite_references(candidate, &renamed, &received_id);
     }
     // 5. The store.
     for m in meta {
@@ -436,8 +439,10 @@ fn merge(existing: &str, incoming: &str) -> Box<str> {
 }
 
 /// Replaces referenced ids by the standard ids of their targets (`Some`) or drops them
-/// (`None`), then recomputes a relationship's standard id from its resolved ends.
-fn rewrite_references(mut c: Candidate, renamed: &[(String, Option<String>)]) -> Candidate {
+/// (`None`), then recomputes a relationship's standard id from its resolved ends, as the
+/// platform computes it (the id computed from the ends as sent is not kept, unless it is
+/// the id the relationship was received with).
+fn rewrite_references(mut c: Candidate, renamed: &[(String, Option<String>)], received_id: &str) -> Candidate {
     let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(&c.body) else { return c };
     let lookup = |id: &str| renamed.iter().find(|(from, _)| from == id).map(|(_, to)| to.clone());
     let keys: Vec<String> = map.keys().filter(|k| k.ends_with("_ref") || k.ends_with("_refs")).cloned().collect();
@@ -482,7 +487,7 @@ fn rewrite_references(mut c: Candidate, renamed: &[(String, Option<String>)]) ->
         if let Some(standard) = standard_id(&obj)
             && Some(&standard) != original_id.as_ref()
         {
-            if let Some(old) = original_id
+            if let Some(old) = original_id.filter(|old| old == received_id)
                 && !c.stix_ids.contains(&old)
             {
                 c.stix_ids.push(old);
