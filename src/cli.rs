@@ -1,4 +1,4 @@
-//! The command line: `opencti-mock serve` and `opencti-mock status`.
+//! The command line: `opencti-mock serve`, `status`, `validate` and `conform`.
 //!
 //! Flags are a third configuration source, over the config file and the environment
 //! (`APP__PORT`…); each flag lists its environment variable in `--help`.
@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value as Json, json};
 
 use crate::config::{DEFAULT_PORT, Settings};
@@ -30,6 +30,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show the connectors, works and queues of a running mock.
     Status(StatusArgs),
+    /// Check STIX bundle files: what the platform would refuse (errors) and where the
+    /// objects depart from STIX 2.1 (findings). Exit 0: no error; 1: errors (or findings
+    /// with --strict); 2: a file is not a readable JSON bundle.
+    Validate(ValidateArgs),
+    /// Run a connector against a fresh platform and report which platform behaviour it gets
+    /// wrong: every check has an ID, a MUST/SHOULD level, the requirement and its source (a
+    /// CI gate). Exit 0: no MUST check failed or blocked (no SHOULD either with --strict);
+    /// 1: the connector does not conform; 2: it could not be run.
+    Conform(ConformArgs),
 }
 
 /// `serve` options. Each overrides the config file and the environment.
@@ -68,6 +77,91 @@ pub struct ServeArgs {
     /// RabbitMQ host handed to connectors in registrations [env: RABBITMQ__HOSTNAME].
     #[arg(long)]
     pub rabbitmq_hostname: Option<String>,
+    /// Store the objects of a STIX bundle file before serving, as the administrator
+    /// (repeatable); objects the platform would refuse are listed and left out.
+    #[arg(long = "seed", value_name = "FILE")]
+    pub seeds: Vec<PathBuf>,
+}
+
+/// Connector types with a conformance suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConformType {
+    /// A connector that imports data on a schedule.
+    ExternalImport,
+}
+
+impl ConformType {
+    /// The platform's name for the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConformType::ExternalImport => "EXTERNAL_IMPORT",
+        }
+    }
+}
+
+/// How the connector sends bundles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueProtocol {
+    /// `stixBundlePush` over HTTP (`CONNECTOR_QUEUE_PROTOCOL=api`).
+    Api,
+}
+
+/// What `--list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// One line per check.
+    Text,
+    /// `conformance/CHECKS.md`.
+    Markdown,
+}
+
+/// `conform` options.
+#[derive(Debug, Args)]
+pub struct ConformArgs {
+    /// The connector's type.
+    #[arg(long = "type", value_enum, default_value_t = ConformType::ExternalImport)]
+    pub connector_type: ConformType,
+    /// How the connector pushes bundles.
+    #[arg(long, value_enum, default_value_t = QueueProtocol::Api)]
+    pub queue_protocol: QueueProtocol,
+    /// Only the checks whose ID starts with this (repeatable), e.g. `EXT-IMPORT` or `REG-001`.
+    #[arg(long = "only", value_name = "PREFIX")]
+    pub only: Vec<String>,
+    /// SHOULD checks fail the gate too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write a JUnit report (one test case per check).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// List the checks and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Format of --list.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+    /// How many times the connector is launched (the second run is judged too).
+    #[arg(long, default_value_t = 2)]
+    pub runs: usize,
+    /// Longest a run may take, in seconds, before the connector is stopped.
+    #[arg(long, default_value_t = 180)]
+    pub run_timeout: u64,
+    /// Seconds without a call (pings aside) after which a connector that keeps running is
+    /// stopped.
+    #[arg(long, default_value_t = 5)]
+    pub settle: u64,
+    /// The platform's JSON body limit, e.g. 1mb (default: the platform's 50mb).
+    #[arg(long)]
+    pub max_payload_body_size: Option<String>,
+    /// `CONNECTOR_SCOPE` handed to the connector.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// More environment for the connector: KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The command that starts the connector, after `--`.
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 /// `status` options.
@@ -82,6 +176,29 @@ pub struct StatusArgs {
     /// Print the raw JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `validate` options.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Fail on STIX findings too, not only on what the platform would refuse.
+    #[arg(long)]
+    pub strict: bool,
+    /// Bundle files (JSON).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Output format of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines for people, one per error and finding, then a summary line.
+    Text,
+    /// One JSON document for machines.
+    Json,
 }
 
 impl ServeArgs {
@@ -138,6 +255,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let users = settings.mock.connector_users.clone();
     let platform = Platform::new(settings, Clock::system(), url.clone())?;
     let mut out = std::io::stdout().lock();
+    for file in &args.seeds {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read seed {}: {e}", file.display()))?;
+        let report = crate::ingest::seed::seed_bundle(&platform.core().store, &text)
+            .map_err(|e| anyhow::anyhow!("seed {}: {e}", file.display()))?;
+        writeln!(
+            out,
+            "seeded {}: {} object(s), {} created, {} updated, {} refused",
+            file.display(),
+            report.objects,
+            report.created,
+            report.updated,
+            report.refused.len()
+        )?;
+        for r in &report.refused {
+            writeln!(out, "  refused {}: {}", r.id.as_deref().unwrap_or("(no id)"), r.error)?;
+        }
+    }
     writeln!(
         out,
         "opencti-mock {} listening on {bound} (platform profile {profile}, version {})",
@@ -210,4 +344,108 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `opencti-mock validate`: checks every file, prints the report on `out`, returns the
+/// exit code (0, 1 or 2; see [`crate::validate::files`]).
+pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> std::io::Result<u8> {
+    use crate::validate::files::{Summary, check_file, render_json, render_text};
+    let reports: Vec<_> = args.files.iter().map(|f| check_file(f)).collect();
+    match args.format {
+        Format::Text => out.write_all(render_text(&reports, args.strict).as_bytes())?,
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&render_json(&reports, args.strict))?)?,
+    }
+    out.flush()?;
+    Ok(Summary::of(&reports, args.strict).exit_code)
+}
+
+/// `opencti-mock conform`: runs the session, prints live progress and the report on `out`,
+/// writes JUnit if asked; returns the exit code (0 conforms, 1 does not, 2 could not run).
+pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow::Result<u8> {
+    use opencti_conformance::{registry, report};
+    let connector_type = args.connector_type.as_str();
+    let checks = registry::select(connector_type, &args.only);
+    if args.list {
+        match args.format {
+            ListFormat::Markdown => write!(out, "{}", registry::checks_markdown())?,
+            ListFormat::Text => {
+                for c in &checks {
+                    let pycti = if c.enforced_by_pycti { " [pycti]" } else { "" };
+                    writeln!(out, "{} {:<6} {}{pycti}", c.id, c.level.as_str(), c.title)?;
+                }
+            }
+        }
+        return Ok(0);
+    }
+    if args.command.is_empty() {
+        anyhow::bail!("no connector command: give it after `--`, e.g. `opencti-mock conform -- python main.py`");
+    }
+    if checks.is_empty() {
+        anyhow::bail!("no check matches --only {:?} for {connector_type}", args.only);
+    }
+    let mut session = crate::conform::Session::new(connector_type, args.command.clone());
+    session.runs = args.runs.max(1);
+    session.run_timeout = std::time::Duration::from_secs(args.run_timeout);
+    session.settle = std::time::Duration::from_secs(args.settle);
+    if let Some(size) = &args.max_payload_body_size {
+        session.max_payload_body_size = size.clone();
+    }
+    if let Some(scope) = &args.scope {
+        session.scope = scope.clone();
+    }
+    for kv in &args.env {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--env {kv:?} is not KEY=VALUE"))?;
+        session.env.push((k.to_string(), v.to_string()));
+    }
+    let mut log = String::new();
+    let mut say = |line: String, out: &mut dyn Write| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        log.push_str(&line);
+        log.push('\n');
+    };
+    say(format!("opencti-mock conform: {connector_type}, {} checks, command {:?}", checks.len(), args.command), out);
+    let evidence = crate::conform::run(&session, |p| match p {
+        crate::conform::Progress::PlatformUp { url } => say(format!("platform up at {url}"), out),
+        crate::conform::Progress::RunStarted { index } => say(format!("run {}: started", index + 1), out),
+        crate::conform::Progress::RunEnded(r) => {
+            let how = match (&r.end, r.exit_code) {
+                (opencti_conformance::evidence::RunEnd::Exited, Some(c)) => format!("exited with code {c}"),
+                (end, _) => end.describe().to_string(),
+            };
+            let calls = r.last_seq.saturating_sub(r.first_seq) + 1;
+            say(format!("run {}: {how} after {:.1} s ({calls} transcript entries)", r.index + 1, r.seconds), out);
+            let failed = !(r.end == opencti_conformance::evidence::RunEnd::Exited && r.exit_code == Some(0))
+                && r.end != opencti_conformance::evidence::RunEnd::Stopped;
+            if failed && !r.output_tail.is_empty() {
+                say(format!("run {} output (last lines):\n{}", r.index + 1, indent(&r.output_tail)), out);
+            }
+        }
+    })
+    .await;
+    let evidence = match evidence {
+        Ok(e) => e,
+        Err(e) => {
+            writeln!(out, "opencti-mock conform: the session could not run: {e}")?;
+            return Ok(2);
+        }
+    };
+    if evidence.runs.iter().all(|r| r.end == opencti_conformance::evidence::RunEnd::NotStarted) {
+        let why = evidence.runs.first().map(|r| r.output_tail.clone()).unwrap_or_default();
+        writeln!(out, "opencti-mock conform: the connector could not be started: {why}")?;
+        return Ok(2);
+    }
+    let results = report::judge(&checks, &evidence);
+    let text = report::console(connector_type, &results, args.strict);
+    write!(out, "{text}")?;
+    log.push_str(&text);
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(connector_type, &results, args.strict, &log))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(report::verdict(connector_type, &results, args.strict).exit_code as u8)
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }

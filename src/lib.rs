@@ -23,6 +23,7 @@
 pub mod buffer;
 pub mod cli;
 pub mod config;
+pub mod conform;
 pub mod core;
 pub mod error;
 pub mod expect;

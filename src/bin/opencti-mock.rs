@@ -6,7 +6,7 @@ use clap::Parser;
 /// large bundle; glibc's allocator spends more time in consolidation than the ingest does.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use opencti_mock::cli::{Cli, Command, serve, status};
+use opencti_mock::cli::{Cli, Command, conform, serve, status, validate};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -18,6 +18,24 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Status(args) => status(args).await,
+        Command::Conform(args) => {
+            return match conform(args, &mut std::io::stdout()).await {
+                Ok(code) => std::process::ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("opencti-mock conform: {e:#}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
+        Command::Validate(args) => {
+            return match validate(&args, &mut std::io::stdout().lock()) {
+                Ok(code) => std::process::ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("opencti-mock: cannot write the report: {e}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

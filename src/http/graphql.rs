@@ -111,6 +111,7 @@ struct OperationInfo {
     name: Option<String>,
     kind: String,
     root_fields: Vec<String>,
+    edits: Vec<String>,
     introspection: bool,
 }
 
@@ -125,13 +126,41 @@ fn operation_info(doc: &ExecutableDocument, wanted: Option<&str>) -> Option<Oper
     };
     let mut root_fields = Vec::new();
     collect_root_fields(doc, &op.node.selection_set.node.items, &mut root_fields);
+    let mut edits = Vec::new();
+    collect_edits(doc, &op.node.selection_set.node.items, &mut edits);
     let introspection = root_fields.iter().any(|f| f == "__schema" || f == "__type");
     let kind = match op.node.ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
         OperationType::Subscription => "subscription",
     };
-    Some(OperationInfo { name, kind: kind.into(), root_fields, introspection })
+    Some(OperationInfo { name, kind: kind.into(), root_fields, edits, introspection })
+}
+
+/// The operations asked of `…Edit` root fields, as `workEdit.toProcessed`: the platform's
+/// edit mutations are sub-fields, and what a client did is in them.
+fn collect_edits(doc: &ExecutableDocument, items: &[async_graphql::Positioned<Selection>], out: &mut Vec<String>) {
+    for item in items {
+        match &item.node {
+            Selection::Field(f) if f.node.name.node.ends_with("Edit") => {
+                let mut subs = Vec::new();
+                collect_root_fields(doc, &f.node.selection_set.node.items, &mut subs);
+                for sub in subs {
+                    let name = format!("{}.{sub}", f.node.name.node);
+                    if !out.contains(&name) {
+                        out.push(name);
+                    }
+                }
+            }
+            Selection::Field(_) => {}
+            Selection::FragmentSpread(s) => {
+                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
+                    collect_edits(doc, &frag.node.selection_set.node.items, out);
+                }
+            }
+            Selection::InlineFragment(f) => collect_edits(doc, &f.node.selection_set.node.items, out),
+        }
+    }
 }
 
 fn collect_root_fields(doc: &ExecutableDocument, items: &[async_graphql::Positioned<Selection>], out: &mut Vec<String>) {
@@ -219,6 +248,7 @@ impl Recorder<'_> {
         let op = ReceivedOperation {
             operation_name: self.info.and_then(|i| i.name.clone()),
             root_fields: self.info.map(|i| i.root_fields.clone()).unwrap_or_default(),
+            edits: self.info.map(|i| i.edits.clone()).unwrap_or_default(),
             operation_type: self.info.map(|i| i.kind.clone()).unwrap_or_default(),
             variables: self.variables,
             user_id: self.caller.user.as_ref().map(|u| u.id.clone()),

@@ -21,6 +21,9 @@ pub struct ReceivedOperation {
     pub operation_name: Option<String>,
     /// Root fields selected (`registerConnector`, `workEdit`…).
     pub root_fields: Vec<String>,
+    /// Operations asked of `…Edit` root fields (`workEdit.toProcessed`,
+    /// `workEdit.reportExpectation`).
+    pub edits: Vec<String>,
     /// `query` or `mutation`.
     pub operation_type: String,
     /// Variables (long strings abbreviated).

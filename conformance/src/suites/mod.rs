@@ -1,0 +1,14 @@
+//! The suites: one file per connector type, plus the checks common to every type. A
+//! parent module only collects them.
+
+pub mod common;
+pub mod external_import;
+
+use crate::check::Check;
+
+/// Every suite's checks, in report order.
+pub fn all() -> Vec<Check> {
+    let mut checks = common::checks();
+    checks.extend(external_import::checks());
+    checks
+}

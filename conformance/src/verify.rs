@@ -1,0 +1,80 @@
+//! The small vocabulary checks are written in: questions about the evidence, answered
+//! from what went over the wire.
+
+use serde_json::Value;
+
+use crate::check::Outcome;
+use crate::evidence::{Evidence, Operation, Work};
+
+/// Error codes meaning the caller's token or role was not good enough.
+pub const AUTH_ERRORS: &[&str] = &["AUTH_REQUIRED", "FORBIDDEN_ACCESS", "AUTH_FAILURE"];
+
+/// The connector's first successful registration; a check that needs one is blocked
+/// without it.
+pub fn registration(ev: &Evidence) -> Result<&Operation, Outcome> {
+    ev.calls("registerConnector")
+        .find(|o| o.succeeded())
+        .ok_or_else(|| Outcome::blocked("the connector never registered successfully (see REG-001)"))
+}
+
+/// Bundles pushed over GraphQL (`stixBundlePush`), in order.
+pub fn pushes(ev: &Evidence) -> Vec<&Operation> {
+    ev.calls("stixBundlePush").collect()
+}
+
+/// Works the connector opened itself (`workAdd`), in order.
+pub fn opened_works(ev: &Evidence) -> Vec<&Work> {
+    ev.works.iter().filter(|w| !w.created_by_platform).collect()
+}
+
+/// The `workAdd` operation that opened a work.
+pub fn opening_of<'a>(ev: &'a Evidence, work: &Work) -> Option<&'a Operation> {
+    let seq = work.opened_by?;
+    ev.operations.iter().find(|o| o.seq == seq)
+}
+
+/// `workEdit.toProcessed` calls for a work.
+pub fn closings<'a>(ev: &'a Evidence, work_id: &'a str) -> impl Iterator<Item = &'a Operation> {
+    ev.operations.iter().filter(move |o| o.edits("workEdit.toProcessed") && o.var_str("/id") == Some(work_id))
+}
+
+/// Every error on the connector's works.
+pub fn work_errors(ev: &Evidence) -> Vec<(&Work, &crate::evidence::WorkError)> {
+    ev.works.iter().flat_map(|w| w.errors.iter().map(move |e| (w, e))).collect()
+}
+
+/// Whether a state string is a JSON object.
+pub fn is_json_object(state: Option<&str>) -> bool {
+    state.and_then(|s| serde_json::from_str::<Value>(s).ok()).is_some_and(|v| v.is_object())
+}
+
+/// At most `n` items, joined, with the count of the rest.
+pub fn sample<T: AsRef<str>>(items: &[T], n: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(n).map(AsRef::as_ref).collect();
+    let rest = items.len().saturating_sub(n);
+    if rest > 0 { format!("{} (and {rest} more)", shown.join("; ")) } else { shown.join("; ") }
+}
+
+/// A check that needs at least one push is blocked without one.
+pub fn require_push(ev: &Evidence) -> Result<(), Outcome> {
+    if pushes(ev).is_empty() && ev.bundles.is_empty() {
+        return Err(Outcome::blocked("the connector pushed no bundle"));
+    }
+    Ok(())
+}
+
+/// A check that compares two runs is blocked without a second one.
+pub fn require_second_run(ev: &Evidence) -> Result<(), Outcome> {
+    match ev.runs.get(1) {
+        Some(_) if ev.snapshots.len() >= 2 => Ok(()),
+        _ => Err(Outcome::blocked("the connector was not run a second time")),
+    }
+}
+
+/// Turns a `Result<(), Outcome>` chain into an outcome (`Ok` is a pass).
+pub fn outcome(r: Result<(), Outcome>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Pass,
+        Err(o) => o,
+    }
+}

@@ -1,0 +1,152 @@
+//! Reading the evidence off the platform: transcript, works, connector, knowledge.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use opencti_conformance::Evidence;
+use opencti_conformance::evidence::{Bundle, Connector, Finding, Operation, Rejection, Run, Snapshot, Work, WorkError};
+
+use crate::MockPlatform;
+use crate::conform::Session;
+use crate::store::transcript::EntryKind;
+
+/// Samples of new objects and ids kept per snapshot.
+const SAMPLE: usize = 20;
+
+/// Waits until the connector's queue is empty (retries included), at most `limit`.
+pub async fn wait_for_ingestion(platform: &MockPlatform, connector_id: &str, limit: Duration) {
+    let id = connector_id.to_string();
+    let _ = platform.wait_until("the connector's queue to drain", limit, move |s| s.queues.figures(&id).0 == 0).await;
+}
+
+/// The ids of every stored object (built-in ones aside): internal id → every STIX id.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    ids: HashMap<uuid::Uuid, HashSet<String>>,
+}
+
+/// The knowledge and the connector's state after a run, and what the run added.
+pub fn snapshot(platform: &MockPlatform, connector_id: &str, before: &Knowledge) -> (Snapshot, Knowledge) {
+    platform.read(|s| {
+        let mut now = Knowledge::default();
+        let mut snap =
+            Snapshot { state: s.connectors.get(connector_id).and_then(|c| c.connector_state.clone()), ..Snapshot::default() };
+        for o in s.knowledge.received() {
+            let ids: HashSet<String> = std::iter::once(o.standard_id.clone()).chain(o.stix_ids.iter().cloned()).collect();
+            snap.objects += 1;
+            snap.extra_stix_ids += o.stix_ids.len();
+            match before.ids.get(&o.internal_id) {
+                None if snap.new_objects.len() < SAMPLE => snap.new_objects.push(format!("{} {}", o.entity_type, o.standard_id)),
+                None => {}
+                Some(old) => {
+                    for id in ids.difference(old) {
+                        if snap.new_stix_ids.len() < SAMPLE {
+                            snap.new_stix_ids.push(format!("{id} on {} {}", o.entity_type, o.standard_id));
+                        }
+                    }
+                }
+            }
+            now.ids.insert(o.internal_id, ids);
+        }
+        (snap, now)
+    })
+}
+
+fn run_of(runs: &[Run], seq: u64) -> Option<usize> {
+    runs.iter().find(|r| seq >= r.first_seq && seq <= r.last_seq).map(|r| r.index)
+}
+
+/// Everything the checks read.
+pub fn evidence(
+    platform: &MockPlatform,
+    session: &Session,
+    connector_id: &str,
+    payload_limit: u64,
+    runs: Vec<Run>,
+    snapshots: Vec<Snapshot>,
+) -> Evidence {
+    platform.read(|s| {
+        let mut ev = Evidence {
+            connector_type: session.connector_type.clone(),
+            connector_id: connector_id.to_string(),
+            payload_limit,
+            ..Evidence::default()
+        };
+        for e in s.transcript.entries() {
+            let run = run_of(&runs, e.seq);
+            match &e.kind {
+                EntryKind::Operation(op) => ev.operations.push(Operation {
+                    seq: e.seq,
+                    run,
+                    name: op.operation_name.clone(),
+                    root_fields: op.root_fields.clone(),
+                    edits: op.edits.clone(),
+                    variables: op.variables.clone(),
+                    user_id: op.user_id.clone(),
+                    http_status: op.http_status,
+                    error_codes: op.error_codes.clone(),
+                }),
+                EntryKind::Bundle(b) if b.connector_id == connector_id => {
+                    ev.bundles.push(Bundle { seq: e.seq, run, work_id: b.work_id.clone(), bytes: b.bytes, objects: b.objects })
+                }
+                EntryKind::Rejected(r) => ev.rejections.push(Rejection {
+                    seq: e.seq,
+                    run,
+                    path: r.path.clone(),
+                    http_status: r.http_status,
+                    reason: r.reason.clone(),
+                    bytes: r.bytes,
+                }),
+                _ => {}
+            }
+        }
+        ev.works = works(s, &ev.operations, connector_id);
+        ev.connector = s.connectors.get(connector_id).map(|c| Connector {
+            id: c.id().to_string(),
+            name: c.registration.name.clone(),
+            connector_type: c.registration.connector_type.clone(),
+            scope: c.scope(),
+            state: c.connector_state.clone(),
+        });
+        ev.findings = s
+            .findings
+            .all()
+            .iter()
+            .filter(|f| f.connector_id.as_deref() == Some(connector_id))
+            .map(|f| Finding { object_id: f.object_id.clone(), path: f.path.clone(), message: f.message.clone() })
+            .collect();
+        ev.runs = runs;
+        ev.snapshots = snapshots;
+        ev
+    })
+}
+
+/// The connector's works, each tied to the call that created it: the n-th work created for
+/// the connector came from the n-th call that creates one — a `workAdd`, or a push without a
+/// work (then the platform made it).
+fn works(s: &crate::store::State, operations: &[Operation], connector_id: &str) -> Vec<Work> {
+    let mut works: Vec<&crate::store::works::Work> = s.works.all().filter(|w| w.connector_id == connector_id).collect();
+    works.sort_by_key(|w| w.timestamp);
+    let creators = operations.iter().filter(|o| o.succeeded()).filter(|o| {
+        let add = o.is("workAdd") && o.var_str("/connectorId") == Some(connector_id);
+        let anonymous_push = o.is("stixBundlePush")
+            && o.var_str("/connectorId") == Some(connector_id)
+            && o.var_str("/work_id").is_none_or(str::is_empty);
+        add || anonymous_push
+    });
+    let mut out = Vec::new();
+    for (w, creator) in works.into_iter().zip(creators.map(Some).chain(std::iter::repeat(None))) {
+        let by_add = creator.filter(|o| o.is("workAdd"));
+        out.push(Work {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            status: w.status.as_str().to_string(),
+            created_by_platform: creator.is_some_and(|o| o.is("stixBundlePush")),
+            opened_by: by_add.map(|o| o.seq),
+            expected: w.import_expected_number,
+            processed: w.import_processed_number,
+            errors: w.errors.iter().map(|e| WorkError { message: e.message.clone(), source: e.source.clone() }).collect(),
+        });
+    }
+    out
+}

@@ -1,0 +1,141 @@
+//! Running a connector against a fresh platform and collecting the evidence the
+//! conformance checks judge (`opencti-mock conform`, the nextest conformance harness).
+//!
+//! A session starts an in-process platform, creates the connector's user with the role
+//! its type needs, and launches the connector's command — twice by default, because some
+//! requirements are about the second run (the state the first one saved, ids that do not
+//! change) — with `OPENCTI_URL`, `OPENCTI_TOKEN` and `CONNECTOR_*` in its environment. A
+//! run ends when the connector exits; a connector that keeps running is stopped (SIGTERM,
+//! then SIGKILL) once it has been quiet for the settle period, or when the run timeout
+//! expires; either way its output is kept. Between runs the worker drains what was pushed.
+//! The evidence ([`opencti_conformance::Evidence`]) is then read off the platform's
+//! transcript and state: verifiers see the wire, nothing else.
+
+mod collect;
+mod process;
+
+use std::time::{Duration, Instant};
+
+use opencti_conformance::Evidence;
+use opencti_conformance::evidence::{Run, RunEnd};
+
+use crate::MockPlatform;
+use crate::error::{Error, Result};
+
+/// How to run a session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The connector type under test (`EXTERNAL_IMPORT`…).
+    pub connector_type: String,
+    /// The command that starts the connector: program, then arguments.
+    pub command: Vec<String>,
+    /// `CONNECTOR_QUEUE_PROTOCOL` handed to the connector (`api`).
+    pub queue_protocol: String,
+    /// How many times the connector is launched (2: the second run is judged too).
+    pub runs: usize,
+    /// Longest a run may take before it is stopped.
+    pub run_timeout: Duration,
+    /// How long a connector that keeps running must be quiet (no call but pings) before it
+    /// is stopped.
+    pub settle: Duration,
+    /// How long a stopped connector has to exit before it is killed.
+    pub stop_grace: Duration,
+    /// The platform's payload limit (`50mb` by default).
+    pub max_payload_body_size: String,
+    /// `CONNECTOR_SCOPE` handed to the connector.
+    pub scope: String,
+    /// More environment for the connector.
+    pub env: Vec<(String, String)>,
+}
+
+impl Session {
+    /// A session for a connector type and command, with the defaults.
+    pub fn new(connector_type: impl Into<String>, command: Vec<String>) -> Self {
+        Session {
+            connector_type: connector_type.into(),
+            command,
+            queue_protocol: "api".into(),
+            runs: 2,
+            run_timeout: Duration::from_secs(180),
+            settle: Duration::from_secs(5),
+            stop_grace: Duration::from_secs(10),
+            max_payload_body_size: "50mb".into(),
+            scope: "ipv4-addr,ipv6-addr,domain-name,url,indicator,identity,malware,relationship".into(),
+            env: Vec::new(),
+        }
+    }
+}
+
+/// What happens during a session, for live progress.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The platform is up.
+    PlatformUp {
+        /// Its URL.
+        url: String,
+    },
+    /// A run started.
+    RunStarted {
+        /// 0-based.
+        index: usize,
+    },
+    /// A run ended.
+    RunEnded(Run),
+}
+
+/// The user a connector type runs as: export connectors need an Administrator, the others
+/// the Connector role.
+fn needs_admin(connector_type: &str) -> bool {
+    connector_type == "INTERNAL_EXPORT_FILE"
+}
+
+/// Runs a session and returns what the platform observed.
+pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Result<Evidence> {
+    if session.command.is_empty() {
+        return Err(Error::Config("no connector command given (after `--`)".into()));
+    }
+    let platform = MockPlatform::builder()
+        .max_payload_body_size(session.max_payload_body_size.clone())
+        .missing_ref_retry_delay(Duration::from_millis(50), Duration::from_millis(150))
+        .try_start()
+        .await?;
+    let limit = platform.core().settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;
+    progress(Progress::PlatformUp { url: platform.url().to_string() });
+    let token = if needs_admin(&session.connector_type) {
+        platform.token().to_string()
+    } else {
+        platform.add_connector_user(&format!("[C] conformance {}", session.connector_type.to_lowercase()))
+    };
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let mut runs = Vec::new();
+    let mut snapshots = Vec::new();
+    let mut previous = collect::Knowledge::default();
+    for index in 0..session.runs {
+        progress(Progress::RunStarted { index });
+        let first_seq = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq)) + 1;
+        let started = Instant::now();
+        let env = process::environment(session, platform.url(), &token, &connector_id);
+        let outcome = process::launch(session, &env, &platform, &connector_id).await;
+        collect::wait_for_ingestion(&platform, &connector_id, Duration::from_secs(60)).await;
+        let last_seq = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq));
+        let run = Run {
+            index,
+            first_seq,
+            last_seq,
+            end: outcome.end,
+            exit_code: outcome.exit_code,
+            seconds: started.elapsed().as_secs_f64(),
+            output_tail: outcome.output_tail,
+        };
+        progress(Progress::RunEnded(run.clone()));
+        let stopped_early = run.end == RunEnd::NotStarted;
+        runs.push(run);
+        let (snapshot, now) = collect::snapshot(&platform, &connector_id, &previous);
+        snapshots.push(snapshot);
+        previous = now;
+        if stopped_early {
+            break;
+        }
+    }
+    Ok(collect::evidence(&platform, session, &connector_id, limit, runs, snapshots))
+}

@@ -1,0 +1,139 @@
+//! Launching the connector under test and deciding when a run is over.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opencti_conformance::evidence::RunEnd;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use crate::MockPlatform;
+use crate::conform::Session;
+use crate::store::transcript::EntryKind;
+
+/// Output kept per run (the end of it).
+const OUTPUT_TAIL_LINES: usize = 200;
+
+/// How a run went.
+pub struct Outcome {
+    pub end: RunEnd,
+    pub exit_code: Option<i32>,
+    pub output_tail: String,
+}
+
+/// The connector's environment: the platform, its token, and `CONNECTOR_*`.
+pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("OPENCTI_URL".into(), url.into()),
+        ("OPENCTI_TOKEN".into(), token.into()),
+        ("CONNECTOR_ID".into(), connector_id.into()),
+        ("CONNECTOR_NAME".into(), format!("Conformance {}", session.connector_type)),
+        ("CONNECTOR_TYPE".into(), session.connector_type.clone()),
+        ("CONNECTOR_SCOPE".into(), session.scope.clone()),
+        ("CONNECTOR_QUEUE_PROTOCOL".into(), session.queue_protocol.clone()),
+        ("CONNECTOR_RUN_AND_TERMINATE".into(), "true".into()),
+        ("CONNECTOR_LOG_LEVEL".into(), "info".into()),
+    ];
+    for (k, v) in &session.env {
+        env.retain(|(key, _)| key != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// Keeps the last lines of a stream.
+fn tail_of(stream: impl AsyncRead + Unpin + Send + 'static, lines: Arc<Mutex<VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            let mut l = lines.lock().expect("output lock");
+            if l.len() == OUTPUT_TAIL_LINES {
+                l.pop_front();
+            }
+            l.push_back(line);
+        }
+    })
+}
+
+/// When the connector last did something other than pinging (transcript entries that are
+/// not `pingConnector` calls), and how many entries there are.
+fn activity(platform: &MockPlatform, connector_id: &str) -> (usize, bool) {
+    platform.read(|s| {
+        let entries = s.transcript.entries();
+        let busy = s.queues.figures(connector_id).0 > 0;
+        let meaningful = entries
+            .iter()
+            .filter(|e| !matches!(&e.kind, EntryKind::Operation(op) if op.root_fields.iter().all(|f| f == "pingConnector")))
+            .count();
+        (meaningful, busy)
+    })
+}
+
+/// Runs the connector once: until it exits, or until it has been quiet for the settle
+/// period (then stopped), or until the run timeout (then stopped too).
+pub async fn launch(session: &Session, env: &[(String, String)], platform: &MockPlatform, connector_id: &str) -> Outcome {
+    let mut cmd = Command::new(&session.command[0]);
+    cmd.args(&session.command[1..]).envs(env.iter().cloned()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome {
+                end: RunEnd::NotStarted,
+                exit_code: None,
+                output_tail: format!("could not start {:?}: {e}", session.command),
+            };
+        }
+    };
+    let lines = Arc::new(Mutex::new(VecDeque::new()));
+    let readers: Vec<_> =
+        [child.stdout.take().map(|s| tail_of(s, lines.clone())), child.stderr.take().map(|s| tail_of(s, lines.clone()))]
+            .into_iter()
+            .flatten()
+            .collect();
+    let started = Instant::now();
+    let (mut seen, _) = activity(platform, connector_id);
+    let mut quiet_since = Instant::now();
+    let mut active = false;
+    let end = loop {
+        tokio::select! {
+            status = child.wait() => break (RunEnd::Exited, status.ok().and_then(|s| s.code())),
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let (now_seen, busy) = activity(platform, connector_id);
+        if now_seen != seen || busy {
+            active |= now_seen != seen;
+            seen = now_seen;
+            quiet_since = Instant::now();
+        }
+        let settled = active && quiet_since.elapsed() >= session.settle;
+        let timed_out = started.elapsed() >= session.run_timeout;
+        if settled || timed_out {
+            let end = if timed_out { RunEnd::TimedOut } else { RunEnd::Stopped };
+            break stop(&mut child, session.stop_grace, end).await;
+        }
+    };
+    for r in readers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+    }
+    let output_tail = lines.lock().expect("output lock").iter().cloned().collect::<Vec<_>>().join("\n");
+    Outcome { end: end.0, exit_code: end.1, output_tail }
+}
+
+/// SIGTERM, then SIGKILL after the grace period.
+async fn stop(child: &mut tokio::process::Child, grace: Duration, end: RunEnd) -> (RunEnd, Option<i32>) {
+    if let Some(pid) = child.id() {
+        // The standard library only sends SIGKILL; SIGTERM lets the connector stop cleanly.
+        // A failure means it already exited.
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    }
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => (end, status.ok().and_then(|s| s.code())),
+        Err(_) => {
+            let _ = child.kill().await;
+            (RunEnd::Killed, None)
+        }
+    }
+}

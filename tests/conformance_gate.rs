@@ -1,0 +1,122 @@
+//! The CI gate on real connectors: unchanged pycti EXTERNAL_IMPORT connectors — one
+//! correct, several with one realistic bug each (`fixtures/connectors/conformance/`) — run
+//! through `opencti-mock conform`. Each gives exactly the verdicts committed next to it
+//! (`expected/<name>.verdicts`), read back from the JUnit report; the correct one passes the
+//! gate (exit 0), every buggy one fails it (exit 1).
+
+mod common;
+
+use std::process::Command;
+
+use common::{pycti_python, root};
+use opencti_conformance::report::verdicts_from_junit;
+
+fn expected(name: &str) -> Vec<(String, String)> {
+    let path = root().join(format!("fixtures/connectors/conformance/expected/{name}.verdicts"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (id, verdict) = l.split_once(' ').unwrap_or_else(|| panic!("bad line {l:?}"));
+            (id.to_string(), verdict.trim().to_string())
+        })
+        .collect()
+}
+
+fn gate(name: &str, extra: &[&str], exit_code: i32) {
+    let junit = tempfile::NamedTempFile::new().expect("temp file");
+    let script = root().join(format!("fixtures/connectors/conformance/{name}.py"));
+    let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--type", "EXTERNAL_IMPORT", "--junit"])
+        .arg(junit.path())
+        .args(extra)
+        .arg("--")
+        .arg(pycti_python())
+        .arg(&script)
+        .output()
+        .expect("opencti-mock conform runs");
+    let console = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let xml = std::fs::read_to_string(junit.path()).expect("JUnit report written");
+    let verdicts = verdicts_from_junit(&xml).expect("the JUnit report reads back");
+    assert_eq!(verdicts, expected(name), "verdicts of {name}.py differ from the committed ones; console:\n{console}");
+    assert_eq!(out.status.code(), Some(exit_code), "exit code of the gate on {name}.py; console:\n{console}");
+    assert!(
+        console.lines().last().unwrap_or("").starts_with("conformance EXTERNAL_IMPORT:"),
+        "one-line verdict last:\n{console}"
+    );
+}
+
+#[test]
+fn the_correct_connector_passes_every_check() {
+    gate("correct", &[], 0);
+}
+
+#[test]
+fn a_connector_that_opens_no_work_fails() {
+    gate("no_work", &[], 1);
+}
+
+#[test]
+fn a_connector_that_never_closes_its_work_fails() {
+    gate("work_never_closed", &[], 1);
+}
+
+#[test]
+fn a_connector_pushing_an_object_the_platform_refuses_fails() {
+    gate("refused_object", &[], 1);
+}
+
+#[test]
+fn a_connector_with_random_ids_fails() {
+    gate("random_ids", &[], 1);
+}
+
+#[test]
+fn a_connector_pushing_more_than_the_payload_limit_fails() {
+    gate("oversized_push", &["--max-payload-body-size", "1mb"], 1);
+}
+
+#[test]
+fn a_connector_that_cannot_start_is_reported_not_waited_on() {
+    let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--", "/nonexistent/connector"])
+        .output()
+        .expect("opencti-mock conform runs");
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{console}");
+    assert!(console.contains("could not be started") && console.contains("/nonexistent/connector"), "{console}");
+}
+
+#[test]
+fn a_connector_that_hangs_is_stopped_and_reported_with_its_output() {
+    // A "connector" that prints, registers nothing and never exits: stopped at the run
+    // timeout, its output shown, and the gate fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--runs", "1", "--run-timeout", "2", "--", "sh", "-c", "echo starting up; exec sleep 600"])
+        .output()
+        .expect("opencti-mock conform runs");
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{console}");
+    assert!(console.contains("run 1: timed out") && console.contains("starting up"), "{console}");
+    assert!(console.contains("✘ REG-001"), "{console}");
+}
+
+#[test]
+fn list_prints_every_check_and_markdown_is_checks_md() {
+    let list = Command::new(env!("CARGO_BIN_EXE_opencti-mock")).args(["conform", "--list"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(text.lines().count(), opencti_conformance::registry::select("EXTERNAL_IMPORT", &[]).len());
+    assert!(text.lines().all(|l| l.contains("MUST") || l.contains("SHOULD")), "{text}");
+    let only = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--list", "--only", "EXT-IMPORT"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&only.stdout).lines().all(|l| l.starts_with("EXT-IMPORT-")));
+    let md = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--list", "--format", "markdown"])
+        .output()
+        .expect("runs");
+    let committed = std::fs::read_to_string(root().join("conformance/CHECKS.md")).expect("CHECKS.md");
+    assert_eq!(String::from_utf8_lossy(&md.stdout), committed);
+}
