@@ -24,7 +24,9 @@ fn expected(name: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn gate(name: &str, extra: &[&str], exit_code: i32) {
+/// Runs the gate on `<name>.py`, compares its verdicts with `expected/<name>.verdicts` and
+/// its exit code; returns the console output.
+fn gate(name: &str, extra: &[&str], exit_code: i32) -> String {
     let junit = tempfile::NamedTempFile::new().expect("temp file");
     let script = root().join(format!("fixtures/connectors/conformance/{name}.py"));
     let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
@@ -45,6 +47,7 @@ fn gate(name: &str, extra: &[&str], exit_code: i32) {
         console.lines().last().unwrap_or("").starts_with("conformance EXTERNAL_IMPORT:"),
         "one-line verdict last:\n{console}"
     );
+    console
 }
 
 #[test]
@@ -119,4 +122,12 @@ fn list_prints_every_check_and_markdown_is_checks_md() {
         .expect("runs");
     let committed = std::fs::read_to_string(root().join("conformance/CHECKS.md")).expect("CHECKS.md");
     assert_eq!(String::from_utf8_lossy(&md.stdout), committed);
+}
+
+/// Slow on purpose (nextest group `pycti-slow`): a pycti connector that keeps running
+/// only sends its state with its next ping, 40 s after start; the gate waits for it.
+#[test]
+fn a_connector_that_keeps_running_is_stopped_once_it_has_pinged_its_state() {
+    let console = gate("correct", &["--settle", "2", "--env", "CONNECTOR_RUN_AND_TERMINATE=false"], 0);
+    assert_eq!(console.matches("stopped once settled").count(), 2, "both runs kept running and were stopped:\n{console}");
 }

@@ -57,22 +57,34 @@ fn tail_of(stream: impl AsyncRead + Unpin + Send + 'static, lines: Arc<Mutex<Vec
     })
 }
 
-/// When the connector last did something other than pinging (transcript entries that are
-/// not `pingConnector` calls), and how many entries there are.
-fn activity(platform: &MockPlatform, connector_id: &str) -> (usize, bool) {
+/// What the connector has been doing: the last transcript entry that is not a ping, the
+/// last ping, and whether its queue still holds messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Activity {
+    last_call: u64,
+    last_ping: u64,
+    busy: bool,
+}
+
+fn activity(platform: &MockPlatform, connector_id: &str) -> Activity {
     platform.read(|s| {
+        let is_ping = |e: &&crate::store::transcript::Entry| {
+            matches!(&e.kind, EntryKind::Operation(op) if op.root_fields.iter().all(|f| f == "pingConnector"))
+        };
         let entries = s.transcript.entries();
-        let busy = s.queues.figures(connector_id).0 > 0;
-        let meaningful = entries
-            .iter()
-            .filter(|e| !matches!(&e.kind, EntryKind::Operation(op) if op.root_fields.iter().all(|f| f == "pingConnector")))
-            .count();
-        (meaningful, busy)
+        Activity {
+            last_call: entries.iter().rev().find(|e| !is_ping(e)).map_or(0, |e| e.seq),
+            last_ping: entries.iter().rev().find(is_ping).map_or(0, |e| e.seq),
+            busy: s.queues.figures(connector_id).0 > 0,
+        }
     })
 }
 
-/// Runs the connector once: until it exits, or until it has been quiet for the settle
-/// period (then stopped), or until the run timeout (then stopped too).
+/// Runs the connector once: until it exits, or until it has settled (then stopped), or
+/// until the run timeout (then stopped too). A connector has settled when it has made calls,
+/// then none but pings for the settle period, and has pinged since its last call — the
+/// platform only learns a connector's state from its pings (pycti sends one every 40 s), so
+/// stopping it before would lose the state as a crash would.
 pub async fn launch(session: &Session, env: &[(String, String)], platform: &MockPlatform, connector_id: &str) -> Outcome {
     let mut cmd = Command::new(&session.command[0]);
     cmd.args(&session.command[1..]).envs(env.iter().cloned()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -94,21 +106,21 @@ pub async fn launch(session: &Session, env: &[(String, String)], platform: &Mock
             .flatten()
             .collect();
     let started = Instant::now();
-    let (mut seen, _) = activity(platform, connector_id);
+    let at_start = activity(platform, connector_id);
+    let mut seen = at_start;
     let mut quiet_since = Instant::now();
-    let mut active = false;
     let end = loop {
         tokio::select! {
             status = child.wait() => break (RunEnd::Exited, status.ok().and_then(|s| s.code())),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
-        let (now_seen, busy) = activity(platform, connector_id);
-        if now_seen != seen || busy {
-            active |= now_seen != seen;
-            seen = now_seen;
+        let now = activity(platform, connector_id);
+        if now.last_call != seen.last_call || now.busy {
             quiet_since = Instant::now();
         }
-        let settled = active && quiet_since.elapsed() >= session.settle;
+        seen = now;
+        let active = now.last_call != at_start.last_call;
+        let settled = active && quiet_since.elapsed() >= session.settle && now.last_ping > now.last_call;
         let timed_out = started.elapsed() >= session.run_timeout;
         if settled || timed_out {
             let end = if timed_out { RunEnd::TimedOut } else { RunEnd::Stopped };
