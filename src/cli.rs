@@ -74,9 +74,36 @@ pub struct ServeArgs {
     /// Refuse GraphQL introspection, as a production platform does.
     #[arg(long)]
     pub no_introspection: bool,
-    /// RabbitMQ host handed to connectors in registrations [env: RABBITMQ__HOSTNAME].
+    /// RabbitMQ broker host (the platform connects to it and hands it to connectors)
+    /// [env: RABBITMQ__HOSTNAME, default: localhost].
     #[arg(long)]
     pub rabbitmq_hostname: Option<String>,
+    /// RabbitMQ broker as a URL, e.g. amqp://guest:guest@localhost:5672/%2F (host, port,
+    /// vhost, credentials; amqps:// sets use_ssl) [env: OPENCTI_MOCK_AMQP_URL].
+    #[arg(long, env = "OPENCTI_MOCK_AMQP_URL")]
+    pub amqp_url: Option<String>,
+    /// Where the broker comes from: auto (the configured broker, else a RabbitMQ container
+    /// when Docker is there, else HTTP-only), required (no start without a broker), off
+    /// (HTTP-only) [env: MOCK__BROKER, default: auto].
+    #[arg(long, value_name = "MODE")]
+    pub broker: Option<String>,
+    /// Broker host handed to connectors instead of the real one, to reproduce a platform
+    /// that advertises an unreachable host (connectors#972) [env: MOCK__AMQP_ADVERTISED_HOST].
+    #[arg(long, value_name = "HOST")]
+    pub amqp_advertised_host: Option<String>,
+    /// Queue and exchange name prefix (rabbitmq:queue_prefix); default: a random one per
+    /// platform when a broker may be used, so platforms sharing a broker never collide
+    /// [env: RABBITMQ__QUEUE_PREFIX].
+    #[arg(long, value_name = "PREFIX")]
+    pub queue_prefix: Option<String>,
+    /// Keep the queues and exchanges this platform declared when it stops
+    /// [env: MOCK__KEEP_BROKER_OBJECTS].
+    #[arg(long)]
+    pub keep_broker_objects: bool,
+    /// The worker's WORKER_OBJECTS_MAX_REFS: objects with at least this many references go
+    /// to the dead-letter queue; 0 is off [env: MOCK__OBJECTS_MAX_REFS, default: 0].
+    #[arg(long, value_name = "N")]
+    pub objects_max_refs: Option<u64>,
     /// Store the objects of a STIX bundle file before serving, as the administrator
     /// (repeatable); objects the platform would refuse are listed and left out.
     #[arg(long = "seed", value_name = "FILE")]
@@ -237,13 +264,31 @@ impl ServeArgs {
         if let Some(h) = &self.rabbitmq_hostname {
             rabbit.insert("hostname".into(), json!(h));
         }
+        if let Some(p) = &self.queue_prefix {
+            rabbit.insert("queue_prefix".into(), json!(p));
+        }
+        if let Some(b) = &self.broker {
+            mock.insert("broker".into(), json!(b.to_ascii_lowercase()));
+        }
+        if let Some(h) = &self.amqp_advertised_host {
+            mock.insert("amqp_advertised_host".into(), json!(h));
+        }
+        if self.keep_broker_objects {
+            mock.insert("keep_broker_objects".into(), json!(true));
+        }
+        if let Some(n) = self.objects_max_refs {
+            mock.insert("objects_max_refs".into(), json!(n));
+        }
         json!({"app": app, "mock": mock, "rabbitmq": rabbit})
     }
 }
 
 /// `opencti-mock serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::load(args.config.as_deref(), args.overrides())?;
+    let mut settings = Settings::load(args.config.as_deref(), args.overrides())?;
+    if let Some(url) = &args.amqp_url {
+        settings.rabbitmq.apply_amqp_url(url)?;
+    }
     let addr = SocketAddr::new(settings.app.bind_address, settings.app.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         let hint = if settings.app.port == DEFAULT_PORT { " (is another platform running? use --port or APP__PORT)" } else { "" };
@@ -254,6 +299,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let profile = settings.mock.profile;
     let users = settings.mock.connector_users.clone();
     let platform = Platform::new(settings, Clock::system(), url.clone())?;
+    platform.connect_broker().await?;
     let mut out = std::io::stdout().lock();
     for file in &args.seeds {
         let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read seed {}: {e}", file.display()))?;
@@ -283,7 +329,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for u in users {
         writeln!(out, "  connector user: {u}")?;
     }
-    writeln!(out, "  transport: HTTP only — connectors need CONNECTOR_QUEUE_PROTOCOL=api")?;
+    match (platform.core().amqp.broker(), platform.core().amqp.http_only_reason()) {
+        (Some(b), _) => writeln!(
+            out,
+            "  transport: RabbitMQ {} ({}), queue prefix '{}', and HTTP (CONNECTOR_QUEUE_PROTOCOL=api)",
+            b.endpoint().display(),
+            b.source(),
+            b.names().prefix()
+        )?,
+        (None, reason) => writeln!(
+            out,
+            "  transport: HTTP only ({}) — connectors need CONNECTOR_QUEUE_PROTOCOL=api",
+            reason.unwrap_or("no broker")
+        )?,
+    }
     writeln!(out, "  control API: {url}/_mock/ (admin token)")?;
     drop(out);
     platform.serve(listener, shutdown_signal()).await?;

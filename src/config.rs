@@ -126,6 +126,21 @@ pub struct RabbitMq {
     pub queue_prefix: Option<String>,
 }
 
+impl RabbitMq {
+    /// Applies an AMQP URL (`amqp://user:pass@host:port/vhost`, `amqps://…`): host, port,
+    /// vhost, credentials and TLS, as `--amqp-url` does.
+    pub fn apply_amqp_url(&mut self, url: &str) -> Result<(), ConfigError> {
+        let uri: lapin::uri::AMQPUri = url.parse().map_err(|e| ConfigError::Invalid(format!("invalid AMQP URL '{url}': {e}")))?;
+        self.use_ssl = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
+        self.hostname = uri.authority.host;
+        self.port = uri.authority.port;
+        self.username = uri.authority.userinfo.username;
+        self.password = uri.authority.userinfo.password;
+        self.vhost = uri.vhost;
+        Ok(())
+    }
+}
+
 impl Default for RabbitMq {
     fn default() -> Self {
         RabbitMq {
@@ -195,6 +210,48 @@ pub struct Mock {
     pub missing_ref_retry_min_ms: u64,
     /// Longest such wait (pycti's worker: 3000); each wait is drawn uniformly in between.
     pub missing_ref_retry_max_ms: u64,
+    /// Where the RabbitMQ broker comes from (`MOCK__BROKER`): `auto`, `required` or `off`.
+    pub broker: BrokerMode,
+    /// Host handed to connectors in `config.connection` instead of the broker's own
+    /// (`MOCK__AMQP_ADVERTISED_HOST`), e.g. a Docker-internal name that does not resolve
+    /// from the connector's machine (connectors#972).
+    pub amqp_advertised_host: Option<String>,
+    /// Messages the worker takes from each push queue before acknowledging
+    /// (`MOCK__AMQP_PREFETCH`; the platform's worker uses 1 per consumer thread).
+    pub amqp_prefetch: u16,
+    /// Keep the queues and exchanges this platform declared on the broker when it stops
+    /// (`MOCK__KEEP_BROKER_OBJECTS`), for debugging.
+    pub keep_broker_objects: bool,
+    /// The worker's `WORKER_OBJECTS_MAX_REFS` (`MOCK__OBJECTS_MAX_REFS`): objects with at
+    /// least this many references go to the dead-letter queue; 0 (the default) is off.
+    pub objects_max_refs: u64,
+}
+
+/// Where the platform's RabbitMQ broker comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerMode {
+    /// The configured broker (`rabbitmq:*`, default the local one); when it does not
+    /// answer and a Docker engine is available, a throwaway RabbitMQ container; otherwise
+    /// HTTP-only, said at start-up, in `/_mock/health` and in the transcript.
+    #[default]
+    Auto,
+    /// As `auto`, but the platform does not start without a broker.
+    Required,
+    /// HTTP-only: no broker is contacted (registration still hands out `rabbitmq:*`).
+    Off,
+}
+
+impl std::str::FromStr for BrokerMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(BrokerMode::Auto),
+            "required" => Ok(BrokerMode::Required),
+            "off" | "none" => Ok(BrokerMode::Off),
+            _ => Err(format!("unknown broker mode '{s}': expected auto, required or off")),
+        }
+    }
 }
 
 impl Default for Mock {
@@ -207,6 +264,11 @@ impl Default for Mock {
             transcript_bundle_cap: "16mb".into(),
             missing_ref_retry_min_ms: 1000,
             missing_ref_retry_max_ms: 3000,
+            broker: BrokerMode::Auto,
+            amqp_advertised_host: None,
+            amqp_prefetch: 64,
+            keep_broker_objects: false,
+            objects_max_refs: 0,
         }
     }
 }

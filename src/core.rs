@@ -1,6 +1,6 @@
 //! The services one platform instance is made of, shared by every transport.
 //!
-//! HTTP handlers, GraphQL resolvers, the control API and (later) the AMQP consumers all
+//! HTTP handlers, GraphQL resolvers, the control API and the AMQP consumers all
 //! receive a [`Core`]: the store, the worker that feeds it, the settings, the connector
 //! key pair and the queue naming rules. Cloning is cheap.
 
@@ -27,4 +27,6 @@ pub struct Core {
     pub names: QueueNames,
     /// The URL connectors should use.
     pub public_url: Arc<str>,
+    /// The RabbitMQ broker, when the platform has one.
+    pub amqp: Arc<crate::amqp::Link>,
 }

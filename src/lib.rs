@@ -20,6 +20,7 @@
 
 #![warn(clippy::unwrap_used)]
 
+pub mod amqp;
 pub mod buffer;
 pub mod cli;
 pub mod config;

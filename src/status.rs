@@ -18,7 +18,11 @@ pub fn health(core: &Core) -> Json {
         "version": profile.version(),
         "profile": profile.to_string(),
         "url": &*core.public_url,
-        "transports": {"queue": ["api"], "listen": [], "broker": "none (HTTP-only mode: bundles go through stixBundlePush)"},
+        "transports": {
+            "queue": if core.amqp.broker().is_some() { json!(["amqp", "api"]) } else { json!(["api"]) },
+            "listen": [],
+            "broker": core.amqp.status(),
+        },
         "connectors": connectors,
         "works": works,
         "objects": objects,

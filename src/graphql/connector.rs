@@ -1,6 +1,11 @@
 //! Connector operations: registration, ping, state reset, deletion, listings.
 
 use async_graphql::dynamic::ResolverContext;
+use futures_util::future::BoxFuture;
+
+use crate::amqp::ConnectorSpec;
+use crate::graphql::errors::DATABASE_ERROR;
+use crate::store::transcript::EntryKind;
 use serde_json::{Value as Json, json};
 
 use crate::graphql::builder::{Registry, Resolved};
@@ -14,17 +19,83 @@ const BACKGROUND_TASK_QUEUES: usize = 4;
 
 /// Registers the connector resolvers.
 pub fn register(r: &mut Registry) {
-    r.sync("Mutation", "registerConnector", register_connector);
-    r.sync("Mutation", "pingConnector", ping_connector);
-    r.sync("Mutation", "resetStateConnector", reset_state);
-    r.sync("Mutation", "deleteConnector", delete_connector);
+    // Registration and every ping (re-)declare the connector's queues on the broker, a
+    // reset purges them and a deletion deletes them, before the mutation answers.
+    r.asynchronous("Mutation", "registerConnector", |ctx| {
+        let id = arg_json(ctx, "input").get("id").and_then(Json::as_str).map(str::to_string);
+        then_broker(ctx, register_connector(ctx), id, BrokerStep::Provision)
+    });
+    r.asynchronous("Mutation", "pingConnector", |ctx| {
+        then_broker(ctx, ping_connector(ctx), arg_str(ctx, "id"), BrokerStep::Provision)
+    });
+    r.asynchronous("Mutation", "resetStateConnector", |ctx| {
+        then_broker(ctx, reset_state(ctx), arg_str(ctx, "id"), BrokerStep::Purge)
+    });
+    r.asynchronous("Mutation", "deleteConnector", |ctx| {
+        then_broker(ctx, delete_connector(ctx), arg_str(ctx, "id"), BrokerStep::Delete)
+    });
     r.sync("Mutation", "connectorJWT", connector_jwt);
     r.sync("Query", "connector", connector);
     r.sync("Query", "connectors", connectors);
     r.sync("Query", "connectorsForWorker", connectors_for_worker);
     r.sync("Connector", "connector_user", connector_user);
-    r.sync("Connector", "connector_queue_details", queue_details);
+    r.asynchronous("Connector", "connector_queue_details", queue_details);
     r.sync("Connector", "works", connector_works);
+}
+
+/// What a connector mutation does on the broker once the state has changed.
+#[derive(Clone, Copy)]
+enum BrokerStep {
+    /// `registerConnectorQueues`.
+    Provision,
+    /// Purge both queues (management API).
+    Purge,
+    /// Delete both queues.
+    Delete,
+}
+
+/// Runs the broker side of a connector mutation after its state change succeeded. A broker
+/// failure fails the mutation, as an unreachable RabbitMQ fails it on the platform.
+fn then_broker(
+    ctx: &ResolverContext<'_>,
+    resolved: Resolved,
+    id: Option<String>,
+    step: BrokerStep,
+) -> BoxFuture<'static, Resolved> {
+    let core = parts(ctx).ok().map(|(c, _)| c.clone());
+    Box::pin(async move {
+        let value = resolved?;
+        let (Some(core), Some(id)) = (core, id) else { return Ok(value) };
+        let Some(broker) = core.amqp.broker() else { return Ok(value) };
+        let result = match step {
+            BrokerStep::Provision => match core.store.read(|s| s.connectors.get(&id).cloned()) {
+                Some(c) => {
+                    broker
+                        .provision(ConnectorSpec {
+                            id: id.clone(),
+                            name: c.registration.name.clone(),
+                            connector_type: c.registration.connector_type.clone(),
+                            scope: c.registration.scope.clone(),
+                        })
+                        .await
+                }
+                None => Ok(()),
+            },
+            BrokerStep::Purge => broker.purge(&id).await,
+            BrokerStep::Delete => broker.remove(&id).await,
+        };
+        match result {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let now = core.store.clock().now();
+                core.store.write(|s| {
+                    s.transcript
+                        .push(now, EntryKind::Note { message: format!("broker operation for connector {id} failed: {e}") })
+                });
+                Err(DATABASE_ERROR.with(e, Default::default()))
+            }
+        }
+    })
 }
 
 fn arg_json(ctx: &ResolverContext<'_>, name: &str) -> Json {
@@ -162,12 +233,23 @@ fn connector_user(ctx: &ResolverContext<'_>) -> Resolved {
     Ok(core.store.read(|s| s.users.by_id(&user_id).map(project::user)).and_then(field))
 }
 
-/// Messages and bytes waiting for the connector (its internal ingest queue in HTTP mode).
-fn queue_details(ctx: &ResolverContext<'_>) -> Resolved {
-    let (core, _) = parts(ctx)?;
+/// Messages and bytes waiting for the connector: its push queue on the broker (from the
+/// management API, as the platform reads it) plus what waits inside the worker (split
+/// pieces, retries, HTTP pushes); in HTTP-only mode the worker's queue alone.
+fn queue_details(ctx: &ResolverContext<'_>) -> BoxFuture<'static, Resolved> {
+    let core = parts(ctx).map(|(c, _)| c.clone());
     let id = parent_key(ctx, "id").unwrap_or_default();
-    let (n, bytes) = core.store.read(|s| s.queues.figures(&id));
-    Ok(field(json!({"messages_number": n as f64, "messages_size": bytes as f64})))
+    Box::pin(async move {
+        let core = core?;
+        let (mut n, mut bytes) = core.store.read(|s| s.queues.figures(&id));
+        if let Some(broker) = core.amqp.broker()
+            && let Some((bn, bb)) = broker.push_queue_figures(&id).await
+        {
+            n += bn;
+            bytes += bb;
+        }
+        Ok(field(json!({"messages_number": n as f64, "messages_size": bytes as f64})))
+    })
 }
 
 fn connector_works(ctx: &ResolverContext<'_>) -> Resolved {

@@ -31,12 +31,19 @@ pub fn to_value(json: Json) -> Value {
 /// The `config` block of a connector (`connectorConfig` on the platform).
 pub fn connector_config(core: &Core, id: &str, listen_callback_uri: Option<&str>) -> Json {
     let q = core.names.connector(id);
-    let r = &core.settings.rabbitmq;
     let m = &core.settings.minio;
+    // The broker actually in use (a container's mapped port, say), else the settings;
+    // the advertised host, when set, replaces the host.
+    let e = core
+        .amqp
+        .broker()
+        .map(|b| b.endpoint().clone())
+        .unwrap_or_else(|| crate::amqp::Endpoint::from_settings(&core.settings.rabbitmq));
+    let host = core.settings.mock.amqp_advertised_host.clone().unwrap_or(e.host);
     json!({
         "connection": {
-            "host": r.hostname, "vhost": r.vhost, "use_ssl": r.use_ssl, "port": r.port,
-            "user": r.username, "pass": r.password,
+            "host": host, "vhost": e.vhost, "use_ssl": e.use_ssl, "port": e.port,
+            "user": e.username, "pass": e.password,
         },
         "s3": {
             "endpoint": m.endpoint, "port": m.port, "use_ssl": m.use_ssl, "bucket_name": m.bucket_name,

@@ -21,12 +21,13 @@ pub mod seed;
 pub mod split;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::stix::BundleEnvelope;
 use crate::store::Store;
@@ -43,12 +44,50 @@ pub enum Outcome {
     Reject(String),
 }
 
+/// The way back to the transport a message came from (a RabbitMQ delivery): told the
+/// outcome once the worker has processed the message, at most once.
+#[derive(Clone)]
+pub struct Settle {
+    tx: Arc<Mutex<Option<oneshot::Sender<Outcome>>>>,
+    generation: u64,
+    current: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Settle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settle").field("generation", &self.generation).finish_non_exhaustive()
+    }
+}
+
+impl Settle {
+    /// A settle for a delivery received on connection `generation`; `current` is the
+    /// transport's current connection generation.
+    pub fn new(generation: u64, current: Arc<AtomicU64>) -> (Settle, oneshot::Receiver<Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        (Settle { tx: Arc::new(Mutex::new(Some(tx))), generation, current }, rx)
+    }
+
+    /// Tells the transport the outcome (only the first call counts).
+    pub fn settle(&self, outcome: Outcome) {
+        if let Some(tx) = self.tx.lock().expect("settle lock poisoned").take() {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// Whether the connection the message came on is gone: the broker still holds the
+    /// message and will deliver it again, so the worker must leave this copy alone.
+    pub fn is_orphaned(&self) -> bool {
+        self.current.load(Ordering::SeqCst) != self.generation
+    }
+}
+
 /// The worker of one platform: a loop per connector queue.
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
     wakers: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
     shutdown: watch::Receiver<bool>,
+    amqp: Arc<crate::amqp::Link>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -59,8 +98,8 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     /// A worker over `store`; its loops end when `shutdown` turns true.
-    pub fn new(store: Store, shutdown: watch::Receiver<bool>) -> Self {
-        Worker { store, wakers: Arc::default(), shutdown }
+    pub fn new(store: Store, shutdown: watch::Receiver<bool>, amqp: Arc<crate::amqp::Link>) -> Self {
+        Worker { store, wakers: Arc::default(), shutdown, amqp }
     }
 
     /// The store this worker feeds.
@@ -133,25 +172,94 @@ impl Worker {
             // Without a delay, messages are taken in batches: each is still processed as
             // the worker does, but the state lock is taken twice per batch, not per object.
             let max = if throttle.delay.is_zero() { BATCH } else { 1 };
-            let batch: Vec<(PushMessage, bool)> = self.store.write(|s| {
+            let popped_at = self.store.clock().now();
+            let (batch, max_refs): (Vec<(PushMessage, bool)>, u64) = self.store.write(|s| {
                 let mut batch = Vec::new();
+                let mut orphaned = 0;
                 while batch.len() < max {
                     let Some(q) = s.queues.pop(&connector_id) else { break };
+                    if q.message.settle.as_ref().is_some_and(Settle::is_orphaned) {
+                        orphaned += 1;
+                        continue;
+                    }
                     let alive = q.message.meta.work_id.as_deref().is_none_or(|w| s.works.is_alive(w));
                     batch.push((q.message, alive));
                 }
-                batch
+                if orphaned > 0 {
+                    s.transcript.push(
+                        popped_at,
+                        EntryKind::Worker {
+                            connector_id: connector_id.clone(),
+                            work_id: None,
+                            message: format!(
+                                "{orphaned} message(s) received on a lost broker connection left to the broker, which delivers them again"
+                            ),
+                        },
+                    );
+                }
+                (batch, s.queues.objects_max_refs)
             });
             // Deciding is pure (parsing, checks, identity, findings): it runs on every core.
             let decisions: Vec<(Arc<MessageMeta>, Decision)> =
-                batch.par_iter().map(|(m, alive)| (m.meta.clone(), decide(&connector_id, m, *alive))).collect();
+                batch.par_iter().map(|(m, alive)| (m.meta.clone(), decide_with(&connector_id, m, *alive, max_refs))).collect();
+            let settles: Vec<Option<Settle>> = batch.into_iter().map(|(m, _)| m.settle).collect();
             let now = self.store.clock().now();
+            let mut dead_letters = Vec::new();
+            let mut outcomes = Vec::with_capacity(decisions.len());
             let requeue: Vec<PushMessage> = self.store.write(|s| {
-                decisions.into_iter().flat_map(|(meta, d)| apply(s, &connector_id, meta.work_id.as_deref(), d, now).1).collect()
+                let mut requeue = Vec::new();
+                for (meta, mut d) in decisions {
+                    dead_letters.extend(std::mem::take(&mut d.dead_letters).into_iter().map(|o| (meta.clone(), o)));
+                    let (outcome, pieces) = apply(s, &connector_id, meta.work_id.as_deref(), d, now);
+                    outcomes.push(outcome);
+                    requeue.extend(pieces);
+                }
+                requeue
             });
             self.enqueue_all(&connector_id, requeue);
+            self.send_dead_letters(&connector_id, dead_letters, max_refs).await;
+            for (settle, outcome) in settles.into_iter().zip(outcomes) {
+                if let Some(settle) = settle {
+                    settle.settle(outcome);
+                }
+            }
             // Let other tasks (HTTP handlers) run between batches of a long backlog.
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Worker {
+    /// Objects with too many references go to the dead-letter queue, as the worker sends
+    /// them: over RabbitMQ when there is a broker; always into the platform's own list.
+    async fn send_dead_letters(&self, connector_id: &str, letters: Vec<(Arc<MessageMeta>, serde_json::Value)>, max_refs: u64) {
+        for (meta, object) in letters {
+            let body = crate::amqp::message::dead_letter_message(&meta, &object, max_refs, connector_id);
+            let id = object.get("id").and_then(serde_json::Value::as_str).unwrap_or("?").to_string();
+            let sent = match self.amqp.broker() {
+                Some(b) => match b.publish_dead_letter(connector_id, &body).await {
+                    Ok(()) => format!("to {}listen_{}", b.names().prefix(), crate::amqp::DEAD_LETTER_ID),
+                    Err(e) => format!("not published: {e}"),
+                },
+                None => "kept by the platform (HTTP-only mode)".into(),
+            };
+            let now = self.store.clock().now();
+            self.store.write(|s| {
+                s.dead_letters.push(crate::store::DeadLetter {
+                    at: now,
+                    connector_id: connector_id.to_string(),
+                    object_id: id.clone(),
+                    body,
+                });
+                s.transcript.push(
+                    now,
+                    EntryKind::Worker {
+                        connector_id: connector_id.to_string(),
+                        work_id: meta.work_id.clone(),
+                        message: format!("object {id} has {max_refs} references or more: sent to the dead-letter queue, {sent}"),
+                    },
+                );
+            });
         }
     }
 }
@@ -181,6 +289,8 @@ pub struct Decision {
     attempt: u32,
     /// STIX findings on the message's objects (advisory).
     findings: Vec<crate::validate::Finding>,
+    /// Objects with too many references, for the dead-letter queue.
+    dead_letters: Vec<serde_json::Value>,
 }
 
 impl Decision {
@@ -194,6 +304,7 @@ impl Decision {
             meta: None,
             attempt: 0,
             findings: Vec::new(),
+            dead_letters: Vec::new(),
         }
     }
 
@@ -218,14 +329,46 @@ impl Decision {
 /// pieces to put back on it (after a split).
 pub fn process(store: &Store, connector_id: &str, message: PushMessage) -> (Outcome, Vec<PushMessage>) {
     let alive = message.meta.work_id.as_deref().is_none_or(|w| store.read(|s| s.works.is_alive(w)));
-    let decision = decide(connector_id, &message, alive);
+    let max_refs = store.read(|s| s.queues.objects_max_refs);
+    let decision = decide_with(connector_id, &message, alive, max_refs);
     let now = store.clock().now();
-    store.write(|s| apply(s, connector_id, message.meta.work_id.as_deref(), decision, now))
+    let result = store.write(|s| apply(s, connector_id, message.meta.work_id.as_deref(), decision, now));
+    if let Some(settle) = &message.settle {
+        settle.settle(result.0.clone());
+    }
+    result
 }
 
 /// Everything about a message that does not need the state: parsing, splitting, checking
 /// and identifying objects.
 pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> Decision {
+    decide_with(connector_id, message, work_alive, 0)
+}
+
+/// [`decide`], with the worker's `objects_max_refs` (0: off): an object with at least that
+/// many references is not imported; its expectation is reported with pycti's error and it
+/// goes to the dead-letter queue.
+pub fn decide_with(connector_id: &str, message: &PushMessage, work_alive: bool, objects_max_refs: u64) -> Decision {
+    let mut decision = decide_inner(connector_id, message, work_alive);
+    if objects_max_refs > 0 {
+        for entry in decision.objects.iter_mut() {
+            let Ok(prepared) = entry else { continue };
+            let Ok(object) = serde_json::from_str::<serde_json::Value>(prepared.raw()) else { continue };
+            if crate::amqp::message::refs_number(&object) >= objects_max_refs {
+                let id = object.get("id").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+                *entry = Err(object::ObjectError {
+                    message: "Too large element in bundle".into(),
+                    source: format!("Element {id} is too large and couldn't be processed"),
+                    refusal: None,
+                });
+                decision.dead_letters.push(object);
+            }
+        }
+    }
+    decision
+}
+
+fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> Decision {
     let meta = &message.meta;
     if let Some(w) = meta.work_id.as_deref().filter(|_| !work_alive) {
         return Decision { notes: vec![format!("message dropped: work {w} is no longer alive")], ..Decision::ack() };
@@ -326,8 +469,12 @@ pub fn apply(
             Ok(resolution) => Ok(object::store(s, p, resolution, now)),
             Err(e) if e.is_retried_at(attempt) => {
                 if let Some(meta) = &decision.meta {
-                    let retry =
-                        PushMessage { meta: meta.clone(), content: Content::Object(p.raw().to_string()), attempt: attempt + 1 };
+                    let retry = PushMessage {
+                        meta: meta.clone(),
+                        content: Content::Object(p.raw().to_string()),
+                        attempt: attempt + 1,
+                        settle: None,
+                    };
                     let wait = retry_delay(s.queues.retry_delay);
                     notes.push(format!(
                         "object retried in {} ms (attempt {}): {}",

@@ -23,6 +23,8 @@ impl Default for MockPlatformBuilder {
     fn default() -> Self {
         let mut settings = Settings::default();
         settings.app.port = 0;
+        // In-process platforms are HTTP-only unless a test asks for the broker.
+        settings.mock.broker = crate::config::BrokerMode::Off;
         MockPlatformBuilder { settings, clock: Clock::system(), faults: Vec::new(), seeds: Vec::new() }
     }
 }
@@ -55,6 +57,46 @@ impl MockPlatformBuilder {
     /// The JSON payload limit, in the platform's syntax (`50mb`, `1kb`, `1048576`).
     pub fn max_payload_body_size(mut self, size: impl Into<String>) -> Self {
         self.settings.app.max_payload_body_size = size.into();
+        self
+    }
+
+    /// Connects to RabbitMQ: the local broker (guest/guest), or the one of
+    /// [`MockPlatformBuilder::amqp_url`]; starting fails when none is usable (with a Docker
+    /// engine, a throwaway RabbitMQ container is tried first). Off by default.
+    pub fn with_broker(mut self) -> Self {
+        self.settings.mock.broker = crate::config::BrokerMode::Required;
+        self
+    }
+
+    /// How the broker is found (see [`crate::config::BrokerMode`]).
+    pub fn broker_mode(mut self, mode: crate::config::BrokerMode) -> Self {
+        self.settings.mock.broker = mode;
+        self
+    }
+
+    /// The broker to use (`amqp://user:pass@host:port/vhost`); implies [`with_broker`](Self::with_broker).
+    pub fn amqp_url(mut self, url: &str) -> Result<Self> {
+        self.settings.rabbitmq.apply_amqp_url(url).map_err(|e| Error::Config(e.to_string()))?;
+        self.settings.mock.broker = crate::config::BrokerMode::Required;
+        Ok(self)
+    }
+
+    /// Host handed to connectors in `config.connection` instead of the broker's.
+    pub fn amqp_advertised_host(mut self, host: impl Into<String>) -> Self {
+        self.settings.mock.amqp_advertised_host = Some(host.into());
+        self
+    }
+
+    /// Messages each push-queue consumer takes before acknowledging.
+    pub fn amqp_prefetch(mut self, prefetch: u16) -> Self {
+        self.settings.mock.amqp_prefetch = prefetch;
+        self
+    }
+
+    /// The worker's `objects_max_refs`: objects with at least this many references go to
+    /// the dead-letter queue (0, the default, is off).
+    pub fn objects_max_refs(mut self, max: u64) -> Self {
+        self.settings.mock.objects_max_refs = max;
         self
     }
 
@@ -126,6 +168,7 @@ impl MockPlatformBuilder {
         let bound = listener.local_addr().map_err(|e| Error::Io(e.to_string()))?;
         let url = self.settings.app.base_url.clone().unwrap_or_else(|| local_url(bound));
         let platform = Platform::new(self.settings, self.clock, url.clone())?;
+        platform.connect_broker().await?;
         for spec in self.faults {
             platform.core().store.write(|s| s.faults.add(spec));
         }

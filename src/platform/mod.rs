@@ -21,13 +21,15 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::Settings;
+use crate::amqp::{Broker, BrokerOptions, Endpoint};
+use crate::config::{BrokerMode, Settings};
 use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::http::{AppState, router};
 use crate::ingest::Worker;
 use crate::keys::ConnectorKeys;
 use crate::naming::QueueNames;
+use crate::store::transcript::EntryKind;
 use crate::store::{Clock, Store};
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -64,9 +66,18 @@ impl Platform {
             }
         });
         crate::ingest::seed_built_ins(&store).map_err(|e| Error::Config(format!("built-in marking refused: {e}")))?;
+        store.write(|s| s.queues.objects_max_refs = settings.mock.objects_max_refs);
         let (stop, stop_rx) = watch::channel(false);
-        let worker = Worker::new(store.clone(), stop_rx);
-        let names = QueueNames::new(settings.rabbitmq.queue_prefix.as_deref());
+        let amqp = Arc::new(crate::amqp::Link::default());
+        let worker = Worker::new(store.clone(), stop_rx, amqp.clone());
+        // Platforms sharing a broker must not share queues: unless a prefix is configured,
+        // each instance that may use a broker takes its own.
+        let prefix = match (&settings.rabbitmq.queue_prefix, settings.mock.broker) {
+            (Some(p), _) => Some(p.clone()),
+            (None, BrokerMode::Off) => None,
+            (None, _) => Some(format!("mock{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
+        };
+        let names = QueueNames::new(prefix.as_deref());
         let core = Core {
             store,
             worker,
@@ -74,6 +85,7 @@ impl Platform {
             keys: Arc::new(ConnectorKeys::generate()),
             names,
             public_url: public_url.into(),
+            amqp,
         };
         let schema = crate::graphql::schema(&core).map_err(|e| Error::Other(e.to_string()))?;
         Ok(Platform { core, schema, stop })
@@ -87,6 +99,67 @@ impl Platform {
     /// The admin token.
     pub fn admin_token(&self) -> String {
         self.core.store.read(|s| s.users.admin().api_tokens[0].token.clone())
+    }
+
+    /// Connects the platform to its broker according to `mock.broker`: the configured one;
+    /// else, when Docker is there, a throwaway container; else HTTP-only (an error in
+    /// `required` mode). The outcome is logged and written to the transcript.
+    pub async fn connect_broker(&self) -> Result<()> {
+        let settings = &self.core.settings;
+        let note = |message: String| {
+            tracing::info!("{message}");
+            let now = self.core.store.clock().now();
+            self.core.store.write(|s| s.transcript.push(now, EntryKind::Note { message }));
+        };
+        if settings.mock.broker == BrokerMode::Off {
+            let reason = "broker disabled (mock.broker = off)".to_string();
+            note(format!("HTTP-only mode: {reason}; bundles go through stixBundlePush"));
+            self.core.amqp.set_http_only(reason);
+            return Ok(());
+        }
+        let options = BrokerOptions {
+            names: self.core.names.clone(),
+            prefetch: settings.mock.amqp_prefetch,
+            keep: settings.mock.keep_broker_objects,
+        };
+        let endpoint = Endpoint::from_settings(&settings.rabbitmq);
+        let configured = match Broker::connect(endpoint.clone(), options.clone(), self.core.worker.clone()).await {
+            Ok(b) => Ok(b),
+            Err(e) => match crate::amqp::container::docker_available() {
+                Ok(()) => {
+                    note(format!(
+                        "{e}; starting a RabbitMQ container ({}:{})",
+                        crate::amqp::container::IMAGE,
+                        crate::amqp::container::TAG
+                    ));
+                    match crate::amqp::container::start().await {
+                        Ok(c) => Broker::connect_container(c, options, self.core.worker.clone()).await,
+                        Err(ce) => Err(format!("{e}; {ce}")),
+                    }
+                }
+                Err(d) => Err(format!("{e}; {d}, so no container broker either")),
+            },
+        };
+        match configured {
+            Ok(broker) => {
+                note(format!(
+                    "RabbitMQ: connected to {} ({}), queue prefix '{}'",
+                    broker.endpoint().display(),
+                    broker.source(),
+                    broker.names().prefix()
+                ));
+                self.core.amqp.set_broker(broker);
+                Ok(())
+            }
+            Err(reason) if settings.mock.broker == BrokerMode::Required => {
+                Err(Error::Config(format!("a RabbitMQ broker is required (mock.broker = required) but none is usable: {reason}")))
+            }
+            Err(reason) => {
+                note(format!("HTTP-only mode: {reason}; bundles go through stixBundlePush"));
+                self.core.amqp.set_http_only(reason);
+                Ok(())
+            }
+        }
     }
 
     /// Serves HTTP on `listener` until `shutdown` completes, then stops the worker.
@@ -114,6 +187,9 @@ impl Platform {
             } => Ok(()),
         };
         let _ = self.stop.send(true);
+        if let Some(broker) = self.core.amqp.broker() {
+            broker.shutdown().await;
+        }
         result.map_err(|e| Error::Io(e.to_string()))
     }
 }

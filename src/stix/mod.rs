@@ -28,6 +28,13 @@ pub struct BundleEnvelope<'a> {
     pub x_opencti_event_version: Option<String>,
 }
 
+impl BundleEnvelope<'_> {
+    /// Number of objects of a bundle text (0 when it is not a bundle).
+    pub fn count_objects(text: &str) -> usize {
+        serde_json::from_str::<BundleEnvelope>(text).ok().and_then(|e| e.objects.map(|o| o.len())).unwrap_or(0)
+    }
+}
+
 /// The OpenCTI extension definition id carried by objects the platform emits.
 pub const OPENCTI_EXTENSION: &str = "extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba";
 

@@ -60,6 +60,22 @@ pub struct State {
     pub findings: findings::Findings,
     /// Everything received, in order.
     pub transcript: transcript::Transcript,
+    /// Objects the worker sent to the dead-letter queue (too many references).
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// An object the worker sent to the dead-letter queue (`listen_too-large-bundle`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Connector whose queue it came from.
+    pub connector_id: String,
+    /// The object's id.
+    pub object_id: String,
+    /// The message as published (JSON with base64 content).
+    #[serde(skip)]
+    pub body: Vec<u8>,
 }
 
 struct Shared {
@@ -93,6 +109,7 @@ impl Store {
             faults: faults::Faults::default(),
             findings: findings::Findings::default(),
             transcript: transcript::Transcript::new(transcript_body_cap),
+            dead_letters: Vec::new(),
         };
         let (version, _) = watch::channel(0);
         Store { shared: Arc::new(Shared { state: Mutex::new(state), version, clock }) }

@@ -85,12 +85,16 @@ pub struct PushMessage {
     /// How many times the worker already tried to import it (pycti's
     /// `opencti-retry-number`): 0 for a new message.
     pub attempt: u32,
+    /// For a message consumed from RabbitMQ: told the outcome once processed (the
+    /// delivery is acknowledged then). Such a message is also counted by the broker, so it
+    /// stays out of this queue's figures.
+    pub settle: Option<crate::ingest::Settle>,
 }
 
 impl PushMessage {
     /// A new message (attempt 0).
     pub fn new(meta: Arc<MessageMeta>, content: Content) -> Self {
-        PushMessage { meta, content, attempt: 0 }
+        PushMessage { meta, content, attempt: 0, settle: None }
     }
 
     /// The payload text.
@@ -149,12 +153,17 @@ pub struct Queues {
     queues: HashMap<String, VecDeque<Queued>>,
     delayed: HashMap<String, Vec<(Instant, Queued)>>,
     bytes: HashMap<String, u64>,
+    /// Messages (and their bytes) that came from RabbitMQ, per connector: the broker
+    /// already counts them as unacknowledged.
+    from_broker: HashMap<String, (u64, u64)>,
     next_seq: u64,
     /// Speed controls applied by the worker.
     pub throttle: Throttle,
     /// Bounds of the worker's wait before retrying an object whose references are missing
     /// (pycti: uniform between 1 and 3 seconds).
     pub retry_delay: (Duration, Duration),
+    /// The worker's `objects_max_refs` (0: off).
+    pub objects_max_refs: u64,
 }
 
 impl Queues {
@@ -162,6 +171,11 @@ impl Queues {
     pub fn push_all(&mut self, connector_id: &str, messages: Vec<PushMessage>, now: DateTime<Utc>) {
         let bytes: u64 = messages.iter().map(PushMessage::wire_bytes).sum();
         *self.bytes.entry(connector_id.to_string()).or_default() += bytes;
+        for m in messages.iter().filter(|m| m.settle.is_some()) {
+            let e = self.from_broker.entry(connector_id.to_string()).or_default();
+            e.0 += 1;
+            e.1 += m.wire_bytes();
+        }
         let queue = self.queues.entry(connector_id.to_string()).or_default();
         queue.reserve_exact(messages.len());
         for message in messages {
@@ -172,6 +186,11 @@ impl Queues {
 
     /// Appends a message to a connector's queue.
     pub fn push(&mut self, connector_id: &str, message: PushMessage, now: DateTime<Utc>) -> u64 {
+        if message.settle.is_some() {
+            let e = self.from_broker.entry(connector_id.to_string()).or_default();
+            e.0 += 1;
+            e.1 += message.wire_bytes();
+        }
         self.next_seq += 1;
         *self.bytes.entry(connector_id.to_string()).or_default() += message.wire_bytes();
         self.queues.entry(connector_id.to_string()).or_default().push_back(Queued {
@@ -213,6 +232,12 @@ impl Queues {
         if let Some(b) = self.bytes.get_mut(connector_id) {
             *b = b.saturating_sub(q.message.wire_bytes());
         }
+        if q.message.settle.is_some()
+            && let Some(e) = self.from_broker.get_mut(connector_id)
+        {
+            e.0 = e.0.saturating_sub(1);
+            e.1 = e.1.saturating_sub(q.message.wire_bytes());
+        }
         Some(q)
     }
 
@@ -226,16 +251,19 @@ impl Queues {
         (ready + due, next)
     }
 
-    /// `(messages, bytes)` in a connector's queue, retries waiting included.
+    /// `(messages, bytes)` in a connector's queue, retries waiting included, less the
+    /// messages taken from RabbitMQ and not yet processed (the broker counts those).
     pub fn figures(&self, connector_id: &str) -> (u64, u64) {
         let n = self.queues.get(connector_id).map_or(0, |q| q.len() as u64)
             + self.delayed.get(connector_id).map_or(0, |d| d.len() as u64);
-        (n, self.bytes.get(connector_id).copied().unwrap_or(0))
+        let (bn, bb) = self.from_broker.get(connector_id).copied().unwrap_or_default();
+        (n.saturating_sub(bn), self.bytes.get(connector_id).copied().unwrap_or(0).saturating_sub(bb))
     }
 
     /// Drops every message of a connector's queue (`resetStateConnector` purges).
     pub fn purge(&mut self, connector_id: &str) -> usize {
         self.bytes.remove(connector_id);
+        self.from_broker.remove(connector_id);
         self.delayed.remove(connector_id).map_or(0, |d| d.len()) + self.queues.remove(connector_id).map_or(0, |q| q.len())
     }
 
