@@ -301,7 +301,7 @@ impl Broker {
         }
         let events = session.conn.events_listener();
         *broker.inner.session.write().await = Some(session);
-        let _ = broker.inner.connected.send(true);
+        broker.inner.connected.send_replace(true);
         let supervisor = tokio::spawn(broker.clone().supervise(events));
         *broker.inner.supervisor.lock().expect("supervisor lock") = Some(supervisor);
         Ok(broker)
@@ -530,14 +530,18 @@ impl Broker {
         Ok(())
     }
 
-    /// Messages and bytes in a connector's push queue, from the management API (which
-    /// refreshes its figures every few seconds, as on the platform).
-    pub async fn push_queue_figures(&self, connector_id: &str) -> Option<(u64, u64)> {
+    /// Messages and bytes in a connector's push and listen queues, from the management API
+    /// (which refreshes its figures every few seconds), summed as the platform sums them.
+    pub async fn queue_figures(&self, connector_id: &str) -> Option<(u64, u64)> {
         let q = self.inner.names.connector(connector_id);
-        match self.inner.management.queue(&q.push).await {
-            Ok(Some(info)) => Some((info.messages, info.message_bytes)),
-            _ => None,
+        let mut total = None;
+        for queue in [&q.push, &q.listen] {
+            if let Ok(Some(info)) = self.inner.management.queue(queue).await {
+                let (n, b) = total.unwrap_or((0, 0));
+                total = Some((n + info.messages, b + info.message_bytes));
+            }
         }
+        total
     }
 
     /// Publishes a persistent message and waits for the broker's confirmation.
@@ -696,7 +700,7 @@ impl Broker {
                 return;
             }
             let lost = self.generation();
-            let _ = self.inner.connected.send(false);
+            self.inner.connected.send_replace(false);
             self.inner.dedup.lock().expect("dedup lock").connection_lost(lost);
             self.note(format!("broker connection lost ({reason}); reconnecting"));
             let mut wait = RECONNECT_MIN;
@@ -716,7 +720,7 @@ impl Broker {
             events = Box::pin(session.conn.events_listener());
             let known = self.inner.connectors.lock().expect("connectors lock").len();
             *self.inner.session.write().await = Some(session);
-            let _ = self.inner.connected.send(true);
+            self.inner.connected.send_replace(true);
             self.note(format!("broker connection restored; re-declared the exchanges and the queues of {known} connector(s)"));
         }
     }
@@ -752,7 +756,7 @@ impl Broker {
             }
         }
         let _ = session.conn.close(200, ShortString::from("platform stopped")).await;
-        let _ = self.inner.connected.send(false);
+        self.inner.connected.send_replace(false);
     }
 }
 

@@ -233,8 +233,8 @@ fn connector_user(ctx: &ResolverContext<'_>) -> Resolved {
     Ok(core.store.read(|s| s.users.by_id(&user_id).map(project::user)).and_then(field))
 }
 
-/// Messages and bytes waiting for the connector: its push queue on the broker (from the
-/// management API, as the platform reads it) plus what waits inside the worker (split
+/// Messages and bytes waiting for the connector: its push and listen queues on the broker
+/// (from the management API, as the platform reads them) plus what waits inside the worker (split
 /// pieces, retries, HTTP pushes); in HTTP-only mode the worker's queue alone.
 fn queue_details(ctx: &ResolverContext<'_>) -> BoxFuture<'static, Resolved> {
     let core = parts(ctx).map(|(c, _)| c.clone());
@@ -243,7 +243,7 @@ fn queue_details(ctx: &ResolverContext<'_>) -> BoxFuture<'static, Resolved> {
         let core = core?;
         let (mut n, mut bytes) = core.store.read(|s| s.queues.figures(&id));
         if let Some(broker) = core.amqp.broker()
-            && let Some((bn, bb)) = broker.push_queue_figures(&id).await
+            && let Some((bn, bb)) = broker.queue_figures(&id).await
         {
             n += bn;
             bytes += bb;

@@ -23,6 +23,7 @@ pub struct MockPlatform {
     url: String,
     admin_token: String,
     stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
     pub(crate) expectations: Arc<Mutex<Vec<Mounted>>>,
 }
 
@@ -47,7 +48,7 @@ impl MockPlatform {
         let core = platform.core().clone();
         let admin_token = platform.admin_token();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
@@ -55,7 +56,7 @@ impl MockPlatform {
                 tracing::error!("mock platform stopped with an error: {e}");
             }
         });
-        MockPlatform { core, url, admin_token, stop: Some(stop), expectations: Arc::default() }
+        MockPlatform { core, url, admin_token, stop: Some(stop), served: Some(served), expectations: Arc::default() }
     }
 
     /// Base URL (`OPENCTI_URL`).
@@ -197,6 +198,21 @@ impl MockPlatform {
     pub fn verify(&self) -> std::result::Result<(), String> {
         let mounted = self.expectations.lock().expect("expectations lock poisoned");
         verify_all(&self.core.store, &mounted)
+    }
+
+    /// The RabbitMQ broker this platform uses, if any.
+    pub fn broker(&self) -> Option<&crate::amqp::Broker> {
+        self.core.amqp.broker()
+    }
+
+    /// Stops the platform and waits until it has stopped: the server is down and what it
+    /// declared on its broker is removed. Expectations are then verified, as on drop.
+    /// (Dropping the handle stops it too, but cannot wait for the broker clean-up.)
+    pub async fn close(mut self) {
+        self.shutdown();
+        if let Some(served) = self.served.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), served).await;
+        }
     }
 
     /// Stops the server (expectations are verified when the handle is dropped).
