@@ -106,8 +106,11 @@ fn pycti_external_import_over_amqp_is_provisioned_ingested_and_completes_its_wor
 
     // Every message came over the broker, after pycti added the expectations.
     let entries = transcript(&client, admin);
-    let amqp: Vec<u64> =
-        entries.iter().filter(|e| e["kind"] == "bundle" && e["transport"] == "amqp").map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
+    let amqp: Vec<u64> = entries
+        .iter()
+        .filter(|e| e["kind"] == "bundle" && e["transport"] == "amqp")
+        .map(|e| e["seq"].as_u64().unwrap_or(0))
+        .collect();
     assert_eq!(amqp.len(), 11, "one message per split bundle");
     let ops: Vec<(u64, String)> = entries
         .iter()
@@ -128,7 +131,8 @@ fn pycti_external_import_over_amqp_is_provisioned_ingested_and_completes_its_wor
     assert!(rt.block_on(m.queue(&format!("{prefix}listen_{id}"))).expect("management API").is_some());
     let bindings = rt.block_on(m.queue_bindings(&format!("{prefix}push_{id}"))).expect("bindings");
     assert!(
-        bindings.iter().any(|b| b["source"] == format!("{prefix}amqp.worker.exchange") && b["routing_key"] == format!("{prefix}push_routing_{id}")),
+        bindings.iter().any(|b| b["source"] == format!("{prefix}amqp.worker.exchange")
+            && b["routing_key"] == format!("{prefix}push_routing_{id}")),
         "{bindings:?}"
     );
 
@@ -169,7 +173,8 @@ fn an_advertised_host_the_connector_cannot_reach_fails_its_pushes_until_mq_host_
     // Assert 2
     assert!(out.status.success(), "connector failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let connector = client.control(admin, &format!("connectors/{id}"));
-    let second = connector["work_list"].as_array().expect("works").iter().find(|w| w["id"] != work["id"]).cloned().expect("a second work");
+    let second =
+        connector["work_list"].as_array().expect("works").iter().find(|w| w["id"] != work["id"]).cloned().expect("a second work");
     let work_id = second["id"].as_str().expect("id").to_string();
     wait_for("the second work to complete", Duration::from_secs(30), || {
         client.control(admin, &format!("works/{work_id}"))["status"] == "complete"
@@ -235,7 +240,8 @@ fn pycti_buffers_on_the_backlog_of_its_push_queue_on_the_broker() {
     let serve = serve(&[], &[("MOCK__INGEST_PAUSED", "true")]);
     let client = Client::new(&serve.url);
     let id = uuid::Uuid::new_v4().to_string();
-    let (_, reg) = client.graphql(Some("tok-importer"), &json!({"query": REGISTER, "variables": registration(&id, "AMQP Import")}));
+    let (_, reg) =
+        client.graphql(Some("tok-importer"), &json!({"query": REGISTER, "variables": registration(&id, "AMQP Import")}));
     let config = reg["data"]["registerConnector"]["config"].clone();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {

@@ -702,6 +702,9 @@ impl Broker {
             let lost = self.generation();
             self.inner.connected.send_replace(false);
             self.inner.dedup.lock().expect("dedup lock").connection_lost(lost);
+            // Messages taken on the lost connection and not yet processed are orphaned: the
+            // broker still holds them and delivers them again after the reconnection.
+            self.inner.generation.fetch_add(1, Ordering::SeqCst);
             self.note(format!("broker connection lost ({reason}); reconnecting"));
             let mut wait = RECONNECT_MIN;
             let session = loop {
@@ -792,11 +795,14 @@ async fn settle_delivery(
 struct Dedup {
     recent: VecDeque<(u64, Instant, String, u64)>,
     in_doubt: HashMap<(String, u64), u32>,
+    /// The newest connection generation known to be lost.
+    lost_up_to: u64,
 }
 
 impl Dedup {
     fn processed(&mut self, connector_id: &str, generation: u64, hash: u64, acked: bool) {
-        if !acked {
+        // An acknowledgement sent on a connection already lost never reached the broker.
+        if !acked || generation <= self.lost_up_to {
             *self.in_doubt.entry((connector_id.to_string(), hash)).or_default() += 1;
             return;
         }
@@ -807,6 +813,7 @@ impl Dedup {
     }
 
     fn connection_lost(&mut self, generation: u64) {
+        self.lost_up_to = self.lost_up_to.max(generation);
         let horizon = Instant::now().checked_sub(ACK_DOUBT);
         let recent = std::mem::take(&mut self.recent);
         for (g, at, connector, hash) in recent {
@@ -853,6 +860,8 @@ mod tests {
         assert!(d.take_in_doubt("c", 7));
         assert!(!d.take_in_doubt("c", 8), "acked on another connection");
         assert!(!d.take_in_doubt("other", 7));
+        d.processed("c", 1, 9, true);
+        assert!(d.take_in_doubt("c", 9), "acknowledged on a connection already lost");
     }
 
     #[test]
