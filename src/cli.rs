@@ -132,6 +132,9 @@ impl ConformType {
 pub enum QueueProtocol {
     /// `stixBundlePush` over HTTP (`CONNECTOR_QUEUE_PROTOCOL=api`).
     Api,
+    /// RabbitMQ (`CONNECTOR_QUEUE_PROTOCOL=amqp`, pycti's default): the platform runs on
+    /// a real broker (the local one, `OPENCTI_MOCK_AMQP_URL`, or a container).
+    Amqp,
 }
 
 /// What `--list` prints.
@@ -444,6 +447,10 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
     }
     let mut session = crate::conform::Session::new(connector_type, args.command.clone());
     session.runs = args.runs.max(1);
+    session.queue_protocol = match args.queue_protocol {
+        QueueProtocol::Api => "api".into(),
+        QueueProtocol::Amqp => "amqp".into(),
+    };
     session.run_timeout = std::time::Duration::from_secs(args.run_timeout);
     session.settle = std::time::Duration::from_secs(args.settle);
     if let Some(size) = &args.max_payload_body_size {

@@ -56,6 +56,16 @@ fn the_correct_connector_passes_every_check() {
 }
 
 #[test]
+fn the_correct_connector_passes_every_check_over_rabbitmq() {
+    gate("correct", &["--queue-protocol", "amqp"], 0);
+}
+
+#[test]
+fn a_connector_pushing_an_object_the_platform_refuses_fails_over_rabbitmq_too() {
+    gate("refused_object", &["--queue-protocol", "amqp"], 1);
+}
+
+#[test]
 fn a_connector_that_opens_no_work_fails() {
     gate("no_work", &[], 1);
 }

@@ -544,6 +544,24 @@ impl Broker {
         total
     }
 
+    /// Messages ready in a connector's push queue right now (a passive declare: exact, unlike
+    /// the management API's periodic figures); unacknowledged ones are not counted.
+    pub async fn push_ready(&self, connector_id: &str) -> Result<u32, String> {
+        let session = self.current().await?;
+        let q = self.inner.names.connector(connector_id);
+        let channel = session.conn.create_channel().await.map_err(|e| format!("cannot open a channel: {e}"))?;
+        let declared = channel
+            .queue_declare(
+                ShortString::from(q.push.clone()),
+                QueueDeclareOptions { passive: true, ..Default::default() },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("{} is not declared: {e}", q.push));
+        let _ = channel.close(200, ShortString::from("counted")).await;
+        declared.map(|d| d.message_count())
+    }
+
     /// Publishes a persistent message and waits for the broker's confirmation.
     pub async fn publish(&self, exchange: &str, routing_key: &str, body: &[u8]) -> Result<(), String> {
         let session = self.current().await?;

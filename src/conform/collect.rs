@@ -13,10 +13,21 @@ use crate::store::transcript::EntryKind;
 /// Samples of new objects and ids kept per snapshot.
 const SAMPLE: usize = 20;
 
-/// Waits until the connector's queue is empty (retries included), at most `limit`.
+/// Waits until the connector's queue is empty (retries included, and its push queue on the
+/// broker when there is one), at most `limit`.
 pub async fn wait_for_ingestion(platform: &MockPlatform, connector_id: &str, limit: Duration) {
-    let id = connector_id.to_string();
-    let _ = platform.wait_until("the connector's queue to drain", limit, move |s| s.queues.figures(&id).0 == 0).await;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let internal = platform.read(|s| s.queues.pending(connector_id));
+        let on_broker = match platform.broker() {
+            Some(b) => b.push_ready(connector_id).await.unwrap_or(0),
+            None => 0,
+        };
+        if (internal == 0 && on_broker == 0) || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The ids of every stored object (built-in ones aside): internal id → every STIX id.

@@ -29,7 +29,8 @@ pub struct Session {
     pub connector_type: String,
     /// The command that starts the connector: program, then arguments.
     pub command: Vec<String>,
-    /// `CONNECTOR_QUEUE_PROTOCOL` handed to the connector (`api`).
+    /// `CONNECTOR_QUEUE_PROTOCOL` handed to the connector (`api` or `amqp`; `amqp` runs
+    /// the platform on a RabbitMQ broker: `OPENCTI_MOCK_AMQP_URL`, else the local one).
     pub queue_protocol: String,
     /// How many times the connector is launched (2: the second run is judged too).
     pub runs: usize,
@@ -94,11 +95,16 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
     if session.command.is_empty() {
         return Err(Error::Config("no connector command given (after `--`)".into()));
     }
-    let platform = MockPlatform::builder()
+    let mut builder = MockPlatform::builder()
         .max_payload_body_size(session.max_payload_body_size.clone())
-        .missing_ref_retry_delay(Duration::from_millis(50), Duration::from_millis(150))
-        .try_start()
-        .await?;
+        .missing_ref_retry_delay(Duration::from_millis(50), Duration::from_millis(150));
+    if session.queue_protocol == "amqp" {
+        builder = match std::env::var("OPENCTI_MOCK_AMQP_URL") {
+            Ok(url) if !url.is_empty() => builder.amqp_url(&url)?,
+            _ => builder.with_broker(),
+        };
+    }
+    let platform = builder.try_start().await?;
     let limit = platform.core().settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;
     progress(Progress::PlatformUp { url: platform.url().to_string() });
     let token = if needs_admin(&session.connector_type) {

@@ -260,6 +260,12 @@ impl Queues {
         (n.saturating_sub(bn), self.bytes.get(connector_id).copied().unwrap_or(0).saturating_sub(bb))
     }
 
+    /// Every message waiting in a connector's queue, retries and messages taken from
+    /// RabbitMQ included.
+    pub fn pending(&self, connector_id: &str) -> u64 {
+        self.queues.get(connector_id).map_or(0, |q| q.len() as u64) + self.delayed.get(connector_id).map_or(0, |d| d.len() as u64)
+    }
+
     /// Drops every message of a connector's queue (`resetStateConnector` purges).
     pub fn purge(&mut self, connector_id: &str) -> usize {
         self.bytes.remove(connector_id);
