@@ -5,11 +5,17 @@
 # - cargo nextest: every test, including the pycti interop tests, which create a pinned
 #   pycti 7.261026.0 venv under target/ on first use (from PyPI).
 # - doc tests (nextest does not run them).
+# - the RabbitMQ broker the AMQP tests use is provided first (scripts/broker.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 start=$(date +%s)
+
+step "RabbitMQ broker for the AMQP tests"
+# shellcheck source=scripts/broker.sh
+source scripts/broker.sh
+ensure_broker
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -25,8 +25,18 @@ fn broker_url() -> String {
     std::env::var("OPENCTI_MOCK_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2F".into())
 }
 
+/// `rabbitmqctl`, or the command the test script says reaches the broker's
+/// (`OPENCTI_MOCK_RABBITMQCTL`, e.g. `docker exec <container> rabbitmqctl`).
+fn rabbitmqctl_command() -> Command {
+    let spec = std::env::var("OPENCTI_MOCK_RABBITMQCTL").unwrap_or_else(|_| "rabbitmqctl".into());
+    let mut words = spec.split_whitespace();
+    let mut cmd = Command::new(words.next().unwrap_or("rabbitmqctl"));
+    cmd.args(words);
+    cmd
+}
+
 fn rabbitmqctl(args: &[&str]) -> String {
-    let out = Command::new("rabbitmqctl").args(args).output().unwrap_or_else(|e| panic!("cannot run rabbitmqctl {args:?}: {e}"));
+    let out = rabbitmqctl_command().args(args).output().unwrap_or_else(|e| panic!("cannot run rabbitmqctl {args:?}: {e}"));
     assert!(out.status.success(), "rabbitmqctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
