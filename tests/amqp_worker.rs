@@ -500,3 +500,39 @@ async fn a_dropped_connection_is_restored_and_consumption_resumes() {
     assert!(notes.iter().any(|n| n.contains("connection restored")), "{notes:#?}");
     p.close().await;
 }
+
+#[tokio::test]
+async fn platform_event_messages_create_update_and_delete_as_the_worker_imports_them() {
+    let p = platform(|b| b).await;
+    let id = register(&p, "Sync Events").await;
+    let publisher = Publisher::new().await;
+    let work_id = add_work(&p, &id, 3).await;
+    let event = |kind: &str, data: Value| {
+        let content = json!({"type": kind, "data": data, "context": {}}).to_string();
+        json!({"type": "event", "applicant_id": null, "content": base64::engine::general_purpose::STANDARD.encode(content),
+            "work_id": work_id, "update": true})
+        .to_string()
+        .into_bytes()
+    };
+    let observable = ipv4(42);
+    let mut described = observable.clone();
+    described["x_opencti_description"] = json!("updated by a sync");
+
+    publisher.push(&p, &id, &event("create", observable.clone())).await;
+    publisher.push(&p, &id, &event("update", described)).await;
+    p.wait_until("the update", Duration::from_secs(20), |s| {
+        s.works.get(&work_id).is_some_and(|w| w.import_processed_number == 2)
+    })
+    .await
+    .expect("create and update imported");
+    assert_eq!(p.objects().len(), 1, "the update upserted the created object");
+    publisher.push(&p, &id, &event("merge", observable.clone())).await;
+    publisher.push(&p, &id, &event("delete", observable.clone())).await;
+
+    let w = p.wait_for_work_complete(&work_id, Duration::from_secs(20)).await.expect("work completes");
+    assert_eq!(w.import_processed_number, 3);
+    assert!(p.objects().is_empty(), "deleted by the delete event");
+    let notes = worker_notes(&p);
+    assert!(notes.iter().any(|n| n.contains("Unsupported operation type 'merge'")), "{notes:#?}");
+    p.close().await;
+}

@@ -291,6 +291,8 @@ pub struct Decision {
     findings: Vec<crate::validate::Finding>,
     /// Objects with too many references, for the dead-letter queue.
     dead_letters: Vec<serde_json::Value>,
+    /// Objects a `delete` event removes.
+    deletes: Vec<String>,
 }
 
 impl Decision {
@@ -305,6 +307,7 @@ impl Decision {
             attempt: 0,
             findings: Vec::new(),
             dead_letters: Vec::new(),
+            deletes: Vec::new(),
         }
     }
 
@@ -373,9 +376,6 @@ fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> 
     if let Some(w) = meta.work_id.as_deref().filter(|_| !work_alive) {
         return Decision { notes: vec![format!("message dropped: work {w} is no longer alive")], ..Decision::ack() };
     }
-    if meta.kind == MessageType::Event {
-        return Decision::reject("event messages (sync / background tasks) are not supported by the mock".into());
-    }
     let ctx = object::IngestContext {
         applicant_id: meta.applicant_id.clone(),
         connector_id: Some(connector_id.to_string()),
@@ -392,6 +392,9 @@ fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> 
             object::prepare(raw, &ctx)
         }
     };
+    if meta.kind == MessageType::Event {
+        return decide_event(message, &mut prepare);
+    }
     let (text, no_split) = match &message.content {
         Content::Object(object) => {
             let prepared = vec![prepare(object)];
@@ -437,6 +440,40 @@ fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> 
     Decision { requeue, add_expectations: split.expectations as i64, ..Decision::ack() }
 }
 
+/// A platform `event` message (sync, background tasks): `content` is a stream-like event
+/// `{type, data, context}`. As the worker does, `create` and `update` import `data` as an
+/// upsert and `delete` deletes the object (with the relationships it is an end of); one
+/// expectation each. The other operations (merge, restore, share, rules…) act on platform
+/// features the mock does not have and are rejected, saying so.
+fn decide_event(
+    message: &PushMessage,
+    prepare: &mut impl FnMut(&str) -> Result<object::Prepared, object::ObjectError>,
+) -> Decision {
+    let text = match &message.content {
+        Content::Bundle { text, .. } | Content::Object(text) => text,
+    };
+    let event: serde_json::Value = match serde_json::from_str(text) {
+        Ok(e) => e,
+        Err(e) => return Decision::reject(format!("event content is not JSON: {e}")),
+    };
+    let data = &event["data"];
+    match event["type"].as_str() {
+        Some("create" | "update") if data.is_object() => {
+            let prepared = vec![prepare(&data.to_string())];
+            Decision::objects(message, prepared, Vec::new())
+        }
+        Some("delete" | "delete_force") => match data["id"].as_str() {
+            Some(id) => Decision { deletes: vec![id.to_string()], meta: Some(message.meta.clone()), ..Decision::ack() },
+            None => Decision::reject("delete event without data.id".into()),
+        },
+        Some("create" | "update") => Decision::reject("event without a data object".into()),
+        Some(other) => Decision::reject(format!(
+            "Unsupported operation type '{other}' for the mock (it imports create, update and delete events)"
+        )),
+        None => Decision::reject("event content has no type".into()),
+    }
+}
+
 /// Applies a decision to the state: expectations, stored objects, reports, transcript.
 /// An object the worker retries (a missing reference, while pycti's worker retries it) is
 /// put back on the queue after the configured delay, its expectation not yet reported.
@@ -455,6 +492,16 @@ pub fn apply(
         s.works.add_expectations(w, decision.add_expectations, now);
     }
     let attempt = decision.attempt;
+    for id in &decision.deletes {
+        let removed = s.knowledge.remove_cascade(id, now);
+        notes.push(match removed {
+            Some(o) => format!("delete event: {} {} deleted", o.entity_type, o.standard_id),
+            None => format!("delete event: {id} was already absent"),
+        });
+        if let Some(w) = work_id {
+            s.works.report_expectation(profile, w, None, now);
+        }
+    }
     s.findings.record(decision.findings.into_iter().map(|f| RecordedFinding {
         at: now,
         connector_id: Some(connector_id.to_string()),

@@ -320,6 +320,32 @@ impl Knowledge {
         Some(removed)
     }
 
+    /// Deletes an object and, as the platform does, the relationships and sightings it is
+    /// an end of.
+    pub fn remove_cascade(&mut self, any_id: &str, now: DateTime<Utc>) -> Option<StoredObject> {
+        let removed = self.remove(any_id, now)?;
+        let ids: Vec<&str> =
+            std::iter::once(removed.standard_id.as_str()).chain(removed.stix_ids.iter().map(String::as_str)).collect();
+        let attached: Vec<String> = self
+            .all()
+            .filter(|o| matches!(&*o.stix_type, "relationship" | "sighting"))
+            .filter(|o| {
+                let body = o.json();
+                let end = |k: &str| body.get(k).and_then(serde_json::Value::as_str).is_some_and(|r| ids.contains(&r));
+                let sighted = body
+                    .get("where_sighted_refs")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|a| a.iter().filter_map(serde_json::Value::as_str).any(|r| ids.contains(&r)));
+                end("source_ref") || end("target_ref") || end("sighting_of_ref") || sighted
+            })
+            .map(|o| o.internal_id.to_string())
+            .collect();
+        for rel in attached {
+            self.remove(&rel, now);
+        }
+        Some(removed)
+    }
+
     /// Removes everything (control API reset).
     pub fn clear(&mut self) {
         *self = Knowledge::default();

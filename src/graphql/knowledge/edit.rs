@@ -331,29 +331,7 @@ fn delete(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Res
     };
     let (core, _) = parts(ctx)?;
     let now = core.store.clock().now();
-    core.store.write(|s| {
-        let Some(removed) = s.knowledge.remove(&internal, now) else { return };
-        let ids: Vec<&str> =
-            std::iter::once(removed.standard_id.as_str()).chain(removed.stix_ids.iter().map(String::as_str)).collect();
-        let attached: Vec<String> = s
-            .knowledge
-            .all()
-            .filter(|o| matches!(&*o.stix_type, "relationship" | "sighting"))
-            .filter(|o| {
-                let body = o.json();
-                let end = |k: &str| body.get(k).and_then(Json::as_str).is_some_and(|r| ids.contains(&r));
-                let sighted = body
-                    .get("where_sighted_refs")
-                    .and_then(Json::as_array)
-                    .is_some_and(|a| a.iter().filter_map(Json::as_str).any(|r| ids.contains(&r)));
-                end("source_ref") || end("target_ref") || end("sighting_of_ref") || sighted
-            })
-            .map(|o| o.internal_id.to_string())
-            .collect();
-        for rel in attached {
-            s.knowledge.remove(&rel, now);
-        }
-    });
+    core.store.write(|s| s.knowledge.remove_cascade(&internal, now));
     Ok(json!(internal))
 }
 
