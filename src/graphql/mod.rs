@@ -35,7 +35,17 @@ pub fn registry() -> builder::Registry {
     r
 }
 
-/// The executable schema of one platform.
+/// The executable schema shared by every platform of the process: it is a pure function of
+/// the constant SDL and resolvers (parsing ~190 KB of SDL costs tens of milliseconds, so it
+/// is built once) and holds no platform state — each request carries its platform's
+/// [`Core`] as request data.
+pub fn shared_schema() -> Result<Schema, String> {
+    static SCHEMA: std::sync::OnceLock<Result<Schema, String>> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| builder::build(SDL, registry(), true, |b| b).map_err(|e| e.to_string())).clone()
+}
+
+/// An executable schema bound to one platform (its [`Core`] as schema data), for running
+/// documents without the HTTP layer.
 pub fn schema(core: &Core) -> Result<Schema, BuildError> {
     let core = core.clone();
     builder::build(SDL, registry(), true, move |b| b.data(core))

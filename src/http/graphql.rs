@@ -389,7 +389,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 
     let rec = recorder(&caller);
-    let mut request = Request::new(query).variables(variables).data(caller).data(blobs);
+    let mut request = Request::new(query).variables(variables).data(caller).data(blobs).data(state.core.clone());
     if let Some(op) = parsed.operation_name {
         request = request.operation_name(op);
     }

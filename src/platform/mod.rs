@@ -87,7 +87,7 @@ impl Platform {
             public_url: public_url.into(),
             amqp,
         };
-        let schema = crate::graphql::schema(&core).map_err(|e| Error::Other(e.to_string()))?;
+        let schema = crate::graphql::shared_schema().map_err(Error::Other)?;
         Ok(Platform { core, schema, stop })
     }
 
