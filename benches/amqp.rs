@@ -135,14 +135,20 @@ async fn consume(channel: Channel, queue: &str, n: usize) -> Instant {
         .await
         .expect("consume");
     let mut seen = 0;
+    let mut acks = Vec::with_capacity(n);
     while seen < n {
         let delivery = tokio::time::timeout(Duration::from_secs(60), consumer.next())
             .await
             .expect("a delivery within 60 s")
             .expect("the consumer goes on")
             .expect("no error");
-        delivery.acker.ack(BasicAckOptions::default()).await.expect("ack");
+        // Acks are not awaited one by one (each await is a trip through lapin's I/O loop):
+        // like the mock's worker, each is settled by its own task.
+        acks.push(tokio::spawn(async move { delivery.acker.ack(BasicAckOptions::default()).await.expect("ack") }));
         seen += 1;
+    }
+    for ack in acks {
+        ack.await.expect("ack task");
     }
     let done = Instant::now();
     channel.close(200, "done".into()).await.expect("channel closed");

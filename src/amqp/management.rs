@@ -128,6 +128,26 @@ impl Management {
         }
     }
 
+    /// Deletes a queue of the platform's vhost (absent is fine).
+    pub async fn delete_queue(&self, name: &str) -> Result<(), String> {
+        let resp = self.send(self.client.delete(self.url(&["queues", &self.vhost, name]))).await?;
+        if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(format!("management API answered {} deleting queue {name}", resp.status()))
+        }
+    }
+
+    /// Deletes an exchange of the platform's vhost (absent is fine).
+    pub async fn delete_exchange(&self, name: &str) -> Result<(), String> {
+        let resp = self.send(self.client.delete(self.url(&["exchanges", &self.vhost, name]))).await?;
+        if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(format!("management API answered {} deleting exchange {name}", resp.status()))
+        }
+    }
+
     /// Closes every connection whose client-provided name is `name` (a dropped connection
     /// for one platform only); returns how many were closed.
     pub async fn close_connections_named(&self, name: &str) -> Result<usize, String> {

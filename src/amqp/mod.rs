@@ -207,12 +207,15 @@ struct Inner {
     generation: Arc<AtomicU64>,
     connected: watch::Sender<bool>,
     connectors: Mutex<BTreeMap<String, ConnectorSpec>>,
-    consumers: Mutex<HashMap<String, (u64, tokio::task::JoinHandle<()>)>>,
+    consumers: Mutex<HashMap<String, Consumer>>,
     dedup: Arc<Mutex<Dedup>>,
     stopping: AtomicBool,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     _container: Option<BrokerContainer>,
 }
+
+/// A push-queue consumer: the connection generation it belongs to, its task, its channel.
+type Consumer = (u64, tokio::task::JoinHandle<()>, Channel);
 
 #[derive(Clone)]
 struct Session {
@@ -386,7 +389,7 @@ impl Broker {
         for spec in &known {
             self.declare_connector(&channel, spec).await?;
         }
-        let _ = channel.close(200, ShortString::from("declared")).await;
+        close_channel(&channel, "declared").await;
         for spec in &known {
             self.ensure_consumer(&session, &spec.id).await?;
         }
@@ -484,7 +487,7 @@ impl Broker {
             self.declare_connector(&channel, &spec).await
         }
         .await;
-        let _ = channel.close(200, ShortString::from("declared")).await;
+        close_channel(&channel, "declared").await;
         result?;
         self.ensure_consumer(&session, &spec.id).await
     }
@@ -492,7 +495,9 @@ impl Broker {
     /// `deleteConnector`: stops consuming and deletes both queues (the exchanges stay).
     pub async fn remove(&self, connector_id: &str) -> Result<(), String> {
         self.inner.connectors.lock().expect("connectors lock").remove(connector_id);
-        if let Some((_, task)) = self.inner.consumers.lock().expect("consumers lock").remove(connector_id) {
+        let consumer = self.inner.consumers.lock().expect("consumers lock").remove(connector_id);
+        if let Some((_, task, channel)) = consumer {
+            close_channel(&channel, "connector deleted").await;
             task.abort();
         }
         let session = self.current().await?;
@@ -504,7 +509,7 @@ impl Broker {
                 .await
                 .map_err(|e| format!("cannot delete queue {queue}: {e}"))?;
         }
-        let _ = channel.close(200, ShortString::from("deleted")).await;
+        close_channel(&channel, "deleted").await;
         Ok(())
     }
 
@@ -524,7 +529,7 @@ impl Broker {
             for queue in [&q.push, &q.listen] {
                 let _ = channel.queue_purge(ShortString::from(queue.clone()), Default::default()).await;
             }
-            let _ = channel.close(200, ShortString::from("purged")).await;
+            close_channel(&channel, "purged").await;
             self.note(format!("queues of {connector_id} purged over AMQP: the management API failed ({e})"));
         }
         Ok(())
@@ -558,7 +563,7 @@ impl Broker {
             )
             .await
             .map_err(|e| format!("{} is not declared: {e}", q.push));
-        let _ = channel.close(200, ShortString::from("counted")).await;
+        close_channel(&channel, "counted").await;
         declared.map(|d| d.message_count())
     }
 
@@ -605,7 +610,7 @@ impl Broker {
     async fn ensure_consumer(&self, session: &Session, connector_id: &str) -> Result<(), String> {
         {
             let consumers = self.inner.consumers.lock().expect("consumers lock");
-            if let Some((generation, task)) = consumers.get(connector_id)
+            if let Some((generation, task, _)) = consumers.get(connector_id)
                 && *generation == session.generation
                 && !task.is_finished()
             {
@@ -627,9 +632,13 @@ impl Broker {
             )
             .await
             .map_err(|e| format!("cannot consume {}: {e}", q.push))?;
-        let task = tokio::spawn(self.clone().consume(connector_id.to_string(), session.generation, channel, consumer));
-        if let Some((_, old)) =
-            self.inner.consumers.lock().expect("consumers lock").insert(connector_id.to_string(), (session.generation, task))
+        let task = tokio::spawn(self.clone().consume(connector_id.to_string(), session.generation, channel.clone(), consumer));
+        if let Some((_, old, _)) = self
+            .inner
+            .consumers
+            .lock()
+            .expect("consumers lock")
+            .insert(connector_id.to_string(), (session.generation, task, channel))
         {
             old.abort();
         }
@@ -746,6 +755,41 @@ impl Broker {
         }
     }
 
+    /// Clean-up for when the platform's runtime may be gone (a dropped test handle): stops
+    /// the tasks and, unless asked to keep them, deletes this platform's prefixed queues and
+    /// exchanges through the management API, from a thread of its own, before returning.
+    pub fn shutdown_blocking(&self) {
+        if self.inner.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(s) = self.inner.supervisor.lock().expect("supervisor lock").take() {
+            s.abort();
+        }
+        for (_, (_, task, _)) in self.inner.consumers.lock().expect("consumers lock").drain() {
+            task.abort();
+        }
+        let prefix = self.inner.names.prefix().to_string();
+        if self.inner.keep || prefix.is_empty() {
+            return;
+        }
+        let management = self.inner.management.clone();
+        let exchanges = [self.inner.names.connector_exchange(), self.inner.names.worker_exchange()];
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(queues) = management.queues_with_prefix(&prefix).await {
+                    for q in queues {
+                        let _ = management.delete_queue(&q.name).await;
+                    }
+                }
+                for e in &exchanges {
+                    let _ = management.delete_exchange(e).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+
     /// Stops consuming and, unless asked to keep them, deletes what this platform declared
     /// (its queues and its prefixed exchanges), then closes the connection.
     pub async fn shutdown(&self) {
@@ -755,7 +799,10 @@ impl Broker {
         if let Some(s) = self.inner.supervisor.lock().expect("supervisor lock").take() {
             s.abort();
         }
-        for (_, (_, task)) in self.inner.consumers.lock().expect("consumers lock").drain() {
+        let consumers: Vec<_> = self.inner.consumers.lock().expect("consumers lock").drain().map(|(_, c)| c).collect();
+        for (_, task, channel) in consumers {
+            // Closed cleanly, so the connection never closes under a channel still closing.
+            close_channel(&channel, "platform stopped").await;
             task.abort();
         }
         let Some(session) = self.inner.session.write().await.take() else { return };
@@ -775,9 +822,19 @@ impl Broker {
                     let _ = channel.exchange_delete(ShortString::from(exchange), ExchangeDeleteOptions::default()).await;
                 }
             }
+            close_channel(&channel, "cleaned up").await;
         }
+        close_channel(&session.publish, "platform stopped").await;
         let _ = session.conn.close(200, ShortString::from("platform stopped")).await;
         self.inner.connected.send_replace(false);
+    }
+}
+
+/// Closes a channel unless the broker already closed it (a failed declare closes the
+/// channel on the broker's side; closing it again only logs an error).
+async fn close_channel(channel: &Channel, reason: &str) {
+    if channel.status().connected() {
+        let _ = channel.close(200, ShortString::from(reason.to_string())).await;
     }
 }
 

@@ -143,5 +143,7 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
             break;
         }
     }
-    Ok(collect::evidence(&platform, session, &connector_id, limit, runs, snapshots))
+    let evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots);
+    platform.close().await;
+    Ok(evidence)
 }

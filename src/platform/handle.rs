@@ -226,6 +226,12 @@ impl MockPlatform {
 impl Drop for MockPlatform {
     fn drop(&mut self) {
         self.shutdown();
+        // Not closed: the runtime may stop before the server task cleans the broker up.
+        if self.served.is_some()
+            && let Some(broker) = self.core.amqp.broker()
+        {
+            broker.shutdown_blocking();
+        }
         if let Err(report) = self.verify() {
             if std::thread::panicking() {
                 tracing::error!("{report}");

@@ -164,7 +164,19 @@ impl ServeProcess {
 }
 
 impl Drop for ServeProcess {
+    /// SIGTERM first, so the platform removes what it declared on the broker; SIGKILL when
+    /// it has not stopped within 10 s.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
