@@ -154,17 +154,14 @@ fn a_message_over_the_broker_max_message_size_is_refused_as_in_the_field() {
     );
     let client = Client::new(&serve.url);
     let id = uuid::Uuid::new_v4().to_string();
-    let env: Vec<(&str, String)> = vec![
-        ("OPENCTI_URL", serve.url.clone()),
-        ("OPENCTI_TOKEN", "tok-importer".into()),
-        ("CONNECTOR_ID", id.clone()),
-        ("CONNECTOR_NAME", "Oversized".into()),
-        ("CONNECTOR_TYPE", "EXTERNAL_IMPORT".into()),
-        ("CONNECTOR_SCOPE", "ipv4-addr".into()),
-        ("CONNECTOR_QUEUE_PROTOCOL", "amqp".into()),
-        ("CONNECTOR_RUN_AND_TERMINATE", "true".into()),
-        ("TEST_PADDING_BYTES", "2000000".into()),
-    ];
+    let env = common::import_env(
+        &serve.url,
+        "tok-importer",
+        &id,
+        "Oversized",
+        "amqp",
+        &[("CONNECTOR_SCOPE", "ipv4-addr"), ("TEST_PADDING_BYTES", "2000000")],
+    );
 
     // Act
     let started = Instant::now();

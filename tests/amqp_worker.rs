@@ -118,17 +118,48 @@ fn one_object_bundle(object: &Value) -> String {
     json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": [object]}).to_string()
 }
 
-fn worker_notes(p: &MockPlatform) -> Vec<String> {
+/// A platform on the broker, a registered connector and a publisher.
+async fn setup(
+    name: &str,
+    configure: impl FnOnce(opencti_mock::MockPlatformBuilder) -> opencti_mock::MockPlatformBuilder,
+) -> (MockPlatform, String, Publisher) {
+    let p = platform(configure).await;
+    let id = register(&p, name).await;
+    (p, id, Publisher::new().await)
+}
+
+/// The worker's notes (`worker: true`) or the platform's notes in the transcript.
+fn notes(p: &MockPlatform, worker: bool) -> Vec<String> {
+    use opencti_mock::store::transcript::EntryKind;
     p.read(|s| {
         s.transcript
             .entries()
             .iter()
             .filter_map(|e| match &e.kind {
-                opencti_mock::store::transcript::EntryKind::Worker { message, .. } => Some(message.clone()),
+                EntryKind::Worker { message, .. } if worker => Some(message.clone()),
+                EntryKind::Note { message } if !worker => Some(message.clone()),
                 _ => None,
             })
             .collect()
     })
+}
+
+fn worker_notes(p: &MockPlatform) -> Vec<String> {
+    notes(p, true)
+}
+
+/// Messages ready in a queue (a passive declare).
+async fn ready(publisher: &Publisher, queue: &str) -> u32 {
+    publisher
+        .channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .expect("passive declare")
+        .message_count()
 }
 
 #[tokio::test]
@@ -183,11 +214,9 @@ async fn registration_declares_the_platform_queues_arguments_and_bindings() {
 
 #[tokio::test]
 async fn a_ping_redeclares_lost_queues_and_delete_and_reset_act_on_the_broker() {
-    let p = platform(|b| b.ingest_paused(true)).await;
-    let id = register(&p, "Pinged Importer").await;
+    let (p, id, publisher) = setup("Pinged Importer", |b| b.ingest_paused(true)).await;
     let m = management(&p);
     let q = p.core().names.connector(&id);
-    let publisher = Publisher::new().await;
 
     // A queue deleted behind the platform's back comes back on the next ping.
     publisher.channel.queue_delete(q.push.clone().into(), Default::default()).await.expect("deleted");
@@ -198,30 +227,14 @@ async fn a_ping_redeclares_lost_queues_and_delete_and_reset_act_on_the_broker() 
 
     // A reset purges: a job waiting in listen_<id> is gone.
     p.broker().expect("broker").publish_job(&id, &json!({"internal": {"work_id": "w"}})).await.expect("job published");
-    let before = publisher
-        .channel
-        .queue_declare(
-            q.listen.clone().into(),
-            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
-            FieldTable::default(),
-        )
-        .await
-        .expect("passive declare");
-    assert_eq!(before.message_count(), 1, "the job waits in {}", q.listen);
+    let before = ready(&publisher, &q.listen).await;
+    assert_eq!(before, 1, "the job waits in {}", q.listen);
     let (_, body) =
         gql(p.url(), Some(TOKEN), "mutation ResetState($id: ID!) { resetStateConnector(id: $id) { id } }", json!({"id": id}))
             .await;
     assert!(body["errors"].is_null(), "{body}");
-    let after = publisher
-        .channel
-        .queue_declare(
-            q.listen.clone().into(),
-            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
-            FieldTable::default(),
-        )
-        .await
-        .expect("passive declare");
-    assert_eq!(after.message_count(), 0, "purged by the reset");
+    let after = ready(&publisher, &q.listen).await;
+    assert_eq!(after, 0, "purged by the reset");
 
     // Deleting the connector deletes both queues.
     let (_, body) =
@@ -234,9 +247,7 @@ async fn a_ping_redeclares_lost_queues_and_delete_and_reset_act_on_the_broker() 
 
 #[tokio::test]
 async fn pycti_shaped_messages_are_ingested_and_complete_the_work() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Queue Importer").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Queue Importer", |b| b).await;
     let n = 20;
     let work_id = add_work(&p, &id, n as i64).await;
 
@@ -257,9 +268,7 @@ async fn pycti_shaped_messages_are_ingested_and_complete_the_work() {
 
 #[tokio::test]
 async fn a_multi_object_message_is_split_by_the_worker_which_adds_the_expectations() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Split Importer").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Split Importer", |b| b).await;
     // The platform's own message shape (stixBundlePush): one expectation for the message.
     let work_id = add_work(&p, &id, 1).await;
     let objects: Vec<Value> = (0..5).map(ipv4).collect();
@@ -277,9 +286,7 @@ async fn a_multi_object_message_is_split_by_the_worker_which_adds_the_expectatio
 
 #[tokio::test]
 async fn invalid_messages_are_rejected_without_requeue_and_the_consumer_goes_on() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Invalid Messages").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Invalid Messages", |b| b).await;
     let work_id = add_work(&p, &id, 1).await;
 
     publisher.push(&p, &id, b"{not json").await;
@@ -296,24 +303,14 @@ async fn invalid_messages_are_rejected_without_requeue_and_the_consumer_goes_on(
     assert!(rejected[2].contains("Unsupported event type 'telepathy'"), "{}", rejected[2]);
     // Nothing is left on the queue: rejected messages are not requeued.
     let q = p.core().names.connector(&id);
-    let declared = publisher
-        .channel
-        .queue_declare(
-            q.push.clone().into(),
-            lapin::options::QueueDeclareOptions { passive: true, ..Default::default() },
-            FieldTable::default(),
-        )
-        .await
-        .expect("passive declare");
-    assert_eq!(declared.message_count(), 0);
+    let declared = ready(&publisher, &q.push).await;
+    assert_eq!(declared, 0);
     p.close().await;
 }
 
 #[tokio::test]
 async fn messages_of_a_work_no_longer_alive_are_dropped_and_said_so() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Dead Work").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Dead Work", |b| b).await;
     let work_id = add_work(&p, &id, 1).await;
     gql(
         p.url(),
@@ -336,9 +333,7 @@ async fn messages_of_a_work_no_longer_alive_are_dropped_and_said_so() {
 
 #[tokio::test]
 async fn an_object_with_too_many_references_goes_to_the_dead_letter_queue() {
-    let p = platform(|b| b.objects_max_refs(3)).await;
-    let id = register(&p, "Dead Letters").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Dead Letters", |b| b.objects_max_refs(3)).await;
     let work_id = add_work(&p, &id, 1).await;
     let report = json!({"type": "report", "spec_version": "2.1", "id": "report--11111111-1111-4111-8111-111111111111",
         "name": "big", "published": "2026-01-01T00:00:00Z", "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z",
@@ -377,9 +372,7 @@ async fn an_object_with_too_many_references_goes_to_the_dead_letter_queue() {
 
 #[tokio::test]
 async fn a_published_job_lands_in_the_listen_queue_persistent() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Job Receiver").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Job Receiver", |b| b).await;
     let q = p.core().names.connector(&id);
     let job = json!({"internal": {"work_id": "work_1", "applicant_id": "u"}, "event": {"entity_id": "x"}});
 
@@ -399,9 +392,7 @@ async fn a_published_job_lands_in_the_listen_queue_persistent() {
 
 #[tokio::test]
 async fn queue_details_report_the_broker_backlog() {
-    let p = platform(|b| b.ingest_paused(true)).await;
-    let id = register(&p, "Backlog").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Backlog", |b| b.ingest_paused(true)).await;
     for i in 0..10 {
         publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&ipv4(i)), None, 1)).await;
     }
@@ -449,9 +440,7 @@ async fn two_platforms_on_one_broker_never_see_each_other() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_restored_and_consumption_resumes() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Dropped").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Dropped", |b| b).await;
     let broker = p.broker().expect("broker").clone();
     let before = broker.generation();
 
@@ -486,16 +475,7 @@ async fn a_dropped_connection_is_restored_and_consumption_resumes() {
     publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&ipv4(3)), Some(&work_id), 1)).await;
 
     p.wait_for_work_complete(&work_id, Duration::from_secs(20)).await.expect("consumption resumed");
-    let notes: Vec<String> = p.read(|s| {
-        s.transcript
-            .entries()
-            .iter()
-            .filter_map(|e| match &e.kind {
-                opencti_mock::store::transcript::EntryKind::Note { message } => Some(message.clone()),
-                _ => None,
-            })
-            .collect()
-    });
+    let notes = notes(&p, false);
     assert!(notes.iter().any(|n| n.contains("connection lost")), "{notes:#?}");
     assert!(notes.iter().any(|n| n.contains("connection restored")), "{notes:#?}");
     p.close().await;
@@ -503,9 +483,7 @@ async fn a_dropped_connection_is_restored_and_consumption_resumes() {
 
 #[tokio::test]
 async fn platform_event_messages_create_update_and_delete_as_the_worker_imports_them() {
-    let p = platform(|b| b).await;
-    let id = register(&p, "Sync Events").await;
-    let publisher = Publisher::new().await;
+    let (p, id, publisher) = setup("Sync Events", |b| b).await;
     let work_id = add_work(&p, &id, 3).await;
     let event = |kind: &str, data: Value| {
         let content = json!({"type": kind, "data": data, "context": {}}).to_string();

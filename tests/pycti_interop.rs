@@ -19,22 +19,7 @@ fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
 }
 
 fn import_env(url: &str, token: &str, id: &str, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-    let mut env: Vec<(&'static str, String)> = vec![
-        ("OPENCTI_URL", url.to_string()),
-        ("OPENCTI_TOKEN", token.to_string()),
-        ("CONNECTOR_ID", id.to_string()),
-        ("CONNECTOR_NAME", "Interop Import".into()),
-        ("CONNECTOR_TYPE", "EXTERNAL_IMPORT".into()),
-        ("CONNECTOR_SCOPE", "ipv4-addr,identity".into()),
-        ("CONNECTOR_QUEUE_PROTOCOL", "api".into()),
-        ("CONNECTOR_RUN_AND_TERMINATE", "true".into()),
-        ("CONNECTOR_LOG_LEVEL", "info".into()),
-    ];
-    for (k, v) in extra {
-        let key: &'static str = Box::leak(k.to_string().into_boxed_str());
-        env.push((key, v.to_string()));
-    }
-    env
+    common::import_env(url, token, id, "Interop Import", "api", extra)
 }
 
 #[test]

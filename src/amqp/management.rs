@@ -130,21 +130,20 @@ impl Management {
 
     /// Deletes a queue of the platform's vhost (absent is fine).
     pub async fn delete_queue(&self, name: &str) -> Result<(), String> {
-        let resp = self.send(self.client.delete(self.url(&["queues", &self.vhost, name]))).await?;
-        if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(format!("management API answered {} deleting queue {name}", resp.status()))
-        }
+        self.delete("queues", name).await
     }
 
     /// Deletes an exchange of the platform's vhost (absent is fine).
     pub async fn delete_exchange(&self, name: &str) -> Result<(), String> {
-        let resp = self.send(self.client.delete(self.url(&["exchanges", &self.vhost, name]))).await?;
+        self.delete("exchanges", name).await
+    }
+
+    async fn delete(&self, kind: &str, name: &str) -> Result<(), String> {
+        let resp = self.send(self.client.delete(self.url(&[kind, &self.vhost, name]))).await?;
         if resp.status().is_success() || resp.status() == reqwest::StatusCode::NOT_FOUND {
             Ok(())
         } else {
-            Err(format!("management API answered {} deleting exchange {name}", resp.status()))
+            Err(format!("management API answered {} deleting {kind} {name}", resp.status()))
         }
     }
 

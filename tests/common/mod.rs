@@ -182,6 +182,35 @@ impl Drop for ServeProcess {
     }
 }
 
+/// The environment of the EXTERNAL_IMPORT fixture connector (`fixtures/connectors/
+/// external_import.py`), run and terminate, plus `extra`.
+pub fn import_env(
+    url: &str,
+    token: &str,
+    id: &str,
+    name: &str,
+    queue_protocol: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut env: Vec<(&'static str, String)> = vec![
+        ("OPENCTI_URL", url.to_string()),
+        ("OPENCTI_TOKEN", token.to_string()),
+        ("CONNECTOR_ID", id.to_string()),
+        ("CONNECTOR_NAME", name.to_string()),
+        ("CONNECTOR_TYPE", "EXTERNAL_IMPORT".into()),
+        ("CONNECTOR_SCOPE", "ipv4-addr,identity".into()),
+        ("CONNECTOR_QUEUE_PROTOCOL", queue_protocol.to_string()),
+        ("CONNECTOR_RUN_AND_TERMINATE", "true".into()),
+        ("CONNECTOR_LOG_LEVEL", "info".into()),
+    ];
+    for (k, v) in extra {
+        // A later entry wins when the connector reads its environment.
+        let key: &'static str = Box::leak(k.to_string().into_boxed_str());
+        env.push((key, v.to_string()));
+    }
+    env
+}
+
 /// Runs a Python connector script with the venv's interpreter and a deadline; returns its
 /// output (stdout and stderr captured).
 pub fn run_connector(script: &Path, env: &[(&str, String)], deadline: Duration) -> Output {
