@@ -131,7 +131,8 @@ fn indicator(obj: &Value) -> Precheck {
     let pattern_type = obj.get("pattern_type").and_then(Value::as_str).unwrap_or_default();
     if pattern_type.eq_ignore_ascii_case("stix") {
         let text = obj.get("pattern").and_then(Value::as_str).unwrap_or_default();
-        if pattern::parse_pattern(text).is_err() {
+        // Most feeds send plain patterns, which the full parser would accept: a scan decides.
+        if !crate::validate::checks::is_plain_pattern(text) && pattern::parse_pattern(text).is_err() {
             return Precheck::Fail(refusals::invalid_pattern(pattern_type).into());
         }
     }

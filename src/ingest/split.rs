@@ -244,8 +244,12 @@ impl<'a> Fields<'a> {
     /// `x_opencti_id` and the OpenCTI extension's `id`: the internal ids the object
     /// answers to (only looked for when the object mentions them).
     fn aliases(&self, raw: &RawValue) -> Vec<Text<'a>> {
-        let text = raw.get();
-        if !(text.contains("x_opencti_id") || text.contains(OPENCTI_EXTENSION)) {
+        static X_OPENCTI_ID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("x_opencti_id"));
+        static EXTENSION: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(OPENCTI_EXTENSION));
+        let text = raw.get().as_bytes();
+        if X_OPENCTI_ID.find(text).is_none() && EXTENSION.find(text).is_none() {
             return Vec::new();
         }
         let mut out = Vec::new();
