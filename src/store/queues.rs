@@ -267,10 +267,20 @@ impl Queues {
     }
 
     /// Drops every message of a connector's queue (`resetStateConnector` purges).
+    /// Messages taken from RabbitMQ are acknowledged: purged, they must not come back.
     pub fn purge(&mut self, connector_id: &str) -> usize {
         self.bytes.remove(connector_id);
         self.from_broker.remove(connector_id);
-        self.delayed.remove(connector_id).map_or(0, |d| d.len()) + self.queues.remove(connector_id).map_or(0, |q| q.len())
+        let delayed = self.delayed.remove(connector_id).unwrap_or_default().into_iter().map(|(_, q)| q);
+        let ready = self.queues.remove(connector_id).unwrap_or_default().into_iter();
+        let mut n = 0;
+        for q in delayed.chain(ready) {
+            if let Some(settle) = &q.message.settle {
+                settle.settle(crate::ingest::Outcome::Ack);
+            }
+            n += 1;
+        }
+        n
     }
 
     /// Connectors with a non-empty queue.
