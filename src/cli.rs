@@ -79,7 +79,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub rabbitmq_hostname: Option<String>,
     /// RabbitMQ broker as a URL, e.g. amqp://guest:guest@localhost:5672/%2F (host, port,
-    /// vhost, credentials; amqps:// sets use_ssl) [env: OPENCTI_MOCK_AMQP_URL].
+    /// vhost, credentials; amqps:// sets use_ssl).
     #[arg(long, env = "OPENCTI_MOCK_AMQP_URL")]
     pub amqp_url: Option<String>,
     /// Where the broker comes from: auto (the configured broker, else a RabbitMQ container
