@@ -110,7 +110,18 @@ async fn a_broker_restart_mid_ingest_loses_nothing_and_counts_nothing_twice() {
     let w = p.wait_for_work_complete(&work_id, Duration::from_secs(120)).await.expect("the work completes after the restart");
     assert!(stored_at_restart < K, "the restart happened mid-ingest ({stored_at_restart} of {K} stored)");
     assert!(p.broker().expect("broker").generation() > generation, "the platform reconnected");
-    assert_eq!(p.objects().len(), K, "exactly K distinct objects");
+    let notes: Vec<String> = p.read(|s| {
+        s.transcript
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                opencti_mock::store::transcript::EntryKind::Worker { message, .. }
+                | opencti_mock::store::transcript::EntryKind::Note { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    });
+    assert_eq!(p.objects().len(), K, "exactly K distinct objects; what the platform noted: {notes:#?}");
     assert_eq!((w.import_expected_number, w.import_processed_number), (K as i64, K as i64));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let w = p.work(&work_id).expect("work");
