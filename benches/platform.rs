@@ -101,7 +101,18 @@ struct Server {
 impl Server {
     fn start(extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
-            .args(["serve", "--port", "0", "--admin-token", ADMIN, "--connector-user", &format!("bench={TOKEN}")])
+            // HTTP-only: this measures stixBundlePush, and a killed server leaves nothing on a broker.
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--broker",
+                "off",
+                "--admin-token",
+                ADMIN,
+                "--connector-user",
+                &format!("bench={TOKEN}"),
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .spawn()
