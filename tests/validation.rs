@@ -17,32 +17,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use opencti_mock::ingest::split::SUPPORTED_TYPES;
+use opencti_mock::ingest::split::{INTERNAL_OBJECT_TYPES as INTERNAL_OBJECTS, STIX_TYPES, is_supported_type};
 use opencti_mock::stix::markings;
 use opencti_mock::stix::pattern::check_pattern;
 use opencti_mock::validate::bundle::validate_bundle;
 use opencti_mock::validate::checks::is_plain_pattern;
 use opencti_mock::validate::{Finding, StixValidator};
 use serde_json::{Value, json};
-
-/// pycti 7.261026.0's `SUPPORTED_INTERNAL_OBJECTS` (`pycti/utils/opencti_stix2_utils.py`):
-/// OpenCTI's own objects (users, works, playbooks…) that the splitter passes through. They
-/// are not STIX objects, so they have no schema and no fixture.
-const INTERNAL_OBJECTS: &[&str] = &[
-    "user",
-    "group",
-    "capability",
-    "role",
-    "settings",
-    "notification",
-    "work",
-    "trash",
-    "draftworkspace",
-    "playbook",
-    "deleteoperation",
-    "workspace",
-    "publicdashboard",
-];
 
 /// The agreement the issue asks for, in percent.
 const MIN_AGREEMENT: f64 = 95.0;
@@ -121,12 +102,12 @@ fn every_stix_type_the_splitter_knows_has_a_schema_a_passing_and_a_failing_fixtu
     let validator = StixValidator::get();
     let valid = fixture_files("valid");
     let invalid = fixture_files("invalid");
-    let stix_types: Vec<&str> = SUPPORTED_TYPES.iter().copied().filter(|t| !INTERNAL_OBJECTS.contains(t)).collect();
+    let stix_types: Vec<&str> = STIX_TYPES.to_vec();
     let mut problems = Vec::new();
 
     // Act
     for t in INTERNAL_OBJECTS {
-        if !SUPPORTED_TYPES.contains(t) {
+        if !is_supported_type(t) {
             problems.push(format!("{t}: listed as internal but the splitter does not know it"));
         }
         let findings = check(&json!({"type": t, "id": format!("{t}--5d0092c5-5f74-4287-9642-33f4c354e56d")}));

@@ -29,9 +29,28 @@ use serde_json::value::RawValue;
 
 use crate::stix::OPENCTI_EXTENSION;
 
-/// STIX types the splitter keeps (pycti's `supported_types`: entities, internal objects,
-/// observables, relationships and `pir`). Ids without `--` are not filtered.
-pub const SUPPORTED_TYPES: &[&str] = &[
+/// pycti 7.261026.0's `SUPPORTED_INTERNAL_OBJECTS` (`pycti/utils/opencti_stix2_utils.py`):
+/// OpenCTI's own objects (users, works, playbooks…) that the splitter passes through. They
+/// are not STIX objects.
+pub const INTERNAL_OBJECT_TYPES: &[&str] = &[
+    "user",
+    "group",
+    "capability",
+    "role",
+    "settings",
+    "notification",
+    "work",
+    "trash",
+    "draftworkspace",
+    "playbook",
+    "deleteoperation",
+    "workspace",
+    "publicdashboard",
+];
+
+/// The STIX types the splitter keeps besides the internal objects (pycti's
+/// `supported_types`: entities, observables, relationships and `pir`).
+pub const STIX_TYPES: &[&str] = &[
     "label",
     "vocabulary",
     "kill-chain-phase",
@@ -76,19 +95,6 @@ pub const SUPPORTED_TYPES: &[&str] = &[
     "vulnerability",
     "security-coverage",
     "security-coverage-result",
-    "user",
-    "group",
-    "capability",
-    "role",
-    "settings",
-    "notification",
-    "work",
-    "trash",
-    "draftworkspace",
-    "playbook",
-    "deleteoperation",
-    "workspace",
-    "publicdashboard",
     "autonomous-system",
     "directory",
     "domain-name",
@@ -132,10 +138,15 @@ pub const SUPPORTED_TYPES: &[&str] = &[
     "pir",
 ];
 
+/// Whether the splitter keeps objects of this type (pycti's `supported_types`).
+pub fn is_supported_type(t: &str) -> bool {
+    STIX_TYPES.contains(&t) || INTERNAL_OBJECT_TYPES.contains(&t)
+}
+
 /// Whether the splitter keeps an id: ids of a supported type, and anything without `--`.
 pub fn is_id_supported(id: &str) -> bool {
     match id.split_once("--") {
-        Some((prefix, _)) => SUPPORTED_TYPES.contains(&prefix),
+        Some((prefix, _)) => is_supported_type(prefix),
         None => true,
     }
 }

@@ -171,10 +171,8 @@ impl Queues {
     pub fn push_all(&mut self, connector_id: &str, messages: Vec<PushMessage>, now: DateTime<Utc>) {
         let bytes: u64 = messages.iter().map(PushMessage::wire_bytes).sum();
         *self.bytes.entry(connector_id.to_string()).or_default() += bytes;
-        for m in messages.iter().filter(|m| m.settle.is_some()) {
-            let e = self.from_broker.entry(connector_id.to_string()).or_default();
-            e.0 += 1;
-            e.1 += m.wire_bytes();
+        for m in &messages {
+            self.count_from_broker(connector_id, m, true);
         }
         let queue = self.queues.entry(connector_id.to_string()).or_default();
         queue.reserve_exact(messages.len());
@@ -186,11 +184,7 @@ impl Queues {
 
     /// Appends a message to a connector's queue.
     pub fn push(&mut self, connector_id: &str, message: PushMessage, now: DateTime<Utc>) -> u64 {
-        if message.settle.is_some() {
-            let e = self.from_broker.entry(connector_id.to_string()).or_default();
-            e.0 += 1;
-            e.1 += message.wire_bytes();
-        }
+        self.count_from_broker(connector_id, &message, true);
         self.next_seq += 1;
         *self.bytes.entry(connector_id.to_string()).or_default() += message.wire_bytes();
         self.queues.entry(connector_id.to_string()).or_default().push_back(Queued {
@@ -199,6 +193,21 @@ impl Queues {
             message,
         });
         self.next_seq
+    }
+
+    /// Counts a message taken from RabbitMQ in (`entering`) or out of the queue.
+    fn count_from_broker(&mut self, connector_id: &str, message: &PushMessage, entering: bool) {
+        if message.settle.is_none() {
+            return;
+        }
+        let e = self.from_broker.entry(connector_id.to_string()).or_default();
+        if entering {
+            e.0 += 1;
+            e.1 += message.wire_bytes();
+        } else {
+            e.0 = e.0.saturating_sub(1);
+            e.1 = e.1.saturating_sub(message.wire_bytes());
+        }
     }
 
     /// Puts a message back on a connector's queue, ready at `due`.
@@ -232,12 +241,7 @@ impl Queues {
         if let Some(b) = self.bytes.get_mut(connector_id) {
             *b = b.saturating_sub(q.message.wire_bytes());
         }
-        if q.message.settle.is_some()
-            && let Some(e) = self.from_broker.get_mut(connector_id)
-        {
-            e.0 = e.0.saturating_sub(1);
-            e.1 = e.1.saturating_sub(q.message.wire_bytes());
-        }
+        self.count_from_broker(connector_id, &q.message, false);
         Some(q)
     }
 

@@ -175,7 +175,7 @@ impl StixValidator {
                 format!("custom object type '{stix_type}' has no schema; only the common properties were checked"),
                 "type",
             )),
-            None if crate::ingest::split::SUPPORTED_TYPES.contains(&stix_type) => out.push(finding(
+            None if crate::ingest::split::is_supported_type(stix_type) => out.push(finding(
                 "/type".into(),
                 format!(
                     "'{stix_type}' is an OpenCTI internal object, not a STIX 2.1 object: it has no schema and was not checked"
