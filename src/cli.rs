@@ -104,6 +104,15 @@ pub struct ServeArgs {
     /// to the dead-letter queue; 0 is off [env: MOCK__OBJECTS_MAX_REFS, default: 0].
     #[arg(long, value_name = "N")]
     pub objects_max_refs: Option<u64>,
+    /// What the worker's job callbacks carry as bearer: `profile` (7.x: a signed JWT; 6.9:
+    /// the connector user's token), `foreign-key` (a JWT signed by another key) or
+    /// `user-token` — the last two are refused by pycti 7 [env: MOCK__CALLBACK_AUTH].
+    #[arg(long, value_name = "AUTH")]
+    pub callback_auth: Option<crate::config::CallbackAuth>,
+    /// Wait before a failed job callback is retried, drawn between MIN and MAX milliseconds
+    /// (the worker: 10000-30000) [env: WORKER__LISTEN_API_RETRY_MIN_MS, …_MAX_MS].
+    #[arg(long, value_name = "MIN-MAX", value_parser = parse_range)]
+    pub callback_retry_ms: Option<(u64, u64)>,
     /// Store the objects of a STIX bundle file before serving, as the administrator
     /// (repeatable); objects the platform would refuse are listed and left out.
     #[arg(long = "seed", value_name = "FILE")]
@@ -116,6 +125,10 @@ pub struct ServeArgs {
 pub enum ConformType {
     /// A connector that imports data on a schedule.
     ExternalImport,
+    /// A connector the platform sends entities to enrich (jobs).
+    InternalEnrichment,
+    /// A connector the platform sends files to import (jobs).
+    InternalImportFile,
 }
 
 impl ConformType {
@@ -123,6 +136,8 @@ impl ConformType {
     pub fn as_str(self) -> &'static str {
         match self {
             ConformType::ExternalImport => "EXTERNAL_IMPORT",
+            ConformType::InternalEnrichment => "INTERNAL_ENRICHMENT",
+            ConformType::InternalImportFile => "INTERNAL_IMPORT_FILE",
         }
     }
 }
@@ -155,6 +170,14 @@ pub struct ConformArgs {
     /// How the connector pushes bundles.
     #[arg(long, value_enum, default_value_t = QueueProtocol::Api)]
     pub queue_protocol: QueueProtocol,
+    /// How a job connector (INTERNAL_ENRICHMENT, INTERNAL_IMPORT_FILE) gets its jobs: `api`
+    /// (`CONNECTOR_LISTEN_PROTOCOL=API`: the platform's worker POSTs each job to the
+    /// connector's HTTP listener, on a free port) or `amqp` (its `listen_<id>` queue).
+    #[arg(long, value_enum, default_value_t = QueueProtocol::Api)]
+    pub listen_protocol: QueueProtocol,
+    /// Longest a job connector may take to close a job's work, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub job_timeout: u64,
     /// Only the checks whose ID starts with this (repeatable), e.g. `EXT-IMPORT` or `REG-001`.
     #[arg(long = "only", value_name = "PREFIX")]
     pub only: Vec<String>,
@@ -170,9 +193,10 @@ pub struct ConformArgs {
     /// Format of --list.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
-    /// How many times the connector is launched (the second run is judged too).
-    #[arg(long, default_value_t = 2)]
-    pub runs: usize,
+    /// How many times the connector is launched (the second run is judged too) [default: 2;
+    /// 1 for job connectors, which keep running and are sent every job].
+    #[arg(long)]
+    pub runs: Option<usize>,
     /// Longest a run may take, in seconds, before the connector is stopped.
     #[arg(long, default_value_t = 180)]
     pub run_timeout: u64,
@@ -282,8 +306,27 @@ impl ServeArgs {
         if let Some(n) = self.objects_max_refs {
             mock.insert("objects_max_refs".into(), json!(n));
         }
-        json!({"app": app, "mock": mock, "rabbitmq": rabbit})
+        if let Some(a) = self.callback_auth {
+            mock.insert("callback_auth".into(), json!(a));
+        }
+        let mut worker = serde_json::Map::new();
+        if let Some((min, max)) = self.callback_retry_ms {
+            worker.insert("listen_api_retry_min_ms".into(), json!(min));
+            worker.insert("listen_api_retry_max_ms".into(), json!(max));
+        }
+        json!({"app": app, "mock": mock, "rabbitmq": rabbit, "worker": worker})
     }
+}
+
+/// `MIN-MAX` (or a single value) in milliseconds.
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let parse = |v: &str| v.trim().parse::<u64>().map_err(|e| format!("{v:?} is not a number of milliseconds: {e}"));
+    let (min, max) = (parse(a)?, parse(b)?);
+    if min > max {
+        return Err(format!("{min} is more than {max}"));
+    }
+    Ok((min, max))
 }
 
 /// `opencti-mock serve`.
@@ -446,7 +489,14 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
         anyhow::bail!("no check matches --only {:?} for {connector_type}", args.only);
     }
     let mut session = crate::conform::Session::new(connector_type, args.command.clone());
-    session.runs = args.runs.max(1);
+    if let Some(runs) = args.runs {
+        session.runs = runs.max(1);
+    }
+    session.listen_protocol = match args.listen_protocol {
+        QueueProtocol::Api => "api".into(),
+        QueueProtocol::Amqp => "amqp".into(),
+    };
+    session.job_timeout = std::time::Duration::from_secs(args.job_timeout);
     session.queue_protocol = match args.queue_protocol {
         QueueProtocol::Api => "api".into(),
         QueueProtocol::Amqp => "amqp".into(),

@@ -29,8 +29,44 @@ pub struct Settings {
     pub rabbitmq: RabbitMq,
     /// `minio:*` (what registration hands to connectors as `config.s3`).
     pub minio: Minio,
+    /// `worker:*`: the platform worker's settings for HTTP job dispatch.
+    pub worker: Worker,
     /// Mock-only settings.
     pub mock: Mock,
+}
+
+/// `worker:*`: how the worker POSTs jobs to connectors in HTTP listen mode (its own names
+/// `WORKER_LISTEN_API_SSL_VERIFY`, `WORKER_LISTEN_API_HTTP_PROXY`,
+/// `WORKER_LISTEN_API_HTTPS_PROXY` are read too), plus the timing the mock makes
+/// configurable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Worker {
+    /// Verify the connector's certificate on HTTPS callbacks (the worker's default: no).
+    pub listen_api_ssl_verify: bool,
+    /// Proxy for `http://` callbacks (empty: none).
+    pub listen_api_http_proxy: String,
+    /// Proxy for `https://` callbacks (empty: none).
+    pub listen_api_https_proxy: String,
+    /// How long a callback may take (the worker: 300 s; pycti answers once the job is done).
+    pub listen_api_timeout_ms: u64,
+    /// Shortest wait before a failed callback is retried (the worker: 10 s).
+    pub listen_api_retry_min_ms: u64,
+    /// Longest such wait (the worker: 30 s); each wait is drawn uniformly in between.
+    pub listen_api_retry_max_ms: u64,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Worker {
+            listen_api_ssl_verify: false,
+            listen_api_http_proxy: String::new(),
+            listen_api_https_proxy: String::new(),
+            listen_api_timeout_ms: 300_000,
+            listen_api_retry_min_ms: 10_000,
+            listen_api_retry_max_ms: 30_000,
+        }
+    }
 }
 
 /// `app:*`.
@@ -225,6 +261,34 @@ pub struct Mock {
     /// The worker's `WORKER_OBJECTS_MAX_REFS` (`MOCK__OBJECTS_MAX_REFS`): objects with at
     /// least this many references go to the dead-letter queue; 0 (the default) is off.
     pub objects_max_refs: u64,
+    /// What the worker's job callbacks carry as bearer (`MOCK__CALLBACK_AUTH`).
+    pub callback_auth: CallbackAuth,
+}
+
+/// The bearer of the worker's HTTP job callbacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallbackAuth {
+    /// What the profile's platform sends: a signed JWT on 7.x, the connector user's API
+    /// token on 6.9.
+    #[default]
+    Profile,
+    /// A JWT with the registration's `kid` but signed by another key (pycti refuses it).
+    ForeignKey,
+    /// The connector user's API token, whatever the profile (pycti 7 refuses it).
+    UserToken,
+}
+
+impl std::str::FromStr for CallbackAuth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "profile" => Ok(CallbackAuth::Profile),
+            "foreign-key" => Ok(CallbackAuth::ForeignKey),
+            "user-token" => Ok(CallbackAuth::UserToken),
+            _ => Err(format!("unknown callback auth '{s}': expected profile, foreign-key or user-token")),
+        }
+    }
 }
 
 /// Where the platform's RabbitMQ broker comes from.
@@ -269,6 +333,7 @@ impl Default for Mock {
             amqp_prefetch: 64,
             keep_broker_objects: false,
             objects_max_refs: 0,
+            callback_auth: CallbackAuth::Profile,
         }
     }
 }
@@ -300,7 +365,7 @@ impl Settings {
             }
             fig = fig.merge(Json::file(f));
         }
-        fig = fig.merge(platform_env()).merge(Serialized::defaults(overrides));
+        fig = fig.merge(platform_env()).merge(worker_env()).merge(Serialized::defaults(overrides));
         let settings: Settings = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.max_payload_bytes()?;
         settings.transcript_bundle_cap()?;
@@ -327,9 +392,16 @@ fn platform_env() -> Env {
     Env::raw()
         .filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
-            ["app__", "rabbitmq__", "minio__", "mock__"].iter().any(|p| k.starts_with(p))
+            ["app__", "rabbitmq__", "minio__", "worker__", "mock__"].iter().any(|p| k.starts_with(p))
         })
         .split("__")
+}
+
+/// The worker's own variable names (`WORKER_LISTEN_API_SSL_VERIFY`…).
+fn worker_env() -> Env {
+    Env::prefixed("WORKER_")
+        .only(&["listen_api_ssl_verify", "listen_api_http_proxy", "listen_api_https_proxy"])
+        .map(|k| format!("worker.{}", k.as_str().to_ascii_lowercase()).into())
 }
 
 /// Parses a size the way the platform's body parser does (`bytes` npm package): a plain
@@ -368,5 +440,21 @@ mod tests {
         assert_eq!(parse_size("10 mb"), Some(10_485_760));
         assert_eq!(parse_size("ten"), None);
         assert_eq!(parse_size("5xb"), None);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error
+    fn the_workers_own_variable_names_are_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WORKER_LISTEN_API_SSL_VERIFY", "true");
+            jail.set_env("WORKER_LISTEN_API_HTTP_PROXY", "http://proxy.invalid:3128");
+            jail.set_env("WORKER__LISTEN_API_RETRY_MIN_MS", "5");
+            let s = Settings::load(None, serde_json::json!({})).map_err(|e| e.to_string())?;
+            assert!(s.worker.listen_api_ssl_verify);
+            assert_eq!(s.worker.listen_api_http_proxy, "http://proxy.invalid:3128");
+            assert_eq!(s.worker.listen_api_retry_min_ms, 5);
+            assert_eq!(s.worker.listen_api_timeout_ms, 300_000);
+            Ok(())
+        });
     }
 }

@@ -29,4 +29,6 @@ pub struct Core {
     pub public_url: Arc<str>,
     /// The RabbitMQ broker, when the platform has one.
     pub amqp: Arc<crate::amqp::Link>,
+    /// Delivers jobs to enrichment and import connectors.
+    pub jobs: crate::jobs::Dispatcher,
 }

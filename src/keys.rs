@@ -31,6 +31,12 @@ impl ConnectorKeys {
         ConnectorKeys { signing, kid }
     }
 
+    /// Another random key pair that claims this one's key id: what it signs does not verify
+    /// against [`ConnectorKeys::jwks`] (a wrongly signed JWT).
+    pub fn impostor(&self) -> Self {
+        ConnectorKeys { signing: SigningKey::generate(&mut rand::rngs::OsRng), kid: self.kid.clone() }
+    }
+
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid

@@ -32,6 +32,7 @@ pub mod filters;
 pub mod graphql;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod keys;
 pub mod naming;
 pub mod platform;

@@ -48,6 +48,11 @@ fn connector_view(core: &Core, c: &Connector) -> Json {
             "state_reset_pending": c.connector_state_reset,
             "connector_info": c.connector_info,
             "listen_callback_uri": c.registration.listen_callback_uri,
+            "listen_callback_error": c.listen_callback_error,
+            "jobs": {
+                "total": s.jobs.of_connector(c.id()).count(),
+                "undelivered": s.jobs.of_connector(c.id()).filter(|j| j.status != crate::store::jobs::JobStatus::Delivered).count(),
+            },
             "queue": {"messages": messages, "bytes": bytes},
             "works": {"total": works.len(), "wait": count(WorkStatus::Wait), "progress": count(WorkStatus::Progress),
                       "complete": count(WorkStatus::Complete),

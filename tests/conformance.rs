@@ -1,9 +1,12 @@
-//! The conformance checks under cargo nextest: one test per check ID (a libtest-mimic
-//! harness), judged on an unchanged pycti EXTERNAL_IMPORT connector
-//! (`fixtures/connectors/conformance/correct.py`) that must give the committed verdicts.
-//! Select by ID prefix: `cargo nextest run --test conformance -E 'test(/^EXT-IMPORT/)'`.
+//! The conformance checks under cargo nextest: one test per check ID and connector type (a
+//! libtest-mimic harness), judged on the unchanged pycti connector of each type that passes
+//! its suite — `fixtures/connectors/conformance/correct.py` (EXTERNAL_IMPORT),
+//! `…/enrichment/correct.py` (INTERNAL_ENRICHMENT), `…/import_file/correct.py`
+//! (INTERNAL_IMPORT_FILE) — which must give the committed verdicts. Tests are named
+//! `<ID> <title> [<TYPE>]`; select by ID prefix:
+//! `cargo nextest run --test conformance -E 'test(/^EXT-IMPORT/)'`.
 //!
-//! nextest runs each test in its own process: the connector is run once per nextest run
+//! nextest runs each test in its own process: each connector is run once per nextest run
 //! (`NEXTEST_RUN_ID`), its evidence kept under `target/conformance-evidence/` and shared by
 //! the other processes; outside nextest, once per process.
 
@@ -18,53 +21,64 @@ use opencti_mock::conform::{Session, run};
 
 const CONNECTOR: &str = "correct";
 
-fn expected_verdict(id: &str) -> Option<String> {
-    let path = root().join(format!("fixtures/connectors/conformance/expected/{CONNECTOR}.verdicts"));
+/// Each type with a suite, and the folder of its connectors.
+const TYPES: &[(&str, &str)] =
+    &[("EXTERNAL_IMPORT", "conformance"), ("INTERNAL_ENRICHMENT", "enrichment"), ("INTERNAL_IMPORT_FILE", "import_file")];
+
+fn expected_verdict(folder: &str, id: &str) -> Option<String> {
+    let path = root().join(format!("fixtures/connectors/{folder}/expected/{CONNECTOR}.verdicts"));
     std::fs::read_to_string(path).ok()?.lines().find_map(|l| {
         let (i, v) = l.split_once(' ')?;
         (i == id).then(|| v.trim().to_string())
     })
 }
 
-fn evidence_file() -> Option<PathBuf> {
+fn evidence_file(folder: &str) -> Option<PathBuf> {
     let run_id = std::env::var("NEXTEST_RUN_ID").ok()?;
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
         .join("conformance-evidence");
     std::fs::create_dir_all(&dir).ok()?;
-    Some(dir.join(format!("{CONNECTOR}-{run_id}.json")))
+    Some(dir.join(format!("{folder}-{CONNECTOR}-{run_id}.json")))
 }
 
-fn record() -> Evidence {
+fn record(connector_type: &str, folder: &str) -> Evidence {
     let python = pycti_python().to_string_lossy().into_owned();
-    let script = root().join(format!("fixtures/connectors/conformance/{CONNECTOR}.py")).to_string_lossy().into_owned();
-    let session = Session::new("EXTERNAL_IMPORT", vec![python, script]);
+    let script = root().join(format!("fixtures/connectors/{folder}/{CONNECTOR}.py")).to_string_lossy().into_owned();
+    let session = Session::new(connector_type, vec![python, script]);
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(run(&session, |_| {})).expect("the session runs")
 }
 
-/// The evidence of this run: recorded by the first process, read by the others.
-fn evidence() -> Evidence {
-    static LOCAL: std::sync::OnceLock<Evidence> = std::sync::OnceLock::new();
-    LOCAL
-        .get_or_init(|| {
-            let Some(path) = evidence_file() else { return record() };
-            let lock = std::fs::File::create(path.with_extension("lock")).expect("lock file");
-            lock.lock().expect("lock the evidence");
-            if let Some(e) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()) {
-                return e;
-            }
-            let e = record();
-            std::fs::write(&path, serde_json::to_string(&e).expect("evidence serialises")).expect("evidence written");
-            e
-        })
-        .clone()
+/// The evidence of this run for a type: recorded by the first process, read by the others.
+fn evidence(connector_type: &'static str, folder: &'static str) -> Evidence {
+    static LOCAL: std::sync::Mutex<Vec<(&str, Evidence)>> = std::sync::Mutex::new(Vec::new());
+    let mut local = LOCAL.lock().expect("evidence lock");
+    if let Some((_, e)) = local.iter().find(|(t, _)| *t == connector_type) {
+        return e.clone();
+    }
+    let e = shared_evidence(connector_type, folder);
+    local.push((connector_type, e.clone()));
+    e
 }
 
-fn judge(check: &'static opencti_conformance::Check) -> Result<(), Failed> {
-    let outcome = (check.verify)(&evidence());
-    let want = expected_verdict(check.id).ok_or_else(|| format!("{} has no committed verdict for {CONNECTOR}.py", check.id))?;
+fn shared_evidence(connector_type: &str, folder: &str) -> Evidence {
+    let Some(path) = evidence_file(folder) else { return record(connector_type, folder) };
+    let lock = std::fs::File::create(path.with_extension("lock")).expect("lock file");
+    lock.lock().expect("lock the evidence");
+    if let Some(e) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+        return e;
+    }
+    let e = record(connector_type, folder);
+    std::fs::write(&path, serde_json::to_string(&e).expect("evidence serialises")).expect("evidence written");
+    e
+}
+
+fn judge(check: &'static opencti_conformance::Check, connector_type: &'static str, folder: &'static str) -> Result<(), Failed> {
+    let outcome = (check.verify)(&evidence(connector_type, folder));
+    let want = expected_verdict(folder, check.id)
+        .ok_or_else(|| format!("{} has no committed verdict for {folder}/{CONNECTOR}.py", check.id))?;
     if outcome.verdict() == want {
         return Ok(());
     }
@@ -74,7 +88,7 @@ fn judge(check: &'static opencti_conformance::Check) -> Result<(), Failed> {
         Outcome::Pass => "passed".into(),
     };
     Err(format!(
-        "{}: {want} expected for {CONNECTOR}.py, got {} ({detail})\nRequirement: {}\nCites: {}",
+        "{}: {want} expected for {folder}/{CONNECTOR}.py, got {} ({detail})\nRequirement: {}\nCites: {}",
         check.id,
         outcome.verdict(),
         check.requirement,
@@ -85,9 +99,15 @@ fn judge(check: &'static opencti_conformance::Check) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = registry::select("EXTERNAL_IMPORT", &[])
-        .into_iter()
-        .map(|check| Trial::test(format!("{} {}", check.id, check.title), move || judge(check)))
+    let trials = TYPES
+        .iter()
+        .flat_map(|&(connector_type, folder)| {
+            registry::select(connector_type, &[]).into_iter().map(move |check| {
+                Trial::test(format!("{} {} [{connector_type}]", check.id, check.title), move || {
+                    judge(check, connector_type, folder)
+                })
+            })
+        })
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -11,8 +11,8 @@ use std::process::Command;
 use common::{pycti_python, root};
 use opencti_conformance::report::verdicts_from_junit;
 
-fn expected(name: &str) -> Vec<(String, String)> {
-    let path = root().join(format!("fixtures/connectors/conformance/expected/{name}.verdicts"));
+fn expected(folder: &str, name: &str) -> Vec<(String, String)> {
+    let path = root().join(format!("fixtures/connectors/{folder}/expected/{name}.verdicts"));
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
@@ -24,13 +24,18 @@ fn expected(name: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Runs the gate on `<name>.py`, compares its verdicts with `expected/<name>.verdicts` and
-/// its exit code; returns the console output.
+/// Runs the gate on an EXTERNAL_IMPORT connector `conformance/<name>.py`.
 fn gate(name: &str, extra: &[&str], exit_code: i32) -> String {
+    gate_on("EXTERNAL_IMPORT", "conformance", name, extra, exit_code)
+}
+
+/// Runs the gate on `fixtures/connectors/<folder>/<name>.py`, compares its verdicts with
+/// `<folder>/expected/<name>.verdicts` and its exit code; returns the console output.
+fn gate_on(connector_type: &str, folder: &str, name: &str, extra: &[&str], exit_code: i32) -> String {
     let junit = tempfile::NamedTempFile::new().expect("temp file");
-    let script = root().join(format!("fixtures/connectors/conformance/{name}.py"));
+    let script = root().join(format!("fixtures/connectors/{folder}/{name}.py"));
     let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
-        .args(["conform", "--type", "EXTERNAL_IMPORT", "--junit"])
+        .args(["conform", "--type", connector_type, "--junit"])
         .arg(junit.path())
         .args(extra)
         .arg("--")
@@ -41,10 +46,14 @@ fn gate(name: &str, extra: &[&str], exit_code: i32) -> String {
     let console = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let xml = std::fs::read_to_string(junit.path()).expect("JUnit report written");
     let verdicts = verdicts_from_junit(&xml).expect("the JUnit report reads back");
-    assert_eq!(verdicts, expected(name), "verdicts of {name}.py differ from the committed ones; console:\n{console}");
-    assert_eq!(out.status.code(), Some(exit_code), "exit code of the gate on {name}.py; console:\n{console}");
+    assert_eq!(
+        verdicts,
+        expected(folder, name),
+        "verdicts of {folder}/{name}.py differ from the committed ones; console:\n{console}"
+    );
+    assert_eq!(out.status.code(), Some(exit_code), "exit code of the gate on {folder}/{name}.py; console:\n{console}");
     assert!(
-        console.lines().last().unwrap_or("").starts_with("conformance EXTERNAL_IMPORT:"),
+        console.lines().last().unwrap_or("").starts_with(&format!("conformance {connector_type}:")),
         "one-line verdict last:\n{console}"
     );
     console
@@ -88,6 +97,30 @@ fn a_connector_with_random_ids_fails() {
 #[test]
 fn a_connector_pushing_more_than_the_payload_limit_fails() {
     gate("oversized_push", &["--max-payload-body-size", "1mb"], 1);
+}
+
+/// The job suites, in both listen modes: the worker's HTTP callback and RabbitMQ.
+#[rstest::rstest]
+#[case::correct_enrichment_over_http("INTERNAL_ENRICHMENT", "enrichment", "correct", "api", 0)]
+#[case::correct_enrichment_over_rabbitmq("INTERNAL_ENRICHMENT", "enrichment", "correct", "amqp", 0)]
+#[case::enrichment_without_the_entity("INTERNAL_ENRICHMENT", "enrichment", "no_entity", "api", 1)]
+#[case::enrichment_above_the_max_tlp("INTERNAL_ENRICHMENT", "enrichment", "ignores_max_tlp", "api", 1)]
+#[case::enrichment_crashing_out_of_scope("INTERNAL_ENRICHMENT", "enrichment", "crash_out_of_scope", "api", 1)]
+#[case::enrichment_crashing_out_of_scope_over_rabbitmq("INTERNAL_ENRICHMENT", "enrichment", "crash_out_of_scope", "amqp", 1)]
+#[case::correct_import_over_http("INTERNAL_IMPORT_FILE", "import_file", "correct", "api", 0)]
+#[case::correct_import_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "correct", "amqp", 0)]
+#[case::import_fetching_without_token("INTERNAL_IMPORT_FILE", "import_file", "fetch_without_token", "api", 1)]
+#[case::import_crashing_on_a_corrupt_file("INTERNAL_IMPORT_FILE", "import_file", "crash_on_corrupt", "api", 1)]
+#[case::import_ignoring_validation("INTERNAL_IMPORT_FILE", "import_file", "ignores_validation", "api", 1)]
+#[case::import_ignoring_validation_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "ignores_validation", "amqp", 1)]
+fn job_connectors_give_their_committed_verdicts(
+    #[case] connector_type: &str,
+    #[case] folder: &str,
+    #[case] name: &str,
+    #[case] listen: &str,
+    #[case] exit_code: i32,
+) {
+    gate_on(connector_type, folder, name, &["--listen-protocol", listen, "--queue-protocol", listen], exit_code);
 }
 
 #[test]

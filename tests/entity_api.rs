@@ -236,17 +236,15 @@ async fn operations_the_mock_does_not_serve_answer_an_error_naming_them() {
     // Arrange
     let p = MockPlatform::start().await;
     let malware = add_malware(&p, json!({"name": "Emotet"})).await;
-    let enrich = "mutation E($id: ID!, $c: ID!) { stixCoreObjectEdit(id: $id) { askEnrichment(connectorId: $c) { id } } }";
+    let undraft = "mutation E($id: ID!) { stixCoreObjectEdit(id: $id) { removeFromDraft } }";
     let rule = "mutation R($e: ID!, $r: ID!) { ruleApply(elementId: $e, ruleId: $r) }";
 
     // Act
-    let answers = [
-        call(&p, enrich, json!({"id": malware["id"], "c": "x"})).await,
-        call(&p, rule, json!({"e": malware["id"], "r": "x"})).await,
-    ];
+    let answers =
+        [call(&p, undraft, json!({"id": malware["id"]})).await, call(&p, rule, json!({"e": malware["id"], "r": "x"})).await];
 
     // Assert
-    for (body, name) in answers.iter().zip(["askEnrichment", "ruleApply"]) {
+    for (body, name) in answers.iter().zip(["removeFromDraft", "ruleApply"]) {
         let (code, message) = error(body);
         assert_eq!(code, "UNSUPPORTED_ERROR", "{body}");
         assert!(message.contains(name) && message.contains("not supported by opencti-mock"), "{message}");

@@ -33,6 +33,93 @@ pub struct Evidence {
     pub snapshots: Vec<Snapshot>,
     /// STIX 2.1 findings on what the connector sent.
     pub findings: Vec<Finding>,
+    /// Jobs the platform sent the connector (enrichment, file import), in order.
+    #[serde(default)]
+    pub jobs: Vec<Job>,
+    /// Downloads from the platform's file storage (`GET /storage/get/…`).
+    #[serde(default)]
+    pub downloads: Vec<Download>,
+    /// Draft workspaces created during the session.
+    #[serde(default)]
+    pub drafts: Vec<Draft>,
+    /// Files stored by the platform at the end (uploads and workbenches).
+    #[serde(default)]
+    pub files: Vec<File>,
+    /// Settings the session handed to the connector that the checks depend on (for
+    /// example `CONNECTOR_MAX_TLP`).
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+/// A job the platform sent, and what became of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Sequence number of the job on the platform.
+    pub seq: u64,
+    /// Why the session sent it (`in-scope`, `out-of-scope`, `unknown-entity`, `above-max-tlp`,
+    /// `valid-file`, `workbench`, `draft`, `corrupt-file`…).
+    pub role: String,
+    /// `INTERNAL_ENRICHMENT` or `INTERNAL_IMPORT_FILE`.
+    pub kind: String,
+    /// The entity's standard id (enrichment) or the file id (import).
+    pub subject: String,
+    /// The job's work.
+    pub work_id: Option<String>,
+    /// `amqp` or `http`.
+    pub transport: String,
+    /// Whether the connector acknowledged it (HTTP 200/202, or taken from the queue).
+    pub delivered: bool,
+    /// HTTP statuses of the delivery attempts (`None`: no answer).
+    pub attempts: Vec<Option<u16>>,
+    /// Transcript sequence number when it was sent.
+    pub sent_at: u64,
+    /// Whether the connector reported the work received (`toReceived`).
+    pub received: bool,
+    /// Whether the connector closed the work (`toProcessed`).
+    pub processed: bool,
+    /// Whether it closed it in error.
+    pub in_error: bool,
+    /// The work's status when the session ended.
+    pub work_status: Option<String>,
+    /// The closing message.
+    pub message: Option<String>,
+    /// Whether the connector process was still running once the job was answered or given up.
+    pub connector_alive_after: bool,
+}
+
+/// A download from the file storage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Download {
+    /// Transcript sequence number.
+    pub seq: u64,
+    /// The file id asked.
+    pub file_id: String,
+    /// The user whose token was used (`None`: no valid token).
+    pub user_id: Option<String>,
+    /// HTTP status answered.
+    pub http_status: u16,
+}
+
+/// A draft workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Standard ids of the objects written into it.
+    pub objects: Vec<String>,
+}
+
+/// A stored file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct File {
+    /// Id (storage path).
+    pub id: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 /// How a run ended.
@@ -153,6 +240,9 @@ pub struct Bundle {
     pub bytes: usize,
     /// Its number of objects.
     pub objects: usize,
+    /// The ids of its objects (empty when the bundle was too large to keep).
+    #[serde(default)]
+    pub object_ids: Vec<String>,
 }
 
 /// A request refused before it was read.
@@ -185,6 +275,9 @@ pub struct Work {
     pub created_by_platform: bool,
     /// Sequence number of the `workAdd` operation that opened it.
     pub opened_by: Option<u64>,
+    /// The job the platform created it for (enrichment, file import).
+    #[serde(default)]
+    pub job: Option<u64>,
     /// Expected operations.
     pub expected: i64,
     /// Processed operations.
@@ -247,6 +340,16 @@ impl Evidence {
     /// Operations of one run.
     pub fn operations_of(&self, run: usize) -> impl Iterator<Item = &Operation> {
         self.operations.iter().filter(move |o| o.run == Some(run))
+    }
+
+    /// Bundles pushed for a work.
+    pub fn bundles_of<'a>(&'a self, work_id: &'a str) -> impl Iterator<Item = &'a Bundle> + 'a {
+        self.bundles.iter().filter(move |b| b.work_id.as_deref() == Some(work_id))
+    }
+
+    /// Jobs sent for a reason.
+    pub fn jobs_with_role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a Job> + 'a {
+        self.jobs.iter().filter(move |j| j.role == role)
     }
 
     /// Operations asking for a root field, in order.

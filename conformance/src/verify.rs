@@ -24,7 +24,59 @@ pub fn pushes(ev: &Evidence) -> Vec<&Operation> {
 
 /// Works the connector opened itself (`workAdd`), in order.
 pub fn opened_works(ev: &Evidence) -> Vec<&Work> {
-    ev.works.iter().filter(|w| !w.created_by_platform).collect()
+    ev.works.iter().filter(|w| !w.created_by_platform && w.job.is_none()).collect()
+}
+
+/// Jobs of a role, or a block saying the session sent none.
+pub fn jobs_of<'a>(ev: &'a Evidence, role: &str) -> Result<Vec<&'a crate::evidence::Job>, Outcome> {
+    let jobs: Vec<_> = ev.jobs.iter().filter(|j| j.role == role).collect();
+    if jobs.is_empty() { Err(Outcome::blocked(format!("the session sent no {role} job"))) } else { Ok(jobs) }
+}
+
+/// The ids of every object pushed for a work (all its bundles).
+pub fn pushed_ids<'a>(ev: &'a Evidence, work_id: &'a str) -> std::collections::BTreeSet<&'a str> {
+    ev.bundles_of(work_id).flat_map(|b| b.object_ids.iter().map(String::as_str)).collect()
+}
+
+/// Every job's work closed by the connector (`toProcessed`).
+pub fn jobs_answered(ev: &Evidence) -> Outcome {
+    if ev.jobs.is_empty() {
+        return Outcome::blocked("no job was sent (the connector never registered or its listener never answered)");
+    }
+    let open: Vec<String> = ev
+        .jobs
+        .iter()
+        .filter(|j| !j.processed)
+        .map(|j| format!("{} work {}", describe_job(j), j.work_status.as_deref().unwrap_or("?")))
+        .collect();
+    if open.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail(format!("all {} jobs' works closed", ev.jobs.len()), format!("not closed: {}", sample(&open, 3)))
+    }
+}
+
+/// Every job completed without error was reported received first. A job that fails
+/// before the connector takes it (pycti cannot read the entity) is closed in error without
+/// `toReceived`.
+pub fn jobs_received_before_completed(ev: &Evidence) -> Outcome {
+    if ev.jobs.is_empty() {
+        return Outcome::blocked("no job was sent");
+    }
+    let bad: Vec<String> = ev.jobs.iter().filter(|j| j.processed && !j.in_error && !j.received).map(describe_job).collect();
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail(
+            "toReceived before toProcessed for every job completed without error",
+            format!("closed without toReceived: {}", sample(&bad, 3)),
+        )
+    }
+}
+
+/// A job in words (`job 3 (out-of-scope, malware--…)`).
+pub fn describe_job(j: &crate::evidence::Job) -> String {
+    format!("job {} ({}, {})", j.seq, j.role, j.subject)
 }
 
 /// The `workAdd` operation that opened a work.

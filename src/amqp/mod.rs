@@ -595,6 +595,12 @@ impl Broker {
         self.publish(&q.listen_exchange, &q.listen_routing, job.to_string().as_bytes()).await
     }
 
+    /// [`Broker::publish_job`] with the message's exact bytes.
+    pub async fn publish_raw_job(&self, connector_id: &str, body: &[u8]) -> Result<(), String> {
+        let q = self.inner.names.connector(connector_id);
+        self.publish(&q.listen_exchange, &q.listen_routing, body).await
+    }
+
     /// Puts a message on a connector's push queue, as `pushToWorkerForConnector` does.
     pub async fn publish_to_worker(&self, connector_id: &str, body: &[u8]) -> Result<(), String> {
         let q = self.inner.names.connector(connector_id);

@@ -4,10 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use opencti_conformance::Evidence;
-use opencti_conformance::evidence::{Bundle, Connector, Finding, Operation, Rejection, Run, Snapshot, Work, WorkError};
+use opencti_conformance::evidence::{
+    Bundle, Connector, Download, Draft, File, Finding, Job, Operation, Rejection, Run, Snapshot, Work, WorkError,
+};
 
 use crate::MockPlatform;
 use crate::conform::Session;
+use crate::conform::jobs::Sent;
 use crate::store::transcript::EntryKind;
 
 /// Samples of new objects and ids kept per snapshot.
@@ -75,6 +78,7 @@ pub fn evidence(
     payload_limit: u64,
     runs: Vec<Run>,
     snapshots: Vec<Snapshot>,
+    sent: &[Sent],
 ) -> Evidence {
     platform.read(|s| {
         let mut ev = Evidence {
@@ -97,9 +101,20 @@ pub fn evidence(
                     http_status: op.http_status,
                     error_codes: op.error_codes.clone(),
                 }),
-                EntryKind::Bundle(b) if b.connector_id == connector_id => {
-                    ev.bundles.push(Bundle { seq: e.seq, run, work_id: b.work_id.clone(), bytes: b.bytes, objects: b.objects })
-                }
+                EntryKind::Bundle(b) if b.connector_id == connector_id => ev.bundles.push(Bundle {
+                    seq: e.seq,
+                    run,
+                    work_id: b.work_id.clone(),
+                    bytes: b.bytes,
+                    objects: b.objects,
+                    object_ids: b.content.as_deref().map(object_ids).unwrap_or_default(),
+                }),
+                EntryKind::Download { file_id, user_id, http_status, .. } => ev.downloads.push(Download {
+                    seq: e.seq,
+                    file_id: file_id.clone(),
+                    user_id: user_id.clone(),
+                    http_status: *http_status,
+                }),
                 EntryKind::Rejected(r) => ev.rejections.push(Rejection {
                     seq: e.seq,
                     run,
@@ -126,17 +141,85 @@ pub fn evidence(
             .filter(|f| f.connector_id.as_deref() == Some(connector_id))
             .map(|f| Finding { object_id: f.object_id.clone(), path: f.path.clone(), message: f.message.clone() })
             .collect();
+        ev.jobs = jobs(s, &ev.operations, sent);
+        ev.drafts = s
+            .drafts
+            .all()
+            .iter()
+            .map(|d| Draft { id: d.id.clone(), name: d.name.clone(), objects: d.touched.iter().cloned().collect() })
+            .collect();
+        ev.files = s.files.all().map(|f| File { id: f.id.clone(), mime_type: f.mime_type.clone(), size: f.size }).collect();
+        ev.settings = crate::conform::jobs::settings(&session.connector_type);
         ev.runs = runs;
         ev.snapshots = snapshots;
         ev
     })
 }
 
+/// The ids of the objects of a bundle (JSON text).
+fn object_ids(content: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        objects: Vec<Id>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        #[serde(default)]
+        id: String,
+    }
+    serde_json::from_str::<Envelope>(content).map(|e| e.objects.into_iter().map(|o| o.id).collect()).unwrap_or_default()
+}
+
+/// The jobs sent during the session and what became of their works.
+fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec<Job> {
+    sent.iter()
+        .filter_map(|x| {
+            let j = s.jobs.get(x.seq)?;
+            let work = j.work_id.as_deref().and_then(|w| s.works.get(w));
+            let closing = operations
+                .iter()
+                .rev()
+                .find(|o| o.edits("workEdit.toProcessed") && j.work_id.as_deref().is_some_and(|w| o.var_str("/id") == Some(w)));
+            // `toReceived` for the work, before its closing.
+            let received = operations.iter().any(|o| {
+                o.edits("workEdit.toReceived")
+                    && j.work_id.as_deref().is_some_and(|w| o.var_str("/id") == Some(w))
+                    && closing.is_none_or(|c| o.seq < c.seq)
+            });
+            Some(Job {
+                seq: j.seq,
+                role: x.role.to_string(),
+                kind: j.kind.connector_type().to_string(),
+                subject: j.subject.clone(),
+                work_id: j.work_id.clone(),
+                transport: match j.transport {
+                    crate::store::jobs::Transport::Amqp => "amqp",
+                    crate::store::jobs::Transport::Http => "http",
+                    crate::store::jobs::Transport::None => "none",
+                }
+                .to_string(),
+                delivered: j.status == crate::store::jobs::JobStatus::Delivered,
+                attempts: j.attempts.iter().map(|a| a.status).collect(),
+                sent_at: x.sent_at,
+                received,
+                processed: closing.is_some(),
+                in_error: closing.is_some_and(|o| o.var("/inError").and_then(serde_json::Value::as_bool) == Some(true)),
+                work_status: work.map(|w| w.status.as_str().to_string()),
+                message: closing.and_then(|o| o.var_str("/message")).map(str::to_string),
+                connector_alive_after: x.alive_after,
+            })
+        })
+        .collect()
+}
+
 /// The connector's works, each tied to the call that created it: the n-th work created for
 /// the connector came from the n-th call that creates one — a `workAdd`, or a push without a
 /// work (then the platform made it).
 fn works(s: &crate::store::State, operations: &[Operation], connector_id: &str) -> Vec<Work> {
-    let mut works: Vec<&crate::store::works::Work> = s.works.all().filter(|w| w.connector_id == connector_id).collect();
+    let job_of = |work_id: &str| s.jobs.all().iter().find(|j| j.work_id.as_deref() == Some(work_id)).map(|j| j.seq);
+    let mut works: Vec<&crate::store::works::Work> =
+        s.works.all().filter(|w| w.connector_id == connector_id && job_of(&w.id).is_none()).collect();
     works.sort_by_key(|w| w.timestamp);
     let creators = operations.iter().filter(|o| o.succeeded()).filter(|o| {
         let add = o.is("workAdd") && o.var_str("/connectorId") == Some(connector_id);
@@ -154,10 +237,27 @@ fn works(s: &crate::store::State, operations: &[Operation], connector_id: &str) 
             status: w.status.as_str().to_string(),
             created_by_platform: creator.is_some_and(|o| o.is("stixBundlePush")),
             opened_by: by_add.map(|o| o.seq),
+            job: None,
             expected: w.import_expected_number,
             processed: w.import_processed_number,
             errors: w.errors.iter().map(|e| WorkError { message: e.message.clone(), source: e.source.clone() }).collect(),
         });
+    }
+    // The works the platform created for jobs.
+    for w in s.works.all().filter(|w| w.connector_id == connector_id) {
+        if let Some(seq) = job_of(&w.id) {
+            out.push(Work {
+                id: w.id.clone(),
+                name: w.name.clone(),
+                status: w.status.as_str().to_string(),
+                created_by_platform: false,
+                opened_by: None,
+                job: Some(seq),
+                expected: w.import_expected_number,
+                processed: w.import_processed_number,
+                errors: w.errors.iter().map(|e| WorkError { message: e.message.clone(), source: e.source.clone() }).collect(),
+            });
+        }
     }
     out
 }

@@ -12,6 +12,7 @@
 //! transcript and state: verifiers see the wire, nothing else.
 
 mod collect;
+pub mod jobs;
 mod process;
 
 use std::time::{Duration, Instant};
@@ -47,22 +48,34 @@ pub struct Session {
     pub scope: String,
     /// More environment for the connector.
     pub env: Vec<(String, String)>,
+    /// How job connectors (enrichment, file import) get their jobs: `api` (the worker POSTs
+    /// them to the connector's HTTP listener) or `amqp` (`listen_<id>` on the broker).
+    pub listen_protocol: String,
+    /// Longest a job connector may take to close a job's work.
+    pub job_timeout: Duration,
 }
 
 impl Session {
     /// A session for a connector type and command, with the defaults.
     pub fn new(connector_type: impl Into<String>, command: Vec<String>) -> Self {
+        let connector_type: String = connector_type.into();
+        let job_type = jobs::is_job_type(&connector_type);
         Session {
-            connector_type: connector_type.into(),
+            scope: jobs::default_scope(&connector_type)
+                .unwrap_or("ipv4-addr,ipv6-addr,domain-name,url,indicator,identity,malware,relationship")
+                .into(),
+            // A job connector is launched once: it keeps running and is sent every job.
+            runs: if job_type { 1 } else { 2 },
+            connector_type,
             command,
             queue_protocol: "api".into(),
-            runs: 2,
             run_timeout: Duration::from_secs(180),
             settle: Duration::from_secs(5),
             stop_grace: Duration::from_secs(10),
             max_payload_body_size: "50mb".into(),
-            scope: "ipv4-addr,ipv6-addr,domain-name,url,indicator,identity,malware,relationship".into(),
             env: Vec::new(),
+            listen_protocol: "api".into(),
+            job_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -95,10 +108,12 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
     if session.command.is_empty() {
         return Err(Error::Config("no connector command given (after `--`)".into()));
     }
+    let job_type = jobs::is_job_type(&session.connector_type);
     let mut builder = MockPlatform::builder()
         .max_payload_body_size(session.max_payload_body_size.clone())
-        .missing_ref_retry_delay(Duration::from_millis(50), Duration::from_millis(150));
-    if session.queue_protocol == "amqp" {
+        .missing_ref_retry_delay(Duration::from_millis(50), Duration::from_millis(150))
+        .callback_retry_delay(Duration::from_millis(200), Duration::from_millis(500));
+    if session.queue_protocol == "amqp" || (job_type && session.listen_protocol == "amqp") {
         builder = match std::env::var("OPENCTI_MOCK_AMQP_URL") {
             Ok(url) if !url.is_empty() => builder.amqp_url(&url)?,
             _ => builder.with_broker(),
@@ -112,16 +127,32 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
     } else {
         platform.add_connector_user(&format!("[C] conformance {}", session.connector_type.to_lowercase()))
     };
+    if job_type {
+        jobs::prepare(&platform, &session.connector_type).map_err(Error::Config)?;
+    }
     let connector_id = uuid::Uuid::new_v4().to_string();
     let mut runs = Vec::new();
     let mut snapshots = Vec::new();
+    let mut sent = Vec::new();
     let mut previous = collect::Knowledge::default();
     for index in 0..session.runs {
         progress(Progress::RunStarted { index });
         let first_seq = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq)) + 1;
         let started = Instant::now();
         let env = process::environment(session, platform.url(), &token, &connector_id);
-        let outcome = process::launch(session, &env, &platform, &connector_id).await;
+        let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let driver: Option<process::Driver<'_>> = job_type.then(|| {
+            Box::pin(jobs::drive(
+                &platform,
+                &connector_id,
+                &session.connector_type,
+                session.job_timeout,
+                session.run_timeout,
+                alive.clone(),
+            )) as process::Driver<'_>
+        });
+        let outcome = process::launch(session, &env, &platform, &connector_id, driver, alive).await;
+        sent.extend(outcome.sent.iter().cloned());
         collect::wait_for_ingestion(&platform, &connector_id, Duration::from_secs(60)).await;
         let last_seq = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq));
         let run = Run {
@@ -143,7 +174,7 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
             break;
         }
     }
-    let evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots);
+    let evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots, &sent);
     platform.close().await;
     Ok(evidence)
 }

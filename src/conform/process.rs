@@ -9,8 +9,13 @@ use opencti_conformance::evidence::RunEnd;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::MockPlatform;
 use crate::conform::Session;
+use crate::conform::jobs::Sent;
 use crate::store::transcript::EntryKind;
 
 /// Output kept per run (the end of it).
@@ -21,7 +26,13 @@ pub struct Outcome {
     pub end: RunEnd,
     pub exit_code: Option<i32>,
     pub output_tail: String,
+    /// The jobs the driver sent (job connectors).
+    pub sent: Vec<Sent>,
 }
+
+/// What drives a job connector while it runs: ends when the session has nothing more to
+/// send it (see [`crate::conform::jobs::drive`]).
+pub type Driver<'a> = Pin<Box<dyn Future<Output = Vec<Sent>> + Send + 'a>>;
 
 /// The connector's environment: the platform, its token, and `CONNECTOR_*`.
 pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str) -> Vec<(String, String)> {
@@ -36,11 +47,28 @@ pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str
         ("CONNECTOR_RUN_AND_TERMINATE".into(), "true".into()),
         ("CONNECTOR_LOG_LEVEL".into(), "info".into()),
     ];
+    if crate::conform::jobs::is_job_type(&session.connector_type) {
+        // A job connector keeps listening: no run-and-terminate, no automatic jobs.
+        env.retain(|(k, _)| k != "CONNECTOR_RUN_AND_TERMINATE");
+        env.push(("CONNECTOR_AUTO".into(), "false".into()));
+        env.push(("CONNECTOR_LISTEN_PROTOCOL".into(), session.listen_protocol.to_uppercase()));
+        if session.listen_protocol == "api" {
+            let port = free_port();
+            env.push(("CONNECTOR_LISTEN_PROTOCOL_API_PORT".into(), port.to_string()));
+            env.push(("CONNECTOR_LISTEN_PROTOCOL_API_URI".into(), format!("http://127.0.0.1:{port}")));
+        }
+        env.extend(crate::conform::jobs::environment(&session.connector_type));
+    }
     for (k, v) in &session.env {
         env.retain(|(key, _)| key != k);
         env.push((k.clone(), v.clone()));
     }
     env
+}
+
+/// A port nothing listens on now (for the connector's HTTP listener).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(7070, |a| a.port())
 }
 
 /// Keeps the last lines of a stream.
@@ -85,7 +113,17 @@ fn activity(platform: &MockPlatform, connector_id: &str) -> Activity {
 /// then none but pings for the settle period, and has pinged since its last call — the
 /// platform only learns a connector's state from its pings (pycti sends one every 40 s), so
 /// stopping it before would lose the state as a crash would.
-pub async fn launch(session: &Session, env: &[(String, String)], platform: &MockPlatform, connector_id: &str) -> Outcome {
+///
+/// With a `driver` (job connectors), the run is over when the driver has sent its last job;
+/// `alive` turns false as soon as the connector exits, which the driver watches.
+pub async fn launch(
+    session: &Session,
+    env: &[(String, String)],
+    platform: &MockPlatform,
+    connector_id: &str,
+    mut driver: Option<Driver<'_>>,
+    alive: Arc<AtomicBool>,
+) -> Outcome {
     let mut cmd = Command::new(&session.command[0]);
     cmd.args(&session.command[1..]).envs(env.iter().cloned()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.kill_on_drop(true);
@@ -96,6 +134,7 @@ pub async fn launch(session: &Session, env: &[(String, String)], platform: &Mock
                 end: RunEnd::NotStarted,
                 exit_code: None,
                 output_tail: format!("could not start {:?}: {e}", session.command),
+                sent: Vec::new(),
             };
         }
     };
@@ -109,10 +148,22 @@ pub async fn launch(session: &Session, env: &[(String, String)], platform: &Mock
     let at_start = activity(platform, connector_id);
     let mut seen = at_start;
     let mut quiet_since = Instant::now();
+    let mut sent: Option<Vec<Sent>> = None;
     let end = loop {
         tokio::select! {
             status = child.wait() => break (RunEnd::Exited, status.ok().and_then(|s| s.code())),
+            out = async { driver.as_mut().expect("guarded").await }, if driver.is_some() && sent.is_none() => {
+                sent = Some(out);
+            }
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let timed_out = started.elapsed() >= session.run_timeout;
+        if driver.is_some() {
+            if sent.is_some() || timed_out {
+                let end = if timed_out { RunEnd::TimedOut } else { RunEnd::Stopped };
+                break stop(&mut child, session.stop_grace, end).await;
+            }
+            continue;
         }
         let now = activity(platform, connector_id);
         if now.last_call != seen.last_call || now.busy {
@@ -121,17 +172,21 @@ pub async fn launch(session: &Session, env: &[(String, String)], platform: &Mock
         seen = now;
         let active = now.last_call != at_start.last_call;
         let settled = active && quiet_since.elapsed() >= session.settle && now.last_ping > now.last_call;
-        let timed_out = started.elapsed() >= session.run_timeout;
         if settled || timed_out {
             let end = if timed_out { RunEnd::TimedOut } else { RunEnd::Stopped };
             break stop(&mut child, session.stop_grace, end).await;
         }
     };
+    alive.store(false, Ordering::SeqCst);
+    if let (Some(d), None) = (driver.as_mut(), &sent) {
+        // The connector exited first: the driver notices and reports what it sent.
+        sent = Some(d.await);
+    }
     for r in readers {
         let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
     }
     let output_tail = lines.lock().expect("output lock").iter().cloned().collect::<Vec<_>>().join("\n");
-    Outcome { end: end.0, exit_code: end.1, output_tail }
+    Outcome { end: end.0, exit_code: end.1, output_tail, sent: sent.unwrap_or_default() }
 }
 
 /// SIGTERM, then SIGKILL after the grace period.

@@ -10,6 +10,7 @@ pub mod builder;
 pub mod connector;
 pub mod context;
 pub mod errors;
+pub mod jobs;
 pub mod knowledge;
 pub mod project;
 pub mod stix;
@@ -21,7 +22,8 @@ use crate::core::Core;
 pub use builder::{BuildError, ValidateOnly};
 
 /// The schema text: the platform core and the knowledge layer.
-pub const SDL: &str = concat!(include_str!("schema.graphql"), "\n", include_str!("knowledge.graphql"));
+pub const SDL: &str =
+    concat!(include_str!("schema.graphql"), "\n", include_str!("knowledge.graphql"), "\n", include_str!("jobs.graphql"));
 
 /// Every resolver of the platform.
 pub fn registry() -> builder::Registry {
@@ -29,6 +31,7 @@ pub fn registry() -> builder::Registry {
     connector::register(&mut r);
     work::register(&mut r);
     stix::register(&mut r);
+    jobs::register(&mut r);
     // The SDL is a constant checked by every test that builds the schema.
     let info = builder::TypeInfo::from_sdl(SDL).expect("the built-in SDL parses and its extensions merge");
     knowledge::register(&mut r, info);

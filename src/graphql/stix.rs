@@ -32,7 +32,14 @@ fn stix_bundle_push(ctx: &ResolverContext<'_>) -> Resolved {
     let bundle = take_string_arg(ctx, "bundle")?;
     let work_id = ctx.args.get("work_id").and_then(|v| v.string().ok());
     let cleanup = ctx.args.get("cleanup_inconsistent_bundle").and_then(|v| v.boolean().ok()).unwrap_or(false);
-    let push = ApiPush { connector_id, bundle, work_id, user_id: &user.id, cleanup_inconsistent: cleanup };
+    let push = ApiPush {
+        connector_id,
+        bundle,
+        work_id,
+        user_id: &user.id,
+        cleanup_inconsistent: cleanup,
+        draft_id: caller.draft_id.as_deref(),
+    };
     match api_push(&core.worker, push) {
         Ok(_) => Ok(field(Json::Bool(true))),
         Err(e) => Err(unsupported("Invalid bundle", json!({"cause": e.to_string()}))),

@@ -42,6 +42,13 @@ pub fn router() -> Router<AppState> {
         .route("/ingest", get(ingest).put(set_ingest))
         .route("/transcript", get(transcript))
         .route("/reset", post(reset))
+        .route("/jobs", get(jobs))
+        .route("/jobs/{seq}", get(job))
+        .route("/enrichments", post(ask_enrichment))
+        .route("/files", get(files).post(upload_file))
+        .route("/files/{*id}", get(file))
+        .route("/imports", post(ask_import))
+        .route("/drafts", get(drafts))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -369,4 +376,173 @@ async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Response {
     guard!(state, headers);
     status::reset(&state.core);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A JSON request body, or the control API's error shape saying what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))
+}
+
+fn job_error(e: crate::jobs::JobError) -> Response {
+    use crate::jobs::JobError;
+    let status = match e {
+        JobError::WrongType { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::NOT_FOUND,
+    };
+    error(status, e.to_string())
+}
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    connector_id: Option<String>,
+}
+
+async fn jobs(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<JobsQuery>) -> Response {
+    guard!(state, headers);
+    let list: Vec<crate::store::jobs::Job> = state.core.store.read(|s| {
+        s.jobs.all().iter().filter(|j| q.connector_id.as_ref().is_none_or(|c| &j.connector_id == c)).cloned().collect()
+    });
+    axum::Json(list).into_response()
+}
+
+async fn job(State(state): State<AppState>, headers: HeaderMap, Path(seq): Path<String>) -> Response {
+    guard!(state, headers);
+    let found = seq.parse::<u64>().ok().and_then(|n| state.core.store.read(|s| s.jobs.get(n).cloned()));
+    match found {
+        Some(j) => axum::Json(j).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("job '{seq}' does not exist")),
+    }
+}
+
+#[derive(Deserialize)]
+struct EnrichmentBody {
+    entity_id: String,
+    #[serde(default)]
+    connector_id: Option<String>,
+    #[serde(default)]
+    connector_ids: Vec<String>,
+}
+
+async fn ask_enrichment(State(state): State<AppState>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+    guard!(state, headers);
+    let body: EnrichmentBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let mut connectors = body.connector_ids;
+    connectors.extend(body.connector_id);
+    if connectors.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "give connector_id or connector_ids");
+    }
+    match crate::jobs::ask_enrichment(&state.core, &connectors, &body.entity_id, &Default::default()) {
+        Ok(works) => axum::Json(works).into_response(),
+        Err(e) => job_error(e),
+    }
+}
+
+async fn files(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    axum::Json(state.core.store.read(|s| s.files.all().cloned().collect::<Vec<_>>())).into_response()
+}
+
+async fn file(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    guard!(state, headers);
+    match state.core.store.read(|s| s.files.get(&id).cloned()) {
+        Some(f) => axum::Json(f).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("file '{id}' does not exist")),
+    }
+}
+
+#[derive(Deserialize)]
+struct UploadBody {
+    name: String,
+    #[serde(default)]
+    mime_type: Option<String>,
+    /// Text content.
+    #[serde(default)]
+    content: Option<String>,
+    /// Binary content, base64.
+    #[serde(default)]
+    content_base64: Option<String>,
+    #[serde(default)]
+    markings: Vec<String>,
+    #[serde(default)]
+    entity_id: Option<String>,
+    #[serde(default)]
+    pending: bool,
+    #[serde(default)]
+    no_trigger_import: bool,
+}
+
+async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+    guard!(state, headers);
+    let body: UploadBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let content = match (body.content, body.content_base64) {
+        (Some(text), None) => bytes::Bytes::from(text),
+        (None, Some(b64)) => {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                Ok(b) => bytes::Bytes::from(b),
+                Err(e) => return error(StatusCode::BAD_REQUEST, format!("content_base64 is not base64: {e}")),
+            }
+        }
+        _ => return error(StatusCode::BAD_REQUEST, "give exactly one of content (text) and content_base64"),
+    };
+    let upload = crate::jobs::Upload {
+        mime_type: body.mime_type.unwrap_or_else(|| crate::graphql::jobs::guess_mime(&body.name)),
+        filename: body.name,
+        content,
+        markings: body.markings,
+        entity_id: body.entity_id,
+        pending: body.pending,
+        no_trigger_import: body.no_trigger_import,
+    };
+    match crate::jobs::upload_file(&state.core, upload, &Default::default()) {
+        Ok((file, works)) => (StatusCode::CREATED, axum::Json(json!({"file": file, "works": works}))).into_response(),
+        Err(e) => job_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ImportBody {
+    file_id: String,
+    #[serde(default)]
+    connector_id: Option<String>,
+    #[serde(default)]
+    validation_mode: Option<String>,
+    #[serde(default)]
+    force_validation: bool,
+    #[serde(default)]
+    configuration: Option<String>,
+    #[serde(default)]
+    draft_id: Option<String>,
+}
+
+async fn ask_import(State(state): State<AppState>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+    guard!(state, headers);
+    let body: ImportBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    if let Some(mode) = body.validation_mode.as_deref().filter(|m| !["workbench", "draft"].contains(m)) {
+        return error(StatusCode::BAD_REQUEST, format!("validation_mode '{mode}' is neither workbench nor draft"));
+    }
+    let options = crate::jobs::ImportOptions {
+        validation_mode: body.validation_mode,
+        force_validation: body.force_validation,
+        configuration: body.configuration,
+    };
+    let asker = crate::jobs::Asker { user_id: None, draft_id: body.draft_id };
+    match crate::jobs::ask_import(&state.core, &body.file_id, body.connector_id.as_deref(), true, &options, &asker) {
+        Ok(works) => axum::Json(works).into_response(),
+        Err(e) => job_error(e),
+    }
+}
+
+async fn drafts(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    axum::Json(state.core.store.read(|s| s.drafts.all().to_vec())).into_response()
 }

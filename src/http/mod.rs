@@ -9,6 +9,7 @@ pub mod body;
 pub mod control;
 pub mod graphql;
 pub mod multipart;
+pub mod storage;
 pub mod unescape;
 
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", post(graphql::post).get(graphiql))
         .route("/health", get(health))
+        .route("/storage/get/{*id}", get(storage::get))
         .nest("/_mock", control::router())
         .fallback(not_found)
         .with_state(state)

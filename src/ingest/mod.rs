@@ -485,6 +485,25 @@ pub fn apply(
     now: chrono::DateTime<chrono::Utc>,
 ) -> (Outcome, Vec<PushMessage>) {
     let profile = s.profile;
+    // A message for a draft is applied to the draft's knowledge: it is swapped in for the
+    // time of this message, so every rule below reads and writes the draft.
+    let draft = decision.meta.as_ref().and_then(|m| m.draft_id.clone());
+    let draft = match draft {
+        Some(d) if swap_draft(s, &d) => Some(d),
+        Some(d) => {
+            s.transcript.push(
+                now,
+                EntryKind::Worker {
+                    connector_id: connector_id.to_string(),
+                    work_id: work_id.map(str::to_string),
+                    message: format!("draft {d} does not exist: the message goes to the main knowledge"),
+                },
+            );
+            None
+        }
+        None => None,
+    };
+    let mut touched = Vec::new();
     let mut notes = decision.notes;
     if let Some(w) = work_id
         && decision.add_expectations > 0
@@ -535,6 +554,9 @@ pub fn apply(
             }
             Err(e) => Err(e),
         });
+        if let Ok(object::Committed::Stored(u) | object::Committed::StoredWithError(u, _)) = &result {
+            touched.push(u.internal_id);
+        }
         let error = match result {
             Ok(object::Committed::Retried) => continue,
             Ok(object::Committed::StoredWithError(_, e)) | Err(e) => Some(e),
@@ -547,6 +569,14 @@ pub fn apply(
             notes.push(format!("object refused: {} ({})", e.message, abbreviate_source(&e.source)));
         }
     }
+    if let Some(d) = &draft {
+        let ids: Vec<String> =
+            touched.iter().filter_map(|id| s.knowledge.get(&id.to_string()).map(|o| o.standard_id.clone())).collect();
+        swap_draft(s, d);
+        if let Some(draft) = s.drafts.get_mut(d) {
+            draft.touched.extend(ids);
+        }
+    }
     for message in notes {
         s.transcript.push(
             now,
@@ -554,6 +584,17 @@ pub fn apply(
         );
     }
     (decision.outcome, decision.requeue)
+}
+
+/// Exchanges the main knowledge with a draft's; `false` when there is no such draft.
+fn swap_draft(s: &mut crate::store::State, draft_id: &str) -> bool {
+    match s.drafts.get_mut(draft_id) {
+        Some(d) => {
+            std::mem::swap(&mut s.knowledge, &mut d.knowledge);
+            true
+        }
+        None => false,
+    }
 }
 
 /// A wait drawn uniformly between the bounds, as pycti's worker draws it.

@@ -36,6 +36,8 @@ pub struct ApiPush<'a> {
     pub user_id: &'a str,
     /// 7.x `cleanup_inconsistent_bundle` argument.
     pub cleanup_inconsistent: bool,
+    /// The request's `opencti-draft-id` header.
+    pub draft_id: Option<&'a str>,
 }
 
 /// Why a push is refused. Every variant answers `UNSUPPORTED_ERROR` "Invalid bundle";
@@ -84,7 +86,7 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
     };
 
     let now = store.clock().now();
-    let work_id = store.write(|s| {
+    let (work_id, draft_id) = store.write(|s| {
         let work_id = match push.work_id.filter(|w| !w.is_empty()) {
             Some(w) => w.to_string(),
             None => {
@@ -122,7 +124,14 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
             },
             &push.bundle,
         );
-        work_id
+        // The draft: the request's header, else the work's draft context — the only link in
+        // API mode, where `stixBundlePush` carries no draft id.
+        let draft_id = push
+            .draft_id
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .or_else(|| s.works.get(&work_id).and_then(|w| w.draft_context.clone()));
+        (work_id, draft_id)
     });
 
     // 7.x: the pieces are copies; the request's bundle is released before they are queued.
@@ -137,7 +146,7 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
         applicant_id: Some(push.user_id.to_string()),
         work_id: Some(work_id.clone()),
         update: true,
-        draft_id: None,
+        draft_id,
         entities_types: Vec::new(),
         origin: Origin::ApiPush,
     });

@@ -93,6 +93,27 @@ impl MockPlatformBuilder {
         self
     }
 
+    /// What the worker's job callbacks carry as bearer (default: what the profile's
+    /// platform sends).
+    pub fn callback_auth(mut self, auth: crate::config::CallbackAuth) -> Self {
+        self.settings.mock.callback_auth = auth;
+        self
+    }
+
+    /// Bounds of the worker's wait before it retries a job callback that was not
+    /// acknowledged (the worker waits 10 to 30 s; tests shorten it).
+    pub fn callback_retry_delay(mut self, min: Duration, max: Duration) -> Self {
+        self.settings.worker.listen_api_retry_min_ms = min.as_millis() as u64;
+        self.settings.worker.listen_api_retry_max_ms = max.as_millis() as u64;
+        self
+    }
+
+    /// How long a job callback may take before it counts as failed (the worker: 300 s).
+    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.worker.listen_api_timeout_ms = timeout.as_millis() as u64;
+        self
+    }
+
     /// The worker's `objects_max_refs`: objects with at least this many references go to
     /// the dead-letter queue (0, the default, is off).
     pub fn objects_max_refs(mut self, max: u64) -> Self {

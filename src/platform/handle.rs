@@ -12,6 +12,8 @@ use crate::platform::{MockPlatformBuilder, Platform};
 use crate::store::State;
 use crate::store::connectors::Connector;
 use crate::store::faults::FaultSpec;
+use crate::store::files::StoredFile;
+use crate::store::jobs::Job;
 use crate::store::knowledge::StoredObject;
 use crate::store::transcript::{EntryKind, ReceivedBundle, ReceivedOperation};
 use crate::store::works::Work;
@@ -166,6 +168,71 @@ impl MockPlatform {
     /// A stored object by internal id, standard id or any STIX id it was received under.
     pub fn object(&self, id: &str) -> Option<StoredObject> {
         self.read(|s| s.knowledge.get(id).cloned())
+    }
+
+    /// Sends a manual enrichment job for an entity (any id) to an enrichment connector, as
+    /// `askEnrichment` does (asked by the admin); returns the job's work.
+    pub fn ask_enrichment(&self, connector_id: &str, entity_id: &str) -> std::result::Result<Work, crate::jobs::JobError> {
+        let works = crate::jobs::ask_enrichment(&self.core, &[connector_id.to_string()], entity_id, &Default::default())?;
+        Ok(works.into_iter().next().expect("one work per named connector"))
+    }
+
+    /// Stores a file as `uploadImport` does (`import/global/<name>`) and starts its automatic
+    /// import; returns the file and the works of the jobs sent.
+    pub fn upload_file(&self, name: &str, mime_type: &str, content: impl Into<bytes::Bytes>) -> (StoredFile, Vec<Work>) {
+        let upload = crate::jobs::Upload {
+            filename: name.to_string(),
+            mime_type: mime_type.to_string(),
+            content: content.into(),
+            markings: Vec::new(),
+            entity_id: None,
+            pending: false,
+            no_trigger_import: false,
+        };
+        crate::jobs::upload_file(&self.core, upload, &Default::default()).expect("a global upload names no entity")
+    }
+
+    /// Stores a file with every option (entity, markings, workbench, no automatic import).
+    pub fn upload(&self, upload: crate::jobs::Upload) -> std::result::Result<(StoredFile, Vec<Work>), crate::jobs::JobError> {
+        crate::jobs::upload_file(&self.core, upload, &Default::default())
+    }
+
+    /// Sends import jobs for a stored file, as `askJobImport` does: to `connector_id`, or to
+    /// every active import connector whose scope holds the file's MIME type.
+    pub fn ask_import(
+        &self,
+        file_id: &str,
+        connector_id: Option<&str>,
+        options: &crate::jobs::ImportOptions,
+    ) -> std::result::Result<Vec<Work>, crate::jobs::JobError> {
+        crate::jobs::ask_import(&self.core, file_id, connector_id, true, options, &Default::default())
+    }
+
+    /// A stored file by id (`import/global/feed.json`).
+    pub fn file(&self, id: &str) -> Option<StoredFile> {
+        self.read(|s| s.files.get(id).cloned())
+    }
+
+    /// Every stored file, by id.
+    pub fn files(&self) -> Vec<StoredFile> {
+        self.read(|s| s.files.all().cloned().collect())
+    }
+
+    /// Every job sent to connectors, in order.
+    pub fn jobs(&self) -> Vec<Job> {
+        self.read(|s| s.jobs.all().to_vec())
+    }
+
+    /// Draft workspaces (without their knowledge; see [`MockPlatform::draft_object`]).
+    pub fn drafts(&self) -> Vec<crate::store::drafts::Draft> {
+        self.read(|s| {
+            s.drafts.all().iter().map(|d| crate::store::drafts::Draft { knowledge: Default::default(), ..d.clone() }).collect()
+        })
+    }
+
+    /// An object as the draft sees it.
+    pub fn draft_object(&self, draft_id: &str, id: &str) -> Option<StoredObject> {
+        self.read(|s| s.drafts.get(draft_id).and_then(|d| d.knowledge.get(id).cloned()))
     }
 
     /// Adds a fault rule; returns its id.

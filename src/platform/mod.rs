@@ -69,6 +69,7 @@ impl Platform {
         store.write(|s| s.queues.objects_max_refs = settings.mock.objects_max_refs);
         let (stop, stop_rx) = watch::channel(false);
         let amqp = Arc::new(crate::amqp::Link::default());
+        let jobs = crate::jobs::Dispatcher::new(stop_rx.clone());
         let worker = Worker::new(store.clone(), stop_rx, amqp.clone());
         // Platforms sharing a broker must not share queues: unless a prefix is configured,
         // each instance that may use a broker takes its own.
@@ -86,6 +87,7 @@ impl Platform {
             names,
             public_url: public_url.into(),
             amqp,
+            jobs,
         };
         let schema = crate::graphql::shared_schema().map_err(Error::Other)?;
         Ok(Platform { core, schema, stop })

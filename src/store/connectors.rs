@@ -96,6 +96,9 @@ pub struct Connector {
     pub registrations: u32,
     /// Number of pings received.
     pub pings: u32,
+    /// Why the last job POSTed to its `listen_callback_uri` was not acknowledged (cleared
+    /// by the next acknowledged one).
+    pub listen_callback_error: Option<String>,
 }
 
 impl Connector {
@@ -135,6 +138,11 @@ impl Connectors {
     /// A connector by id.
     pub fn get(&self, id: &str) -> Option<&Connector> {
         self.items.get(id)
+    }
+
+    /// A connector by id, to change it.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Connector> {
+        self.items.get_mut(id)
     }
 
     /// Every connector, in registration order.
@@ -180,6 +188,7 @@ impl Connectors {
                     updated_at: now,
                     registrations: 1,
                     pings: 0,
+                    listen_callback_error: None,
                 };
                 self.items.insert(id.clone(), connector);
                 self.order.push(id.clone());

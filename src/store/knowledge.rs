@@ -109,7 +109,7 @@ pub struct Upserted {
 
 /// Objects in fixed-size segments: growing never copies or over-reserves more than one
 /// segment (a plain `Vec` would double, leaving up to half its capacity unused).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Slots {
     segments: Vec<Vec<StoredObject>>,
     len: usize,
@@ -142,7 +142,7 @@ impl Slots {
 }
 
 /// All objects of a platform.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Knowledge {
     slots: Slots,
     by_internal: FxHashMap<Uuid, u32>,

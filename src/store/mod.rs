@@ -22,8 +22,11 @@
 pub mod access;
 pub mod clock;
 pub mod connectors;
+pub mod drafts;
 pub mod faults;
+pub mod files;
 pub mod findings;
+pub mod jobs;
 pub mod knowledge;
 pub mod queues;
 pub mod transcript;
@@ -62,6 +65,12 @@ pub struct State {
     pub transcript: transcript::Transcript,
     /// Objects the worker sent to the dead-letter queue (too many references).
     pub dead_letters: Vec<DeadLetter>,
+    /// Stored files.
+    pub files: files::Files,
+    /// Jobs sent to connectors.
+    pub jobs: jobs::Jobs,
+    /// Draft workspaces.
+    pub drafts: drafts::Drafts,
 }
 
 /// An object the worker sent to the dead-letter queue (`listen_too-large-bundle`).
@@ -110,6 +119,9 @@ impl Store {
             findings: findings::Findings::default(),
             transcript: transcript::Transcript::new(transcript_body_cap),
             dead_letters: Vec::new(),
+            files: files::Files::default(),
+            jobs: jobs::Jobs::default(),
+            drafts: drafts::Drafts::default(),
         };
         let (version, _) = watch::channel(0);
         Store { shared: Arc::new(Shared { state: Mutex::new(state), version, clock }) }

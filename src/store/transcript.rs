@@ -99,6 +99,17 @@ pub enum EntryKind {
         /// What happened.
         message: String,
     },
+    /// A download from the file storage (`GET /storage/get/…`).
+    Download {
+        /// The file id asked.
+        file_id: String,
+        /// The user whose token was used (`None`: no valid token).
+        user_id: Option<String>,
+        /// That user's name.
+        user_name: Option<String>,
+        /// HTTP status answered.
+        http_status: u16,
+    },
     /// A platform-level note (start-up mode, broker status…).
     Note {
         /// The note.

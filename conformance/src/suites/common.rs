@@ -86,7 +86,7 @@ pub fn checks() -> Vec<Check> {
                           state is saved no ping — in this run or the next — may carry an empty one.",
             cites: "pycti 7.261026.0 OpenCTIConnectorHelper.__init__ (connector_state from registerConnector), set_state, PingAlive.ping (state); \
                     platform pingConnector stores the state",
-            applies_to: &[],
+            applies_to: &["EXTERNAL_IMPORT", "STREAM"],
             enforced_by_pycti: false,
             verify: state_round_trip,
         },

@@ -2,7 +2,9 @@
 //! parent module only collects them.
 
 pub mod common;
+pub mod enrichment;
 pub mod external_import;
+pub mod import_file;
 
 use crate::check::Check;
 
@@ -10,5 +12,7 @@ use crate::check::Check;
 pub fn all() -> Vec<Check> {
     let mut checks = common::checks();
     checks.extend(external_import::checks());
+    checks.extend(enrichment::checks());
+    checks.extend(import_file::checks());
     checks
 }

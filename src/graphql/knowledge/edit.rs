@@ -69,15 +69,15 @@ const OPERATIONS: &[(&str, Operation)] = &[
     ("restrictionOrganizationAdd", organization_add),
     ("restrictionOrganizationDelete", organization_delete),
     ("clearAccessRestriction", clear_access_restriction),
+    ("askEnrichment", ask_enrichment),
+    ("askEnrichments", ask_enrichments),
 ];
 
 /// Operations answered with [`not_supported`], and why.
 const REFUSED: &[(&str, &str)] = &[
-    ("askEnrichment", "enrichment connectors are not triggered by the mock"),
-    ("askEnrichments", "enrichment connectors are not triggered by the mock"),
     ("analysisPush", "analysis files are not stored"),
     ("exportPush", "export files are not stored"),
-    ("removeFromDraft", "drafts are not modelled"),
+    ("removeFromDraft", "objects cannot be taken out of a draft"),
 ];
 
 /// Registers the operations of every `...EditMutations` type.
@@ -358,7 +358,42 @@ fn import_push(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -
         Ok((obj, body, entry))
     })?;
     replace(ctx, &obj, body)?;
+    // The content is stored under the entity (`import/<type>/<id>/<name>`), and the
+    // automatic import starts unless `noTriggerImport`.
+    let upload = crate::jobs::Upload {
+        mime_type: file.mime_type.clone().unwrap_or_else(|| crate::graphql::jobs::guess_mime(&file.name)),
+        filename: file.name,
+        content: file.content,
+        markings: arg_strs(ctx, "fileMarkings"),
+        entity_id: Some(obj.internal_id.to_string()),
+        pending: false,
+        no_trigger_import: arg(ctx, "noTriggerImport").as_bool().unwrap_or(false),
+    };
+    let asker = crate::graphql::jobs::asker(ctx)?;
+    crate::jobs::upload_file(core, upload, &asker).map_err(crate::graphql::jobs::job_error)?;
     Ok(file_node(&entry, &obj))
+}
+
+/// `askEnrichment(connectorId)`: a manual enrichment job (no active or scope check, as on
+/// the platform); answers the work.
+fn ask_enrichment(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let connector = arg_str(ctx, "connectorId").unwrap_or_default();
+    Ok(enrich(ctx, api, id, declared, &[connector])?.into_iter().next().unwrap_or(Json::Null))
+}
+
+/// `askEnrichments(connectorIds)`: one manual enrichment job per connector.
+fn ask_enrichments(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    Ok(Json::Array(enrich(ctx, api, id, declared, &arg_strs(ctx, "connectorIds"))?))
+}
+
+fn enrich(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str, connectors: &[String]) -> Result<Vec<Json>, Error> {
+    let (core, _) = parts(ctx)?;
+    let internal = with_view(ctx, api, |v| Ok(v.get_as(id, declared).map(|o| o.internal_id.to_string())))?;
+    let internal = internal.ok_or_else(|| cant_find("enrich", id))?;
+    let asker = crate::graphql::jobs::asker(ctx)?;
+    let works = crate::jobs::ask_enrichment(core, connectors, &internal, &asker).map_err(crate::graphql::jobs::job_error)?;
+    let names = core.store.read(|s| works.iter().map(|w| s.users.by_id(&w.user_id).map(|u| u.name.clone())).collect::<Vec<_>>());
+    Ok(works.iter().zip(names).map(|(w, n)| crate::graphql::project::work(w, n.as_deref())).collect())
 }
 
 fn promote_to_indicator(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {

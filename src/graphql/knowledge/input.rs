@@ -164,13 +164,15 @@ pub struct Attached {
     pub mime_type: Option<String>,
     /// Size in bytes.
     pub size: u64,
+    /// The content.
+    pub content: bytes::Bytes,
 }
 
 /// The uploaded file a variable value stands for (`#__graphql_file__:<n>`).
 pub fn upload(ctx: &ResolverContext<'_>, value: &Json) -> Option<Attached> {
     let n: usize = value.as_str()?.strip_prefix("#__graphql_file__:")?.parse().ok()?;
     let u = async_graphql::Upload(n).value(ctx.ctx).ok()?;
-    Some(Attached { size: u.size().unwrap_or(0), name: u.filename, mime_type: u.content_type })
+    Some(Attached { size: u.size().unwrap_or(0), name: u.filename, mime_type: u.content_type, content: u.content })
 }
 
 /// The OpenCTI extension definition an object of `stix_type` carries.

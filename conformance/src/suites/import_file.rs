@@ -1,0 +1,213 @@
+//! INTERNAL_IMPORT_FILE: a connector the platform sends files to import (uploads, manual
+//! import asks), one job at a time (over RabbitMQ or the worker's HTTP callback).
+
+use crate::check::{Check, Level, Outcome};
+use crate::evidence::{Evidence, Job};
+use crate::verify::{self, describe_job, jobs_of, pushed_ids};
+
+const TYPES: &[&str] = &["INTERNAL_IMPORT_FILE"];
+
+/// The INTERNAL_IMPORT_FILE suite.
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            id: "IMPORT-FILE-001",
+            title: "Every job is answered",
+            level: Level::Must,
+            requirement: "An import connector MUST close the work of every job it is sent (workEdit.toProcessed, in error when the \
+                          file cannot be imported): an unanswered job leaves its work waiting forever.",
+            cites: "pycti 7.261026.0 ListenQueue._data_handler (to_received, then to_processed); platform uploadJobImport \
+                    (database/file-storage.ts)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: verify::jobs_answered,
+        },
+        Check {
+            id: "IMPORT-FILE-002",
+            title: "The file is fetched with the connector's token",
+            level: Level::Must,
+            requirement: "A connector MUST download the job's file (event.file_fetch) from the platform with its own token: the \
+                          storage refuses anonymous requests (403).",
+            cites: "platform GET /storage/get/:file(*) (403 without a user); pycti 7.261026.0 OpenCTIApiClient.fetch_opencti_file \
+                    (sends the Bearer token)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: fetched_with_token,
+        },
+        Check {
+            id: "IMPORT-FILE-003",
+            title: "A valid file's objects are imported",
+            level: Level::Must,
+            requirement: "For a file it can read, a connector MUST push the file's objects for the job's work.",
+            cites: "pycti 7.261026.0 send_stix2_bundle(work_id=…); OpenCTI-Platform/connectors internal-import-file/import-file-stix",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: valid_file_imported,
+        },
+        Check {
+            id: "IMPORT-FILE-004",
+            title: "A corrupt file closes the work in error, without a crash",
+            level: Level::Must,
+            requirement: "A connector MUST answer a file it cannot parse by closing the work in error, and keep answering the next \
+                          jobs.",
+            cites: "pycti 7.261026.0 ListenQueue._data_handler (to_processed(in_error=True) on an exception)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: corrupt_file_in_error,
+        },
+        Check {
+            id: "IMPORT-FILE-005",
+            title: "Validation asked by the platform is respected",
+            level: Level::Must,
+            requirement: "When a job asks for validation (force_validation, validation_mode workbench or draft), a connector MUST NOT \
+                          write to the main knowledge: it uploads a workbench (uploadPending), or pushes into a draft \
+                          (draftWorkspaceAdd, then the work's draft context).",
+            cites: "pycti 7.261026.0 send_stix2_bundle (validate_before_import / force_validation, validation_mode, \
+                    bypass_validation); platform uploadJobImport (validation_mode, bypass_validation in drafts)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: validation_respected,
+        },
+        Check {
+            id: "IMPORT-FILE-006",
+            title: "Each job's work is reported received before it is closed",
+            level: Level::Must,
+            requirement: "A connector MUST report a job's work received (workEdit.toReceived) before completing it.",
+            cites: "pycti 7.261026.0 ListenQueue._data_handler (to_received 'Connector ready to process the operation')",
+            applies_to: TYPES,
+            enforced_by_pycti: true,
+            verify: verify::jobs_received_before_completed,
+        },
+    ]
+}
+
+fn connector_user(ev: &Evidence) -> Option<&str> {
+    ev.calls("registerConnector").find(|o| o.succeeded()).and_then(|o| o.user_id.as_deref())
+}
+
+fn fetched_with_token(ev: &Evidence) -> Outcome {
+    let Some(user) = connector_user(ev) else { return Outcome::blocked("the connector never registered (see REG-001)") };
+    let received: Vec<&Job> = ev.jobs.iter().filter(|j| j.received).collect();
+    if received.is_empty() {
+        return Outcome::blocked("the connector took no job");
+    }
+    let bad: Vec<String> = received
+        .iter()
+        .filter(|j| {
+            !ev.downloads.iter().any(|d| {
+                d.seq > j.sent_at && d.file_id == j.subject && d.user_id.as_deref() == Some(user) && d.http_status == 200
+            })
+        })
+        .map(|j| {
+            let tries: Vec<String> = ev
+                .downloads
+                .iter()
+                .filter(|d| d.seq > j.sent_at && d.file_id == j.subject)
+                .map(|d| format!("HTTP {} as {}", d.http_status, d.user_id.as_deref().unwrap_or("no user")))
+                .collect();
+            format!("{}: {}", describe_job(j), if tries.is_empty() { "never downloaded".into() } else { tries.join(", ") })
+        })
+        .collect();
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail("each job's file downloaded with the connector's token", verify::sample(&bad, 3))
+    }
+}
+
+fn valid_file_imported(ev: &Evidence) -> Outcome {
+    let jobs = match jobs_of(ev, "valid-file") {
+        Ok(j) => j,
+        Err(o) => return o,
+    };
+    let bad: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.work_id.as_deref().is_none_or(|w| pushed_ids(ev, w).is_empty()))
+        .map(|j| {
+            format!(
+                "{}: nothing pushed{}",
+                describe_job(j),
+                j.message.as_deref().map(|m| format!(" (closed with {m:?})")).unwrap_or_default()
+            )
+        })
+        .collect();
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail("the file's objects pushed for the job's work", verify::sample(&bad, 3))
+    }
+}
+
+fn corrupt_file_in_error(ev: &Evidence) -> Outcome {
+    let jobs = match jobs_of(ev, "corrupt-file") {
+        Ok(j) => j,
+        Err(o) => return o,
+    };
+    let bad: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| match (j.processed && j.in_error, j.connector_alive_after) {
+            (true, true) => None,
+            (_, false) => Some(format!("{}: the connector exited", describe_job(j))),
+            (false, true) if j.processed => Some(format!("{}: closed without error ({:?})", describe_job(j), j.message)),
+            (false, true) => Some(format!("{}: work never closed", describe_job(j))),
+        })
+        .collect();
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail("the work closed in error and the connector still running", verify::sample(&bad, 3))
+    }
+}
+
+fn validation_respected(ev: &Evidence) -> Outcome {
+    let mut asked: Vec<&Job> = ev.jobs_with_role("workbench").collect();
+    asked.extend(ev.jobs_with_role("draft"));
+    if asked.is_empty() {
+        return Outcome::blocked("the session sent no job asking for validation");
+    }
+    let mut bad = Vec::new();
+    for j in asked.iter().filter(|j| j.processed) {
+        let work = j.work_id.as_deref().unwrap_or_default();
+        let pushed = pushed_ids(ev, work);
+        let window = |o: &&crate::evidence::Operation| o.seq > j.sent_at;
+        match j.role.as_str() {
+            "workbench" => {
+                let uploaded = ev.calls("uploadPending").filter(window).any(|o| o.succeeded());
+                if !pushed.is_empty() {
+                    bad.push(format!(
+                        "{}: {} objects pushed to the main knowledge instead of a workbench",
+                        describe_job(j),
+                        pushed.len()
+                    ));
+                } else if !uploaded {
+                    bad.push(format!("{}: no workbench uploaded (uploadPending)", describe_job(j)));
+                }
+            }
+            _ => {
+                let in_draft = ev.drafts.iter().any(|d| !d.objects.is_empty())
+                    && ev
+                        .operations
+                        .iter()
+                        .filter(window)
+                        .any(|o| o.edits("workEdit.addDraftContext") && o.var_str("/id") == Some(work));
+                if !in_draft && !pushed.is_empty() {
+                    bad.push(format!(
+                        "{}: {} objects pushed to the main knowledge instead of a draft",
+                        describe_job(j),
+                        pushed.len()
+                    ));
+                } else if !in_draft {
+                    bad.push(format!("{}: nothing written into a draft", describe_job(j)));
+                }
+            }
+        }
+    }
+    if asked.iter().all(|j| !j.processed) {
+        return Outcome::blocked("no job asking for validation was answered (see IMPORT-FILE-001)");
+    }
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail("a workbench, or a draft, and nothing in the main knowledge", verify::sample(&bad, 3))
+    }
+}

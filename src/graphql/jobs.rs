@@ -1,0 +1,145 @@
+//! Files, imports and drafts: `uploadImport`, `uploadPending`, `askJobImport`,
+//! `draftWorkspaceAdd` (the enrichment asks are edit operations, in
+//! `knowledge::edit`). The work itself is done by [`crate::jobs`].
+
+use async_graphql::Error;
+use async_graphql::dynamic::ResolverContext;
+use serde_json::{Value as Json, json};
+
+use crate::graphql::builder::Registry;
+use crate::graphql::context::parts;
+use crate::graphql::errors::functional;
+use crate::graphql::knowledge::input::{Attached, upload};
+use crate::jobs::{self, Asker, ImportOptions, JobError, Upload};
+use crate::store::files::StoredFile;
+
+/// Registers the resolvers.
+pub fn register(r: &mut Registry) {
+    r.json("Mutation", "uploadImport", upload_import);
+    r.json("Mutation", "uploadPending", upload_pending);
+    r.json("Mutation", "askJobImport", ask_job_import);
+    r.json("Mutation", "draftWorkspaceAdd", draft_workspace_add);
+}
+
+fn arg(ctx: &ResolverContext<'_>, name: &str) -> Json {
+    ctx.args.get(name).and_then(|v| v.as_value().clone().into_json().ok()).unwrap_or(Json::Null)
+}
+
+fn arg_str(ctx: &ResolverContext<'_>, name: &str) -> Option<String> {
+    arg(ctx, name).as_str().map(str::to_string)
+}
+
+fn arg_bool(ctx: &ResolverContext<'_>, name: &str) -> bool {
+    arg(ctx, name).as_bool().unwrap_or(false)
+}
+
+fn arg_strs(ctx: &ResolverContext<'_>, name: &str) -> Vec<String> {
+    arg(ctx, name).as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+/// The caller as a job asker (its draft header included).
+pub fn asker(ctx: &ResolverContext<'_>) -> Result<Asker, Error> {
+    let (_, caller) = parts(ctx)?;
+    let user = caller.user()?;
+    Ok(Asker { user_id: Some(user.id.clone()), draft_id: caller.draft_id.clone().filter(|d| !d.is_empty()) })
+}
+
+/// A job error as the platform's functional error.
+pub fn job_error(e: JobError) -> Error {
+    let data = match &e {
+        JobError::UnknownConnector(id) | JobError::UnknownEntity(id) | JobError::UnknownFile(id) => json!({"id": id}),
+        JobError::WrongType { id, .. } => json!({"id": id}),
+    };
+    functional(e.to_string(), data)
+}
+
+/// The platform's `File` for a stored file.
+pub fn file_node(f: &StoredFile) -> Json {
+    let mut node = jobs::file_json(f);
+    node["__markings"] = json!(f.markings);
+    node
+}
+
+fn the_upload(ctx: &ResolverContext<'_>) -> Result<Attached, Error> {
+    upload(ctx, &arg(ctx, "file")).ok_or_else(|| functional("A file is required (GraphQL multipart upload)", json!({})))
+}
+
+fn store(ctx: &ResolverContext<'_>, up: Upload) -> Result<Json, Error> {
+    let (core, _) = parts(ctx)?;
+    let (file, _) = jobs::upload_file(core, up, &asker(ctx)?).map_err(job_error)?;
+    Ok(file_node(&file))
+}
+
+fn upload_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    store_upload(ctx, "fileMarkings", None, false, arg_bool(ctx, "noTriggerImport"))
+}
+
+fn upload_pending(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    store_upload(ctx, "file_markings", arg_str(ctx, "entityId").filter(|s| !s.is_empty()), true, true)
+}
+
+/// Stores the request's file (the markings argument's name differs between mutations).
+fn store_upload(
+    ctx: &ResolverContext<'_>,
+    markings: &str,
+    entity_id: Option<String>,
+    pending: bool,
+    no_trigger_import: bool,
+) -> Result<Json, Error> {
+    let file = the_upload(ctx)?;
+    store(
+        ctx,
+        Upload {
+            mime_type: file.mime_type.clone().unwrap_or_else(|| guess_mime(&file.name)),
+            filename: file.name,
+            content: file.content,
+            markings: arg_strs(ctx, markings),
+            entity_id,
+            pending,
+            no_trigger_import,
+        },
+    )
+}
+
+fn ask_job_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    let (core, _) = parts(ctx)?;
+    let file_id = arg_str(ctx, "fileName").unwrap_or_default();
+    let connector_id = arg_str(ctx, "connectorId").filter(|s| !s.is_empty());
+    let options = ImportOptions {
+        validation_mode: arg_str(ctx, "validationMode"),
+        force_validation: arg_bool(ctx, "forceValidation"),
+        configuration: arg_str(ctx, "configuration"),
+    };
+    jobs::ask_import(core, &file_id, connector_id.as_deref(), true, &options, &asker(ctx)?).map_err(job_error)?;
+    let file = core.store.read(|s| s.files.get(&file_id).cloned());
+    Ok(file.map(|f| file_node(&f)).unwrap_or(Json::Null))
+}
+
+fn draft_workspace_add(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    let (core, caller) = parts(ctx)?;
+    let user = caller.user()?;
+    let input = arg(ctx, "input");
+    let name = input["name"].as_str().unwrap_or_default();
+    if name.is_empty() {
+        return Err(functional("A draft needs a name", json!({})));
+    }
+    let d = jobs::add_draft(core, name, input["entity_id"].as_str().filter(|s| !s.is_empty()), &user.id);
+    Ok(json!({"id": d.id, "name": d.name, "entity_id": d.entity_id, "created_at": crate::store::clock::iso(d.created_at),
+              "draft_status": "open", "entity_type": "DraftWorkspace"}))
+}
+
+/// A MIME type from a file name's extension, for uploads that carry none.
+pub fn guess_mime(name: &str) -> String {
+    let ext = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+    match ext.as_str() {
+        "json" => "application/json",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "pdf" => "application/pdf",
+        "html" | "htm" => "text/html",
+        "xml" => "application/xml",
+        "md" => "text/markdown",
+        _ => "application/octet-stream",
+    }
+    .to_string()
+}

@@ -1,0 +1,174 @@
+//! Job messages exactly as the platform builds them (`JSON.stringify` of its objects:
+//! keys in the platform's order, `null` kept, `undefined` keys absent).
+//!
+//! Quirks kept on purpose, because connectors depend on them:
+//! - enrichment: `stix_entity` is a JSON *string*, `stix_objects` is `null` (the platform
+//!   only resolves a bundle for a few types, and pycti registers `enrichment_resolution:
+//!   none`); manual asks carry `trigger: "update"`, `mode: "manual"`;
+//! - file import: no `event_type`, `trigger`/`mode` hard-coded to `update`/`auto` even for
+//!   a manual ask, `entity_id` absent for a global import, a top-level `configuration`.
+//!
+//! Golden files in `fixtures/jobs/` pin the bytes.
+
+use serde_json::{Map, Value as Json, json};
+
+/// The `internal` part of a job.
+#[derive(Debug, Clone)]
+pub struct Internal {
+    /// The work created for the job.
+    pub work_id: String,
+    /// Requesting user (`null` for enrichment).
+    pub applicant_id: Option<String>,
+    /// Draft the job runs in.
+    pub draft_id: Option<String>,
+    /// `create` or `update`.
+    pub trigger: &'static str,
+    /// `auto` or `manual`.
+    pub mode: &'static str,
+}
+
+fn internal(i: &Internal) -> Json {
+    json!({
+        "work_id": i.work_id,
+        "applicant_id": i.applicant_id,
+        "draft_id": i.draft_id,
+        "trigger": i.trigger,
+        "mode": i.mode,
+    })
+}
+
+/// An `INTERNAL_ENRICHMENT` job: `stix_entity` is the entity's STIX 2.1 representation
+/// (serialised), `stix_objects` the resolved bundle when the connector asked for one
+/// (`None`: `null`, what the platform sends in practice).
+pub fn enrichment(i: &Internal, standard_id: &str, entity_type: &str, stix_entity: &Json, stix_objects: Option<&Json>) -> String {
+    json!({
+        "internal": internal(i),
+        "event": {
+            "event_type": "INTERNAL_ENRICHMENT",
+            "entity_id": standard_id,
+            "entity_type": entity_type,
+            "stix_entity": stix_entity.to_string(),
+            "stix_objects": stix_objects.map(|o| o.to_string()),
+        }
+    })
+    .to_string()
+}
+
+/// The event of an `INTERNAL_IMPORT_FILE` job.
+#[derive(Debug, Clone)]
+pub struct ImportEvent {
+    /// Storage path.
+    pub file_id: String,
+    /// MIME type.
+    pub file_mime: String,
+    /// Marking definitions of the file.
+    pub file_markings: Vec<String>,
+    /// Internal id of the entity the file belongs to (`None`: global import).
+    pub entity_id: Option<String>,
+    /// `workbench` or `draft`.
+    pub validation_mode: String,
+    /// In a draft the platform bypasses validation.
+    pub bypass_validation: bool,
+    /// Asked by the user.
+    pub force_validation: bool,
+}
+
+/// An `INTERNAL_IMPORT_FILE` job.
+pub fn import_file(i: &Internal, e: &ImportEvent, configuration: Option<&str>) -> String {
+    let mut event = Map::new();
+    event.insert("file_id".into(), json!(e.file_id));
+    event.insert("file_mime".into(), json!(e.file_mime));
+    event.insert("file_markings".into(), json!(e.file_markings));
+    event.insert("file_fetch".into(), json!(format!("/storage/get/{}", e.file_id)));
+    if let Some(id) = &e.entity_id {
+        event.insert("entity_id".into(), json!(id));
+    }
+    event.insert("validation_mode".into(), json!(e.validation_mode));
+    event.insert("bypass_validation".into(), json!(e.bypass_validation));
+    event.insert("force_validation".into(), json!(e.force_validation));
+    json!({"internal": internal(i), "event": event, "configuration": configuration}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn golden(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/jobs").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim_end().to_string()
+    }
+
+    fn entity() -> Json {
+        json!({"id": "ipv4-addr--3b6f1e1c-2f4b-5c0e-9d8a-1b2c3d4e5f60", "spec_version": "2.1", "type": "ipv4-addr",
+               "value": "198.51.100.7"})
+    }
+
+    #[test]
+    fn manual_enrichment_matches_the_golden_file() {
+        let i = Internal {
+            work_id: "work_c0ffee00-0000-4000-8000-000000000001_2026-11-26T10:00:00.000Z".into(),
+            applicant_id: None,
+            draft_id: None,
+            trigger: "update",
+            mode: "manual",
+        };
+        let m = enrichment(&i, "ipv4-addr--3b6f1e1c-2f4b-5c0e-9d8a-1b2c3d4e5f60", "IPv4-Addr", &entity(), None);
+        assert_eq!(m, golden("enrichment-manual.json"));
+    }
+
+    #[test]
+    fn auto_enrichment_in_a_draft_matches_the_golden_file() {
+        let i = Internal {
+            work_id: "work_c0ffee00-0000-4000-8000-000000000001_2026-11-26T10:00:00.000Z".into(),
+            applicant_id: None,
+            draft_id: Some("5e4a1c2b-0000-4000-8000-00000000d4af".into()),
+            trigger: "create",
+            mode: "auto",
+        };
+        let m = enrichment(&i, "ipv4-addr--3b6f1e1c-2f4b-5c0e-9d8a-1b2c3d4e5f60", "IPv4-Addr", &entity(), None);
+        assert_eq!(m, golden("enrichment-auto-draft.json"));
+    }
+
+    #[test]
+    fn global_import_matches_the_golden_file() {
+        let i = Internal {
+            work_id: "work_c0ffee00-0000-4000-8000-000000000002_2026-11-26T10:00:00.000Z".into(),
+            applicant_id: Some("88ec0c6a-13ce-5e39-b486-354fe4a7084f".into()),
+            draft_id: None,
+            trigger: "update",
+            mode: "auto",
+        };
+        let e = ImportEvent {
+            file_id: "import/global/feed.json".into(),
+            file_mime: "application/json".into(),
+            file_markings: vec![],
+            entity_id: None,
+            validation_mode: "workbench".into(),
+            bypass_validation: false,
+            force_validation: false,
+        };
+        assert_eq!(import_file(&i, &e, None), golden("import-global.json"));
+    }
+
+    #[test]
+    fn entity_import_in_a_draft_matches_the_golden_file() {
+        let i = Internal {
+            work_id: "work_c0ffee00-0000-4000-8000-000000000002_2026-11-26T10:00:00.000Z".into(),
+            applicant_id: Some("88ec0c6a-13ce-5e39-b486-354fe4a7084f".into()),
+            draft_id: Some("5e4a1c2b-0000-4000-8000-00000000d4af".into()),
+            trigger: "update",
+            mode: "auto",
+        };
+        let e = ImportEvent {
+            file_id: "import/Report/0d9a3f5e-1111-4222-8333-444455556666/report.pdf".into(),
+            file_mime: "application/pdf".into(),
+            file_markings: vec!["c9819001-d8a2-4d69-a6c2-0e2b4d8b0b1e".into()],
+            entity_id: Some("0d9a3f5e-1111-4222-8333-444455556666".into()),
+            validation_mode: "draft".into(),
+            bypass_validation: true,
+            force_validation: false,
+        };
+        assert_eq!(import_file(&i, &e, Some("{\"pages\":2}")), golden("import-entity-draft.json"));
+    }
+}

@@ -1,0 +1,60 @@
+//! Draft workspaces (`validation_mode=draft`): what a connector pushes into a draft stays
+//! there, apart from the main knowledge, until someone validates it (not modelled).
+//!
+//! A draft starts as a copy of the knowledge at its creation, so references to existing
+//! objects resolve inside it; the objects written into it are listed in `touched`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::knowledge::Knowledge;
+
+/// A draft workspace.
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft {
+    /// Its id (a UUID).
+    pub id: String,
+    /// Name (pycti: the imported file's id).
+    pub name: String,
+    /// The entity it is about, if any.
+    pub entity_id: Option<String>,
+    /// Creator (user id).
+    pub created_by: String,
+    /// Creation date.
+    pub created_at: DateTime<Utc>,
+    /// Standard ids of the objects written into the draft.
+    pub touched: BTreeSet<String>,
+    /// The draft's knowledge.
+    #[serde(skip)]
+    pub knowledge: Knowledge,
+}
+
+/// Every draft of a platform.
+#[derive(Debug, Default)]
+pub struct Drafts {
+    items: Vec<Draft>,
+}
+
+impl Drafts {
+    /// Adds a draft.
+    pub fn add(&mut self, draft: Draft) {
+        self.items.push(draft);
+    }
+
+    /// A draft by id.
+    pub fn get(&self, id: &str) -> Option<&Draft> {
+        self.items.iter().find(|d| d.id == id)
+    }
+
+    /// A draft by id, to change it.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Draft> {
+        self.items.iter_mut().find(|d| d.id == id)
+    }
+
+    /// Every draft, in creation order.
+    pub fn all(&self) -> &[Draft] {
+        &self.items
+    }
+}

@@ -1,0 +1,124 @@
+//! The platform's file storage (S3/MinIO on the real platform), in memory.
+//!
+//! Ids are the platform's storage paths: `import/global/<name>` for global imports,
+//! `import/<Entity-Type>/<internal id>/<name>` for files attached to an entity,
+//! `import/pending/<name>` for workbenches, `export/…` and `analysis/…` for what
+//! connectors produce. The content is kept whole; `GET /storage/get/<id>` serves it.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A stored file.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredFile {
+    /// Storage path (the platform's file id).
+    pub id: String,
+    /// Base name.
+    pub name: String,
+    /// MIME type.
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Marking definitions (internal or standard ids, as given).
+    pub markings: Vec<String>,
+    /// The entity it is attached to (internal id), if any.
+    pub entity_id: Option<String>,
+    /// Who uploaded it (user id).
+    pub uploaded_by: Option<String>,
+    /// When.
+    pub last_modified: DateTime<Utc>,
+    /// Extra metadata (`list_filters`, `labels`…), as the platform's `metaData`.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The content.
+    #[serde(skip)]
+    pub content: Bytes,
+}
+
+/// Every stored file, by id.
+#[derive(Debug, Default)]
+pub struct Files {
+    items: BTreeMap<String, StoredFile>,
+}
+
+impl Files {
+    /// Stores (or replaces) a file.
+    pub fn put(&mut self, file: StoredFile) -> &StoredFile {
+        let id = file.id.clone();
+        self.items.insert(id.clone(), file);
+        &self.items[&id]
+    }
+
+    /// A file by id.
+    pub fn get(&self, id: &str) -> Option<&StoredFile> {
+        self.items.get(id)
+    }
+
+    /// Files whose id starts with `prefix`, in id order.
+    pub fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a StoredFile> + 'a {
+        self.items.range(prefix.to_string()..).take_while(move |(k, _)| k.starts_with(prefix)).map(|(_, f)| f)
+    }
+
+    /// Every file, in id order.
+    pub fn all(&self) -> impl Iterator<Item = &StoredFile> {
+        self.items.values()
+    }
+
+    /// Removes a file.
+    pub fn remove(&mut self, id: &str) -> Option<StoredFile> {
+        self.items.remove(id)
+    }
+}
+
+/// The platform's storage path of an uploaded file: `import/global/<name>`, or
+/// `import/<Entity-Type>/<internal id>/<name>` for an entity's file, or
+/// `import/pending/<name>` for a workbench. Only the base name of `filename` is kept
+/// (pycti sends workbench names with slashes).
+pub fn import_path(filename: &str, entity: Option<(&str, &str)>, pending: bool) -> String {
+    let name = base_name(filename);
+    match (pending, entity) {
+        (true, _) => format!("import/pending/{name}"),
+        (false, Some((entity_type, id))) => format!("import/{entity_type}/{id}/{name}"),
+        (false, None) => format!("import/global/{name}"),
+    }
+}
+
+/// The last path segment of a file name.
+pub fn base_name(filename: &str) -> &str {
+    filename.rsplit(['/', '\\']).next().unwrap_or(filename)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_platform() {
+        assert_eq!(import_path("a.json", None, false), "import/global/a.json");
+        assert_eq!(import_path("import/global/a.json", None, true), "import/pending/a.json");
+        assert_eq!(import_path("r.pdf", Some(("Report", "1234")), false), "import/Report/1234/r.pdf");
+    }
+
+    #[test]
+    fn under_lists_a_prefix_only() {
+        let mut files = Files::default();
+        for id in ["import/global/a", "import/pending/b", "import/globalx", "export/c"] {
+            files.put(StoredFile {
+                id: id.into(),
+                name: base_name(id).into(),
+                mime_type: "text/plain".into(),
+                size: 0,
+                markings: vec![],
+                entity_id: None,
+                uploaded_by: None,
+                last_modified: Utc::now(),
+                metadata: Default::default(),
+                content: Bytes::new(),
+            });
+        }
+        let ids: Vec<_> = files.under("import/global/").map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["import/global/a"]);
+    }
+}

@@ -1,0 +1,341 @@
+//! Jobs with the official Python client, unchanged: INTERNAL_ENRICHMENT and
+//! INTERNAL_IMPORT_FILE connectors (`fixtures/connectors/enrichment`, `…/import_file`)
+//! in both listen modes — HTTP (`CONNECTOR_LISTEN_PROTOCOL=API`: the platform's worker
+//! POSTs each job with a signed JWT that pycti verifies) and RabbitMQ (`listen_<id>`) —
+//! the workbench and draft paths, a callback that is down then up, and the JWTs pycti
+//! refuses.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use opencti_mock::MockPlatform;
+use opencti_mock::config::CallbackAuth;
+use opencti_mock::jobs::{ImportOptions, Upload};
+use opencti_mock::store::jobs::{JobStatus, Transport};
+use opencti_mock::store::transcript::EntryKind;
+use opencti_mock::store::works::{Work, WorkStatus};
+use rstest::rstest;
+
+/// A connector process, killed when dropped.
+struct Connector {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Connector {
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
+}
+
+/// The listen settings of a connector (HTTP on a free port, or AMQP — then it pushes over
+/// AMQP too), and its scope.
+fn listen_env(listen: &str, scope: &str) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("CONNECTOR_LISTEN_PROTOCOL".to_string(), listen.to_uppercase()),
+        ("CONNECTOR_SCOPE".to_string(), scope.to_string()),
+        ("CONNECTOR_QUEUE_PROTOCOL".to_string(), if listen == "amqp" { "amqp" } else { "api" }.to_string()),
+    ];
+    if listen.eq_ignore_ascii_case("api") {
+        let port = free_port();
+        env.push(("CONNECTOR_LISTEN_PROTOCOL_API_PORT".into(), port.to_string()));
+        env.push(("CONNECTOR_LISTEN_PROTOCOL_API_URI".into(), format!("http://127.0.0.1:{port}")));
+    }
+    env
+}
+
+/// Starts `fixtures/connectors/<script>` with the pinned pycti.
+fn start_connector(
+    script: &str,
+    platform: &MockPlatform,
+    token: &str,
+    id: &str,
+    kind: &str,
+    extra: &[(String, String)],
+) -> Connector {
+    let python = common::pycti_python();
+    let path = common::connector_script(script);
+    let log = std::env::temp_dir().join(format!("opencti-mock-{}.log", uuid::Uuid::new_v4()));
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut cmd = Command::new(python);
+    cmd.arg(&path)
+        .current_dir(path.parent().expect("the script's folder"))
+        .env("OPENCTI_URL", platform.url())
+        .env("OPENCTI_TOKEN", token)
+        .env("CONNECTOR_ID", id)
+        .env("CONNECTOR_NAME", format!("Jobs {kind}"))
+        .env("CONNECTOR_TYPE", kind)
+        .env("CONNECTOR_LOG_LEVEL", "info")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    Connector { child: cmd.spawn().expect("python starts"), log }
+}
+
+async fn wait_for(what: &str, timeout: Duration, connector: &Connector, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}; connector output:\n{}",
+            connector.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn registered(platform: &MockPlatform, connector: &Connector, id: &str) {
+    wait_for("the connector to register", Duration::from_secs(60), connector, || platform.connector(id).is_some()).await;
+}
+
+/// Creates the connector's user, starts `script` under a new id and waits for its
+/// registration; returns the connector, its id and its token.
+async fn launch(platform: &MockPlatform, script: &str, kind: &str, env: &[(String, String)]) -> (Connector, String, String) {
+    let user = if kind == "INTERNAL_ENRICHMENT" { "[C] enrichment" } else { "[C] import" };
+    let token = platform.add_connector_user(user);
+    let id = uuid::Uuid::new_v4().to_string();
+    let connector = start_connector(script, platform, &token, &id, kind, env);
+    registered(platform, &connector, &id).await;
+    (connector, id, token)
+}
+
+async fn processed(platform: &MockPlatform, connector: &Connector, work_id: &str) -> Work {
+    wait_for("the work to be processed", Duration::from_secs(60), connector, || {
+        platform.work(work_id).is_some_and(|w| w.processed_time.is_some() && w.status == WorkStatus::Complete)
+    })
+    .await;
+    platform.work(work_id).expect("the work")
+}
+
+async fn platform(listen: &str) -> MockPlatform {
+    let builder = MockPlatform::builder().callback_retry_delay(Duration::from_millis(100), Duration::from_millis(200));
+    let builder = if listen == "amqp" { builder.with_broker() } else { builder };
+    builder.start().await
+}
+
+const IPV4_GREEN: &str = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4b0b-9b1e-0a1d1d6b4c11","objects":[
+ {"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10","value":"198.51.100.7",
+  "object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]}]}"#;
+
+fn feed_bundle() -> String {
+    serde_json::json!({"type": "bundle", "id": "bundle--8a0e3c1e-6a8e-4c8a-9a53-4d5c0f3b2a10", "objects": [
+        {"type": "identity", "spec_version": "2.1", "id": "identity--1c3f1b5e-2b7e-5f0a-8a53-0e7c7d1f9b20",
+         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+         "name": "File Import Author", "identity_class": "organization"},
+        {"type": "malware", "spec_version": "2.1", "id": "malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b",
+         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+         "name": "FileBot", "is_family": true, "created_by_ref": "identity--1c3f1b5e-2b7e-5f0a-8a53-0e7c7d1f9b20"}
+    ]})
+    .to_string()
+}
+
+#[rstest]
+#[case::http("api")]
+#[case::amqp("amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pycti_enrichment_gets_its_job_and_sends_the_enriched_entity_back(#[case] listen: &str) {
+    // Arrange
+    let platform = platform(listen).await;
+    platform.seed(IPV4_GREEN).expect("seeded");
+    let env = listen_env(listen, "IPv4-Addr,Domain-Name");
+    let (connector, id, _) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
+
+    // Act
+    let work = platform.ask_enrichment(&id, "198.51.100.7").expect_err("an address is not an id");
+    assert!(matches!(work, opencti_mock::jobs::JobError::UnknownEntity(_)));
+    let work = platform.ask_enrichment(&id, "ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10").expect("job sent");
+    let done = processed(&platform, &connector, &work.id).await;
+
+    // Assert
+    assert_eq!(work.name.as_deref(), Some("Manual enrichment"));
+    assert_eq!(work.status, WorkStatus::Wait, "a job's work waits for the connector");
+    assert!(done.errors.is_empty(), "nothing refused: {:?}", done.errors);
+    assert_eq!(done.messages.last().map(|m| m.message.as_str()), Some("4 objects sent"), "{:?}", done.messages);
+    let job = &platform.jobs()[0];
+    assert_eq!(job.status, JobStatus::Delivered);
+    if listen == "api" {
+        assert_eq!(job.transport, Transport::Http);
+        // Attempts before pycti's HTTP server is up find no listener; the first answer is 202.
+        let answered: Vec<_> = job.attempts.iter().filter_map(|a| a.status).collect();
+        assert_eq!(answered, [202], "pycti accepted the JWT at once: {:?}", job.attempts);
+    } else {
+        assert_eq!(job.transport, Transport::Amqp);
+    }
+    let entity = platform.object("ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10").expect("the entity");
+    assert_eq!(entity.json()["x_opencti_description"], "Enriched by Jobs INTERNAL_ENRICHMENT", "{}", entity.json());
+    let objects = platform.objects();
+    assert!(objects.iter().any(|o| &*o.entity_type == "Autonomous-System" && o.json()["number"] == 64519), "AS added");
+    assert!(objects.iter().any(|o| &*o.entity_type == "related-to"), "relationship added");
+}
+
+#[rstest]
+#[case::http("api")]
+#[case::amqp("amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pycti_file_import_fetches_the_uploaded_file_and_imports_it(#[case] listen: &str) {
+    // Arrange
+    let platform = platform(listen).await;
+    let mut env = listen_env(listen, "application/json,text/plain");
+    env.push(("CONNECTOR_AUTO".into(), "true".into()));
+    let (connector, _, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
+
+    // Act: an upload starts the automatic import.
+    let (file, works) = platform.upload_file("feed.json", "application/json", feed_bundle());
+    assert_eq!(file.id, "import/global/feed.json");
+    assert_eq!(works.len(), 1, "the auto import connector in scope gets a job");
+    let done = processed(&platform, &connector, &works[0].id).await;
+
+    // Assert
+    assert_eq!(done.name.as_deref(), Some("Manual import of feed.json"));
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+    assert_eq!(done.messages.last().map(|m| m.message.as_str()), Some("2 objects sent"));
+    assert!(platform.object("malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").is_some(), "the file's objects are stored");
+    let fetched = platform.read(|s| {
+        s.transcript.entries().iter().any(|e| {
+            matches!(&e.kind, EntryKind::Download { file_id, user_name: Some(u), http_status: 200, .. }
+                if file_id == "import/global/feed.json" && u == "[C] import")
+        })
+    });
+    assert!(fetched, "the connector fetched the file with its own token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft() {
+    // Arrange
+    let platform = platform("api").await;
+    let env = listen_env("api", "application/json");
+    let (connector, id, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
+    let upload = Upload {
+        filename: "feed.json".into(),
+        mime_type: "application/json".into(),
+        content: feed_bundle().into(),
+        markings: vec![],
+        entity_id: None,
+        pending: false,
+        no_trigger_import: true,
+    };
+    let (file, auto) = platform.upload(upload).expect("stored");
+    assert!(auto.is_empty(), "noTriggerImport");
+
+    // Act 1: workbench.
+    let workbench = ImportOptions { validation_mode: Some("workbench".into()), force_validation: true, configuration: None };
+    let works = platform.ask_import(&file.id, Some(&id), &workbench).expect("job sent");
+    let done = processed(&platform, &connector, &works[0].id).await;
+
+    // Assert 1: a workbench file, nothing imported.
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+    let pending = platform.file("import/pending/feed.json").expect("the workbench is stored under import/pending/");
+    assert_eq!(pending.mime_type, "application/json");
+    assert!(platform.object("malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").is_none(), "nothing imported before validation");
+
+    // Act 2: draft.
+    let draft = ImportOptions { validation_mode: Some("draft".into()), force_validation: true, configuration: None };
+    let works = platform.ask_import(&file.id, Some(&id), &draft).expect("job sent");
+    let done = processed(&platform, &connector, &works[0].id).await;
+
+    // Assert 2: the objects are in a draft, not in the main knowledge.
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+    let drafts = platform.drafts();
+    assert_eq!(drafts.len(), 1, "pycti created a draft");
+    assert_eq!(drafts[0].name, "import/global/feed.json");
+    assert_eq!(done.draft_context.as_deref(), Some(drafts[0].id.as_str()), "the work is linked to the draft");
+    let in_draft = platform.draft_object(&drafts[0].id, "malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").expect("in the draft");
+    assert!(drafts[0].touched.contains(&in_draft.standard_id), "listed as written into the draft: {:?}", drafts[0].touched);
+    assert!(platform.object("malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").is_none(), "the main knowledge is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_that_is_down_then_up_gets_the_job_once() {
+    // Arrange: the connector registers, then goes away.
+    let platform = platform("api").await;
+    platform.seed(IPV4_GREEN).expect("seeded");
+    let env = listen_env("api", "IPv4-Addr");
+    let (mut connector, id, token) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
+    connector.kill();
+
+    // Act: a job while the callback is down.
+    let work = platform.ask_enrichment(&id, "ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10").expect("job sent");
+    wait_for("failed attempts", Duration::from_secs(30), &connector, || platform.jobs()[0].attempts.len() >= 2).await;
+
+    // Assert: retried, said in the connector's status, nothing lost.
+    let job = &platform.jobs()[0];
+    assert!(job.attempts.iter().all(|a| a.status.is_none()), "connection errors: {:?}", job.attempts);
+    assert_ne!(job.status, JobStatus::Delivered);
+    let status = platform.connector(&id).expect("registered").listen_callback_error.expect("the status says why");
+    assert!(status.contains("cannot be reached"), "{status}");
+
+    // Act: the connector comes back on the same port.
+    let connector = start_connector("enrichment/correct.py", &platform, &token, &id, "INTERNAL_ENRICHMENT", &env);
+    let done = processed(&platform, &connector, &work.id).await;
+
+    // Assert: delivered once, processed once.
+    let job = &platform.jobs()[0];
+    assert_eq!(job.status, JobStatus::Delivered);
+    assert_eq!(job.attempts.iter().filter(|a| a.status == Some(202)).count(), 1);
+    assert!(platform.connector(&id).expect("registered").listen_callback_error.is_none(), "cleared once acknowledged");
+    let received = platform
+        .received_operations()
+        .iter()
+        .filter(|op| op.edits.iter().any(|e| e == "workEdit.toReceived") && op.variables["id"] == work.id.as_str())
+        .count();
+    assert_eq!(received, 1, "the job was processed once");
+    assert_eq!(done.messages.last().map(|m| m.message.as_str()), Some("4 objects sent"));
+}
+
+#[rstest]
+#[case::foreign_key(CallbackAuth::ForeignKey)]
+#[case::user_token_as_a_6_9_platform_sends(CallbackAuth::UserToken)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pycti_refuses_a_job_without_a_valid_platform_jwt(#[case] auth: CallbackAuth) {
+    // Arrange
+    let platform = MockPlatform::builder()
+        .callback_auth(auth)
+        .callback_retry_delay(Duration::from_millis(100), Duration::from_millis(200))
+        .start()
+        .await;
+    platform.seed(IPV4_GREEN).expect("seeded");
+    let env = listen_env("api", "IPv4-Addr");
+    let (mut connector, id, _) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
+
+    // Act
+    let work = platform.ask_enrichment(&id, "ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10").expect("job sent");
+    wait_for("refused attempts", Duration::from_secs(60), &connector, || {
+        platform.jobs()[0].attempts.iter().filter(|a| a.status.is_some()).count() >= 2
+    })
+    .await;
+
+    // Assert: 401 every time pycti answers (before its listener is up, nothing answers),
+    // retried, the work never received.
+    let job = &platform.jobs()[0];
+    let answered: Vec<_> = job.attempts.iter().filter(|a| a.status.is_some()).collect();
+    assert!(answered.iter().all(|a| a.status == Some(401)), "{:?}", job.attempts);
+    assert!(answered[0].detail.contains("Invalid credentials"), "{:?}", answered[0]);
+    assert_eq!(platform.work(&work.id).expect("work").status, WorkStatus::Wait);
+    let status = platform.connector(&id).expect("registered").listen_callback_error.expect("said");
+    assert!(status.contains("HTTP 401"), "{status}");
+    assert!(connector.is_running(), "pycti keeps running");
+}
