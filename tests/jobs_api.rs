@@ -396,3 +396,88 @@ async fn callbacks_go_through_the_configured_http_proxy() {
     let requests = proxy.received_requests().await.expect("recorded");
     assert_eq!(requests[0].headers["host"], "connector.invalid:7070", "the proxy was asked for the connector's host");
 }
+
+const ADD_IPV4: &str =
+    "mutation O($v: IPv4AddrAddInput) { stixCyberObservableAdd(type: \"IPv4-Addr\", IPv4Addr: $v) { id standard_id } }";
+const ADD_DOMAIN: &str =
+    "mutation O($v: DomainNameAddInput) { stixCyberObservableAdd(type: \"Domain-Name\", DomainName: $v) { id } }";
+
+fn one_ipv4(value: &str) -> String {
+    json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": [
+        {"type": "ipv4-addr", "spec_version": "2.1", "id": format!("ipv4-addr--{}", uuid::Uuid::new_v4()), "value": value}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_new_entity_is_enriched_by_auto_connectors_in_scope_but_not_by_the_one_that_created_it() {
+    // Arrange: an auto enrichment connector for IPv4 addresses, and an import connector.
+    let p = platform(Profile::V7).await;
+    let endpoint = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(202)).mount(&endpoint).await;
+    let uri = format!("{}/api/callback", endpoint.uri());
+    let (enricher, _) = register(&p, "INTERNAL_ENRICHMENT", &["IPv4-Addr"], true, false, Some(&uri)).await;
+    let importer = uuid::Uuid::new_v4().to_string();
+    gql(p.url(), Some(TOKEN), REGISTER, common::registration(&importer, "Importer")).await;
+
+    // Act 1: created through the entity API, in scope and out of scope.
+    let (_, added) = gql(p.url(), Some(TOKEN), ADD_IPV4, json!({"v": {"value": "192.0.2.10"}})).await;
+    gql(p.url(), Some(TOKEN), ADD_DOMAIN, json!({"v": {"value": "auto.example.com"}})).await;
+    let one = p.core().store.wait_until(Duration::from_secs(5), |s| s.jobs.all().len() == 1).await;
+
+    // Assert 1
+    assert!(one, "one job: {:?}", p.jobs());
+    let standard = added["data"]["stixCyberObservableAdd"]["standard_id"].as_str().expect("standard id").to_string();
+    let job = &p.jobs()[0];
+    let message: Value = serde_json::from_str(&job.message).expect("JSON");
+    assert_eq!((message["internal"]["mode"].as_str(), message["internal"]["trigger"].as_str()), (Some("auto"), Some("create")));
+    assert_eq!(message["event"]["entity_id"], standard.as_str());
+    let work = p.work(job.work_id.as_deref().expect("work")).expect("work");
+    assert_eq!(work.name, Some(format!("Enrichment ({standard})")));
+
+    // Act 2: pushed by the enrichment connector itself, then by another connector.
+    for (connector, value) in [(&enricher, "192.0.2.11"), (&importer, "192.0.2.12")] {
+        let (_, pushed) =
+            gql(p.url(), Some(TOKEN), common::BUNDLE_PUSH, json!({"connectorId": connector, "bundle": one_ipv4(value)})).await;
+        assert!(pushed["errors"].is_null(), "{pushed}");
+    }
+    let two = p.core().store.wait_until(Duration::from_secs(5), |s| s.jobs.all().len() == 2).await;
+
+    // Assert 2
+    assert!(two, "{:?}", p.jobs());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(p.jobs().len(), 2, "the enrichment's own creation triggered nothing");
+    let second: Value = serde_json::from_str(&p.jobs()[1].message).expect("JSON");
+    let imported = p.objects().into_iter().find(|o| o.json()["value"] == "192.0.2.12").expect("stored").standard_id;
+    assert_eq!(second["event"]["entity_id"], imported.as_str(), "the other connector's creation is enriched");
+}
+
+#[tokio::test]
+async fn an_entity_file_is_stored_under_the_entity_and_imported_by_contextual_connectors() {
+    // Arrange
+    let p = platform(Profile::V7).await;
+    let (contextual, _) = register(&p, "INTERNAL_IMPORT_FILE", &["text/plain"], true, true, None).await;
+    let entity = p.object(ENTITY).expect("seeded");
+    let push = "mutation P($id: ID!, $file: Upload!, $fileMarkings: [String], $noTriggerImport: Boolean) { stixCyberObservableEdit(id: $id) { importPush(file: $file, fileMarkings: $fileMarkings, noTriggerImport: $noTriggerImport) { id name } } }";
+
+    // Act
+    let body = multipart(
+        &p,
+        push,
+        json!({"id": ENTITY, "file": null, "fileMarkings": [], "noTriggerImport": false}),
+        "notes.txt",
+        "text/plain",
+        "seen at",
+    )
+    .await;
+
+    // Assert
+    let id = format!("import/IPv4-Addr/{}/notes.txt", entity.internal_id);
+    assert_eq!(body["data"]["stixCyberObservableEdit"]["importPush"]["id"], id.as_str(), "{body}");
+    assert_eq!(p.file(&id).expect("stored").content.as_ref(), b"seen at");
+    let jobs = p.jobs();
+    assert_eq!(jobs.len(), 1, "the contextual connector gets the entity's file");
+    assert_eq!(jobs[0].connector_id, contextual);
+    let message: Value = serde_json::from_str(&jobs[0].message).expect("JSON");
+    assert_eq!(message["event"]["entity_id"], entity.internal_id.to_string().as_str());
+    assert_eq!(message["event"]["file_fetch"], format!("/storage/get/{id}").as_str());
+}

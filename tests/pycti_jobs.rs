@@ -10,12 +10,12 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use opencti_mock::MockPlatform;
 use opencti_mock::config::CallbackAuth;
 use opencti_mock::jobs::{ImportOptions, Upload};
 use opencti_mock::store::jobs::{JobStatus, Transport};
 use opencti_mock::store::transcript::EntryKind;
 use opencti_mock::store::works::{Work, WorkStatus};
+use opencti_mock::{MockPlatform, Profile};
 use rstest::rstest;
 
 /// A connector process, killed when dropped.
@@ -307,12 +307,13 @@ async fn a_callback_that_is_down_then_up_gets_the_job_once() {
 }
 
 #[rstest]
-#[case::foreign_key(CallbackAuth::ForeignKey)]
-#[case::user_token_as_a_6_9_platform_sends(CallbackAuth::UserToken)]
+#[case::a_jwt_signed_by_another_key(Profile::V7, CallbackAuth::ForeignKey)]
+#[case::the_user_token_a_6_9_platform_sends(Profile::V6_9, CallbackAuth::Profile)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pycti_refuses_a_job_without_a_valid_platform_jwt(#[case] auth: CallbackAuth) {
+async fn pycti_refuses_a_job_without_a_valid_platform_jwt(#[case] profile: Profile, #[case] auth: CallbackAuth) {
     // Arrange
     let platform = MockPlatform::builder()
+        .profile(profile)
         .callback_auth(auth)
         .callback_retry_delay(Duration::from_millis(100), Duration::from_millis(200))
         .start()
@@ -338,4 +339,56 @@ async fn pycti_refuses_a_job_without_a_valid_platform_jwt(#[case] auth: Callback
     let status = platform.connector(&id).expect("registered").listen_callback_error.expect("said");
     assert!(status.contains("HTTP 401"), "{status}");
     assert!(connector.is_running(), "pycti keeps running");
+}
+
+#[rstest]
+#[case::without_certificate_verification(false)]
+#[case::with_certificate_verification(true)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_callbacks_reach_a_connector_with_a_self_signed_certificate_unless_verified(#[case] verify: bool) {
+    // Arrange: pycti serves its listener over TLS with a self-signed certificate.
+    let platform = MockPlatform::builder()
+        .callback_ssl_verify(verify)
+        .callback_retry_delay(Duration::from_millis(100), Duration::from_millis(200))
+        .start()
+        .await;
+    platform.seed(IPV4_GREEN).expect("seeded");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("a certificate");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("written");
+    std::fs::write(&key, certified.key_pair.serialize_pem()).expect("written");
+    let mut env = listen_env("api", "IPv4-Addr");
+    let port = env.iter().find(|(k, _)| k == "CONNECTOR_LISTEN_PROTOCOL_API_PORT").map(|(_, v)| v.clone()).expect("a port");
+    env.retain(|(k, _)| k != "CONNECTOR_LISTEN_PROTOCOL_API_URI");
+    env.push(("CONNECTOR_LISTEN_PROTOCOL_API_URI".into(), format!("https://127.0.0.1:{port}")));
+    env.push(("CONNECTOR_LISTEN_PROTOCOL_API_SSL".into(), "true".into()));
+    env.push(("LISTEN_PROTOCOL_API_SSL_CERT".into(), cert.display().to_string()));
+    env.push(("LISTEN_PROTOCOL_API_SSL_KEY".into(), key.display().to_string()));
+    let (connector, id, _) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
+    assert_eq!(
+        platform.connector(&id).and_then(|c| c.registration.listen_callback_uri),
+        Some(format!("https://127.0.0.1:{port}/api/callback"))
+    );
+
+    // Act
+    let work = platform.ask_enrichment(&id, "ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10").expect("job sent");
+
+    // Assert
+    if !verify {
+        let done = processed(&platform, &connector, &work.id).await;
+        assert_eq!(done.messages.last().map(|m| m.message.as_str()), Some("4 objects sent"));
+        assert_eq!(platform.jobs()[0].attempts.last().and_then(|a| a.status), Some(202));
+    } else {
+        wait_for("refused TLS handshakes", Duration::from_secs(60), &connector, || {
+            platform.jobs()[0].attempts.iter().filter(|a| a.detail.contains("certificate")).count() >= 2
+        })
+        .await;
+        let job = &platform.jobs()[0];
+        assert!(job.attempts.iter().all(|a| a.status.is_none()), "no answer over an unverified TLS session: {:?}", job.attempts);
+        assert_ne!(job.status, JobStatus::Delivered);
+        let status = platform.connector(&id).expect("registered").listen_callback_error.expect("said");
+        assert!(status.contains("certificate"), "{status}");
+    }
 }

@@ -556,6 +556,9 @@ pub fn apply(
         });
         if let Ok(object::Committed::Stored(u) | object::Committed::StoredWithError(u, _)) = &result {
             touched.push(u.internal_id);
+            if u.created && draft.is_none() {
+                crate::store::jobs::note_created(s, u.internal_id, Some(connector_id));
+            }
         }
         let error = match result {
             Ok(object::Committed::Retried) => continue,

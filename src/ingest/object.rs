@@ -506,7 +506,16 @@ fn rewrite_references(mut c: Candidate, renamed: &[(String, Option<String>)], re
 pub fn ingest_object(store: &crate::store::Store, raw: &str, ctx: &IngestContext) -> Result<Committed, ObjectError> {
     let prepared = prepare(raw, ctx)?;
     let now = store.clock().now();
-    store.write(|s| commit(s, prepared, now, 0))
+    store.write(|s| {
+        let committed = commit(s, prepared, now, 0)?;
+        if let Committed::Stored(u) | Committed::StoredWithError(u, _) = &committed
+            && u.created
+            && ctx.draft_id.is_none()
+        {
+            crate::store::jobs::note_created(s, u.internal_id, None);
+        }
+        Ok(committed)
+    })
 }
 
 /// The splitter's compatibility rule, applied to objects that reach the worker unsplit.

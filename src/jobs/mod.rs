@@ -211,9 +211,10 @@ fn enrich(
     Ok(deliver_all(core, created))
 }
 
-/// Automatic enrichment of newly created entities: every active `auto` enrichment
-/// connector whose scope holds the entity type gets a job (`trigger: create`).
-pub fn auto_enrich(core: &Core, created_ids: &[String]) -> Vec<Work> {
+/// Automatic enrichment of newly created entities (internal id, and the connector whose
+/// push created it): every active `auto` enrichment connector whose scope holds the entity
+/// type gets a job (`trigger: create`) — except the connector that created the entity.
+pub fn auto_enrich(core: &Core, created: &[(String, Option<String>)]) -> Vec<Work> {
     let now = core.store.clock().now();
     let targets: Vec<(String, Vec<String>)> = core.store.read(|s| {
         let candidates: Vec<&Connector> = s
@@ -222,12 +223,15 @@ pub fn auto_enrich(core: &Core, created_ids: &[String]) -> Vec<Work> {
             .filter(|c| c.registration.connector_type == JobKind::InternalEnrichment.connector_type())
             .filter(|c| c.registration.auto == Some(true) && c.is_active(now))
             .collect();
-        created_ids
+        created
             .iter()
-            .filter_map(|id| {
-                let obj = s.knowledge.get(id)?;
-                let ids: Vec<String> =
-                    candidates.iter().filter(|c| in_scope(c, &obj.entity_type)).map(|c| c.id().to_string()).collect();
+            .filter_map(|(id, source)| {
+                let obj = s.knowledge.get(id).filter(|o| !o.deleted)?;
+                let ids: Vec<String> = candidates
+                    .iter()
+                    .filter(|c| in_scope(c, &obj.entity_type) && Some(c.id()) != source.as_deref())
+                    .map(|c| c.id().to_string())
+                    .collect();
                 (!ids.is_empty()).then(|| (id.clone(), ids))
             })
             .collect()
@@ -237,6 +241,22 @@ pub fn auto_enrich(core: &Core, created_ids: &[String]) -> Vec<Work> {
         .filter_map(|(id, connectors)| enrich(core, &connectors, &id, &Asker::default(), "auto", "create").ok())
         .flatten()
         .collect()
+}
+
+/// Sends the automatic enrichment jobs of the entities created since the last pass,
+/// whenever one is noted, until `stop` turns true (one task per platform).
+pub async fn run_auto_enrichment(core: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let signal = core.store.read(|s| s.jobs.created_signal());
+    loop {
+        let created = core.store.write(|s| s.jobs.take_created());
+        if !created.is_empty() {
+            auto_enrich(&core, &created);
+        }
+        tokio::select! {
+            _ = signal.notified() => {}
+            _ = stop.wait_for(|v| *v) => return,
+        }
+    }
 }
 
 /// A file to store.

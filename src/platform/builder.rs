@@ -108,6 +108,13 @@ impl MockPlatformBuilder {
         self
     }
 
+    /// Verify the connector's certificate on HTTPS job callbacks (the worker's
+    /// `WORKER_LISTEN_API_SSL_VERIFY`, off by default).
+    pub fn callback_ssl_verify(mut self, verify: bool) -> Self {
+        self.settings.worker.listen_api_ssl_verify = verify;
+        self
+    }
+
     /// How long a job callback may take before it counts as failed (the worker: 300 s).
     pub fn callback_timeout(mut self, timeout: Duration) -> Self {
         self.settings.worker.listen_api_timeout_ms = timeout.as_millis() as u64;

@@ -174,6 +174,7 @@ impl Platform {
             introspection: !settings.app.graphql.playground.force_disabled_introspection,
             playground: settings.app.graphql.playground.enabled,
         };
+        tokio::spawn(crate::jobs::run_auto_enrichment(self.core.clone(), self.stop.subscribe()));
         let (grace_tx, mut grace_rx) = watch::channel(false);
         let signal = async move {
             shutdown.await;

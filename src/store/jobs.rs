@@ -98,6 +98,11 @@ pub struct Job {
 #[derive(Debug, Default)]
 pub struct Jobs {
     items: Vec<Job>,
+    /// Entities created since the last automatic-enrichment pass (internal id, and the
+    /// connector whose push created it), drained by [`crate::jobs::run_auto_enrichment`].
+    created: Vec<(String, Option<String>)>,
+    /// Woken when an entity is noted.
+    created_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Jobs {
@@ -133,6 +138,16 @@ impl Jobs {
         }
     }
 
+    /// What wakes the automatic-enrichment task.
+    pub fn created_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.created_signal.clone()
+    }
+
+    /// Takes the entities created since the last call.
+    pub fn take_created(&mut self) -> Vec<(String, Option<String>)> {
+        std::mem::take(&mut self.created)
+    }
+
     /// A job by sequence number.
     pub fn get(&self, seq: u64) -> Option<&Job> {
         self.items.get(seq.checked_sub(1)? as usize)
@@ -151,5 +166,20 @@ impl Jobs {
     /// The jobs of one connector.
     pub fn of_connector<'a>(&'a self, connector_id: &'a str) -> impl Iterator<Item = &'a Job> + 'a {
         self.items.iter().filter(move |j| j.connector_id == connector_id)
+    }
+}
+
+/// Notes a newly created entity for automatic enrichment when some enrichment connector is
+/// registered with `auto: true` (other than the connector whose push created it: an
+/// enrichment does not re-trigger itself).
+pub fn note_created(s: &mut crate::store::State, internal_id: uuid::Uuid, source_connector: Option<&str>) {
+    let wanted = s.connectors.all().any(|c| {
+        c.registration.connector_type == JobKind::InternalEnrichment.connector_type()
+            && c.registration.auto == Some(true)
+            && Some(c.id()) != source_connector
+    });
+    if wanted {
+        s.jobs.created.push((internal_id.to_string(), source_connector.map(str::to_string)));
+        s.jobs.created_signal.notify_one();
     }
 }
