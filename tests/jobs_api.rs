@@ -481,3 +481,38 @@ async fn an_entity_file_is_stored_under_the_entity_and_imported_by_contextual_co
     assert_eq!(message["event"]["entity_id"], entity.internal_id.to_string().as_str());
     assert_eq!(message["event"]["file_fetch"], format!("/storage/get/{id}").as_str());
 }
+
+#[tokio::test]
+async fn a_push_with_the_draft_header_stays_in_the_draft() {
+    // Arrange
+    let p = platform(Profile::V7).await;
+    let connector = uuid::Uuid::new_v4().to_string();
+    gql(p.url(), Some(TOKEN), REGISTER, common::registration(&connector, "Importer")).await;
+    let add = "mutation draftWorkspaceAdd($input: DraftWorkspaceAddInput!) { draftWorkspaceAdd(input: $input) { id } }";
+    let (_, draft) = gql(p.url(), Some(TOKEN), add, json!({"input": {"name": "review", "entity_id": null}})).await;
+    let draft = draft["data"]["draftWorkspaceAdd"]["id"].as_str().expect("a draft id").to_string();
+    let body = json!({"query": common::BUNDLE_PUSH, "variables": {"connectorId": connector, "bundle": one_ipv4("192.0.2.99")}});
+
+    // Act
+    let pushed: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", p.url()))
+        .bearer_auth(TOKEN)
+        .header("opencti-draft-id", &draft)
+        .json(&body)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("JSON");
+    let stored =
+        p.core().store.wait_until(Duration::from_secs(5), |s| s.drafts.get(&draft).is_some_and(|d| !d.touched.is_empty())).await;
+
+    // Assert
+    assert!(pushed["errors"].is_null(), "{pushed}");
+    assert!(stored, "written into the draft: {:?}", p.drafts());
+    assert!(p.objects().iter().all(|o| o.json()["value"] != "192.0.2.99"), "not in the main knowledge");
+    let drafts = p.drafts();
+    let in_draft = p.draft_object(&draft, drafts[0].touched.iter().next().expect("one")).expect("readable in the draft");
+    assert_eq!(in_draft.json()["value"], "192.0.2.99");
+}

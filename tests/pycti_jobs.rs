@@ -223,11 +223,14 @@ async fn pycti_file_import_fetches_the_uploaded_file_and_imports_it(#[case] list
     assert!(fetched, "the connector fetched the file with its own token");
 }
 
+#[rstest]
+#[case::http("api")]
+#[case::amqp("amqp")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft() {
-    // Arrange
-    let platform = platform("api").await;
-    let env = listen_env("api", "application/json");
+async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft(#[case] listen: &str) {
+    // Arrange: over RabbitMQ, pycti's messages carry the draft id; over HTTP, the work does.
+    let platform = platform(listen).await;
+    let env = listen_env(listen, "application/json");
     let (connector, id, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
     let upload = Upload {
         filename: "feed.json".into(),

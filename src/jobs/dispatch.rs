@@ -315,8 +315,9 @@ fn describe(e: &reqwest::Error, settings: &WorkerSettings) -> String {
     }
     if e.is_connect() {
         text.push_str(
-            " — is the connector running, and is the registered URI (CONNECTOR_LISTEN_PROTOCOL_API_URI + \
-             CONNECTOR_LISTEN_PROTOCOL_API_PATH, port CONNECTOR_LISTEN_PROTOCOL_API_PORT) reachable from the platform?",
+            " — is the connector running, and is the URI it registered (CONNECTOR_LISTEN_PROTOCOL_API_URI + \
+             CONNECTOR_LISTEN_PROTOCOL_API_PATH) reachable from the platform? pycti listens on \
+             CONNECTOR_LISTEN_PROTOCOL_API_PORT (default 7070); a `listen_protocol_port` key is ignored",
         );
     }
     text
