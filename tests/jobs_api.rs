@@ -482,8 +482,23 @@ async fn an_entity_file_is_stored_under_the_entity_and_imported_by_contextual_co
     assert_eq!(message["event"]["file_fetch"], format!("/storage/get/{id}").as_str());
 }
 
+/// A GraphQL request with `opencti-draft-id`.
+async fn in_draft_request(p: &MockPlatform, draft: &str, body: &Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/graphql", p.url()))
+        .bearer_auth(TOKEN)
+        .header("opencti-draft-id", draft)
+        .json(body)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 #[tokio::test]
-async fn a_push_with_the_draft_header_stays_in_the_draft() {
+async fn a_push_with_the_draft_header_stays_in_the_draft_and_reads_in_it_see_it() {
     // Arrange
     let p = platform(Profile::V7).await;
     let connector = uuid::Uuid::new_v4().to_string();
@@ -494,17 +509,7 @@ async fn a_push_with_the_draft_header_stays_in_the_draft() {
     let body = json!({"query": common::BUNDLE_PUSH, "variables": {"connectorId": connector, "bundle": one_ipv4("192.0.2.99")}});
 
     // Act
-    let pushed: Value = reqwest::Client::new()
-        .post(format!("{}/graphql", p.url()))
-        .bearer_auth(TOKEN)
-        .header("opencti-draft-id", &draft)
-        .json(&body)
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("JSON");
+    let pushed = in_draft_request(&p, &draft, &body).await;
     let stored =
         p.core().store.wait_until(Duration::from_secs(5), |s| s.drafts.get(&draft).is_some_and(|d| !d.touched.is_empty())).await;
 
@@ -515,4 +520,11 @@ async fn a_push_with_the_draft_header_stays_in_the_draft() {
     let drafts = p.drafts();
     let in_draft = p.draft_object(&draft, drafts[0].touched.iter().next().expect("one")).expect("readable in the draft");
     assert_eq!(in_draft.json()["value"], "192.0.2.99");
+    // Reads with the header see the draft; reads without it do not.
+    let read = "query Q($id: String!) { stixCyberObservable(id: $id) { observable_value } }";
+    let body = json!({"query": read, "variables": {"id": in_draft.standard_id}});
+    let with_header = in_draft_request(&p, &draft, &body).await;
+    let (_, without) = gql(p.url(), Some(TOKEN), read, body["variables"].clone()).await;
+    assert_eq!(with_header["data"]["stixCyberObservable"]["observable_value"], "192.0.2.99", "{with_header}");
+    assert!(without["data"]["stixCyberObservable"].is_null(), "{without}");
 }

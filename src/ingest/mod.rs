@@ -590,7 +590,7 @@ pub fn apply(
 }
 
 /// Exchanges the main knowledge with a draft's; `false` when there is no such draft.
-fn swap_draft(s: &mut crate::store::State, draft_id: &str) -> bool {
+pub(crate) fn swap_draft(s: &mut crate::store::State, draft_id: &str) -> bool {
     match s.drafts.get_mut(draft_id) {
         Some(d) => {
             std::mem::swap(&mut s.knowledge, &mut d.knowledge);

@@ -507,10 +507,25 @@ pub fn ingest_object(store: &crate::store::Store, raw: &str, ctx: &IngestContext
     let prepared = prepare(raw, ctx)?;
     let now = store.clock().now();
     store.write(|s| {
-        let committed = commit(s, prepared, now, 0)?;
+        // In a draft (`opencti-draft-id`), the draft's knowledge is swapped in for the write.
+        let draft = ctx.draft_id.as_deref().filter(|d| crate::ingest::swap_draft(s, d));
+        let committed = commit(s, prepared, now, 0);
+        if let Some(d) = draft {
+            let touched = match &committed {
+                Ok(Committed::Stored(u) | Committed::StoredWithError(u, _)) => {
+                    s.knowledge.get(&u.internal_id.to_string()).map(|o| o.standard_id.clone())
+                }
+                _ => None,
+            };
+            crate::ingest::swap_draft(s, d);
+            if let (Some(id), Some(draft)) = (touched, s.drafts.get_mut(d)) {
+                draft.touched.insert(id);
+            }
+            return committed;
+        }
+        let committed = committed?;
         if let Committed::Stored(u) | Committed::StoredWithError(u, _) = &committed
             && u.created
-            && ctx.draft_id.is_none()
         {
             crate::store::jobs::note_created(s, u.internal_id, None);
         }

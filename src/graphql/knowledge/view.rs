@@ -35,23 +35,32 @@ pub struct View<'a> {
     pub api: &'a Api,
     /// The caller.
     pub user: &'a User,
+    /// The knowledge read: the main one, or the draft's the request runs in.
+    knowledge: &'a Knowledge,
     clearance: Clearance,
 }
 
 impl<'a> View<'a> {
     /// The view of `user`.
     pub fn new(state: &'a State, api: &'a Api, user: &'a User) -> Self {
-        View { state, api, user, clearance: Clearance::of(user, &state.knowledge) }
+        View::in_draft(state, api, user, None)
+    }
+
+    /// The view of `user` inside a draft (`opencti-draft-id`); the main knowledge when the
+    /// draft does not exist.
+    pub fn in_draft(state: &'a State, api: &'a Api, user: &'a User, draft_id: Option<&str>) -> Self {
+        let knowledge = draft_id.and_then(|d| state.drafts.get(d)).map_or(&state.knowledge, |d| &d.knowledge);
+        View { state, api, user, knowledge, clearance: Clearance::of(user, knowledge) }
     }
 
     /// The knowledge store.
     pub fn knowledge(&self) -> &'a Knowledge {
-        &self.state.knowledge
+        self.knowledge
     }
 
     /// Whether the caller may see `obj`.
     pub fn visible(&self, obj: &StoredObject) -> bool {
-        self.clearance.can_see(&self.state.knowledge, obj)
+        self.clearance.can_see(self.knowledge, obj)
     }
 
     /// Whether the caller's visibility is limited by markings at all.
@@ -61,7 +70,7 @@ impl<'a> View<'a> {
 
     /// An object the caller may see, by internal id, standard id or any STIX id.
     pub fn get(&self, id: &str) -> Option<&'a StoredObject> {
-        self.state.knowledge.get(id).filter(|o| self.visible(o))
+        self.knowledge.get(id).filter(|o| self.visible(o))
     }
 
     /// An object the caller may see whose GraphQL type fits `declared` (a type, an
@@ -97,7 +106,7 @@ impl<'a> View<'a> {
 pub fn with_view<R>(ctx: &ResolverContext<'_>, api: &Api, f: impl FnOnce(&View<'_>) -> Result<R, Error>) -> Result<R, Error> {
     let (core, caller) = parts(ctx)?;
     let user = caller.user()?;
-    core.store.read(|s| f(&View::new(s, api, user)))
+    core.store.read(|s| f(&View::in_draft(s, api, user, caller.draft_id.as_deref())))
 }
 
 /// The shared part of every handler.
