@@ -152,6 +152,18 @@ pub enum QueueProtocol {
     Amqp,
 }
 
+/// How a job connector gets its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListenProtocol {
+    /// `CONNECTOR_LISTEN_PROTOCOL=API`: the platform's worker POSTs each job, with a signed
+    /// JWT, to the connector's HTTP listener (on a free port: `CONNECTOR_LISTEN_PROTOCOL_API_PORT`
+    /// and `_URI`).
+    Api,
+    /// `CONNECTOR_LISTEN_PROTOCOL=AMQP` (pycti's default): the jobs are published to the
+    /// connector's `listen_<id>` queue on a real broker.
+    Amqp,
+}
+
 /// What `--list` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
@@ -170,11 +182,9 @@ pub struct ConformArgs {
     /// How the connector pushes bundles.
     #[arg(long, value_enum, default_value_t = QueueProtocol::Api)]
     pub queue_protocol: QueueProtocol,
-    /// How a job connector (INTERNAL_ENRICHMENT, INTERNAL_IMPORT_FILE) gets its jobs: `api`
-    /// (`CONNECTOR_LISTEN_PROTOCOL=API`: the platform's worker POSTs each job to the
-    /// connector's HTTP listener, on a free port) or `amqp` (its `listen_<id>` queue).
-    #[arg(long, value_enum, default_value_t = QueueProtocol::Api)]
-    pub listen_protocol: QueueProtocol,
+    /// How a job connector (INTERNAL_ENRICHMENT, INTERNAL_IMPORT_FILE) gets its jobs.
+    #[arg(long, value_enum, default_value_t = ListenProtocol::Api)]
+    pub listen_protocol: ListenProtocol,
     /// Longest a job connector may take to close a job's work, in seconds.
     #[arg(long, default_value_t = 60)]
     pub job_timeout: u64,
@@ -447,6 +457,15 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
             c["works"]["complete"],
             c["works"]["with_errors"],
         );
+        if c["jobs"]["total"].as_u64().unwrap_or(0) > 0 {
+            println!("  jobs: {} sent, {} not delivered", c["jobs"]["total"], c["jobs"]["undelivered"]);
+        }
+        if let Some(uri) = c["listen_callback_uri"].as_str() {
+            match c["listen_callback_error"].as_str() {
+                Some(e) => println!("  callback {uri}: FAILING — {e}"),
+                None => println!("  callback {uri}"),
+            }
+        }
     }
     Ok(())
 }
@@ -493,8 +512,8 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
         session.runs = runs.max(1);
     }
     session.listen_protocol = match args.listen_protocol {
-        QueueProtocol::Api => "api".into(),
-        QueueProtocol::Amqp => "amqp".into(),
+        ListenProtocol::Api => "api".into(),
+        ListenProtocol::Amqp => "amqp".into(),
     };
     session.job_timeout = std::time::Duration::from_secs(args.job_timeout);
     session.queue_protocol = match args.queue_protocol {
