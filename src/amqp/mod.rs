@@ -135,6 +135,17 @@ pub struct ConnectorSpec {
     pub scope: Option<Vec<String>>,
 }
 
+impl From<&crate::store::connectors::Connector> for ConnectorSpec {
+    fn from(c: &crate::store::connectors::Connector) -> Self {
+        ConnectorSpec {
+            id: c.id().to_string(),
+            name: c.registration.name.clone(),
+            connector_type: c.registration.connector_type.clone(),
+            scope: c.registration.scope.clone(),
+        }
+    }
+}
+
 /// The platform's broker, once known: set at start-up, or never (HTTP-only).
 #[derive(Debug, Default)]
 pub struct Link {
@@ -591,8 +602,7 @@ impl Broker {
     /// Sends a job to a connector: persistent publish to `amqp.connector.exchange` with
     /// `listen_routing_<id>`, landing in `listen_<id>` (`pushToConnector`).
     pub async fn publish_job(&self, connector_id: &str, job: &Json) -> Result<(), String> {
-        let q = self.inner.names.connector(connector_id);
-        self.publish(&q.listen_exchange, &q.listen_routing, job.to_string().as_bytes()).await
+        self.publish_raw_job(connector_id, job.to_string().as_bytes()).await
     }
 
     /// [`Broker::publish_job`] with the message's exact bytes.

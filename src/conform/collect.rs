@@ -193,12 +193,7 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                 kind: j.kind.connector_type().to_string(),
                 subject: j.subject.clone(),
                 work_id: j.work_id.clone(),
-                transport: match j.transport {
-                    crate::store::jobs::Transport::Amqp => "amqp",
-                    crate::store::jobs::Transport::Http => "http",
-                    crate::store::jobs::Transport::None => "none",
-                }
-                .to_string(),
+                transport: j.transport.as_str().to_string(),
                 delivered: j.status == crate::store::jobs::JobStatus::Delivered,
                 attempts: j.attempts.iter().map(|a| a.status).collect(),
                 sent_at: x.sent_at,
@@ -217,7 +212,8 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
 /// the connector came from the n-th call that creates one — a `workAdd`, or a push without a
 /// work (then the platform made it).
 fn works(s: &crate::store::State, operations: &[Operation], connector_id: &str) -> Vec<Work> {
-    let job_of = |work_id: &str| s.jobs.all().iter().find(|j| j.work_id.as_deref() == Some(work_id)).map(|j| j.seq);
+    let job_works: HashMap<&str, u64> = s.jobs.all().iter().filter_map(|j| Some((j.work_id.as_deref()?, j.seq))).collect();
+    let job_of = |work_id: &str| job_works.get(work_id).copied();
     let mut works: Vec<&crate::store::works::Work> =
         s.works.all().filter(|w| w.connector_id == connector_id && job_of(&w.id).is_none()).collect();
     works.sort_by_key(|w| w.timestamp);

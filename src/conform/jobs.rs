@@ -129,9 +129,9 @@ fn plan(connector_type: &str) -> Vec<Step> {
     }
 }
 
-/// Sends the plan's jobs once the connector has registered (and its listener answers, in
-/// HTTP mode), each awaited until its work is closed, `job_timeout` passes or the
-/// connector exits (`alive` turns false). Returns what was sent.
+/// Sends the plan's jobs once the connector has registered (in HTTP mode the dispatcher
+/// retries until its listener answers), each awaited until its work is closed,
+/// `job_timeout` passes or the connector exits (`alive` turns false). Returns what was sent.
 pub async fn drive(
     platform: &MockPlatform,
     connector_id: &str,
@@ -173,13 +173,12 @@ pub async fn drive(
             }
         };
         let seq = platform.read(|s| s.jobs.all().iter().rev().find(|j| j.work_id.as_deref() == Some(&work.id)).map(|j| j.seq));
-        let alive_now = alive.clone();
         let mut ticks = tokio::time::interval(Duration::from_millis(100));
         let deadline = tokio::time::Instant::now() + job_timeout;
         loop {
             ticks.tick().await;
             let closed = platform.read(|s| s.works.get(&work.id).is_some_and(|w| w.processed_time.is_some()));
-            if closed || !alive_now.load(Ordering::SeqCst) || tokio::time::Instant::now() >= deadline {
+            if closed || !alive.load(Ordering::SeqCst) || tokio::time::Instant::now() >= deadline {
                 break;
             }
         }

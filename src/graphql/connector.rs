@@ -68,17 +68,8 @@ fn then_broker(
         let (Some(core), Some(id)) = (core, id) else { return Ok(value) };
         let Some(broker) = core.amqp.broker() else { return Ok(value) };
         let result = match step {
-            BrokerStep::Provision => match core.store.read(|s| s.connectors.get(&id).cloned()) {
-                Some(c) => {
-                    broker
-                        .provision(ConnectorSpec {
-                            id: id.clone(),
-                            name: c.registration.name.clone(),
-                            connector_type: c.registration.connector_type.clone(),
-                            scope: c.registration.scope.clone(),
-                        })
-                        .await
-                }
+            BrokerStep::Provision => match core.store.read(|s| s.connectors.get(&id).map(ConnectorSpec::from)) {
+                Some(spec) => broker.provision(spec).await,
                 None => Ok(()),
             },
             BrokerStep::Purge => broker.purge(&id).await,

@@ -10,7 +10,9 @@ use crate::graphql::builder::Registry;
 use crate::graphql::context::parts;
 use crate::graphql::errors::functional;
 use crate::graphql::knowledge::input::{Attached, upload};
+use crate::graphql::knowledge::view::{arg, arg_str, arg_strs};
 use crate::jobs::{self, Asker, ImportOptions, JobError, Upload};
+use crate::store::clock::iso;
 use crate::store::files::StoredFile;
 
 /// Registers the resolvers.
@@ -21,20 +23,8 @@ pub fn register(r: &mut Registry) {
     r.json("Mutation", "draftWorkspaceAdd", draft_workspace_add);
 }
 
-fn arg(ctx: &ResolverContext<'_>, name: &str) -> Json {
-    ctx.args.get(name).and_then(|v| v.as_value().clone().into_json().ok()).unwrap_or(Json::Null)
-}
-
-fn arg_str(ctx: &ResolverContext<'_>, name: &str) -> Option<String> {
-    arg(ctx, name).as_str().map(str::to_string)
-}
-
 fn arg_bool(ctx: &ResolverContext<'_>, name: &str) -> bool {
     arg(ctx, name).as_bool().unwrap_or(false)
-}
-
-fn arg_strs(ctx: &ResolverContext<'_>, name: &str) -> Vec<String> {
-    arg(ctx, name).as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
 /// The caller as a job asker (its draft header included).
@@ -55,9 +45,15 @@ pub fn job_error(e: JobError) -> Error {
 
 /// The platform's `File` for a stored file.
 pub fn file_node(f: &StoredFile) -> Json {
-    let mut node = jobs::file_json(f);
-    node["__markings"] = json!(f.markings);
-    node
+    json!({
+        "id": f.id,
+        "name": f.name,
+        "size": f.size,
+        "lastModified": iso(f.last_modified),
+        "metaData": {"mimetype": f.mime_type, "version": iso(f.last_modified), "entity_id": f.entity_id,
+                      "file_markings": f.markings, "creator_id": f.uploaded_by},
+        "__markings": f.markings,
+    })
 }
 
 fn the_upload(ctx: &ResolverContext<'_>) -> Result<Attached, Error> {

@@ -544,5 +544,6 @@ async fn ask_import(State(state): State<AppState>, headers: HeaderMap, body: byt
 
 async fn drafts(State(state): State<AppState>, headers: HeaderMap) -> Response {
     guard!(state, headers);
-    axum::Json(state.core.store.read(|s| s.drafts.all().to_vec())).into_response()
+    axum::Json(state.core.store.read(|s| s.drafts.all().iter().map(crate::store::drafts::Draft::summary).collect::<Vec<_>>()))
+        .into_response()
 }

@@ -484,12 +484,9 @@ pub fn apply(
     decision: Decision,
     now: chrono::DateTime<chrono::Utc>,
 ) -> (Outcome, Vec<PushMessage>) {
-    let profile = s.profile;
-    // A message for a draft is applied to the draft's knowledge: it is swapped in for the
-    // time of this message, so every rule below reads and writes the draft.
-    let draft = decision.meta.as_ref().and_then(|m| m.draft_id.clone());
-    let draft = match draft {
-        Some(d) if swap_draft(s, &d) => Some(d),
+    // A message for a draft is applied to the draft's knowledge.
+    match decision.meta.as_ref().and_then(|m| m.draft_id.clone()) {
+        Some(d) if s.drafts.get(&d).is_some() => in_draft(s, &d, |s| apply_here(s, connector_id, work_id, decision, now, true)),
         Some(d) => {
             s.transcript.push(
                 now,
@@ -499,11 +496,24 @@ pub fn apply(
                     message: format!("draft {d} does not exist: the message goes to the main knowledge"),
                 },
             );
-            None
+            apply_here(s, connector_id, work_id, decision, now, false).0
         }
-        None => None,
-    };
-    let mut touched = Vec::new();
+        None => apply_here(s, connector_id, work_id, decision, now, false).0,
+    }
+}
+
+/// [`apply`] on the knowledge in place (the main one, or a draft's swapped in); also
+/// returns the internal ids of the objects it stored.
+fn apply_here(
+    s: &mut crate::store::State,
+    connector_id: &str,
+    work_id: Option<&str>,
+    decision: Decision,
+    now: chrono::DateTime<chrono::Utc>,
+    in_a_draft: bool,
+) -> ((Outcome, Vec<PushMessage>), Vec<uuid::Uuid>) {
+    let profile = s.profile;
+    let mut stored = Vec::new();
     let mut notes = decision.notes;
     if let Some(w) = work_id
         && decision.add_expectations > 0
@@ -554,9 +564,9 @@ pub fn apply(
             }
             Err(e) => Err(e),
         });
-        if let Ok(object::Committed::Stored(u) | object::Committed::StoredWithError(u, _)) = &result {
-            touched.push(u.internal_id);
-            if u.created && draft.is_none() {
+        if let Some(u) = result.as_ref().ok().and_then(object::Committed::upserted) {
+            stored.push(u.internal_id);
+            if u.created && !in_a_draft {
                 crate::store::jobs::note_created(s, u.internal_id, Some(connector_id));
             }
         }
@@ -572,32 +582,42 @@ pub fn apply(
             notes.push(format!("object refused: {} ({})", e.message, abbreviate_source(&e.source)));
         }
     }
-    if let Some(d) = &draft {
-        let ids: Vec<String> =
-            touched.iter().filter_map(|id| s.knowledge.get(&id.to_string()).map(|o| o.standard_id.clone())).collect();
-        swap_draft(s, d);
-        if let Some(draft) = s.drafts.get_mut(d) {
-            draft.touched.extend(ids);
-        }
-    }
     for message in notes {
         s.transcript.push(
             now,
             EntryKind::Worker { connector_id: connector_id.to_string(), work_id: work_id.map(str::to_string), message },
         );
     }
-    (decision.outcome, decision.requeue)
+    ((decision.outcome, decision.requeue), stored)
 }
 
-/// Exchanges the main knowledge with a draft's; `false` when there is no such draft.
-pub(crate) fn swap_draft(s: &mut crate::store::State, draft_id: &str) -> bool {
-    match s.drafts.get_mut(draft_id) {
+/// Runs `f` with the draft's knowledge swapped in for the main one — every rule then reads
+/// and writes the draft, none needs to know about drafts — and lists in the draft the
+/// objects `f` says it stored (internal ids). A draft that does not exist changes nothing:
+/// `f` runs on the main knowledge.
+pub(crate) fn in_draft<R>(
+    s: &mut crate::store::State,
+    draft_id: &str,
+    f: impl FnOnce(&mut crate::store::State) -> (R, Vec<uuid::Uuid>),
+) -> R {
+    let swap = |s: &mut crate::store::State| match s.drafts.get_mut(draft_id) {
         Some(d) => {
             std::mem::swap(&mut s.knowledge, &mut d.knowledge);
             true
         }
         None => false,
+    };
+    if !swap(s) {
+        return f(s).0;
     }
+    let (result, stored) = f(s);
+    let ids: Vec<String> =
+        stored.iter().filter_map(|id| s.knowledge.get(&id.to_string()).map(|o| o.standard_id.clone())).collect();
+    swap(s);
+    if let Some(d) = s.drafts.get_mut(draft_id) {
+        d.touched.extend(ids);
+    }
+    result
 }
 
 /// A wait drawn uniformly between the bounds, as pycti's worker draws it.

@@ -506,30 +506,20 @@ fn rewrite_references(mut c: Candidate, renamed: &[(String, Option<String>)], re
 pub fn ingest_object(store: &crate::store::Store, raw: &str, ctx: &IngestContext) -> Result<Committed, ObjectError> {
     let prepared = prepare(raw, ctx)?;
     let now = store.clock().now();
-    store.write(|s| {
-        // In a draft (`opencti-draft-id`), the draft's knowledge is swapped in for the write.
-        let draft = ctx.draft_id.as_deref().filter(|d| crate::ingest::swap_draft(s, d));
-        let committed = commit(s, prepared, now, 0);
-        if let Some(d) = draft {
-            let touched = match &committed {
-                Ok(Committed::Stored(u) | Committed::StoredWithError(u, _)) => {
-                    s.knowledge.get(&u.internal_id.to_string()).map(|o| o.standard_id.clone())
-                }
-                _ => None,
-            };
-            crate::ingest::swap_draft(s, d);
-            if let (Some(id), Some(draft)) = (touched, s.drafts.get_mut(d)) {
-                draft.touched.insert(id);
+    store.write(|s| match ctx.draft_id.as_deref() {
+        // In a draft (`opencti-draft-id`), the draft's knowledge is written.
+        Some(d) if s.drafts.get(d).is_some() => crate::ingest::in_draft(s, d, |s| {
+            let committed = commit(s, prepared, now, 0);
+            let stored = committed.as_ref().ok().and_then(Committed::upserted).map(|u| u.internal_id).into_iter().collect();
+            (committed, stored)
+        }),
+        _ => {
+            let committed = commit(s, prepared, now, 0)?;
+            if let Some(u) = committed.upserted().filter(|u| u.created) {
+                crate::store::jobs::note_created(s, u.internal_id, None);
             }
-            return committed;
+            Ok(committed)
         }
-        let committed = committed?;
-        if let Committed::Stored(u) | Committed::StoredWithError(u, _) = &committed
-            && u.created
-        {
-            crate::store::jobs::note_created(s, u.internal_id, None);
-        }
-        Ok(committed)
     })
 }
 

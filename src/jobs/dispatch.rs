@@ -39,7 +39,8 @@ pub struct Dispatcher {
 struct Inner {
     /// One lane (a task taking jobs in order) per connector in HTTP mode.
     lanes: Mutex<HashMap<String, mpsc::UnboundedSender<u64>>>,
-    client: Mutex<Option<reqwest::Client>>,
+    /// The worker's HTTP client, built on first use (the settings are fixed).
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
     stop: watch::Receiver<bool>,
 }
 
@@ -52,7 +53,7 @@ impl std::fmt::Debug for Dispatcher {
 impl Dispatcher {
     /// A dispatcher whose tasks end when `stop` turns true.
     pub fn new(stop: watch::Receiver<bool>) -> Self {
-        Dispatcher { inner: Arc::new(Inner { lanes: Mutex::default(), client: Mutex::default(), stop }) }
+        Dispatcher { inner: Arc::new(Inner { lanes: Mutex::default(), client: std::sync::OnceLock::new(), stop }) }
     }
 
     /// Sends job `seq` the way its record says (HTTP lane, broker publish, or nothing).
@@ -93,26 +94,24 @@ impl Dispatcher {
 
     /// The HTTP client of the worker settings (built once).
     fn client(&self, settings: &WorkerSettings) -> Result<reqwest::Client, String> {
-        let mut client = self.inner.client.lock().expect("client lock");
-        if let Some(c) = client.as_ref() {
-            return Ok(c.clone());
-        }
-        let mut builder = reqwest::Client::builder()
-            .danger_accept_invalid_certs(!settings.listen_api_ssl_verify)
-            .timeout(Duration::from_millis(settings.listen_api_timeout_ms))
-            .no_proxy();
-        if !settings.listen_api_http_proxy.is_empty() {
-            builder = builder
-                .proxy(reqwest::Proxy::http(&settings.listen_api_http_proxy).map_err(|e| format!("invalid HTTP proxy: {e}"))?);
-        }
-        if !settings.listen_api_https_proxy.is_empty() {
-            builder = builder
-                .proxy(reqwest::Proxy::https(&settings.listen_api_https_proxy).map_err(|e| format!("invalid HTTPS proxy: {e}"))?);
-        }
-        let built = builder.build().map_err(|e| format!("cannot build the worker's HTTP client: {e}"))?;
-        *client = Some(built.clone());
-        Ok(built)
+        self.inner.client.get_or_init(|| build_client(settings)).clone()
     }
+}
+
+fn build_client(settings: &WorkerSettings) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .danger_accept_invalid_certs(!settings.listen_api_ssl_verify)
+        .timeout(Duration::from_millis(settings.listen_api_timeout_ms))
+        .no_proxy();
+    if !settings.listen_api_http_proxy.is_empty() {
+        builder =
+            builder.proxy(reqwest::Proxy::http(&settings.listen_api_http_proxy).map_err(|e| format!("invalid HTTP proxy: {e}"))?);
+    }
+    if !settings.listen_api_https_proxy.is_empty() {
+        builder = builder
+            .proxy(reqwest::Proxy::https(&settings.listen_api_https_proxy).map_err(|e| format!("invalid HTTPS proxy: {e}"))?);
+    }
+    builder.build().map_err(|e| format!("cannot build the worker's HTTP client: {e}"))
 }
 
 fn fail(core: &Core, seq: u64, why: String) {
@@ -134,14 +133,7 @@ async fn publish(core: &Core, seq: u64, connector_id: &str) {
     // The connector's queues are declared at registration, but that runs after the
     // registration is stored: a job sent right then must not find its queue missing (an
     // unroutable message is dropped). Declaring is idempotent.
-    let spec = core.store.read(|s| {
-        s.connectors.get(connector_id).map(|c| crate::amqp::ConnectorSpec {
-            id: connector_id.to_string(),
-            name: c.registration.name.clone(),
-            connector_type: c.registration.connector_type.clone(),
-            scope: c.registration.scope.clone(),
-        })
-    });
+    let spec = core.store.read(|s| s.connectors.get(connector_id).map(crate::amqp::ConnectorSpec::from));
     if let Some(spec) = spec
         && let Err(e) = broker.provision(spec).await
     {

@@ -25,11 +25,9 @@ pub mod dispatch;
 pub mod message;
 
 use bytes::Bytes;
-use serde_json::Value as Json;
 
 use crate::core::Core;
 use crate::store::State;
-use crate::store::clock::iso;
 use crate::store::connectors::Connector;
 use crate::store::files::{StoredFile, base_name, import_path};
 use crate::store::jobs::{JobKind, Transport};
@@ -144,8 +142,16 @@ fn create(
         .clone();
     let message = build(&work.id);
     let transport = transport_of(core, connector);
-    let job = crate::store::jobs::Jobs::new_job(connector.id(), kind, Some(work.id.clone()), source.to_string(), message, now);
-    let seq = s.jobs.add(crate::store::jobs::Job { transport, ..job });
+    let job = crate::store::jobs::Jobs::new_job(
+        connector.id(),
+        kind,
+        Some(work.id.clone()),
+        source.to_string(),
+        message,
+        transport,
+        now,
+    );
+    let seq = s.jobs.add(job);
     s.transcript.push(
         now,
         EntryKind::Note {
@@ -404,30 +410,17 @@ fn deliver_all(core: &Core, created: Vec<Created>) -> Vec<Work> {
 pub fn add_draft(core: &Core, name: &str, entity_id: Option<&str>, user_id: &str) -> crate::store::drafts::Draft {
     let now = core.store.clock().now();
     core.store.write(|s| {
-        let draft = crate::store::drafts::Draft {
+        let summary = crate::store::drafts::Draft {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_string(),
             entity_id: entity_id.map(str::to_string),
             created_by: user_id.to_string(),
             created_at: now,
             touched: Default::default(),
-            knowledge: s.knowledge.clone(),
+            knowledge: Default::default(),
         };
-        s.transcript.push(now, EntryKind::Note { message: format!("draft {} created: {name}", draft.id) });
-        let view = crate::store::drafts::Draft { knowledge: Default::default(), ..draft.clone() };
-        s.drafts.add(draft);
-        view
-    })
-}
-
-/// The JSON the control API and GraphQL show for a stored file (the platform's `File`).
-pub fn file_json(f: &StoredFile) -> Json {
-    serde_json::json!({
-        "id": f.id,
-        "name": f.name,
-        "size": f.size,
-        "lastModified": iso(f.last_modified),
-        "metaData": {"mimetype": f.mime_type, "version": iso(f.last_modified), "entity_id": f.entity_id,
-                      "file_markings": f.markings, "creator_id": f.uploaded_by},
+        s.transcript.push(now, EntryKind::Note { message: format!("draft {} created: {name}", summary.id) });
+        s.drafts.add(crate::store::drafts::Draft { knowledge: s.knowledge.clone(), ..summary.summary() });
+        summary
     })
 }

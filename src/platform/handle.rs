@@ -225,9 +225,7 @@ impl MockPlatform {
 
     /// Draft workspaces (without their knowledge; see [`MockPlatform::draft_object`]).
     pub fn drafts(&self) -> Vec<crate::store::drafts::Draft> {
-        self.read(|s| {
-            s.drafts.all().iter().map(|d| crate::store::drafts::Draft { knowledge: Default::default(), ..d.clone() }).collect()
-        })
+        self.read(|s| s.drafts.all().iter().map(crate::store::drafts::Draft::summary).collect())
     }
 
     /// An object as the draft sees it.

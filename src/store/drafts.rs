@@ -31,6 +31,21 @@ pub struct Draft {
     pub knowledge: Knowledge,
 }
 
+impl Draft {
+    /// The draft without its knowledge (what the APIs show), without copying the knowledge.
+    pub fn summary(&self) -> Draft {
+        Draft {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            entity_id: self.entity_id.clone(),
+            created_by: self.created_by.clone(),
+            created_at: self.created_at,
+            touched: self.touched.clone(),
+            knowledge: Knowledge::default(),
+        }
+    }
+}
+
 /// Every draft of a platform.
 #[derive(Debug, Default)]
 pub struct Drafts {

@@ -37,6 +37,17 @@ pub enum Transport {
     None,
 }
 
+impl Transport {
+    /// `amqp`, `http` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Amqp => "amqp",
+            Transport::Http => "http",
+            Transport::None => "none",
+        }
+    }
+}
+
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,6 +132,7 @@ impl Jobs {
         work_id: Option<String>,
         subject: String,
         message: String,
+        transport: Transport,
         now: DateTime<Utc>,
     ) -> Job {
         Job {
@@ -130,7 +142,7 @@ impl Jobs {
             work_id,
             subject,
             message,
-            transport: Transport::None,
+            transport,
             status: JobStatus::Queued,
             attempts: Vec::new(),
             created_at: now,
