@@ -88,6 +88,9 @@ pub struct App {
     pub graphql: Graphql,
     /// `app:health_access_key` for `GET /health`.
     pub health_access_key: Option<String>,
+    /// `app:request_timeout`: milliseconds of silence (both directions) before a socket is
+    /// closed (`APP__REQUEST_TIMEOUT`, the platform's 1 200 000).
+    pub request_timeout: u64,
 }
 
 impl Default for App {
@@ -100,6 +103,7 @@ impl Default for App {
             max_payload_body_size: "50mb".into(),
             graphql: Graphql::default(),
             health_access_key: None,
+            request_timeout: 1_200_000,
         }
     }
 }
@@ -120,6 +124,27 @@ pub struct Admin {
 pub struct Graphql {
     /// `app:graphql:playground:*`.
     pub playground: Playground,
+    /// `app:graphql:batching_protection:*`.
+    pub batching_protection: BatchingProtection,
+}
+
+/// `app:graphql:batching_protection:*`: how often a root field may appear in one document
+/// (the platform's `graphql-no-alias` rule; `APP__GRAPHQL__BATCHING_PROTECTION__QUERY_DEFAULT`…).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct BatchingProtection {
+    /// Any `Query` field.
+    pub query_default: u32,
+    /// `Query.subTypes`.
+    pub query_subtypes: u32,
+    /// Any `Mutation` field.
+    pub mutation_default: u32,
+}
+
+impl Default for BatchingProtection {
+    fn default() -> Self {
+        BatchingProtection { query_default: 2, query_subtypes: 4, mutation_default: 1 }
+    }
 }
 
 /// `app:graphql:playground:*`.
@@ -241,6 +266,12 @@ pub struct Mock {
     pub connector_users: Vec<String>,
     /// Bundles up to this size are kept whole in the transcript.
     pub transcript_bundle_cap: String,
+    /// Transcript entries kept (`MOCK__TRANSCRIPT_MAX_ENTRIES`); older ones are dropped and
+    /// counted.
+    pub transcript_max_entries: usize,
+    /// Bytes of whole bundle bodies the transcript keeps in all
+    /// (`MOCK__TRANSCRIPT_BODY_BUDGET`); older bodies are dropped first and counted.
+    pub transcript_body_budget: String,
     /// Shortest wait before the worker retries an object whose references are missing, in
     /// milliseconds (pycti's worker: 1000).
     pub missing_ref_retry_min_ms: u64,
@@ -263,6 +294,33 @@ pub struct Mock {
     pub objects_max_refs: u64,
     /// What the worker's job callbacks carry as bearer (`MOCK__CALLBACK_AUTH`).
     pub callback_auth: CallbackAuth,
+    /// Milliseconds a client has to send a whole request head (`MOCK__HEADER_TIMEOUT_MS`;
+    /// Node's `headersTimeout`, 60 000); also how long an idle keep-alive connection waits.
+    pub header_timeout_ms: u64,
+    /// Milliseconds a client has to send a whole request, body included, before the answer
+    /// is 408 (`MOCK__REQUEST_TIMEOUT_MS`; Node's `requestTimeout`, 300 000).
+    pub request_timeout_ms: u64,
+    /// Limits on GraphQL documents the platform does not have but the mock's executor
+    /// needs (`MOCK__GRAPHQL_LIMITS__MAX_FIELDS`…); see `graphql::limits`.
+    pub graphql_limits: GraphqlLimits,
+}
+
+/// `mock:graphql_limits:*`: set far above any document pycti sends.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct GraphqlLimits {
+    /// Deepest bracket nesting of a document's text.
+    pub max_nesting: usize,
+    /// Most fields one operation may resolve with its fragments expanded.
+    pub max_fields: u64,
+    /// Deepest field nesting of one operation with its fragments expanded.
+    pub max_depth: u64,
+}
+
+impl Default for GraphqlLimits {
+    fn default() -> Self {
+        GraphqlLimits { max_nesting: 128, max_fields: 50_000, max_depth: 64 }
+    }
 }
 
 /// The bearer of the worker's HTTP job callbacks.
@@ -326,6 +384,8 @@ impl Default for Mock {
             ingest_paused: false,
             connector_users: Vec::new(),
             transcript_bundle_cap: "16mb".into(),
+            transcript_max_entries: 20_000,
+            transcript_body_budget: "64mb".into(),
             missing_ref_retry_min_ms: 1000,
             missing_ref_retry_max_ms: 3000,
             broker: BrokerMode::Auto,
@@ -334,6 +394,9 @@ impl Default for Mock {
             keep_broker_objects: false,
             objects_max_refs: 0,
             callback_auth: CallbackAuth::Profile,
+            header_timeout_ms: 60_000,
+            request_timeout_ms: 300_000,
+            graphql_limits: GraphqlLimits::default(),
         }
     }
 }
@@ -368,7 +431,7 @@ impl Settings {
         fig = fig.merge(platform_env()).merge(worker_env()).merge(Serialized::defaults(overrides));
         let settings: Settings = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.max_payload_bytes()?;
-        settings.transcript_bundle_cap()?;
+        settings.transcript_retention()?;
         Ok(settings)
     }
 
@@ -378,11 +441,15 @@ impl Settings {
             .ok_or_else(|| ConfigError::Size { key: "app:max_payload_body_size", value: self.app.max_payload_body_size.clone() })
     }
 
-    /// Transcript bundle cap in bytes.
-    pub fn transcript_bundle_cap(&self) -> Result<u64, ConfigError> {
-        parse_size(&self.mock.transcript_bundle_cap).ok_or_else(|| ConfigError::Size {
-            key: "mock:transcript_bundle_cap",
-            value: self.mock.transcript_bundle_cap.clone(),
+    /// How much the transcript keeps.
+    pub fn transcript_retention(&self) -> Result<crate::store::transcript::Retention, ConfigError> {
+        let size = |key: &'static str, value: &String| {
+            parse_size(value).map(|n| n as usize).ok_or_else(|| ConfigError::Size { key, value: value.clone() })
+        };
+        Ok(crate::store::transcript::Retention {
+            body_cap: size("mock:transcript_bundle_cap", &self.mock.transcript_bundle_cap)?,
+            max_entries: self.mock.transcript_max_entries,
+            body_budget: size("mock:transcript_body_budget", &self.mock.transcript_body_budget)?,
         })
     }
 }

@@ -11,8 +11,17 @@ use crate::store::works::WorkStatus;
 
 /// `GET /_mock/health`.
 pub fn health(core: &Core) -> Json {
-    let (profile, connectors, objects, works) =
-        core.store.read(|s| (s.profile, s.connectors.len(), s.knowledge.received_len(), s.works.all().count()));
+    let (profile, connectors, objects, works, retention, dropped, findings_dropped) = core.store.read(|s| {
+        (
+            s.profile,
+            s.connectors.len(),
+            s.knowledge.received_len(),
+            s.works.all().count(),
+            s.transcript.retention(),
+            s.transcript.dropped(),
+            s.findings.dropped(),
+        )
+    });
     json!({
         "status": "ok",
         "version": profile.version(),
@@ -26,6 +35,18 @@ pub fn health(core: &Core) -> Json {
         "connectors": connectors,
         "works": works,
         "objects": objects,
+        // What a long-lived platform keeps, and what it let go (`mock.transcript_*`).
+        "retention": {
+            "transcript_max_entries": retention.max_entries,
+            "transcript_bundle_cap_bytes": retention.body_cap,
+            "transcript_body_budget_bytes": retention.body_budget,
+            "findings_max_kept": crate::store::findings::MAX_KEPT,
+            "dropped": {
+                "transcript_entries": dropped.entries,
+                "bundle_bodies": dropped.bundle_bodies,
+                "findings": findings_dropped,
+            },
+        },
     })
 }
 

@@ -175,3 +175,99 @@ fn status_prints_the_connectors_of_a_running_mock() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("admin token"));
 }
+
+/// Sends a request head announcing a large body, then only a few bytes of it, and reads
+/// the answer: a server that reads the body first never answers.
+async fn head_only(p: &MockPlatform, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = p.url().trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(b"{\"name\":").await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer))
+        .await
+        .expect("answered before the body was sent")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).to_string()
+}
+
+#[tokio::test]
+async fn a_caller_without_the_admin_token_is_refused_before_its_body_is_read() {
+    let p = MockPlatform::builder().connector_user("c", TOKEN).start().await;
+
+    for (route, token) in [("seed", ""), ("users", "Authorization: Bearer tok-connector\r\n")] {
+        let head = format!(
+            "POST /_mock/{route} HTTP/1.1\r\nHost: x\r\n{token}Content-Type: application/json\r\nContent-Length: 40000000\r\n\r\n"
+        );
+        let answer = head_only(&p, &head).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{route}: {answer}");
+        assert!(answer.contains("\"status\":\"error\""), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn every_error_of_the_control_api_has_its_json_shape() {
+    let p = MockPlatform::builder().connector_user("c", TOKEN).start().await;
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}/_mock/{path}", p.url());
+
+    let answers = [
+        client.delete(url("faults/not-a-number")).bearer_auth(p.token()).send().await.unwrap(),
+        client.put(url("health")).bearer_auth(p.token()).send().await.unwrap(),
+        client.post(url("users")).bearer_auth(p.token()).body("{not json").send().await.unwrap(),
+        client.post(url("users")).bearer_auth(p.token()).header("content-type", "text/plain").body("{}").send().await.unwrap(),
+        client.put(url("ingest")).bearer_auth(p.token()).json(&json!({"paused": "yes"})).send().await.unwrap(),
+    ];
+
+    let mut statuses = Vec::new();
+    for resp in answers {
+        statuses.push(resp.status().as_u16());
+        let body: Value = resp.json().await.expect("a JSON error body");
+        assert_eq!(body["status"], "error", "{body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    }
+    assert_eq!(statuses, [400, 405, 400, 400, 400]);
+}
+
+#[tokio::test]
+async fn a_state_as_large_as_ping_accepts_is_accepted_by_the_control_api() {
+    let p = MockPlatform::builder().connector_user("c", TOKEN).start().await;
+    let id = imported(&p).await;
+    let state = json!({"blob": "s".repeat(3 << 20)}).to_string();
+
+    let resp = reqwest::Client::new()
+        .put(format!("{}/_mock/connectors/{id}/state", p.url()))
+        .bearer_auth(p.token())
+        .json(&json!({"state": state}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(p.connector(&id).unwrap().connector_state.as_deref().map(str::len), Some(state.len()));
+}
+
+#[tokio::test]
+async fn a_token_names_one_user_only() {
+    let p = MockPlatform::builder().connector_user("c", TOKEN).start().await;
+    let add = |name: &str, token: &str| {
+        reqwest::Client::new()
+            .post(format!("{}/_mock/users", p.url()))
+            .bearer_auth(p.token())
+            .json(&json!({"name": name, "token": token}))
+            .send()
+    };
+
+    let taken = add("thief", TOKEN).await.unwrap();
+    let admin_taken = add("thief", p.token()).await.unwrap();
+    let fresh = add("newcomer", "tok-new").await.unwrap();
+
+    assert_eq!((taken.status().as_u16(), admin_taken.status().as_u16(), fresh.status().as_u16()), (409, 409, 201));
+    let body: Value = taken.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("already the token of user 'c'"), "{body}");
+    let duplicate = MockPlatform::builder().connector_user("a", "same").connector_user("b", "same").try_start().await;
+    let Err(err) = duplicate else { panic!("two users with one token do not start") };
+    let err = err.to_string();
+    assert!(err.contains("already the token of user 'a'"), "{err}");
+}

@@ -272,3 +272,49 @@ async fn every_entity_document_pycti_sends_validates_and_runs_except_the_listed_
     assert!(newly_failing.is_empty(), "entity documents pycti sends that the mock refuses or fails on:\n{}", report.join("\n"));
     assert!(now_passing.is_empty(), "these documents work now; remove them from {ENTITY_LIST}: {now_passing:?}");
 }
+
+/// The mock's own document limits (`graphql::limits`) must never refuse what pycti sends:
+/// every document pycti 7.261026.0 can send stays within a quarter of each limit (and
+/// within the platform's batching limits, which are the platform's own).
+#[test]
+fn every_pycti_document_stays_far_below_the_document_limits() {
+    let out = Command::new(pycti_python())
+        .arg(root().join("fixtures/python/extract_documents.py"))
+        .args(MODULES)
+        .output()
+        .expect("the extractor runs");
+    assert!(out.status.success(), "extractor failed: {}", String::from_utf8_lossy(&out.stderr));
+    let extracted: Value = serde_json::from_slice(&out.stdout).expect("the extractor prints JSON");
+    let mut documents: Vec<String> = extracted["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .map(|d| d["document"].as_str().unwrap().to_string())
+        .collect();
+    documents.extend(recorded_entity_documents().iter().map(|d| d["document"].as_str().unwrap().to_string()));
+    let limits = opencti_mock::graphql::limits::DocumentLimits::default();
+    let quarter = opencti_mock::graphql::limits::DocumentLimits {
+        max_nesting: limits.max_nesting / 4,
+        max_fields: limits.max_fields / 4,
+        max_depth: limits.max_depth / 4,
+        ..limits
+    };
+
+    let mut refused = Vec::new();
+    for document in &documents {
+        let checked = opencti_mock::graphql::limits::check_source(document, &quarter).map_err(|e| vec![e]).and_then(|()| {
+            // A few of pycti's documents do not parse at all (they are in the lists of
+            // unsupported documents); the limits cannot concern them.
+            match async_graphql::parser::parse_query(document) {
+                Ok(doc) => opencti_mock::graphql::limits::check(&doc, &quarter),
+                Err(_) => Ok(()),
+            }
+        });
+        if let Err(errors) = checked {
+            refused.push(format!("{}: {}", &document[..document.len().min(80)], errors.join("; ")));
+        }
+    }
+
+    assert!(documents.len() >= 320, "{} documents", documents.len());
+    assert!(refused.is_empty(), "pycti documents near the mock's limits:\n{}", refused.join("\n"));
+}

@@ -147,7 +147,7 @@ impl Expect {
 }
 
 fn transcript_len(store: &Store) -> u64 {
-    store.read(|s| s.transcript.entries().len() as u64)
+    store.read(|s| s.transcript.last_seq())
 }
 
 /// A mounted expectation.

@@ -510,7 +510,9 @@ pub fn build(
     let roots: Vec<&str> = std::iter::once(query.as_str()).chain(mutation.as_deref()).collect();
 
     let mut declared: HashSet<(String, String)> = HashSet::new();
-    let mut builder = Schema::build(&query, mutation.as_deref(), None).extension(ValidateOnlyExtension);
+    let mut builder = Schema::build(&query, mutation.as_deref(), None)
+        .extension(crate::graphql::limits::LimitsExtension)
+        .extension(ValidateOnlyExtension);
     if !introspection {
         builder = builder.disable_introspection();
     }

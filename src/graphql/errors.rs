@@ -57,6 +57,13 @@ pub const WORK_NOT_ALIVE: Code = Code {
     http_status: 400,
     genre: Some("BUSINESS"),
 };
+/// `DRAFT_LOCKED`: a request in a draft that does not exist or is not open.
+pub const DRAFT_LOCKED: Code = Code {
+    name: "DRAFT_LOCKED",
+    message: "Draft is in a locked state, no request can be done within this draft",
+    http_status: 400,
+    genre: Some("BUSINESS"),
+};
 /// `UNKNOWN_ERROR`.
 pub const UNKNOWN_ERROR: Code =
     Code { name: "UNKNOWN_ERROR", message: "An unknown error has occurred", http_status: 500, genre: Some("TECHNICAL") };
@@ -92,6 +99,7 @@ pub const ALL: &[Code] = &[
     VALIDATION_ERROR,
     RESOURCE_NOT_FOUND,
     WORK_NOT_ALIVE,
+    DRAFT_LOCKED,
     UNKNOWN_ERROR,
     LOCK_ERROR,
     BAD_USER_INPUT,

@@ -12,6 +12,7 @@ pub mod context;
 pub mod errors;
 pub mod jobs;
 pub mod knowledge;
+pub mod limits;
 pub mod project;
 pub mod stix;
 pub mod work;

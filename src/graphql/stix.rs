@@ -9,6 +9,7 @@ use crate::graphql::errors::unsupported;
 use crate::graphql::project::field;
 use crate::ingest::push::{ApiPush, api_push};
 use crate::stix::OPENCTI_EXTENSION;
+use crate::store::access::Clearance;
 use crate::store::clock::iso;
 
 /// Registers the resolvers.
@@ -47,11 +48,17 @@ fn stix_bundle_push(ctx: &ResolverContext<'_>) -> Resolved {
 }
 
 /// The STIX 2.1 representation of a stored object (by internal, standard or any STIX
-/// id), with the platform's OpenCTI extension, as a JSON string.
+/// id), with the platform's OpenCTI extension, as a JSON string — `null` for an object
+/// the caller may not see (a marking it lacks), as the typed readers answer.
 fn stix(ctx: &ResolverContext<'_>) -> Resolved {
-    let (core, _) = parts(ctx)?;
+    let (core, caller) = parts(ctx)?;
+    let user = caller.user()?;
     let id = ctx.args.try_get("id")?.string()?;
-    let obj = core.store.read(|s| s.knowledge.get(id).cloned());
+    let obj = core.store.read(|s| {
+        let knowledge = s.knowledge_in(caller.draft_id.as_deref());
+        let clearance = Clearance::of(user, knowledge);
+        knowledge.get(id).filter(|o| clearance.can_see(knowledge, o)).cloned()
+    });
     let Some(obj) = obj else { return Ok(None) };
     let mut stix = obj.json();
     if let Some(map) = stix.as_object_mut() {

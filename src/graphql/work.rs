@@ -87,12 +87,24 @@ fn work_delete(ctx: &ResolverContext<'_>) -> Resolved {
     Ok(field(Json::Bool(true)))
 }
 
-/// Every `workEdit` sub-mutation answers the work id, whether or not the work exists.
+/// Every `workEdit` sub-mutation answers the work id, whether or not the work exists: the
+/// platform only logs "The work cannot be found in database" for an unknown one. The mock
+/// says so in the transcript, where the test or the user sees it.
 fn edit(ctx: &ResolverContext<'_>, f: impl FnOnce(&mut crate::store::State, &str, chrono::DateTime<chrono::Utc>)) -> Resolved {
     let (core, _) = parts(ctx)?;
     let id = edited_id(ctx);
     let now = core.store.clock().now();
-    core.store.write(|s| f(s, &id, now));
+    let operation = ctx.field().name();
+    core.store.write(|s| {
+        if s.works.get(&id).is_none() {
+            let message = format!(
+                "workEdit(id: \"{id}\") {{ {operation} }}: no work has this id; answered with the id as the platform \
+                 does (it only logs that the work cannot be found in database), nothing was changed"
+            );
+            s.transcript.push(now, crate::store::transcript::EntryKind::Note { message });
+        }
+        f(s, &id, now)
+    });
     Ok(field(Json::String(id)))
 }
 

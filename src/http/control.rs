@@ -2,14 +2,22 @@
 //! language. JSON in, JSON out; every route except `health` needs the admin token
 //! (`Authorization: Bearer <admin token>`). Errors are `{"status":"error","error":…}`.
 //! The routes are documented in the README ("Control API").
+//!
+//! One layer checks the token in front of every route (`admin_only`), so no body is read
+//! for a caller without it; bodies are read within the platform's payload limit
+//! (`app:max_payload_body_size`, as `pingConnector` accepts a state that large) by
+//! `JsonBody`; and every error — the handlers', and the router's own (a path parameter
+//! that does not parse, a method the route lacks) — has the JSON shape (`json_errors`).
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
@@ -20,9 +28,8 @@ use crate::store::faults::FaultSpec;
 use crate::store::transcript::EntryKind;
 
 /// Routes, relative to `/_mock`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
+pub fn router(state: AppState) -> Router<AppState> {
+    let guarded = Router::new()
         .route("/connectors", get(connectors))
         .route("/connectors/{id}", get(connector))
         .route("/connectors/{id}/state", axum::routing::put(set_state))
@@ -49,39 +56,94 @@ pub fn router() -> Router<AppState> {
         .route("/files/{*id}", get(file))
         .route("/imports", post(ask_import))
         .route("/drafts", get(drafts))
+        .route_layer(middleware::from_fn_with_state(state, admin_only));
+    Router::new().route("/health", get(health)).merge(guarded).layer(middleware::map_response(json_errors))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"status": "error", "error": message.into()}))).into_response()
 }
 
-/// Whether the request carries the admin token (every route but `health` checks it).
-fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
-    bearer(headers).is_some_and(|t| state.core.store.read(|s| s.users.by_token(&t).is_some_and(|u| u.is_bypass())))
+/// Refuses, before anything of the request is read, a caller without the admin token.
+async fn admin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let token = bearer(request.headers());
+    let admin = token.is_some_and(|t| state.core.store.read(|s| s.users.by_token(&t).is_some_and(|u| u.is_bypass())));
+    if !admin {
+        return error(StatusCode::UNAUTHORIZED, "the control API needs the admin token (Authorization: Bearer <admin token>)");
+    }
+    next.run(request).await
 }
 
-macro_rules! guard {
-    ($state:expr, $headers:expr) => {
-        if !is_admin(&$state, &$headers) {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "the control API needs the admin token (Authorization: Bearer <admin token>)",
-            );
-        }
+/// Gives the router's own plain-text errors (a path parameter that does not parse, a
+/// method the route does not have) the control API's JSON shape.
+async fn json_errors(response: Response) -> Response {
+    let plain =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_none_or(|t| t.starts_with("text/plain"));
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let text = match response.into_body().collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).trim().to_string(),
+        Err(_) => String::new(),
     };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    error(status, message)
+}
+
+/// A JSON request body read within the platform's payload limit; what is wrong with it is
+/// answered in the control API's error shape.
+struct JsonBody<T>(T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let bytes = limited_body(request, state).await?;
+        serde_json::from_slice(bytes.as_slice())
+            .map(JsonBody)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")))
+    }
+}
+
+/// The whole body of a request, within the platform's payload limit.
+async fn limited_body(request: Request, state: &AppState) -> Result<crate::buffer::BodyBuf, Response> {
+    let content_length = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    match crate::http::body::read_limited(request.into_body(), state.limit, content_length).await {
+        Ok(b) => Ok(b),
+        Err(crate::http::body::BodyError::TooLarge { .. }) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than app:max_payload_body_size ({})",
+                state.core.settings.app.max_payload_body_size
+            ),
+        )),
+        Err(crate::http::body::BodyError::Io(e)) => {
+            Err(error(StatusCode::BAD_REQUEST, format!("the body could not be read: {e}")))
+        }
+    }
+}
+
+/// A raw request body within the payload limit (a STIX bundle to seed).
+struct RawBody(crate::buffer::BodyBuf);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        limited_body(request, state).await.map(RawBody)
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Response {
     axum::Json(status::health(&state.core)).into_response()
 }
 
-async fn connectors(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn connectors(State(state): State<AppState>) -> Response {
     axum::Json(status::connectors(&state.core)).into_response()
 }
 
-async fn connector(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(state, headers);
+async fn connector(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match status::connector(&state.core, &id) {
         Some(c) => axum::Json(c).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("connector '{id}' is not registered")),
@@ -93,13 +155,7 @@ struct StateBody {
     state: Option<Json>,
 }
 
-async fn set_state(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    axum::Json(body): axum::Json<StateBody>,
-) -> Response {
-    guard!(state, headers);
+async fn set_state(State(state): State<AppState>, Path(id): Path<String>, JsonBody(body): JsonBody<StateBody>) -> Response {
     let raw = body.state.map(|s| match s {
         Json::String(s) => s,
         other => other.to_string(),
@@ -111,8 +167,7 @@ async fn set_state(
     }
 }
 
-async fn reset_state(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(state, headers);
+async fn reset_state(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let now = state.core.store.clock().now();
     let found = state.core.store.write(|s| {
         let found = s.connectors.reset_state(&id, now).is_some();
@@ -132,21 +187,18 @@ struct WorksQuery {
     connector_id: Option<String>,
 }
 
-async fn works(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<WorksQuery>) -> Response {
-    guard!(state, headers);
+async fn works(State(state): State<AppState>, Query(q): Query<WorksQuery>) -> Response {
     axum::Json(status::works(&state.core, q.connector_id.as_deref())).into_response()
 }
 
-async fn work(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(state, headers);
+async fn work(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.core.store.read(|s| s.works.get(&id).cloned()) {
         Some(w) => axum::Json(w).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("work '{id}' does not exist")),
     }
 }
 
-async fn bundles(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn bundles(State(state): State<AppState>) -> Response {
     let list: Vec<Json> = state.core.store.read(|s| {
         s.transcript
             .entries()
@@ -162,8 +214,7 @@ async fn bundles(State(state): State<AppState>, headers: HeaderMap) -> Response 
     axum::Json(list).into_response()
 }
 
-async fn bundle(State(state): State<AppState>, headers: HeaderMap, Path(seq): Path<u64>) -> Response {
-    guard!(state, headers);
+async fn bundle(State(state): State<AppState>, Path(seq): Path<u64>) -> Response {
     let found = state.core.store.read(|s| {
         s.transcript.entries().iter().find(|e| e.seq == seq).and_then(|e| match &e.kind {
             EntryKind::Bundle(b) => Some(b.content.clone()),
@@ -189,8 +240,7 @@ struct ObjectsQuery {
     built_in: bool,
 }
 
-async fn objects(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ObjectsQuery>) -> Response {
-    guard!(state, headers);
+async fn objects(State(state): State<AppState>, Query(q): Query<ObjectsQuery>) -> Response {
     let list: Vec<Json> = state.core.store.read(|s| {
         s.knowledge
             .all()
@@ -206,8 +256,7 @@ async fn objects(State(state): State<AppState>, headers: HeaderMap, Query(q): Qu
     axum::Json(list).into_response()
 }
 
-async fn object(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(state, headers);
+async fn object(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.core.store.read(|s| s.knowledge.get(&id).map(|o| o.json())) {
         Some(o) => axum::Json(o).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no object has the id '{id}'")),
@@ -216,17 +265,7 @@ async fn object(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
 
 /// `POST /_mock/seed`: the body is a STIX bundle, stored as the administrator before the
 /// answer (within the platform's payload limit).
-async fn seed(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
-    guard!(state, headers);
-    let content_length =
-        headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let bytes = match crate::http::body::read_limited(body, state.limit, content_length).await {
-        Ok(b) => b,
-        Err(crate::http::body::BodyError::TooLarge { .. }) => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "the bundle is larger than app:max_payload_body_size");
-        }
-        Err(crate::http::body::BodyError::Io(e)) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn seed(State(state): State<AppState>, RawBody(bytes): RawBody) -> Response {
     let Ok(text) = std::str::from_utf8(bytes.as_slice()) else {
         return error(StatusCode::BAD_REQUEST, "the bundle is not UTF-8 text");
     };
@@ -245,8 +284,7 @@ struct FindingsQuery {
     connector_id: Option<String>,
 }
 
-async fn findings(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<FindingsQuery>) -> Response {
-    guard!(state, headers);
+async fn findings(State(state): State<AppState>, Query(q): Query<FindingsQuery>) -> Response {
     let (list, dropped) = state.core.store.read(|s| {
         let list: Vec<_> = s
             .findings
@@ -261,8 +299,7 @@ async fn findings(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     axum::Json(json!({"findings": list, "not_kept": dropped})).into_response()
 }
 
-async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn users(State(state): State<AppState>) -> Response {
     axum::Json(state.core.store.read(|s| s.users.all().to_vec())).into_response()
 }
 
@@ -276,19 +313,29 @@ struct NewUser {
     allowed_markings: Option<Vec<String>>,
 }
 
-async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(body): axum::Json<NewUser>) -> Response {
-    guard!(state, headers);
+async fn add_user(State(state): State<AppState>, JsonBody(body): JsonBody<NewUser>) -> Response {
     if body.name.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "a user needs a non-empty name");
     }
     let now = state.core.store.clock().now();
-    let (user, token) = state.core.store.write(|s| match &body.capabilities {
-        Some(caps) => {
-            let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
-            s.users.add_user(&body.name, body.token.as_deref(), &caps, now)
+    let added = state.core.store.write(|s| {
+        if let Some(holder) = body.token.as_deref().and_then(|t| s.users.token_holder(t)) {
+            return Err(holder.name.clone());
         }
-        None => s.users.add_connector_user(&body.name, body.token.as_deref(), now),
+        Ok(match &body.capabilities {
+            Some(caps) => {
+                let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+                s.users.add_user(&body.name, body.token.as_deref(), &caps, now)
+            }
+            None => s.users.add_connector_user(&body.name, body.token.as_deref(), now),
+        })
     });
+    let (user, token) = match added {
+        Ok(added) => added,
+        Err(holder) => {
+            return error(StatusCode::CONFLICT, format!("this token is already the token of user '{holder}'; tokens are unique"));
+        }
+    };
     if body.allowed_markings.is_some() {
         state.core.store.write(|s| s.users.set_allowed_markings(&user.id, body.allowed_markings.clone()));
     }
@@ -300,45 +347,35 @@ async fn add_user(State(state): State<AppState>, headers: HeaderMap, axum::Json(
         .into_response()
 }
 
-async fn revoke_token(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    guard!(state, headers);
+async fn revoke_token(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.core.store.write(|s| s.users.revoke_token(&token)) {
         true => StatusCode::NO_CONTENT.into_response(),
         false => error(StatusCode::NOT_FOUND, "no user has this token"),
     }
 }
 
-async fn faults(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn faults(State(state): State<AppState>) -> Response {
     axum::Json(state.core.store.read(|s| s.faults.rules().to_vec())).into_response()
 }
 
-async fn add_fault(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    guard!(state, headers);
-    let spec: FaultSpec = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault rule: {e}")),
-    };
+async fn add_fault(State(state): State<AppState>, JsonBody(spec): JsonBody<FaultSpec>) -> Response {
     let id = state.core.store.write(|s| s.faults.add(spec));
     (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response()
 }
 
-async fn clear_faults(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn clear_faults(State(state): State<AppState>) -> Response {
     state.core.store.write(|s| s.faults.clear());
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn remove_fault(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
-    guard!(state, headers);
+async fn remove_fault(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
     match state.core.store.write(|s| s.faults.remove(id)) {
         true => StatusCode::NO_CONTENT.into_response(),
         false => error(StatusCode::NOT_FOUND, format!("no fault rule #{id}")),
     }
 }
 
-async fn ingest(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn ingest(State(state): State<AppState>) -> Response {
     axum::Json(status::ingest(&state.core)).into_response()
 }
 
@@ -348,8 +385,7 @@ struct ThrottleBody {
     delay_ms: Option<u64>,
 }
 
-async fn set_ingest(State(state): State<AppState>, headers: HeaderMap, axum::Json(body): axum::Json<ThrottleBody>) -> Response {
-    guard!(state, headers);
+async fn set_ingest(State(state): State<AppState>, JsonBody(body): JsonBody<ThrottleBody>) -> Response {
     state.core.store.write(|s| {
         if let Some(p) = body.paused {
             s.queues.throttle.paused = p;
@@ -366,21 +402,14 @@ struct TranscriptQuery {
     since: Option<u64>,
 }
 
-async fn transcript(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<TranscriptQuery>) -> Response {
-    guard!(state, headers);
+async fn transcript(State(state): State<AppState>, Query(q): Query<TranscriptQuery>) -> Response {
     let entries = state.core.store.read(|s| s.transcript.since(q.since.unwrap_or(0)).to_vec());
     axum::Json(entries).into_response()
 }
 
-async fn reset(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn reset(State(state): State<AppState>) -> Response {
     status::reset(&state.core);
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// A JSON request body, or the control API's error shape saying what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))
 }
 
 fn job_error(e: crate::jobs::JobError) -> Response {
@@ -397,16 +426,14 @@ struct JobsQuery {
     connector_id: Option<String>,
 }
 
-async fn jobs(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<JobsQuery>) -> Response {
-    guard!(state, headers);
+async fn jobs(State(state): State<AppState>, Query(q): Query<JobsQuery>) -> Response {
     let list: Vec<crate::store::jobs::Job> = state.core.store.read(|s| {
         s.jobs.all().iter().filter(|j| q.connector_id.as_ref().is_none_or(|c| &j.connector_id == c)).cloned().collect()
     });
     axum::Json(list).into_response()
 }
 
-async fn job(State(state): State<AppState>, headers: HeaderMap, Path(seq): Path<String>) -> Response {
-    guard!(state, headers);
+async fn job(State(state): State<AppState>, Path(seq): Path<String>) -> Response {
     let found = seq.parse::<u64>().ok().and_then(|n| state.core.store.read(|s| s.jobs.get(n).cloned()));
     match found {
         Some(j) => axum::Json(j).into_response(),
@@ -423,12 +450,7 @@ struct EnrichmentBody {
     connector_ids: Vec<String>,
 }
 
-async fn ask_enrichment(State(state): State<AppState>, headers: HeaderMap, body: bytes::Bytes) -> Response {
-    guard!(state, headers);
-    let body: EnrichmentBody = match json_body(&body) {
-        Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
-    };
+async fn ask_enrichment(State(state): State<AppState>, JsonBody(body): JsonBody<EnrichmentBody>) -> Response {
     let mut connectors = body.connector_ids;
     connectors.extend(body.connector_id);
     if connectors.is_empty() {
@@ -440,13 +462,11 @@ async fn ask_enrichment(State(state): State<AppState>, headers: HeaderMap, body:
     }
 }
 
-async fn files(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn files(State(state): State<AppState>) -> Response {
     axum::Json(state.core.store.read(|s| s.files.all().cloned().collect::<Vec<_>>())).into_response()
 }
 
-async fn file(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(state, headers);
+async fn file(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.core.store.read(|s| s.files.get(&id).cloned()) {
         Some(f) => axum::Json(f).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("file '{id}' does not exist")),
@@ -474,12 +494,7 @@ struct UploadBody {
     no_trigger_import: bool,
 }
 
-async fn upload_file(State(state): State<AppState>, headers: HeaderMap, body: bytes::Bytes) -> Response {
-    guard!(state, headers);
-    let body: UploadBody = match json_body(&body) {
-        Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
-    };
+async fn upload_file(State(state): State<AppState>, JsonBody(body): JsonBody<UploadBody>) -> Response {
     let content = match (body.content, body.content_base64) {
         (Some(text), None) => bytes::Bytes::from(text),
         (None, Some(b64)) => {
@@ -521,12 +536,7 @@ struct ImportBody {
     draft_id: Option<String>,
 }
 
-async fn ask_import(State(state): State<AppState>, headers: HeaderMap, body: bytes::Bytes) -> Response {
-    guard!(state, headers);
-    let body: ImportBody = match json_body(&body) {
-        Ok(b) => b,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
-    };
+async fn ask_import(State(state): State<AppState>, JsonBody(body): JsonBody<ImportBody>) -> Response {
     if let Some(mode) = body.validation_mode.as_deref().filter(|m| !["workbench", "draft"].contains(m)) {
         return error(StatusCode::BAD_REQUEST, format!("validation_mode '{mode}' is neither workbench nor draft"));
     }
@@ -542,8 +552,7 @@ async fn ask_import(State(state): State<AppState>, headers: HeaderMap, body: byt
     }
 }
 
-async fn drafts(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    guard!(state, headers);
+async fn drafts(State(state): State<AppState>) -> Response {
     axum::Json(state.core.store.read(|s| s.drafts.all().iter().map(crate::store::drafts::Draft::summary).collect::<Vec<_>>()))
         .into_response()
 }

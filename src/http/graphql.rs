@@ -6,6 +6,7 @@
 //! check of 7.x), then Apollo (parse, validate, execute; GraphQL errors always with
 //! HTTP 200 and the top-level `name`).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_graphql::indexmap::IndexMap;
@@ -22,6 +23,7 @@ use serde_json::{Value as Json, json};
 use crate::buffer::BodyBuf;
 use crate::graphql::context::{Blobs, Caller};
 use crate::graphql::errors::{self, Code, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, INTERNAL_SERVER_ERROR, error_object};
+use crate::graphql::limits::{self, DocumentLimits};
 use crate::http::AppState;
 use crate::http::auth::{caller, header};
 use crate::http::body::{BodyError, read_limited};
@@ -140,44 +142,55 @@ fn operation_info(doc: &ExecutableDocument, wanted: Option<&str>) -> Option<Oper
 /// The operations asked of `…Edit` root fields, as `workEdit.toProcessed`: the platform's
 /// edit mutations are sub-fields, and what a client did is in them.
 fn collect_edits(doc: &ExecutableDocument, items: &[async_graphql::Positioned<Selection>], out: &mut Vec<String>) {
-    for item in items {
-        match &item.node {
-            Selection::Field(f) if f.node.name.node.ends_with("Edit") => {
-                let mut subs = Vec::new();
-                collect_root_fields(doc, &f.node.selection_set.node.items, &mut subs);
-                for sub in subs {
-                    let name = format!("{}.{sub}", f.node.name.node);
-                    if !out.contains(&name) {
-                        out.push(name);
-                    }
+    for_each_field(doc, items, |f| {
+        if f.name.node.ends_with("Edit") {
+            let mut subs = Vec::new();
+            collect_root_fields(doc, &f.selection_set.node.items, &mut subs);
+            for sub in subs {
+                let name = format!("{}.{sub}", f.name.node);
+                if !out.contains(&name) {
+                    out.push(name);
                 }
             }
-            Selection::Field(_) => {}
-            Selection::FragmentSpread(s) => {
-                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
-                    collect_edits(doc, &frag.node.selection_set.node.items, out);
-                }
-            }
-            Selection::InlineFragment(f) => collect_edits(doc, &f.node.selection_set.node.items, out),
         }
-    }
+    });
 }
 
+/// The names of the fields of a selection set, through its fragments.
 fn collect_root_fields(doc: &ExecutableDocument, items: &[async_graphql::Positioned<Selection>], out: &mut Vec<String>) {
-    for item in items {
+    for_each_field(doc, items, |f| {
+        let n = f.name.node.to_string();
+        if n != "__typename" && !out.contains(&n) {
+            out.push(n);
+        }
+    });
+}
+
+/// Calls `visit` on each field of a selection set, its inline fragments and the fragments
+/// it spreads — each fragment once, without recursion: this runs before the document's
+/// limits are checked (`graphql::limits`), so cycles and long chains must be harmless.
+fn for_each_field<'a>(
+    doc: &'a ExecutableDocument,
+    items: &'a [async_graphql::Positioned<Selection>],
+    mut visit: impl FnMut(&'a async_graphql::parser::types::Field),
+) {
+    let mut seen: HashSet<&async_graphql::Name> = HashSet::new();
+    let mut stack = vec![items.iter()];
+    while let Some(iter) = stack.last_mut() {
+        let Some(item) = iter.next() else {
+            stack.pop();
+            continue;
+        };
         match &item.node {
-            Selection::Field(f) => {
-                let n = f.node.name.node.to_string();
-                if n != "__typename" && !out.contains(&n) {
-                    out.push(n);
-                }
-            }
+            Selection::Field(f) => visit(&f.node),
             Selection::FragmentSpread(s) => {
-                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
-                    collect_root_fields(doc, &frag.node.selection_set.node.items, out);
+                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node)
+                    && seen.insert(&s.node.fragment_name.node)
+                {
+                    stack.push(frag.node.selection_set.node.items.iter());
                 }
             }
-            Selection::InlineFragment(f) => collect_root_fields(doc, &f.node.selection_set.node.items, out),
+            Selection::InlineFragment(f) => stack.push(f.node.selection_set.node.items.iter()),
         }
     }
 }
@@ -325,7 +338,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         return graphql_error_response(StatusCode::OK, BAD_REQUEST, msg);
     };
 
-    let doc = async_graphql::parser::parse_query(&query).ok();
+    // The executor checks the document's limits itself (`graphql::limits`); this early parse,
+    // for the transcript and the fault rules, must not be the one a hostile text breaks.
+    let limits = DocumentLimits::of(&state.core.settings);
+    let doc = limits::check_source(&query, &limits).ok().and_then(|()| async_graphql::parser::parse_query(&query).ok());
     let info = doc.as_ref().and_then(|d| operation_info(d, parsed.operation_name.as_deref()));
     let mut caller = caller(&state.core.store, &headers);
     let mut variables = parsed.variables;
@@ -345,6 +361,19 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     {
         recorder(&caller).record(500, vec![errors::WORK_NOT_ALIVE.name.into()]);
         return graphql_error_response(StatusCode::INTERNAL_SERVER_ERROR, errors::WORK_NOT_ALIVE, errors::WORK_NOT_ALIVE.message);
+    }
+
+    // The platform's `checkDraftInContext`, also part of the context: a request in a draft
+    // that does not exist is refused whole (nothing it carries is stored anywhere).
+    if let Some(draft_id) = &caller.draft_id
+        && !state.core.store.read(|s| s.drafts.get(draft_id).is_some())
+    {
+        let (code, message) = match caller.user {
+            Some(_) => (errors::DRAFT_LOCKED, "Could not find draft workspace"),
+            None => (errors::FUNCTIONAL_ERROR, "User cannot be found"),
+        };
+        recorder(&caller).record(500, vec![code.name.into()]);
+        return graphql_error_response(StatusCode::INTERNAL_SERVER_ERROR, code, message);
     }
 
     // Fault rules.
@@ -389,9 +418,13 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 
     let rec = recorder(&caller);
-    let mut request = Request::new(query).variables(variables).data(caller).data(blobs).data(state.core.clone());
+    let mut request = Request::new(query).variables(variables).data(caller).data(blobs).data(limits).data(state.core.clone());
     if let Some(op) = parsed.operation_name {
         request = request.operation_name(op);
+    }
+    // Parsed once: the executor takes this document instead of parsing the text again.
+    if let Some(doc) = doc {
+        request.set_parsed_query(doc);
     }
     for (var_path, upload) in parsed.uploads {
         request.set_upload(&var_path, upload);

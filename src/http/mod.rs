@@ -2,13 +2,15 @@
 //! under `/_mock/`.
 //!
 //! [`router`] builds the whole application from a [`Core`], so tests can drive it without
-//! a socket; [`crate::platform::Platform::serve`] is the only place that binds one.
+//! a socket; [`crate::platform::Platform::serve`] is the only place that binds one, and
+//! [`serve`] the accept loop it runs.
 
 pub mod auth;
 pub mod body;
 pub mod control;
 pub mod graphql;
 pub mod multipart;
+pub mod serve;
 pub mod storage;
 pub mod unescape;
 
@@ -45,7 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", post(graphql::post).get(graphiql))
         .route("/health", get(health))
         .route("/storage/get/{*id}", get(storage::get))
-        .nest("/_mock", control::router())
+        .nest("/_mock", control::router(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }

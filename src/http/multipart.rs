@@ -1,15 +1,22 @@
 //! GraphQL multipart requests (the jaydenseric spec pycti uses for uploads):
 //! `operations` (JSON), `map` (file part name → variable paths), then the file parts.
 //!
-//! As on the platform (`graphqlUploadExpress()` defaults), the `operations` and `map`
-//! fields are limited to 1 000 000 bytes each; files are not limited by the JSON payload
-//! limit. Files are kept in memory.
+//! As on the platform (`graphqlUploadExpress()` defaults): the whole body is read before
+//! anything is answered — authentication comes after — and nothing is refused for its
+//! size, yet memory stays bounded whoever sends it. `operations` and `map` are limited to
+//! 1 000 000 bytes each and must come first, in that order; every file part named in `map`
+//! streams into an anonymous temporary file (deleted when the upload is dropped) and is
+//! handed to resolvers as a read-only memory map of it; parts `map` does not name are
+//! drained, never kept. A body that is not a valid multipart request is a
+//! [`ParseError::Body`].
+
+use std::collections::HashMap;
+use std::io::Write;
 
 use async_graphql::{UploadValue, Variables};
 use axum::body::Body;
 use bytes::Bytes;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 /// `graphql-upload`'s default `maxFieldSize`.
 pub const MAX_FIELD_SIZE: u64 = 1_000_000;
@@ -46,6 +53,13 @@ struct Operations {
     operation_name: Option<String>,
 }
 
+/// A file part, spooled to disk.
+struct Spooled {
+    filename: String,
+    content_type: Option<String>,
+    content: Bytes,
+}
+
 /// Parses a multipart GraphQL request from a streaming body.
 pub async fn parse(content_type: &str, body: Body) -> Result<Parsed, ParseError> {
     let boundary =
@@ -53,49 +67,93 @@ pub async fn parse(content_type: &str, body: Body) -> Result<Parsed, ParseError>
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().for_field("operations", MAX_FIELD_SIZE).for_field("map", MAX_FIELD_SIZE));
     let mut mp = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
-    let mut operations: Option<String> = None;
-    let mut map: Option<String> = None;
-    let mut files: HashMap<String, (String, Option<String>, Bytes)> = HashMap::new();
+    let mut operations: Option<Operations> = None;
+    let mut map: Option<HashMap<String, Vec<String>>> = None;
+    let mut files: HashMap<String, Spooled> = HashMap::new();
+    // Once the request is known to be unusable the rest of the body is still read (the
+    // client sends it all before reading the answer), but nothing more is kept.
+    let mut failure: Option<ParseError> = None;
     loop {
-        let field = match mp.next_field().await {
+        let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err(ParseError::Body(field_error(e))),
+            Err(e) => return Err(failure.unwrap_or(ParseError::Body(field_error(e)))),
         };
         let name = field.name().unwrap_or_default().to_string();
-        let filename = field.file_name().map(str::to_string);
-        let content_type = field.content_type().map(|m| m.to_string());
-        let data = field.bytes().await.map_err(|e| ParseError::Body(field_error(e)))?;
-        match name.as_str() {
-            "operations" => operations = Some(String::from_utf8_lossy(&data).into_owned()),
-            "map" => map = Some(String::from_utf8_lossy(&data).into_owned()),
-            _ => {
-                files.insert(name, (filename.unwrap_or_default(), content_type, data));
-            }
+        if failure.is_some() {
+            drain(&mut field).await.map_err(|e| ParseError::Body(field_error(e)))?;
+            continue;
+        }
+        let step = match (name.as_str(), &operations, &map) {
+            ("operations", None, _) => read_json(field).await.map(|ops| operations = Some(ops)),
+            (_, None, _) => Err(ParseError::Body("Misordered multipart fields; expected 'operations'.".into())),
+            ("map", Some(_), None) => read_json(field).await.map(|m| map = Some(m)),
+            (_, Some(_), None) => Err(ParseError::Body("Misordered multipart fields; expected 'map'.".into())),
+            (part, Some(_), Some(m)) if m.contains_key(part) && !files.contains_key(part) => spool(field).await.map(|spooled| {
+                files.insert(name, spooled);
+            }),
+            _ => drain(&mut field).await.map_err(|e| ParseError::Body(field_error(e))),
+        };
+        if let Err(e) = step {
+            failure = Some(e);
         }
     }
-    let operations = operations.ok_or_else(|| ParseError::Body("Misordered multipart fields; expected 'operations'.".into()))?;
-    let ops: Operations = serde_json::from_str(&operations)
-        .map_err(|e| ParseError::Body(format!("Invalid JSON in the 'operations' multipart field: {e}")))?;
-    let map: HashMap<String, Vec<String>> = match map {
-        Some(m) => {
-            serde_json::from_str(&m).map_err(|e| ParseError::Body(format!("Invalid JSON in the 'map' multipart field: {e}")))?
-        }
-        None => HashMap::new(),
-    };
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let ops = operations.ok_or_else(|| ParseError::Body("Misordered multipart fields; expected 'operations'.".into()))?;
     let mut uploads = Vec::new();
-    for (part, paths) in map {
-        let (filename, content_type, content) = files
+    for (part, paths) in map.unwrap_or_default() {
+        let spooled = files
             .remove(&part)
             .ok_or_else(|| ParseError::Body(format!("File missing in the request for map entry '{part}'.")))?;
         for path in paths {
-            uploads.push((
-                path,
-                UploadValue { filename: filename.clone(), content_type: content_type.clone(), content: content.clone() },
-            ));
+            let upload = UploadValue {
+                filename: spooled.filename.clone(),
+                content_type: spooled.content_type.clone(),
+                content: spooled.content.clone(),
+            };
+            uploads.push((path, upload));
         }
     }
     Ok(Parsed { query: ops.query, variables: ops.variables.unwrap_or_default(), operation_name: ops.operation_name, uploads })
+}
+
+/// A JSON field (`operations`, `map`), within its size limit.
+async fn read_json<T: serde::de::DeserializeOwned>(field: multer::Field<'_>) -> Result<T, ParseError> {
+    let name = field.name().unwrap_or_default().to_string();
+    let data = field.bytes().await.map_err(|e| ParseError::Body(field_error(e)))?;
+    serde_json::from_slice(&data).map_err(|e| ParseError::Body(format!("Invalid JSON in the '{name}' multipart field: {e}")))
+}
+
+/// Streams a file part into an anonymous temporary file and maps it read-only.
+async fn spool(mut field: multer::Field<'_>) -> Result<Spooled, ParseError> {
+    let io = |e: std::io::Error| ParseError::Body(format!("The upload could not be stored: {e}"));
+    let filename = field.file_name().unwrap_or_default().to_string();
+    let content_type = field.content_type().map(|m| m.to_string());
+    let mut file = tempfile::tempfile().map_err(io)?;
+    let mut size = 0usize;
+    while let Some(chunk) = field.chunk().await.map_err(|e| ParseError::Body(field_error(e)))? {
+        // Small synchronous writes to a local file; the page cache absorbs them.
+        file.write_all(&chunk).map_err(io)?;
+        size += chunk.len();
+    }
+    let content = if size == 0 {
+        Bytes::new()
+    } else {
+        file.flush().map_err(io)?;
+        // SAFETY: the file is anonymous (unlinked at creation) and owned here: no other
+        // process or handle can truncate or change it while it is mapped.
+        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Bytes::from_owner(mapped)
+    };
+    Ok(Spooled { filename, content_type, content })
+}
+
+/// Reads a part off the wire without keeping it.
+async fn drain(field: &mut multer::Field<'_>) -> Result<(), multer::Error> {
+    while field.chunk().await?.is_some() {}
+    Ok(())
 }
 
 fn field_error(e: multer::Error) -> String {

@@ -2,8 +2,11 @@
 //! job, an entity's `importFiles`), as the platform serves them from its object storage.
 //!
 //! Ids are storage paths (`import/global/feed.json`), given as path segments or
-//! URL-encoded (`import%2Fglobal%2Ffeed.json`). No user → 403; an unknown file → 503
-//! `{"status":"error","error":…}` (the platform's answer when the storage read fails).
+//! URL-encoded (`import%2Fglobal%2Ffeed.json`). No user → 403; a file that does not exist
+//! or that the user may not read (capabilities, markings, the entity it belongs to:
+//! [`crate::store::access::can_read_file`]) → 503 `{"status":"error","error":"File not
+//! found or restricted"}`, the platform's `loadFile` error through its Express error
+//! handler — the same answer for both, so the answer does not tell which.
 //! Text types are served with `charset=utf-8` so that clients (pycti reads `r.text`)
 //! do not fall back to ISO-8859-1.
 
@@ -22,7 +25,9 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>, headers:
     let user = caller(&core.store, &headers).user;
     let now = core.store.clock().now();
     let found = core.store.write(|s| {
-        let found = user.as_ref().and_then(|_| s.files.get(&id).cloned());
+        let found = user
+            .as_ref()
+            .and_then(|u| s.files.get(&id).filter(|f| crate::store::access::can_read_file(u, f, &s.knowledge)).cloned());
         let http_status = match (&user, &found) {
             (None, _) => 403,
             (Some(_), None) => 503,
@@ -46,7 +51,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>, headers:
     let Some(file) = found else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "error", "error": format!("The specified key does not exist: {id}")})),
+            axum::Json(json!({"status": "error", "error": "File not found or restricted"})),
         )
             .into_response();
     };

@@ -293,6 +293,8 @@ pub struct Decision {
     dead_letters: Vec<serde_json::Value>,
     /// Objects a `delete` event removes.
     deletes: Vec<String>,
+    /// Objects the splitter dropped (not counted; recorded on the work).
+    dropped: Vec<split::Dropped>,
 }
 
 impl Decision {
@@ -308,6 +310,7 @@ impl Decision {
             findings: Vec::new(),
             dead_letters: Vec::new(),
             deletes: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -434,10 +437,10 @@ fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> 
         }
         return Decision::objects(message, prepared, findings);
     }
-    let meta = Arc::new(MessageMeta { origin: Origin::WorkerSplit, ..(**meta).clone() });
+    let piece_meta = Arc::new(MessageMeta { origin: Origin::WorkerSplit, ..(**meta).clone() });
     let requeue =
-        split.bundles.into_iter().map(|b| PushMessage::new(meta.clone(), Content::Bundle { text: b, no_split })).collect();
-    Decision { requeue, add_expectations: split.expectations as i64, ..Decision::ack() }
+        split.bundles.into_iter().map(|b| PushMessage::new(piece_meta.clone(), Content::Bundle { text: b, no_split })).collect();
+    Decision { requeue, add_expectations: split.expectations as i64, dropped: split.dropped, ..Decision::ack() }
 }
 
 /// A platform `event` message (sync, background tasks): `content` is a stream-like event
@@ -520,6 +523,7 @@ fn apply_here(
     {
         s.works.add_expectations(w, decision.add_expectations, now);
     }
+    push::record_dropped(s, work_id, &decision.dropped, now);
     let attempt = decision.attempt;
     for id in &decision.deletes {
         let removed = s.knowledge.remove_cascade(id, now);

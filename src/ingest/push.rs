@@ -63,6 +63,27 @@ pub struct PushReceipt {
     pub expectations_added: i64,
 }
 
+/// Objects the splitter drops (no type, unsupported, a relationship without both ends) are
+/// not counted, as on the platform, but never lost silently: each becomes an error on the
+/// work, worded as pycti's importer reports it, and a transcript note.
+pub fn record_dropped(
+    s: &mut crate::store::State,
+    work_id: Option<&str>,
+    dropped: &[crate::ingest::split::Dropped],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    for d in dropped {
+        let e = crate::ingest::object::incompatible(&d.id);
+        if let Some(w) = work_id {
+            s.works.add_error(w, e.message, Some(e.source.clone()), now);
+        }
+        let kind = d.stix_type.as_deref().map_or_else(|| "no type".to_string(), |t| format!("type '{t}'"));
+        let work = work_id.map(|w| format!("work {w}: ")).unwrap_or_default();
+        let message = format!("{work}object {} ({kind}) dropped by the splitter, not imported: {}", d.id, e.source);
+        s.transcript.push(now, crate::store::transcript::EntryKind::Note { message });
+    }
+}
+
 /// Validates and queues a pushed bundle according to the platform profile.
 pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushError> {
     let store = worker.store();
@@ -111,6 +132,7 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
         };
         if let Some(split) = &split {
             s.works.add_expectations(&work_id, split.expectations as i64, now);
+            record_dropped(s, Some(&work_id), &split.dropped, now);
         }
         s.transcript.push_bundle(
             now,

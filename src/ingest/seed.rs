@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn a_seed_stores_in_dependency_order_and_reports_refusals() {
-        let store = Store::new(Profile::V7, "admin", Clock::system(), 1 << 20);
+        let retention = crate::config::Settings::default().transcript_retention().expect("default retention parses");
+        let store = Store::new(Profile::V7, "admin", Clock::system(), retention);
         let bundle = serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": [
             {"type": "relationship", "spec_version": "2.1", "id": "relationship--11111111-1111-4111-8111-111111111111",
              "relationship_type": "uses", "source_ref": "intrusion-set--11111111-1111-4111-8111-111111111111",

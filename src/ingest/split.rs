@@ -420,8 +420,13 @@ const NONE: u32 = u32::MAX;
 /// The walk's bookkeeping mirrors pycti's dictionaries, keyed by dense numbers instead of
 /// strings: `index` is pycti's `raw_data` (every id and alias of the bundle → key id),
 /// `cached` its `cache_index` (key id → position of the object cached under it) and `deps`
-/// its `cache_refs` (key id → key ids of the references followed from it; references
-/// absent from the bundle are left out, as no walk can start from them).
+/// its `cache_refs` (the pairs (from, to) of references followed; references absent from
+/// the bundle are left out, as no walk can start from them).
+///
+/// pycti's walk is recursive; this one keeps its frames on the heap ([`Frame`]) so that a
+/// chain of references as long as the bundle (object i created by object i+1) costs memory
+/// in proportion, never the thread's stack. pycti's `parent_acc` (the references on the
+/// path from the top-level object) is `on_path`, a count per key id.
 struct Splitter<'a> {
     raw: Vec<&'a RawValue>,
     index: FxHashMap<Text<'a>, KeyId>,
@@ -432,7 +437,8 @@ struct Splitter<'a> {
     finished: Vec<Option<String>>,
     nb_deps: Vec<i64>,
     cached: Vec<u32>,
-    deps: Vec<Vec<KeyId>>,
+    deps: rustc_hash::FxHashSet<(KeyId, KeyId)>,
+    on_path: Vec<u32>,
     elements: Vec<usize>,
     incompatible: Vec<(String, Option<String>)>,
     wrapper: Wrapper,
@@ -532,13 +538,14 @@ pub fn split_bundle_with(
         finished: vec![None; n],
         nb_deps: vec![1; n],
         cached: vec![NONE; key_count],
-        deps: vec![Vec::new(); key_count],
+        deps: rustc_hash::FxHashSet::default(),
+        on_path: vec![0; key_count],
         elements: Vec::with_capacity(n),
         incompatible: Vec::new(),
         wrapper,
     };
     for key in top {
-        s.enlist(key, &[]);
+        s.enlist(key);
         s.flush();
     }
 
@@ -597,84 +604,170 @@ impl<'a> Splitter<'a> {
         self.index.get(r).copied()
     }
 
-    /// pycti's condition for following a reference.
-    fn follows(&self, r: &str, r_key: Option<KeyId>, item: KeyId, parent_acc: &[KeyId]) -> bool {
+    /// pycti's condition for following a reference from `item` (the path to it is
+    /// `on_path`).
+    fn follows(&self, r: &str, r_key: Option<KeyId>, item: KeyId) -> bool {
         let missing = r_key.is_none();
         is_id_supported(r)
-            && !(r_key.is_some_and(|k| parent_acc.contains(&k)) || missing && self.cleanup)
+            && !(r_key.is_some_and(|k| self.on_path[k as usize] > 0) || missing && self.cleanup)
             && r != self.keys[item as usize].0
-            && !r_key.is_some_and(|k| self.deps[k as usize].contains(&item))
+            && !r_key.is_some_and(|k| self.deps.contains(&(k, item)))
     }
 
-    fn follow(&mut self, r_key: Option<KeyId>, item: KeyId, parent_acc: &[KeyId]) -> i64 {
-        let Some(k) = r_key else { return 0 };
-        self.deps[item as usize].push(k);
-        let mut acc = parent_acc.to_vec();
-        acc.push(k);
-        self.enlist(k, &acc)
-    }
-
-    fn enlist(&mut self, item: KeyId, parent_acc: &[KeyId]) -> i64 {
-        let mut nb_deps: i64 = 1;
-        let pos = self.keys[item as usize].1 as usize;
-        if self.cached[item as usize] != NONE {
-            return self.nb_deps[self.cached[item as usize] as usize];
+    /// pycti's `enlist_element` from a top-level object, with explicit frames: a frame
+    /// advances through its fields until it must walk a reference (a child frame) or is
+    /// done; a child's dependency count is added to its parent where pycti's recursive
+    /// call returns.
+    fn enlist(&mut self, root: KeyId) {
+        let Some(first) = self.open(root) else { return };
+        let mut frames = vec![first];
+        let mut returned: Option<i64> = None;
+        while let Some(frame) = frames.last_mut() {
+            if let Some(child_deps) = returned.take() {
+                frame.nb_deps += child_deps;
+                self.after_child(frame);
+            }
+            match self.advance(frame) {
+                Step::Descend(k) => {
+                    if let Some(cached) = self.cached_deps(k) {
+                        returned = Some(cached);
+                        continue;
+                    }
+                    self.on_path[k as usize] += 1;
+                    let child = self.open(k).expect("an uncached key opens a frame");
+                    frames.push(child);
+                }
+                Step::Done => {
+                    let done = frames.pop().expect("the frame being advanced");
+                    let nb_deps = self.finish(&done);
+                    if !frames.is_empty() {
+                        self.on_path[done.item as usize] -= 1;
+                    }
+                    returned = Some(nb_deps);
+                }
+            }
         }
+    }
+
+    /// The dependency count of an object already walked (pycti's cache hit).
+    fn cached_deps(&self, item: KeyId) -> Option<i64> {
+        let pos = self.cached[item as usize];
+        (pos != NONE).then(|| self.nb_deps[pos as usize])
+    }
+
+    /// A frame for an object not walked yet.
+    fn open(&mut self, item: KeyId) -> Option<Frame<'a>> {
+        if self.cached[item as usize] != NONE {
+            return None;
+        }
+        let pos = self.keys[item as usize].1 as usize;
         let state = self.item(pos);
         let field_count = state.borrow().fields.0.len();
-        for index in 0..field_count {
-            let kind = FieldKind::of(&state.borrow().fields.0[index].0);
+        Some(Frame { item, pos, state, field_count, field: 0, nb_deps: 1, refs: None })
+    }
+
+    /// Walks a frame's fields until a reference must be followed into an object of the
+    /// bundle, or every field is done.
+    fn advance(&mut self, frame: &mut Frame<'a>) -> Step {
+        loop {
+            if let Some(cursor) = frame.refs.as_mut() {
+                while cursor.i < cursor.refs.len() {
+                    let r = cursor.refs[cursor.i].clone();
+                    let r_key = self.key(&r);
+                    if self.follows(&r, r_key, frame.item) {
+                        if let Some(k) = r_key {
+                            self.deps.insert((frame.item, k));
+                            cursor.pending = Some(r);
+                            return Step::Descend(k);
+                        }
+                        // A reference absent from the bundle: followed, adds nothing.
+                        cursor.keep_ref(r);
+                    }
+                    cursor.next_ref(&frame.state, frame.field);
+                }
+                if cursor.all_strings && *cursor.keep.borrow() == cursor.refs {
+                    frame.state.borrow_mut().overrides.remove(&frame.field);
+                }
+                frame.refs = None;
+                frame.field += 1;
+                continue;
+            }
+            if frame.field >= frame.field_count {
+                return Step::Done;
+            }
+            let index = frame.field;
+            let kind = FieldKind::of(&frame.state.borrow().fields.0[index].0);
             match kind {
                 FieldKind::Refs => {
-                    let Some((refs, all_strings)) = state.borrow().refs(index) else { continue };
-                    // As in pycti, after each element the field holds the references kept so
-                    // far, which a cycle coming back to this object reads.
-                    let keep: Rc<RefCell<Vec<Text<'a>>>> = Rc::default();
-                    let mut kept = rustc_hash::FxHashSet::default();
-                    for (i, r) in refs.iter().enumerate() {
-                        let r_key = self.key(r);
-                        if self.follows(r, r_key, item, parent_acc) {
-                            nb_deps += self.follow(r_key, item, parent_acc);
-                            if kept.insert(r.clone()) {
-                                keep.borrow_mut().push(r.clone());
-                            }
+                    let refs = frame.state.borrow().refs(index);
+                    match refs {
+                        Some((refs, all_strings)) => {
+                            // As in pycti, after each element the field holds the references kept
+                            // so far, which a cycle coming back to this object reads.
+                            frame.refs = Some(RefsCursor {
+                                refs,
+                                all_strings,
+                                i: 0,
+                                keep: Rc::default(),
+                                kept: rustc_hash::FxHashSet::default(),
+                                pending: None,
+                            });
                         }
-                        if i == 0 {
-                            state.borrow_mut().overrides.insert(index, Override::Refs(keep.clone()));
-                        }
+                        None => frame.field += 1,
                     }
-                    if all_strings && *keep.borrow() == refs {
-                        state.borrow_mut().overrides.remove(&index);
-                    }
+                    continue;
                 }
                 FieldKind::Ref => {
-                    let r = state.borrow().reference(index);
+                    let r = frame.state.borrow().reference(index);
                     let r_key = r.as_deref().and_then(|r| self.key(r));
+                    frame.field += 1;
                     match r {
-                        Some(r) if self.follows(&r, r_key, item, parent_acc) => nb_deps += self.follow(r_key, item, parent_acc),
-                        _ => state.borrow_mut().set(index, Value::Null),
+                        Some(r) if self.follows(&r, r_key, frame.item) => {
+                            if let Some(k) = r_key {
+                                self.deps.insert((frame.item, k));
+                                return Step::Descend(k);
+                            }
+                        }
+                        _ => frame.state.borrow_mut().set(index, Value::Null),
                     }
                 }
                 FieldKind::ExternalReferences | FieldKind::KillChainPhases => {
-                    let value = state.borrow().value(index);
-                    if value.is_null() {
-                        continue;
+                    let value = frame.state.borrow().value(index);
+                    if !value.is_null() {
+                        let deduped = if kind == FieldKind::ExternalReferences {
+                            dedup_external_references(&value)
+                        } else {
+                            dedup_kill_chain_phases(&value)
+                        };
+                        frame.state.borrow_mut().set(index, Value::Array(deduped));
                     }
-                    let deduped = if kind == FieldKind::ExternalReferences {
-                        dedup_external_references(&value)
-                    } else {
-                        dedup_kill_chain_phases(&value)
-                    };
-                    state.borrow_mut().set(index, Value::Array(deduped));
+                    frame.field += 1;
                 }
-                FieldKind::Other => {}
+                FieldKind::Other => frame.field += 1,
             }
         }
+    }
+
+    /// What pycti does after a recursive call returns inside a `*_refs` loop: keep the
+    /// reference, then move to the next one (a `*_ref` field has moved on already).
+    fn after_child(&mut self, frame: &mut Frame<'a>) {
+        if let Some(cursor) = frame.refs.as_mut()
+            && let Some(r) = cursor.pending.take()
+        {
+            cursor.keep_ref(r);
+            cursor.next_ref(&frame.state, frame.field);
+        }
+    }
+
+    /// The end of pycti's `enlist_element` for an object: its final count, and the list it
+    /// goes to (compatible elements, or incompatible ones) the first time it is finished.
+    fn finish(&mut self, frame: &Frame<'a>) -> i64 {
+        let (item, pos, nb_deps) = (frame.item, frame.pos, frame.nb_deps);
         self.nb_deps[pos] = nb_deps;
         if self.cached[item as usize] == NONE {
             let item_id = self.keys[item as usize].0.clone();
             let (compatible, stix_type, aliases) = {
-                let it = state.borrow();
+                let it = frame.state.borrow();
                 let present = |k: &str| !it.value_of(k).is_null();
                 let stix_type = it.fields.text("type").map(|t| t.into_owned());
                 let compatible = match stix_type.as_deref() {
@@ -701,6 +794,55 @@ impl<'a> Splitter<'a> {
         }
         nb_deps
     }
+}
+
+/// One object under the walk: where it stands in its fields.
+struct Frame<'a> {
+    item: KeyId,
+    pos: usize,
+    state: Item<'a>,
+    field_count: usize,
+    /// The field being walked.
+    field: usize,
+    nb_deps: i64,
+    /// The `*_refs` field being walked, if any.
+    refs: Option<RefsCursor<'a>>,
+}
+
+/// Where the walk stands in a `*_refs` list.
+struct RefsCursor<'a> {
+    refs: Vec<Text<'a>>,
+    all_strings: bool,
+    i: usize,
+    /// The references kept so far, shared with the object's override.
+    keep: Rc<RefCell<Vec<Text<'a>>>>,
+    kept: rustc_hash::FxHashSet<Text<'a>>,
+    /// The reference whose object is being walked.
+    pending: Option<Text<'a>>,
+}
+
+impl<'a> RefsCursor<'a> {
+    fn keep_ref(&mut self, r: Text<'a>) {
+        if self.kept.insert(r.clone()) {
+            self.keep.borrow_mut().push(r);
+        }
+    }
+
+    /// Moves past the current element; after the first, the field holds the kept list.
+    fn next_ref(&mut self, state: &Item<'a>, field: usize) {
+        if self.i == 0 {
+            state.borrow_mut().overrides.insert(field, Override::Refs(self.keep.clone()));
+        }
+        self.i += 1;
+    }
+}
+
+/// What a frame needs next.
+enum Step {
+    /// Walk the object of this key, then come back.
+    Descend(KeyId),
+    /// Every field is done.
+    Done,
 }
 
 fn dedup_external_references(value: &Value) -> Vec<Value> {

@@ -47,10 +47,10 @@ impl Platform {
     /// (the bound address when `app.base_url` is not set).
     pub fn new(settings: Settings, clock: Clock, public_url: String) -> Result<Platform> {
         let admin_token = settings.app.admin.token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let cap = settings.transcript_bundle_cap().map_err(|e| Error::Config(e.to_string()))? as usize;
+        let retention = settings.transcript_retention().map_err(|e| Error::Config(e.to_string()))?;
         // The checks' tables are built once per process, off the start-up path.
         std::thread::spawn(crate::ingest::rules::warm_up);
-        let store = Store::new(settings.mock.profile, &admin_token, clock, cap);
+        let store = Store::new(settings.mock.profile, &admin_token, clock, retention);
         let now = store.clock().now();
         store.write(|s| {
             s.queues.throttle.delay = Duration::from_millis(settings.mock.ingest_delay_ms);
@@ -62,9 +62,16 @@ impl Platform {
                     Some((n, t)) => (n, Some(t)),
                     None => (spec.as_str(), None),
                 };
+                if let Some(holder) = token.and_then(|t| s.users.token_holder(t)) {
+                    return Err(Error::Config(format!(
+                        "connector user '{name}': its token is already the token of user '{}'; every token must be unique",
+                        holder.name
+                    )));
+                }
                 s.users.add_connector_user(name, token, now);
             }
-        });
+            Ok(())
+        })?;
         crate::ingest::seed_built_ins(&store).map_err(|e| Error::Config(format!("built-in marking refused: {e}")))?;
         store.write(|s| s.queues.objects_max_refs = settings.mock.objects_max_refs);
         let (stop, stop_rx) = watch::channel(false);
@@ -180,20 +187,21 @@ impl Platform {
             shutdown.await;
             let _ = grace_tx.send(true);
         };
-        let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal).into_future();
+        let timeouts = crate::http::serve::Timeouts::of(&self.core.settings);
+        let server = crate::http::serve::serve(listener, router(state), timeouts, signal);
         tokio::pin!(server);
-        let result = tokio::select! {
-            r = &mut server => r,
+        tokio::select! {
+            () = &mut server => {},
             _ = async {
                 let _ = grace_rx.wait_for(|v| *v).await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => Ok(()),
+            } => {},
         };
         let _ = self.stop.send(true);
         if let Some(broker) = self.core.amqp.broker() {
             broker.shutdown().await;
         }
-        result.map_err(|e| Error::Io(e.to_string()))
+        Ok(())
     }
 }
 

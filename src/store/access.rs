@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 
+use crate::store::files::StoredFile;
 use crate::store::knowledge::{Knowledge, StoredObject};
 use crate::store::users::User;
 
@@ -63,6 +64,33 @@ impl Clearance {
         let body = obj.json();
         let markings = body.get("object_marking_refs").and_then(serde_json::Value::as_array);
         markings.into_iter().flatten().filter_map(serde_json::Value::as_str).all(|m| self.allows(knowledge, m))
+    }
+}
+
+/// Whether `user` may read a stored file, by the platform's `loadFile` rules
+/// (`database/file-storage.js`): `support/` files need `SETTINGS_SUPPORT`; `import/`,
+/// `embedded/`, `export/` and `fromTemplate/` files need a `KNOWLEDGE` capability, and
+/// `import/global/` ones `KNOWLEDGE_KNASKIMPORT`; the file's markings must all be the
+/// user's (its index entry is invisible otherwise); a file attached to an entity needs
+/// `KNOWLEDGE` and an entity the user can see. Capabilities match as the platform's
+/// `isUserHasCapability` does: BYPASS, or a capability that contains the name.
+pub fn can_read_file(user: &User, file: &StoredFile, knowledge: &Knowledge) -> bool {
+    let path = file.id.as_str();
+    let needs = |capability: &str| user.has_any_capability(&[capability]);
+    let knowledge_path = ["import/", "embedded/", "export/", "fromTemplate/"].iter().any(|p| path.starts_with(p));
+    if path.starts_with("support/") && !needs("SETTINGS_SUPPORT")
+        || knowledge_path && !needs("KNOWLEDGE")
+        || path.starts_with("import/global") && !needs("KNOWLEDGE_KNASKIMPORT")
+    {
+        return false;
+    }
+    let clearance = Clearance::of(user, knowledge);
+    if !file.markings.iter().all(|m| clearance.allows(knowledge, m)) {
+        return false;
+    }
+    match &file.entity_id {
+        None => true,
+        Some(entity) => needs("KNOWLEDGE") && knowledge.get(entity).is_some_and(|o| clearance.can_see(knowledge, o)),
     }
 }
 

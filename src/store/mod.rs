@@ -73,6 +73,14 @@ pub struct State {
     pub drafts: drafts::Drafts,
 }
 
+impl State {
+    /// The knowledge a request reads: its draft's (`opencti-draft-id`) when that draft
+    /// exists, else the main one.
+    pub fn knowledge_in(&self, draft_id: Option<&str>) -> &knowledge::Knowledge {
+        draft_id.and_then(|d| self.drafts.get(d)).map_or(&self.knowledge, |d| &d.knowledge)
+    }
+}
+
 /// An object the worker sent to the dead-letter queue (`listen_too-large-bundle`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeadLetter {
@@ -106,8 +114,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store with the given profile, admin token and clock.
-    pub fn new(profile: Profile, admin_token: &str, clock: Clock, transcript_body_cap: usize) -> Self {
+    /// A store with the given profile, admin token, clock and transcript retention.
+    pub fn new(profile: Profile, admin_token: &str, clock: Clock, retention: transcript::Retention) -> Self {
         let state = State {
             profile,
             users: users::Users::new(admin_token, clock.now()),
@@ -117,7 +125,7 @@ impl Store {
             queues: queues::Queues::default(),
             faults: faults::Faults::default(),
             findings: findings::Findings::default(),
-            transcript: transcript::Transcript::new(transcript_body_cap),
+            transcript: transcript::Transcript::new(retention),
             dead_letters: Vec::new(),
             files: files::Files::default(),
             jobs: jobs::Jobs::default(),

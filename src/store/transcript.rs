@@ -4,6 +4,13 @@
 //! `received_bundles()`), the control API serves it, and expectation failures print it.
 //! Large strings in GraphQL variables are abbreviated (the bundle of a `stixBundlePush`
 //! is recorded once, as a bundle entry, and kept in full only below the body cap).
+//!
+//! A platform that serves CI for days must stay bounded, so the transcript keeps the
+//! latest [`Retention::max_entries`] entries and whole bundle bodies up to
+//! [`Retention::body_budget`] bytes in all (older bodies go first, their metadata stays);
+//! what it let go is counted ([`Transcript::dropped`]) and shown by `/_mock/health`.
+//! Entries keep their sequence numbers, so readers that remember a position
+//! ([`Transcript::since`]) stay right after old entries are dropped.
 
 use std::sync::Arc;
 
@@ -129,48 +136,124 @@ pub struct Entry {
     pub kind: EntryKind,
 }
 
+/// How much a transcript keeps (`mock.transcript_max_entries`,
+/// `mock.transcript_body_budget`, `mock.transcript_bundle_cap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Bundles up to this size are kept whole.
+    pub body_cap: usize,
+    /// Entries kept; older ones are dropped.
+    pub max_entries: usize,
+    /// Bytes of whole bundle bodies kept in all; older bodies are dropped first.
+    pub body_budget: usize,
+}
+
+/// What a transcript let go, by retention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// Entries dropped (the oldest).
+    pub entries: u64,
+    /// Bundle bodies dropped (their entries stay, without the body).
+    pub bundle_bodies: u64,
+}
+
 /// The transcript of one platform.
 #[derive(Debug)]
 pub struct Transcript {
     entries: Vec<Entry>,
-    body_cap: usize,
+    /// Sequence number of the next entry.
+    next_seq: u64,
+    retention: Retention,
+    /// Bytes of the bundle bodies kept.
+    body_bytes: usize,
+    dropped: Dropped,
 }
 
 impl Transcript {
-    /// An empty transcript keeping bundle bodies up to `body_cap` bytes.
-    pub fn new(body_cap: usize) -> Self {
-        Transcript { entries: Vec::new(), body_cap }
+    /// An empty transcript.
+    pub fn new(retention: Retention) -> Self {
+        Transcript { entries: Vec::new(), next_seq: 1, retention, body_bytes: 0, dropped: Dropped::default() }
     }
 
     /// Appends an entry.
     pub fn push(&mut self, at: DateTime<Utc>, kind: EntryKind) -> u64 {
-        let seq = self.entries.len() as u64 + 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
         self.entries.push(Entry { seq, at, kind });
+        self.enforce_entries();
         seq
     }
 
     /// Records a received bundle, keeping its body if small enough.
     pub fn push_bundle(&mut self, at: DateTime<Utc>, mut bundle: ReceivedBundle, body: &str) -> u64 {
-        if body.len() <= self.body_cap {
+        if body.len() <= self.retention.body_cap && body.len() <= self.retention.body_budget {
+            self.body_bytes += body.len();
             bundle.content = Some(Arc::from(body));
+            self.enforce_bodies();
         }
         self.push(at, EntryKind::Bundle(bundle))
     }
 
-    /// Every entry.
+    /// Drops the oldest entries past the limit, a tenth of it at a time (so each push costs
+    /// amortised constant time).
+    fn enforce_entries(&mut self) {
+        let max = self.retention.max_entries.max(1);
+        if self.entries.len() <= max + max / 10 {
+            return;
+        }
+        let excess = self.entries.len() - max;
+        for e in self.entries.drain(..excess) {
+            if let EntryKind::Bundle(ReceivedBundle { content: Some(body), .. }) = &e.kind {
+                self.body_bytes -= body.len();
+            }
+        }
+        self.dropped.entries += excess as u64;
+    }
+
+    /// Drops the oldest bundle bodies until the kept ones fit the budget.
+    fn enforce_bodies(&mut self) {
+        let mut i = 0;
+        while self.body_bytes > self.retention.body_budget && i < self.entries.len() {
+            if let EntryKind::Bundle(b) = &mut self.entries[i].kind
+                && let Some(body) = b.content.take()
+            {
+                self.body_bytes -= body.len();
+                self.dropped.bundle_bodies += 1;
+            }
+            i += 1;
+        }
+    }
+
+    /// Every entry kept.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
-    /// Entries after `seq`.
+    /// Entries kept after the one numbered `seq`.
     pub fn since(&self, seq: u64) -> &[Entry] {
-        let start = (seq as usize).min(self.entries.len());
+        let start = self.entries.partition_point(|e| e.seq <= seq);
         &self.entries[start..]
     }
 
-    /// Forgets everything.
+    /// The number of the last entry (0 before the first), dropped or not.
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// What retention let go so far.
+    pub fn dropped(&self) -> Dropped {
+        self.dropped
+    }
+
+    /// The limits in force.
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Forgets everything (numbering goes on).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.body_bytes = 0;
     }
 }
 
@@ -181,5 +264,57 @@ pub fn abbreviate(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(abbreviate).collect()),
         Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), abbreviate(v))).collect()),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(t: &mut Transcript, i: usize) -> u64 {
+        t.push(Utc::now(), EntryKind::Note { message: format!("note {i}") })
+    }
+
+    fn bundle(t: &mut Transcript, body: &str) -> u64 {
+        let b = ReceivedBundle {
+            connector_id: "c".into(),
+            work_id: None,
+            transport: "api".into(),
+            bytes: body.len(),
+            objects: 1,
+            content: None,
+        };
+        t.push_bundle(Utc::now(), b, body)
+    }
+
+    #[test]
+    fn the_oldest_entries_go_past_the_limit_and_numbers_stay() {
+        let mut t = Transcript::new(Retention { body_cap: 100, max_entries: 10, body_budget: 1000 });
+        for i in 0..100 {
+            note(&mut t, i);
+        }
+        assert!(t.entries().len() <= 11, "{}", t.entries().len());
+        assert_eq!(t.last_seq(), 100);
+        assert_eq!(t.entries().last().map(|e| e.seq), Some(100));
+        assert_eq!(t.dropped().entries, 100 - t.entries().len() as u64);
+        // A reader that remembered position 95 gets exactly the five entries after it.
+        assert_eq!(t.since(95).iter().map(|e| e.seq).collect::<Vec<_>>(), [96, 97, 98, 99, 100]);
+        assert_eq!(t.since(0).len(), t.entries().len(), "a position already dropped reads what is kept");
+    }
+
+    #[test]
+    fn bundle_bodies_past_the_budget_lose_their_body_oldest_first() {
+        let mut t = Transcript::new(Retention { body_cap: 40, max_entries: 100, body_budget: 100 });
+        let first = bundle(&mut t, &"a".repeat(40));
+        bundle(&mut t, &"b".repeat(40));
+        bundle(&mut t, &"c".repeat(40));
+        bundle(&mut t, &"d".repeat(30));
+        bundle(&mut t, &"e".repeat(50));
+        let kept: Vec<bool> =
+            t.entries().iter().map(|e| matches!(&e.kind, EntryKind::Bundle(b) if b.content.is_some())).collect();
+        assert_eq!(kept, [false, false, true, true, false], "the oldest went first; one over the cap is never kept");
+        assert_eq!(t.dropped().bundle_bodies, 2);
+        assert_eq!(first, 1);
+        assert!(t.body_bytes <= 100);
     }
 }

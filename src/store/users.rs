@@ -144,6 +144,12 @@ impl Users {
         self.by_id(ADMIN_USER_ID).expect("the admin user is created with the store and never removed")
     }
 
+    /// The user holding `token`, revoked or not: a token names one user for ever, so a new
+    /// user may not take it (the platform's tokens are unique by construction).
+    pub fn token_holder(&self, token: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.api_tokens.iter().any(|t| t.token == token))
+    }
+
     /// Creates (or returns, by name) a connector user in the "Connectors" group with the
     /// "Connector" role. `token` defaults to a fresh UUID; an existing user with the same
     /// name gets the token added.

@@ -251,6 +251,16 @@ impl Works {
         w.updated_at = now;
     }
 
+    /// Records an error on a work without counting an expectation: what the platform's
+    /// splitter drops is not counted, but the mock says so where the user looks.
+    pub fn add_error(&mut self, id: &str, message: String, source: Option<String>, now: DateTime<Utc>) {
+        let Some(w) = self.items.get_mut(id) else { return };
+        if w.errors.len() < MAX_REPORTED_ERRORS {
+            w.errors.push(WorkMessage { timestamp: now, message, source });
+        }
+        w.updated_at = now;
+    }
+
     /// `toProcessed`.
     pub fn to_processed(&mut self, profile: Profile, id: &str, message: Option<&str>, in_error: bool, now: DateTime<Utc>) {
         let Some(w) = self.items.get_mut(id) else { return };

@@ -49,7 +49,7 @@ impl<'a> View<'a> {
     /// The view of `user` inside a draft (`opencti-draft-id`); the main knowledge when the
     /// draft does not exist.
     pub fn in_draft(state: &'a State, api: &'a Api, user: &'a User, draft_id: Option<&str>) -> Self {
-        let knowledge = draft_id.and_then(|d| state.drafts.get(d)).map_or(&state.knowledge, |d| &d.knowledge);
+        let knowledge = state.knowledge_in(draft_id);
         View { state, api, user, knowledge, clearance: Clearance::of(user, knowledge) }
     }
 
