@@ -260,3 +260,38 @@ fn pycti_buffers_on_the_backlog_of_its_push_queue_on_the_broker() {
     assert!(buffering, "pycti reported buffering in its ping");
     assert_eq!(work_adds, 0, "pycti skipped its run");
 }
+
+#[test]
+fn entities_types_sent_as_the_connectors_scope_filter_as_the_worker_does() {
+    // Real connectors pass `entities_types=helper.connect_scope`: a comma-separated string,
+    // which the worker's importer tests as a substring; a list is a membership test.
+    for mode in ["scope", "list"] {
+        // Arrange
+        let serve = serve(&[], &[]);
+        let client = Client::new(&serve.url);
+        let admin = &serve.admin_token;
+        let id = uuid::Uuid::new_v4().to_string();
+        let env = import_env(&serve.url, &id, &[("TEST_OBJECTS", "5"), ("TEST_EXTRA", "malware"), ("TEST_ENTITIES_TYPES", mode)]);
+
+        // Act
+        let out = run_connector(&connector_script("external_import.py"), &env, Duration::from_secs(120));
+
+        // Assert: every expectation processed; the malware, outside the scope, not stored.
+        assert!(out.status.success(), "{mode}: connector failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let connector = client.control(admin, &format!("connectors/{id}"));
+        let work_id = connector["work_list"][0]["id"].as_str().expect("a work").to_string();
+        wait_for("the work to complete", Duration::from_secs(30), || {
+            client.control(admin, &format!("works/{work_id}"))["status"] == "complete"
+        });
+        let work = client.control(admin, &format!("works/{work_id}"));
+        assert_eq!(
+            (work["import_expected_number"].as_i64(), work["import_processed_number"].as_i64()),
+            (Some(12), Some(12)),
+            "{mode}: {work}"
+        );
+        assert!(work["errors"].as_array().expect("errors").is_empty(), "{mode}: {work}");
+        let objects = client.control(admin, "objects");
+        assert_eq!(objects.as_array().expect("objects").len(), 11, "{mode}: {objects}");
+        assert!(client.control(admin, "objects?type=malware").as_array().expect("list").is_empty(), "{mode}");
+    }
+}

@@ -245,7 +245,7 @@ async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft(#[c
     assert!(auto.is_empty(), "noTriggerImport");
 
     // Act 1: workbench.
-    let workbench = ImportOptions { validation_mode: Some("workbench".into()), force_validation: true, configuration: None };
+    let workbench = ImportOptions { validation_mode: Some("workbench".into()), force_validation: true, ..Default::default() };
     let works = platform.ask_import(&file.id, Some(&id), &workbench).expect("job sent");
     let done = processed(&platform, &connector, &works[0].id).await;
 
@@ -256,7 +256,7 @@ async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft(#[c
     assert!(platform.object("malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").is_none(), "nothing imported before validation");
 
     // Act 2: draft.
-    let draft = ImportOptions { validation_mode: Some("draft".into()), force_validation: true, configuration: None };
+    let draft = ImportOptions { validation_mode: Some("draft".into()), force_validation: true, ..Default::default() };
     let works = platform.ask_import(&file.id, Some(&id), &draft).expect("job sent");
     let done = processed(&platform, &connector, &works[0].id).await;
 
@@ -269,6 +269,54 @@ async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft(#[c
     let in_draft = platform.draft_object(&drafts[0].id, "malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").expect("in the draft");
     assert!(drafts[0].touched.contains(&in_draft.standard_id), "listed as written into the draft: {:?}", drafts[0].touched);
     assert!(platform.object("malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").is_none(), "the main knowledge is untouched");
+}
+
+#[rstest]
+#[case::http("api")]
+#[case::amqp("amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validating_a_workbench_imports_it_through_ask_job_import_with_bypass_validation(#[case] listen: &str) {
+    // Arrange: the file is imported into a workbench first, as with validate-before-import.
+    let platform = platform(listen).await;
+    let env = listen_env(listen, "application/json");
+    let (connector, id, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
+    let upload = Upload {
+        filename: "feed.json".into(),
+        mime_type: "application/json".into(),
+        content: feed_bundle().into(),
+        markings: vec![],
+        entity_id: None,
+        pending: false,
+        no_trigger_import: true,
+    };
+    let (file, _) = platform.upload(upload).expect("stored");
+    let workbench = ImportOptions { validation_mode: Some("workbench".into()), force_validation: true, ..Default::default() };
+    let works = platform.ask_import(&file.id, Some(&id), &workbench).expect("job sent");
+    processed(&platform, &connector, &works[0].id).await;
+    let pending = platform.file("import/pending/feed.json").expect("the workbench");
+
+    // Act: the UI's "validate": askJobImport on the workbench file with bypassValidation.
+    let (_, answer) = common::gql(
+        platform.url(),
+        Some(platform.token()),
+        "mutation Validate($file: ID!, $connector: String) { askJobImport(fileName: $file, connectorId: $connector, bypassValidation: true) { id } }",
+        serde_json::json!({"file": pending.id, "connector": id}),
+    )
+    .await;
+    assert_eq!(answer["data"]["askJobImport"]["id"], pending.id.as_str(), "{answer}");
+    let job = platform.jobs().into_iter().last().expect("a job for the workbench");
+    let done = processed(&platform, &connector, job.work_id.as_deref().expect("a work")).await;
+
+    // Assert: the job said so, and pycti imported the objects directly.
+    let message: serde_json::Value = serde_json::from_str(&job.message).expect("JSON");
+    assert_eq!(message["event"]["bypass_validation"], true, "{message}");
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+    platform
+        .wait_until("the objects imported", Duration::from_secs(30), |s| {
+            s.knowledge.get("malware--6b8f4a2e-0c1d-5e3f-9a7b-2c4d6e8f0a1b").is_some()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", connector.output()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::store::queues::{Content, MessageMeta, MessageType, Origin};
+use crate::store::queues::{Content, MessageMeta, MessageType, Origin, TypeFilter};
 
 /// A push-queue message the worker can process.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ struct Wire {
     applicant_id: Option<String>,
     action_sequence: Option<i64>,
     #[serde(default)]
-    entities_types: Option<Vec<String>>,
+    entities_types: Option<Json>,
     content: Option<String>,
     #[serde(default)]
     update: Option<bool>,
@@ -74,7 +74,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, String> {
         work_id: wire.work_id.filter(|w| !w.is_empty()),
         update: wire.update.unwrap_or(false),
         draft_id: wire.draft_id.filter(|d| !d.is_empty()),
-        entities_types: wire.entities_types.unwrap_or_default(),
+        entities_types: type_filter(wire.entities_types)?,
         origin: Origin::Amqp,
     };
     Ok(Decoded {
@@ -83,6 +83,25 @@ pub fn decode(body: &[u8]) -> Result<Decoded, String> {
         content_bytes,
         action_sequence: wire.action_sequence,
     })
+}
+
+/// `entities_types` as the worker passes it to pycti's importer: a list, or a string (what
+/// real connectors send: their scope, comma-separated). Anything else would make the
+/// importer's `in` fail on every object.
+fn type_filter(value: Option<Json>) -> Result<TypeFilter, String> {
+    match value {
+        None | Some(Json::Null) => Ok(TypeFilter::None),
+        Some(Json::String(s)) => Ok(TypeFilter::Text(s)),
+        Some(Json::Array(items)) => items
+            .into_iter()
+            .map(|i| match i {
+                Json::String(s) => Ok(s),
+                other => Err(format!("entities_types holds {other}, not a type name")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TypeFilter::List),
+        Some(other) => Err(format!("entities_types is {other}, neither a list nor a string")),
+    }
 }
 
 /// The message the platform publishes on a push queue (`pushToWorkerForConnector`): keys
@@ -175,6 +194,18 @@ mod tests {
     }
 
     #[test]
+    fn entities_types_are_taken_as_a_list_or_as_a_connectors_scope_string() {
+        let with = |types: Json| {
+            let body = json!({"entities_types": types, "content": b64(r#"{"type":"bundle","objects":[]}"#)});
+            decode(body.to_string().as_bytes()).map(|d| d.meta.entities_types)
+        };
+        assert_eq!(with(json!(["ipv4-addr"])), Ok(TypeFilter::List(vec!["ipv4-addr".into()])));
+        assert_eq!(with(json!("ipv4-addr,domain-name")), Ok(TypeFilter::Text("ipv4-addr,domain-name".into())));
+        assert_eq!(with(Json::Null), Ok(TypeFilter::None));
+        assert!(with(json!(3)).unwrap_err().contains("neither a list nor a string"));
+    }
+
+    #[test]
     fn invalid_messages_say_why() {
         assert!(decode(b"not json").unwrap_err().contains("not a JSON object"));
         assert!(decode(br#"{"type":"weird","content":""}"#).unwrap_err().contains("Unsupported event type"));
@@ -192,7 +223,7 @@ mod tests {
             work_id: Some("w".into()),
             update: true,
             draft_id: None,
-            entities_types: vec![],
+            entities_types: TypeFilter::None,
             origin: Origin::ApiPush,
         };
         let body = platform_bundle_message(&meta, "{}", false);

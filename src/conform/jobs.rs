@@ -108,7 +108,7 @@ fn plan(connector_type: &str) -> Vec<Step> {
     let import = |role, file, mode: Option<&str>, force| Step::Import {
         role,
         file,
-        options: ImportOptions { validation_mode: mode.map(str::to_string), force_validation: force, configuration: None },
+        options: ImportOptions { validation_mode: mode.map(str::to_string), force_validation: force, ..ImportOptions::default() },
     };
     match connector_type {
         "INTERNAL_ENRICHMENT" => vec![

@@ -105,6 +105,7 @@ fn ask_job_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
         validation_mode: arg_str(ctx, "validationMode"),
         force_validation: arg_bool(ctx, "forceValidation"),
         configuration: arg_str(ctx, "configuration"),
+        bypass_validation: arg_bool(ctx, "bypassValidation"),
     };
     jobs::ask_import(core, &file_id, connector_id.as_deref(), true, &options, &asker(ctx)?).map_err(job_error)?;
     let file = core.store.read(|s| s.files.get(&file_id).cloned());

@@ -533,6 +533,8 @@ struct ImportBody {
     #[serde(default)]
     configuration: Option<String>,
     #[serde(default)]
+    bypass_validation: bool,
+    #[serde(default)]
     draft_id: Option<String>,
 }
 
@@ -544,6 +546,7 @@ async fn ask_import(State(state): State<AppState>, JsonBody(body): JsonBody<Impo
         validation_mode: body.validation_mode,
         force_validation: body.force_validation,
         configuration: body.configuration,
+        bypass_validation: body.bypass_validation,
     };
     let asker = crate::jobs::Asker { user_id: None, draft_id: body.draft_id };
     match crate::jobs::ask_import(&state.core, &body.file_id, body.connector_id.as_deref(), true, &options, &asker) {

@@ -17,6 +17,7 @@
 pub mod object;
 pub mod push;
 pub mod rules;
+pub mod scope;
 pub mod seed;
 pub mod split;
 
@@ -383,6 +384,7 @@ fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> 
         applicant_id: meta.applicant_id.clone(),
         connector_id: Some(connector_id.to_string()),
         draft_id: meta.draft_id.clone(),
+        types: meta.entities_types.clone(),
     };
     // STIX findings are made once per object, on its first attempt.
     let mut findings = Vec::new();

@@ -48,6 +48,9 @@ pub struct IngestContext {
     pub connector_id: Option<String>,
     /// Draft it goes into.
     pub draft_id: Option<String>,
+    /// The message's `entities_types`: what is not in it is counted, not stored
+    /// ([`crate::ingest::scope`]).
+    pub types: crate::store::queues::TypeFilter,
 }
 
 /// An object the platform refuses, as the worker reports it on the work
@@ -95,6 +98,32 @@ impl ObjectError {
     pub fn is_retried_at(&self, attempt: u32) -> bool {
         self.refusal.as_ref().is_some_and(|r| r.worker_handling(attempt) == refusals::WorkerHandling::Retry)
     }
+}
+
+/// The author as the worker's importer finds it (pycti `extract_embedded_relationships`):
+/// `created_by_ref`, else `x_opencti_created_by_ref` (what connectors-sdk models emit),
+/// else the OpenCTI extension's `created_by_ref`; the platform stores it as the author
+/// (`createdBy`), so the stored object carries it as `created_by_ref`. Returns whether the
+/// object changed.
+fn take_author(map: &mut serde_json::Map<String, Value>) -> bool {
+    if map.contains_key("created_by_ref") {
+        return false;
+    }
+    let author = match map.get("x_opencti_created_by_ref").filter(|v| v.is_string()).cloned() {
+        Some(author) => {
+            map.shift_remove("x_opencti_created_by_ref");
+            author
+        }
+        None => {
+            match map.get("extensions").and_then(|e| e.get(crate::stix::OPENCTI_EXTENSION)).and_then(|e| e.get("created_by_ref"))
+            {
+                Some(author) if author.is_string() => author.clone(),
+                _ => return false,
+            }
+        }
+    };
+    map.insert("created_by_ref".into(), author);
+    true
 }
 
 /// The error the worker reports for an object the splitter dropped.
@@ -214,6 +243,9 @@ fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepa
         replace: false,
         received_id: id.clone(),
     };
+    if !crate::ingest::scope::admits(&ctx.types, &obj) {
+        return Ok(Prepared { skipped: true, ..base });
+    }
     match rules::precheck(&stix_type, &entity_type, &obj) {
         Precheck::Import => {}
         Precheck::Skip(_) => return Ok(Prepared { skipped: true, ..base }),
@@ -235,6 +267,7 @@ fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepa
         map.insert("id".into(), json!(standard));
         rewritten = true;
     }
+    rewritten |= take_author(map);
     let refs = rules::references(&stix_type, map);
     let body: Box<str> = if rewritten { obj.to_string().into() } else { raw.trim().into() };
     let candidate = Candidate { standard_id: standard, stix_ids, stix_type, entity_type, body };

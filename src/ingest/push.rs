@@ -169,7 +169,7 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
         work_id: Some(work_id.clone()),
         update: true,
         draft_id,
-        entities_types: Vec::new(),
+        entities_types: crate::store::queues::TypeFilter::None,
         origin: Origin::ApiPush,
     });
     let receipt = match split {

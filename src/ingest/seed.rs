@@ -51,7 +51,12 @@ pub enum SeedError {
 /// Stores every object of `bundle` (JSON text) as the administrator.
 pub fn seed_bundle(store: &Store, bundle: &str) -> Result<SeedReport, SeedError> {
     let split = split_bundle_with(bundle, None, false, Shape::Objects).map_err(|e| SeedError::NotABundle(e.to_string()))?;
-    let ctx = IngestContext { applicant_id: Some(ADMIN_USER_ID.to_string()), connector_id: None, draft_id: None };
+    let ctx = IngestContext {
+        applicant_id: Some(ADMIN_USER_ID.to_string()),
+        connector_id: None,
+        draft_id: None,
+        types: Default::default(),
+    };
     let mut report = SeedReport { objects: split.bundles.len() + split.dropped.len(), ..SeedReport::default() };
     for dropped in &split.dropped {
         let e = object::incompatible(&dropped.id);

@@ -333,6 +333,10 @@ pub struct ImportOptions {
     pub force_validation: bool,
     /// Connector-specific configuration (a JSON string), sent as is.
     pub configuration: Option<String>,
+    /// `askJobImport(bypassValidation: true)`: import without a workbench (the UI's
+    /// "validate" of a workbench asks it); forced on in a draft, as the platform does
+    /// (`bypass_validation: draftContext ? true : bypassValidation`).
+    pub bypass_validation: bool,
 }
 
 /// `askJobImport` (`manual`: any active import connector in scope, or the named one) and
@@ -373,7 +377,7 @@ pub fn ask_import(
             } else {
                 options.validation_mode.clone().unwrap_or_else(|| "workbench".into())
             },
-            bypass_validation: in_draft,
+            bypass_validation: in_draft || options.bypass_validation,
             force_validation: options.force_validation,
         };
         let name = format!("Manual import of {}{}", file.name, draft_suffix(asker.draft_id.as_deref()));

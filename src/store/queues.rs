@@ -53,10 +53,47 @@ pub struct MessageMeta {
     pub update: bool,
     /// Draft the data goes into.
     pub draft_id: Option<String>,
-    /// Restrict the import to these entity types.
-    pub entities_types: Vec<String>,
+    /// The message's `entities_types`: what the worker's importer keeps (see
+    /// [`TypeFilter`]).
+    pub entities_types: TypeFilter,
     /// Origin.
     pub origin: Origin,
+}
+
+/// A push message's `entities_types` as sent. pycti's importer filters with Python's `in`:
+/// on a list it is membership, on a string (real connectors send their scope as one
+/// comma-separated string) a substring test. The filtering itself is the worker's
+/// (`ingest::scope`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TypeFilter {
+    /// Absent, `null`, an empty list or an empty string: no filter.
+    #[default]
+    None,
+    /// A list of types.
+    List(Vec<String>),
+    /// A string, tested as a substring.
+    Text(String),
+}
+
+impl TypeFilter {
+    /// Whether the filter keeps everything.
+    pub fn is_none(&self) -> bool {
+        match self {
+            TypeFilter::None => true,
+            TypeFilter::List(l) => l.is_empty(),
+            TypeFilter::Text(t) => t.is_empty(),
+        }
+    }
+
+    /// Python's `needle in types`.
+    pub fn contains(&self, needle: &str) -> bool {
+        match self {
+            TypeFilter::None => false,
+            TypeFilter::List(l) => l.iter().any(|t| t == needle),
+            TypeFilter::Text(t) => t.contains(needle),
+        }
+    }
 }
 
 /// A message's payload.

@@ -97,7 +97,12 @@ pub struct Created {
 pub fn ingest(ctx: &ResolverContext<'_>, stix: &Map<String, Json>) -> Result<Created, Error> {
     let (core, caller) = parts(ctx)?;
     let user = caller.user()?;
-    let ictx = IngestContext { applicant_id: Some(user.id.clone()), connector_id: None, draft_id: caller.draft_id.clone() };
+    let ictx = IngestContext {
+        applicant_id: Some(user.id.clone()),
+        connector_id: None,
+        draft_id: caller.draft_id.clone(),
+        types: Default::default(),
+    };
     let text = Json::Object(stix.clone()).to_string();
     match ingest_object(&core.store, &text, &ictx) {
         Ok(Committed::Stored(u)) | Ok(Committed::StoredWithError(u, _)) => {

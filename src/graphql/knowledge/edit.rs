@@ -140,7 +140,12 @@ pub fn replace(ctx: &ResolverContext<'_>, obj: &StoredObject, mut body: Map<Stri
     let user = caller.user()?;
     body.insert("id".into(), json!(obj.standard_id));
     let text = Json::Object(body).to_string();
-    let ictx = IngestContext { applicant_id: Some(user.id.clone()), connector_id: None, draft_id: caller.draft_id.clone() };
+    let ictx = IngestContext {
+        applicant_id: Some(user.id.clone()),
+        connector_id: None,
+        draft_id: caller.draft_id.clone(),
+        types: Default::default(),
+    };
     let to_error = |e: crate::ingest::object::ObjectError| match &e.refusal {
         Some(r) => refusal_error(r),
         None => functional(e.message.clone(), json!({"id": obj.internal_id.to_string()})),

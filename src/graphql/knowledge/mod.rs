@@ -25,6 +25,7 @@ pub mod project;
 pub mod refs;
 pub mod types;
 pub mod view;
+pub mod vocabularies;
 
 use std::sync::Arc;
 
@@ -106,6 +107,8 @@ fn register_query(r: &mut Registry, api: &Shared, field: &str, returns: &str) {
         let node = node_type(&api.info, returns);
         let name = field.to_string();
         r.json("Query", field, move |ctx| list_root(ctx, &a, &name, &node));
+    } else if field == "vocabularyCategories" {
+        r.json("Query", field, |_| Ok(vocabularies::categories()));
     } else if field == "stixRefRelationship" {
         r.json("Query", field, move |ctx| {
             with_view(ctx, &a, |v| Ok(refs::ref_relationship_by_id(v, &arg_str(ctx, "id").unwrap_or_default())))

@@ -263,7 +263,7 @@ fn type_specific(m: &mut Map<String, Json>, obj: &StoredObject) {
         }
         "vocabulary" => {
             let category = s(m, "category").unwrap_or_default().to_string();
-            m.insert("category".into(), json!({"key": category, "fields": vocabulary_fields(&category)}));
+            m.insert("category".into(), crate::graphql::knowledge::vocabularies::definition(&category));
         }
         "sighting" => {
             m.insert("relationship_type".into(), json!("stix-sighting-relationship"));
@@ -327,35 +327,6 @@ fn marking_fields(m: &mut Map<String, Json>) {
     m.insert("definition_type".into(), def_type.map(Json::String).unwrap_or(Json::Null));
     m.insert("definition".into(), definition.map(Json::String).unwrap_or(Json::Null));
     m.entry("x_opencti_order").or_insert(json!(0));
-}
-
-/// The entity fields a vocabulary category serves.
-fn vocabulary_fields(category: &str) -> Json {
-    let fields: &[&str] = match category {
-        "malware_type_ov" => &["malware_types"],
-        "indicator_type_ov" => &["indicator_types"],
-        "report_types_ov" => &["report_types"],
-        "tool_types_ov" => &["tool_types"],
-        "infrastructure_type_ov" => &["infrastructure_types"],
-        "threat_actor_group_type_ov" | "threat_actor_individual_type_ov" => &["threat_actor_types"],
-        "attack_motivation_ov" => &["primary_motivation", "secondary_motivations", "personal_motivations"],
-        "attack_resource_level_ov" => &["resource_level"],
-        "threat_actor_group_role_ov" | "threat_actor_individual_role_ov" => &["roles"],
-        "threat_actor_group_sophistication_ov" | "threat_actor_individual_sophistication_ov" => &["sophistication"],
-        "implementation_language_ov" => &["implementation_languages"],
-        "processor_architecture_ov" => &["architecture_execution_envs"],
-        "malware_capabilities_ov" => &["capabilities"],
-        "grouping_context_ov" => &["context"],
-        "note_types_ov" => &["note_types"],
-        "opinion_ov" => &["opinion"],
-        "pattern_type_ov" => &["pattern_type"],
-        "incident_type_ov" => &["incident_type"],
-        "incident_severity_ov" => &["severity"],
-        "account_type_ov" => &["account_type"],
-        "platforms_ov" => &["x_mitre_platforms"],
-        _ => &[],
-    };
-    Json::Array(fields.iter().map(|f| json!({"key": f})).collect())
 }
 
 /// `[{type, value, hashes}]` of the simple comparisons of a STIX pattern.
