@@ -11,11 +11,14 @@ use axum::http::HeaderMap;
 use crate::graphql::context::Caller;
 use crate::store::Store;
 
-/// The bearer token of a request, if any.
+/// The bearer token of a request, if any. As the platform's `extractTokenFromBearer`
+/// (`domain/user.js`: `authorization.startsWith('Bearer ')`, then the rest): the scheme is
+/// `Bearer` exactly, case included, followed by one space, and the token is the rest as
+/// sent — `bearer <token>` or `Bearer  <token>` authenticate nobody there, so not here
+/// either (the HTTP layer has already stripped the spaces around the whole value).
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+    value.trim().strip_prefix("Bearer ").filter(|t| !t.is_empty()).map(str::to_string)
 }
 
 /// A header's value, `None` when absent or empty.
@@ -35,4 +38,29 @@ pub fn caller(store: &Store, headers: &HeaderMap) -> Caller {
         };
         Caller { user, token_user, draft_id }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+
+    use super::bearer;
+
+    fn token_of(value: &str) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        bearer(&headers)
+    }
+
+    #[test]
+    fn only_the_platform_spelling_of_the_bearer_scheme_carries_a_token() {
+        assert_eq!(token_of("Bearer tok-1").as_deref(), Some("tok-1"));
+        assert_eq!(token_of(" Bearer tok-1 ").as_deref(), Some("tok-1"));
+        assert_eq!(token_of("bearer tok-1"), None);
+        assert_eq!(token_of("BEARER tok-1"), None);
+        assert_eq!(token_of("Bearer  tok-1").as_deref(), Some(" tok-1"), "the rest, as the platform takes it");
+        assert_eq!(token_of("Bearer "), None);
+        assert_eq!(token_of("tok-1"), None);
+        assert_eq!(token_of("Basic dG9rOjE="), None);
+    }
 }
