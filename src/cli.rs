@@ -217,12 +217,24 @@ pub struct ConformArgs {
     /// The platform's JSON body limit, e.g. 1mb (default: the platform's 50mb).
     #[arg(long)]
     pub max_payload_body_size: Option<String>,
-    /// `CONNECTOR_SCOPE` handed to the connector.
-    #[arg(long)]
+    /// `CONNECTOR_SCOPE` handed to the connector (default: its own; the jobs sent to a job
+    /// connector follow the scope it registers). The last one given wins.
+    #[arg(long, overrides_with = "scope")]
     pub scope: Option<String>,
-    /// More environment for the connector: KEY=VALUE (repeatable).
+    /// More environment for the connector: KEY=VALUE (repeatable). The connector's own run
+    /// mode, scope and settings are otherwise left as they are.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// Which of the connector's own settings holds what a check needs: `max_tlp=VAR`
+    /// (e.g. `max_tlp=ISMALICIOUS_MAX_TLP`: the gate sets it to TLP:AMBER and sends an
+    /// entity marked TLP:RED; without it, ENRICH-004 does not apply; `max_tlp=` forgets an
+    /// earlier one). Repeatable.
+    #[arg(long = "setting", value_name = "NAME=VAR")]
+    pub setting: Vec<String>,
+    /// A sample file of a format the gate cannot make, for an import connector:
+    /// MIME=PATH (e.g. `application/json=misp-event.json`). Repeatable.
+    #[arg(long = "sample-file", value_name = "MIME=PATH")]
+    pub sample_file: Vec<String>,
     /// The command that starts the connector, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -525,8 +537,23 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
     if let Some(size) = &args.max_payload_body_size {
         session.max_payload_body_size = size.clone();
     }
-    if let Some(scope) = &args.scope {
-        session.scope = scope.clone();
+    session.scope = args.scope.clone();
+    for kv in &args.setting {
+        let (name, var) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--setting {kv:?} is not NAME=VAR"))?;
+        if name != "max_tlp" {
+            anyhow::bail!("--setting {name}: unknown setting (known: max_tlp)");
+        }
+        if var.is_empty() {
+            session.job.settings.remove(name);
+        } else {
+            session.job.settings.insert(name.to_string(), var.to_string());
+        }
+    }
+    for kv in &args.sample_file {
+        let (mime, path) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--sample-file {kv:?} is not MIME=PATH"))?;
+        let content = std::fs::read(path).map_err(|e| anyhow::anyhow!("--sample-file {path}: {e}"))?;
+        let name = std::path::Path::new(path).file_name().map_or("sample".into(), |n| n.to_string_lossy().into_owned());
+        session.job.samples.push((mime.to_string(), name, content));
     }
     for kv in &args.env {
         let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--env {kv:?} is not KEY=VALUE"))?;

@@ -46,7 +46,19 @@ fn evidence_file(folder: &str) -> Option<PathBuf> {
 fn record(connector_type: &str, folder: &str) -> Evidence {
     let python = pycti_python().to_string_lossy().into_owned();
     let script = root().join(format!("fixtures/connectors/{folder}/{CONNECTOR}.py")).to_string_lossy().into_owned();
-    let session = Session::new(connector_type, vec![python, script]);
+    // Deployed as the fixture connectors of each folder are (see their README).
+    let mut session = Session::new(connector_type, vec![python, script]);
+    match connector_type {
+        "EXTERNAL_IMPORT" => {
+            session.scope = Some("ipv4-addr,ipv6-addr,domain-name,url,indicator,identity,malware,relationship".into());
+            session.env.push(("CONNECTOR_RUN_AND_TERMINATE".into(), "true".into()));
+        }
+        "INTERNAL_ENRICHMENT" => {
+            session.scope = Some("IPv4-Addr,Domain-Name".into());
+            session.job.settings.insert("max_tlp".into(), "CONNECTOR_MAX_TLP".into());
+        }
+        _ => session.scope = Some("application/json".into()),
+    }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(run(&session, |_| {})).expect("the session runs")
 }
@@ -85,6 +97,7 @@ fn judge(check: &'static opencti_conformance::Check, connector_type: &'static st
     let detail = match &outcome {
         Outcome::Fail { expected, actual } => format!("expected {expected}; actual {actual}"),
         Outcome::Blocked { reason } => format!("blocked: {reason}"),
+        Outcome::NotApplicable { reason } => format!("not applicable: {reason}"),
         Outcome::Pass => "passed".into(),
     };
     Err(format!(

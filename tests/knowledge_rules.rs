@@ -343,3 +343,37 @@ async fn bundles_are_seeded_from_the_builder_and_the_control_api() {
     let anonymous = reqwest::Client::new().post(format!("{}/_mock/seed", p.url())).body(more.to_string()).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn a_sightings_opencti_ends_are_taken_before_its_stix_ones_as_the_importer_does() {
+    // Arrange: an observable sighted, the STIX property holding a placeholder indicator (as
+    // connectors that sight observables write it).
+    let p = fast_retries().connector_user("c", TOKEN).start().await;
+    let id = connector(&p).await;
+    let ip = "ipv4-addr--4c3b2a19-0000-4000-8000-00000000c0de";
+    let org = "identity--4c3b2a19-0000-4000-8000-0000000000aa";
+    let sighting = json!({"type": "sighting", "spec_version": "2.1", "id": "sighting--4c3b2a19-0000-4000-8000-0000000000bb",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "sighting_of_ref": "indicator--c1034564-a9fb-429b-a1c1-c80116cc8e1e", "x_opencti_sighting_of_ref": ip,
+        "where_sighted_refs": [org], "count": 3});
+
+    // Act
+    let work = push(
+        &p,
+        &id,
+        json!([
+            {"type": "ipv4-addr", "spec_version": "2.1", "id": ip, "value": "198.51.100.99"},
+            {"type": "identity", "spec_version": "2.1", "id": org, "name": "Sighting source", "identity_class": "organization",
+             "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z"},
+            sighting
+        ]),
+    )
+    .await;
+
+    // Assert
+    assert!(work.errors.is_empty(), "{:?}", work.errors);
+    let stored = p.read(|s| s.knowledge.all().find(|o| &*o.stix_type == "sighting").map(|o| o.json())).expect("stored");
+    let ip_standard = p.object(ip).expect("the address").standard_id;
+    assert_eq!(stored["sighting_of_ref"], ip_standard.as_str(), "{stored}");
+    assert!(stored.get("x_opencti_sighting_of_ref").is_none());
+}

@@ -187,3 +187,36 @@ fn pycti_gets_the_platform_json_error_for_an_oversized_push_and_the_mock_stays_u
     let (status, body) = client.graphql(Some("tok-importer"), &serde_json::json!({"query": "{ about { version } }"}));
     assert_eq!((status, body["data"]["about"]["version"].as_str()), (200, Some("7.261026.0")), "still serving");
 }
+
+#[test]
+fn pycti_reads_the_platform_settings_and_its_relationship_mapping() {
+    // Arrange: what import-document-ai reads at start-up, and pycti's own settings reader.
+    let serve = ServeProcess::start(&["--connector-user", "reader=tok-reader"], &[]);
+    let script = r#"
+import json, os
+from pycti import OpenCTIApiClient
+client = OpenCTIApiClient(os.environ["OPENCTI_URL"], os.environ["OPENCTI_TOKEN"], log_level="error")
+settings = client.settings.read(include_password_policy=True, include_messages=True)
+instance = client.query("query SettingsQuery { settings { id } }")["data"]["settings"]["id"]
+mapping = client.query("query { schemaRelationsTypesMapping { key values } }")["data"]["schemaRelationsTypesMapping"]
+print(json.dumps({"settings": settings, "instance": instance, "mapping": mapping}))
+"#;
+
+    // Act
+    let out = std::process::Command::new(common::pycti_python())
+        .args(["-c", script])
+        .env("OPENCTI_URL", &serve.url)
+        .env("OPENCTI_TOKEN", "tok-reader")
+        .output()
+        .expect("python runs");
+
+    // Assert
+    assert!(out.status.success(), "pycti failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(answer["settings"]["id"], answer["instance"]);
+    assert_eq!(answer["settings"]["platform_url"], serve.url.as_str());
+    assert_eq!(answer["settings"]["platform_enterprise_edition"]["license_validated"], false);
+    let mapping = answer["mapping"].as_array().expect("a list");
+    let indicates = mapping.iter().find(|m| m["key"] == "Indicator_Malware").expect("Indicator_Malware");
+    assert!(indicates["values"].as_array().unwrap().iter().any(|v| v == "indicates"), "{indicates}");
+}

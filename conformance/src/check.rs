@@ -80,7 +80,16 @@ pub enum Outcome {
         /// What was seen instead.
         actual: String,
     },
-    /// The check could not be judged: its precondition failed (e.g. nothing was pushed).
+    /// The requirement does not concern this connector: what it asks about never happened
+    /// and did not have to (no job of that kind fits the connector's scope, the connector
+    /// enriches through the API instead of bundles, it imports into a workbench…). Never a
+    /// failure; the reason says why.
+    NotApplicable {
+        /// Why the check cannot apply.
+        reason: String,
+    },
+    /// The gate could not drive the connector to the point the check judges (the true
+    /// reason says where it stopped): the check is undecided, and so is the gate.
     Blocked {
         /// The precondition that failed.
         reason: String,
@@ -98,11 +107,17 @@ impl Outcome {
         Outcome::Blocked { reason: reason.into() }
     }
 
-    /// `PASS`, `FAIL` or `BLOCKED`.
+    /// A check that does not apply.
+    pub fn not_applicable(reason: impl Into<String>) -> Outcome {
+        Outcome::NotApplicable { reason: reason.into() }
+    }
+
+    /// `PASS`, `FAIL`, `NOT APPLICABLE` or `BLOCKED`.
     pub fn verdict(&self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
             Outcome::Fail { .. } => "FAIL",
+            Outcome::NotApplicable { .. } => "NOT APPLICABLE",
             Outcome::Blocked { .. } => "BLOCKED",
         }
     }

@@ -45,10 +45,19 @@ pub struct Evidence {
     /// Files stored by the platform at the end (uploads and workbenches).
     #[serde(default)]
     pub files: Vec<File>,
-    /// Settings the session handed to the connector that the checks depend on (for
-    /// example `CONNECTOR_MAX_TLP`).
+    /// What the session knows of the connector's own settings that the checks depend on:
+    /// `max_tlp` (the max TLP the gate set) and `max_tlp_setting` (the connector's variable
+    /// holding it, given with `--setting max_tlp=VAR`).
     #[serde(default)]
     pub settings: std::collections::BTreeMap<String, String>,
+    /// What the gate could not plan, and why: `(role, reason)` for each kind of job it did
+    /// not send (no type of the connector's scope it can build, no max-TLP setting…).
+    #[serde(default)]
+    pub plan_notes: Vec<(String, String)>,
+    /// Messages of the connector the worker refused outright (not a bundle, not decodable),
+    /// with the worker's reason.
+    #[serde(default)]
+    pub worker_refusals: Vec<String>,
 }
 
 /// A job the platform sent, and what became of it.
@@ -85,6 +94,17 @@ pub struct Job {
     pub message: Option<String>,
     /// Whether the connector process was still running once the job was answered or given up.
     pub connector_alive_after: bool,
+    /// What the job was about: the entity's type (enrichment) or the file's MIME type
+    /// (import), and where the sample came from.
+    #[serde(default)]
+    pub about: Option<String>,
+    /// Objects created or changed in the knowledge while the job ran (its pushes processed,
+    /// its API calls made): what the connector wrote for it.
+    #[serde(default)]
+    pub changed: Vec<String>,
+    /// Workbench files (`import/pending/…`) uploaded while the job ran.
+    #[serde(default)]
+    pub workbenches: Vec<String>,
 }
 
 /// A download from the file storage.
@@ -168,6 +188,11 @@ pub struct Run {
     pub seconds: f64,
     /// The end of its output (stdout and stderr).
     pub output_tail: String,
+    /// The gate reset the connector's state before this run (`resetStateConnector`): a
+    /// connector that skipped its second run because its interval had not elapsed is run
+    /// once more, from scratch, to see whether the same data creates anything.
+    #[serde(default)]
+    pub after_state_reset: bool,
 }
 
 /// A GraphQL operation received.

@@ -12,11 +12,17 @@ pub fn judge(checks: &[&'static crate::Check], evidence: &Evidence) -> Vec<Check
     checks.iter().map(|c| CheckResult { check: c, outcome: (c.verify)(evidence) }).collect()
 }
 
-/// Whether a result fails the gate: a MUST that failed or is blocked; a SHOULD that failed
-/// or is blocked, in strict mode.
+/// Whether a result fails the gate: a MUST that failed; a SHOULD that failed, in strict
+/// mode. A check that does not apply never does; a blocked one leaves the gate undecided
+/// ([`undecided`]).
 pub fn fails_gate(r: &CheckResult, strict: bool) -> bool {
-    let bad = !matches!(r.outcome, Outcome::Pass);
-    bad && (r.check.level == Level::Must || strict)
+    matches!(r.outcome, Outcome::Fail { .. }) && (r.check.level == Level::Must || strict)
+}
+
+/// Whether a blocked result leaves the gate undecided: a MUST the gate could not judge (a
+/// SHOULD too, in strict mode).
+pub fn undecided(r: &CheckResult, strict: bool) -> bool {
+    matches!(r.outcome, Outcome::Blocked { .. }) && (r.check.level == Level::Must || strict)
 }
 
 /// The gate's verdict.
@@ -24,27 +30,37 @@ pub fn fails_gate(r: &CheckResult, strict: bool) -> bool {
 pub struct Verdict {
     /// Whether the connector passes.
     pub passed: bool,
-    /// Process exit code: 0 passes, 1 fails.
+    /// Process exit code: 0 passes, 1 fails (a requirement broken, or nothing passed), 2 the
+    /// gate could not judge every requirement (blocked checks, nothing failed).
     pub exit_code: i32,
     /// The one-line summary.
     pub line: String,
 }
 
-/// The gate: any result that [`fails_gate`] fails it, and so does a run in which nothing
-/// passed.
+/// The gate: FAIL when a result [`fails_gate`] or nothing passed; otherwise BLOCKED (exit
+/// 2) when a result leaves it [`undecided`]; otherwise PASS. Checks that do not apply are
+/// counted and never decide.
 pub fn verdict(connector_type: &str, results: &[CheckResult], strict: bool) -> Verdict {
     let count = |v: &str| results.iter().filter(|r| r.outcome.verdict() == v).count();
-    let (passed, failed, blocked) = (count("PASS"), count("FAIL"), count("BLOCKED"));
-    let gating = results.iter().filter(|r| fails_gate(r, strict)).count();
-    let ok = gating == 0 && passed > 0;
+    let (passed, failed, blocked, not_applicable) = (count("PASS"), count("FAIL"), count("BLOCKED"), count("NOT APPLICABLE"));
+    let failing = results.iter().any(|r| fails_gate(r, strict)) || passed == 0;
+    let undecided = results.iter().any(|r| undecided(r, strict));
+    let (word, exit_code) = match (failing, undecided) {
+        (true, _) => ("FAIL", 1),
+        (false, true) => ("BLOCKED", 2),
+        (false, false) => ("PASS", 0),
+    };
     let mode = if strict { ", strict" } else { "" };
-    let why = if passed == 0 { " (nothing passed)" } else { "" };
+    let why = match (passed, word) {
+        (0, _) => " (nothing passed)",
+        (_, "BLOCKED") => " (the gate could not judge every requirement)",
+        _ => "",
+    };
     let line = format!(
-        "conformance {connector_type}{mode}: {passed} passed, {failed} failed, {blocked} blocked of {} checks — {}{why}",
+        "conformance {connector_type}{mode}: {passed} passed, {failed} failed, {not_applicable} not applicable, {blocked} blocked of {} checks — {word}{why}",
         results.len(),
-        if ok { "PASS" } else { "FAIL" }
     );
-    Verdict { passed: ok, exit_code: if ok { 0 } else { 1 }, line }
+    Verdict { passed: exit_code == 0, exit_code, line }
 }
 
 /// One line per result (`✔ REG-001 …`), as the console shows them.
@@ -52,6 +68,7 @@ pub fn line(r: &CheckResult) -> String {
     let mark = match r.outcome {
         Outcome::Pass => "✔",
         Outcome::Fail { .. } => "✘",
+        Outcome::NotApplicable { .. } => "–",
         Outcome::Blocked { .. } => "⊘",
     };
     let level = match r.check.level {
@@ -72,6 +89,10 @@ pub fn details(r: &CheckResult) -> String {
         }
         Outcome::Blocked { reason } => {
             let _ = writeln!(out, "  Blocked:     {reason}");
+        }
+        Outcome::NotApplicable { reason } => {
+            let _ = writeln!(out, "  Why:         {reason}");
+            return out;
         }
         Outcome::Pass => {}
     }
@@ -94,8 +115,9 @@ pub fn console(connector_type: &str, results: &[CheckResult], strict: bool) -> S
 
 /// The JUnit report: one test case per check, named `ID title`. A failure that fails the
 /// gate is a `failure`, one that does not (a SHOULD, without `--strict`) an `error`; both
-/// have type `FAIL`. A blocked check is an `error` of type `BLOCKED` when it fails the
-/// gate, a skipped case whose message starts with `blocked:` otherwise.
+/// have type `FAIL`. A blocked check is an `error` of type `BLOCKED` when it leaves the gate
+/// undecided, a skipped case whose message starts with `blocked:` otherwise; a check that
+/// does not apply is a skipped case whose message starts with `not applicable:`.
 pub fn junit(connector_type: &str, results: &[CheckResult], strict: bool, output: &str) -> String {
     let mut suite = TestSuite::new(format!("conformance {connector_type}"));
     for r in results {
@@ -109,7 +131,7 @@ pub fn junit(connector_type: &str, results: &[CheckResult], strict: bool, output
                 s.set_description(details(r));
                 s
             }
-            Outcome::Blocked { reason } if fails_gate(r, strict) => {
+            Outcome::Blocked { reason } if undecided(r, strict) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
                 s.set_type("BLOCKED");
                 s.set_message(format!("blocked: {reason}"));
@@ -119,6 +141,11 @@ pub fn junit(connector_type: &str, results: &[CheckResult], strict: bool, output
             Outcome::Blocked { reason } => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("blocked: {reason}"));
+                s
+            }
+            Outcome::NotApplicable { reason } => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("not applicable: {reason}"));
                 s
             }
         };
@@ -133,7 +160,7 @@ pub fn junit(connector_type: &str, results: &[CheckResult], strict: bool, output
 }
 
 /// The verdict of each check in a JUnit report written by [`junit`]: `(ID, PASS | FAIL |
-/// BLOCKED)`, in report order.
+/// NOT APPLICABLE | BLOCKED)`, in report order.
 pub fn verdicts_from_junit(xml: &str) -> Result<Vec<(String, String)>, String> {
     let report = quick_junit::Report::deserialize_from_str(xml).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
@@ -150,7 +177,14 @@ pub fn verdicts_from_junit(xml: &str) -> Result<Vec<(String, String)>, String> {
                 {
                     "BLOCKED"
                 }
-                TestCaseStatus::Skipped { .. } => return Err(format!("{id}: a skipped case that is not a blocked check")),
+                TestCaseStatus::Skipped { message, .. }
+                    if message.as_ref().is_some_and(|m| m.as_str().starts_with("not applicable:")) =>
+                {
+                    "NOT APPLICABLE"
+                }
+                TestCaseStatus::Skipped { .. } => {
+                    return Err(format!("{id}: a skipped case that is neither blocked nor not applicable"));
+                }
             };
             out.push((id, verdict.to_string()));
         }
@@ -181,13 +215,19 @@ mod tests {
     }
 
     #[test]
-    fn the_gate_fails_on_must_failures_blocked_musts_and_when_nothing_passed() {
+    fn the_gate_fails_on_must_failures_and_when_nothing_passed_and_is_undecided_on_blocked_musts() {
         let pass = result(Level::Must, Outcome::Pass);
         let should_fail = result(Level::Should, Outcome::fail("a", "b"));
         assert!(verdict("X", &[pass.clone(), should_fail.clone()], false).passed);
         assert!(!verdict("X", &[pass.clone(), should_fail], true).passed, "SHOULD failures count in strict mode");
-        assert!(!verdict("X", &[pass.clone(), result(Level::Must, Outcome::fail("a", "b"))], false).passed);
-        assert!(!verdict("X", &[pass, result(Level::Must, Outcome::blocked("x"))], false).passed);
+        let must_fail = verdict("X", &[pass.clone(), result(Level::Must, Outcome::fail("a", "b"))], false);
+        assert_eq!((must_fail.passed, must_fail.exit_code), (false, 1));
+        let blocked = verdict("X", &[pass.clone(), result(Level::Must, Outcome::blocked("x"))], false);
+        assert_eq!((blocked.passed, blocked.exit_code), (false, 2));
+        assert!(blocked.line.ends_with("BLOCKED (the gate could not judge every requirement)"), "{}", blocked.line);
+        let not_applicable = verdict("X", &[pass, result(Level::Must, Outcome::not_applicable("no job fits"))], false);
+        assert_eq!((not_applicable.passed, not_applicable.exit_code), (true, 0), "a check that does not apply never decides");
+        assert!(not_applicable.line.contains("1 not applicable"), "{}", not_applicable.line);
         let only_blocked_should = verdict("X", &[result(Level::Should, Outcome::blocked("x"))], false);
         assert!(!only_blocked_should.passed && only_blocked_should.line.contains("nothing passed"));
         assert_eq!(only_blocked_should.exit_code, 1);
@@ -217,9 +257,10 @@ mod tests {
             result(Level::Should, Outcome::fail("a", "b")),
             result(Level::Must, Outcome::blocked("x")),
             result(Level::Should, Outcome::blocked("y")),
+            result(Level::Must, Outcome::not_applicable("z")),
         ];
         let xml = junit("X", &results, false, "");
         let verdicts: Vec<String> = verdicts_from_junit(&xml).unwrap().into_iter().map(|(_, v)| v).collect();
-        assert_eq!(verdicts, ["PASS", "FAIL", "BLOCKED", "BLOCKED"]);
+        assert_eq!(verdicts, ["PASS", "FAIL", "BLOCKED", "BLOCKED", "NOT APPLICABLE"]);
     }
 }

@@ -27,10 +27,34 @@ pub fn opened_works(ev: &Evidence) -> Vec<&Work> {
     ev.works.iter().filter(|w| !w.created_by_platform && w.job.is_none()).collect()
 }
 
-/// Jobs of a role, or a block saying the session sent none.
+/// Jobs of a role; without one, why: not applicable when the gate had no such job for this
+/// connector (its plan says why), blocked when it could not send one.
 pub fn jobs_of<'a>(ev: &'a Evidence, role: &str) -> Result<Vec<&'a crate::evidence::Job>, Outcome> {
     let jobs: Vec<_> = ev.jobs.iter().filter(|j| j.role == role).collect();
-    if jobs.is_empty() { Err(Outcome::blocked(format!("the session sent no {role} job"))) } else { Ok(jobs) }
+    if !jobs.is_empty() {
+        return Ok(jobs);
+    }
+    Err(no_job(ev, &format!("no {role} job"), &[role]))
+}
+
+/// Why no job of the given roles was sent: the plan's reason (not applicable), or where the
+/// session stopped (blocked).
+pub fn no_job(ev: &Evidence, what: &str, roles: &[&str]) -> Outcome {
+    if let Some((_, why)) = ev.plan_notes.iter().find(|(r, _)| roles.contains(&r.as_str())) {
+        return Outcome::not_applicable(format!("{what}: {why}"));
+    }
+    if registration(ev).is_err() {
+        return Outcome::blocked(format!("{what}: the connector never registered (see REG-001)"));
+    }
+    let exited = ev.runs.iter().find(|r| r.end == crate::evidence::RunEnd::Exited);
+    match exited {
+        Some(r) => Outcome::blocked(format!(
+            "{what}: the connector exited ({}) after {:.1} s (see RUN-001)",
+            r.exit_code.map_or("by a signal".to_string(), |c| format!("code {c}")),
+            r.seconds
+        )),
+        None => Outcome::blocked(format!("{what} was sent: the connector's listener never took the jobs")),
+    }
 }
 
 /// The ids of every object pushed for a work (all its bundles).
@@ -41,7 +65,7 @@ pub fn pushed_ids<'a>(ev: &'a Evidence, work_id: &'a str) -> std::collections::B
 /// Every job's work closed by the connector (`toProcessed`).
 pub fn jobs_answered(ev: &Evidence) -> Outcome {
     if ev.jobs.is_empty() {
-        return Outcome::blocked("no job was sent (the connector never registered or its listener never answered)");
+        return no_job(ev, "no job", &["in-scope", "valid-file"]);
     }
     let open: Vec<String> = ev
         .jobs
@@ -61,7 +85,10 @@ pub fn jobs_answered(ev: &Evidence) -> Outcome {
 /// `toReceived`.
 pub fn jobs_received_before_completed(ev: &Evidence) -> Outcome {
     if ev.jobs.is_empty() {
-        return Outcome::blocked("no job was sent");
+        return no_job(ev, "no job", &["in-scope", "valid-file"]);
+    }
+    if ev.jobs.iter().all(|j| !j.processed) {
+        return Outcome::blocked("no job was answered");
     }
     let bad: Vec<String> = ev.jobs.iter().filter(|j| j.processed && !j.in_error && !j.received).map(describe_job).collect();
     if bad.is_empty() {
@@ -107,12 +134,24 @@ pub fn sample<T: AsRef<str>>(items: &[T], n: usize) -> String {
     if rest > 0 { format!("{} (and {rest} more)", shown.join("; ")) } else { shown.join("; ") }
 }
 
-/// A check that needs at least one push is blocked without one.
+/// A check that needs at least one push is blocked without one, saying why: the worker
+/// refused every message the connector sent (EXT-IMPORT-008 fails it), or nothing was sent.
 pub fn require_push(ev: &Evidence) -> Result<(), Outcome> {
     if pushes(ev).is_empty() && ev.bundles.is_empty() {
+        if !ev.worker_refusals.is_empty() {
+            return Err(Outcome::blocked(format!(
+                "the worker refused every message the connector sent (see EXT-IMPORT-008): {}",
+                sample(&ev.worker_refusals, 2)
+            )));
+        }
         return Err(Outcome::blocked("the connector pushed no bundle"));
     }
     Ok(())
+}
+
+/// The runs before the gate reset the connector's state (all of them, when it did not).
+pub fn runs_before_reset(ev: &Evidence) -> usize {
+    ev.runs.iter().position(|r| r.after_state_reset).unwrap_or(ev.runs.len())
 }
 
 /// A check that compares two runs is blocked without a second one.

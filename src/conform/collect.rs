@@ -10,7 +10,7 @@ use opencti_conformance::evidence::{
 
 use crate::MockPlatform;
 use crate::conform::Session;
-use crate::conform::jobs::Sent;
+use crate::conform::jobs::{Driven, Sent};
 use crate::store::transcript::EntryKind;
 
 /// Samples of new objects and ids kept per snapshot.
@@ -78,7 +78,7 @@ pub fn evidence(
     payload_limit: u64,
     runs: Vec<Run>,
     snapshots: Vec<Snapshot>,
-    sent: &[Sent],
+    driven: &Driven,
 ) -> Evidence {
     platform.read(|s| {
         let mut ev = Evidence {
@@ -115,6 +115,9 @@ pub fn evidence(
                     user_id: user_id.clone(),
                     http_status: *http_status,
                 }),
+                EntryKind::Worker { connector_id: c, message, .. } if c == connector_id && message.contains("rejected") => {
+                    ev.worker_refusals.push(message.clone());
+                }
                 EntryKind::Rejected(r) => ev.rejections.push(Rejection {
                     seq: e.seq,
                     run,
@@ -141,7 +144,8 @@ pub fn evidence(
             .filter(|f| f.connector_id.as_deref() == Some(connector_id))
             .map(|f| Finding { object_id: f.object_id.clone(), path: f.path.clone(), message: f.message.clone() })
             .collect();
-        ev.jobs = jobs(s, &ev.operations, sent);
+        ev.jobs = jobs(s, &ev.operations, &driven.sent);
+        ev.plan_notes = driven.notes.clone();
         ev.drafts = s
             .drafts
             .all()
@@ -149,7 +153,7 @@ pub fn evidence(
             .map(|d| Draft { id: d.id.clone(), name: d.name.clone(), objects: d.touched.iter().cloned().collect() })
             .collect();
         ev.files = s.files.all().map(|f| File { id: f.id.clone(), mime_type: f.mime_type.clone(), size: f.size }).collect();
-        ev.settings = crate::conform::jobs::settings(&session.connector_type);
+        ev.settings = session.job.evidence(&session.connector_type);
         ev.runs = runs;
         ev.snapshots = snapshots;
         ev
@@ -203,6 +207,9 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                 work_status: work.map(|w| w.status.as_str().to_string()),
                 message: closing.and_then(|o| o.var_str("/message")).map(str::to_string),
                 connector_alive_after: x.alive_after,
+                about: Some(x.about.clone()),
+                changed: x.changed.clone(),
+                workbenches: x.workbenches.clone(),
             })
         })
         .collect()

@@ -1,62 +1,77 @@
-//! Driving a job connector (enrichment, file import) during a session: the knowledge and
-//! files it works on, and the jobs the platform sends it, one at a time, each awaited
-//! until the connector closes its work (or the job timeout, or the connector's exit).
+//! Driving a job connector (enrichment, file import) during a session: a plan made from
+//! the scope the connector registered, and the jobs the platform sends it, one at a time,
+//! each awaited until the connector closes its work (or the job timeout, or its exit).
 //!
-//! Enrichment jobs (the connector's scope must hold `IPv4-Addr` and `Domain-Name`;
-//! `CONNECTOR_MAX_TLP=TLP:AMBER` is handed to it):
-//! `in-scope` an IPv4 address marked TLP:GREEN, `in-scope` a domain name, `out-of-scope`
-//! a malware, `unknown-entity` an address deleted as soon as the job is sent,
-//! `above-max-tlp` an address marked TLP:RED, `in-scope` a last address (the connector
-//! still works after the odd ones).
+//! Enrichment plan, for the entity types of the scope the gate can build
+//! ([`crate::conform::samples`]): `in-scope` an entity of the first type (TLP:GREEN),
+//! `in-scope` one of the second type (or the first), `out-of-scope` an entity of a type
+//! outside the scope, `unknown-entity` an in-scope entity deleted as soon as the job is
+//! sent, `above-max-tlp` an in-scope entity marked TLP:RED — only when the session knows
+//! which of the connector's settings holds its max TLP (`--setting max_tlp=VAR`; the gate
+//! sets it to TLP:AMBER) — and a last `in-scope` one (the connector still works after the
+//! odd ones).
 //!
-//! File-import jobs (scope `application/json`): `valid-file` a STIX bundle to import,
-//! `workbench` another one with validation asked (workbench), `corrupt-file` a truncated
-//! JSON file, `draft` the second bundle with validation asked in a draft.
-//! The files are `fixtures/conformance/`.
+//! File-import plan, for the first MIME type of the scope the gate has a file of (one the
+//! user gave with `--sample-file`, else one it makes): `valid-file` a file to import,
+//! `workbench` another with validation asked (workbench), `corrupt-file` one that cannot
+//! be parsed (not for types every file of which is readable, such as text), `draft` the
+//! second with validation asked in a draft.
+//!
+//! What the plan leaves out, and why, goes to the evidence: a check whose jobs were not
+//! sent is not applicable, not failed. After each job, the objects the connector created
+//! or changed and the workbenches it uploaded are recorded with it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::MockPlatform;
+use crate::conform::samples::{self, Form};
 use crate::jobs::{ImportOptions, Upload};
 
-/// The knowledge enrichment jobs are about.
-pub const ENRICHMENT_KNOWLEDGE: &str = include_str!("../../fixtures/conformance/enrichment-knowledge.json");
-/// A valid STIX bundle to import.
-pub const IMPORT_FEED: &str = include_str!("../../fixtures/conformance/import-feed.json");
-/// A second one, imported only after validation.
-pub const IMPORT_WORKBENCH: &str = include_str!("../../fixtures/conformance/import-workbench.json");
-/// A truncated JSON file.
-pub const IMPORT_CORRUPT: &str = include_str!("../../fixtures/conformance/import-corrupt.json");
-
-/// The max TLP handed to enrichment connectors (`CONNECTOR_MAX_TLP`).
+/// The max TLP the gate gives an enrichment connector (through the setting the user names).
 pub const ENRICHMENT_MAX_TLP: &str = "TLP:AMBER";
+const TLP_GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+const TLP_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 
 /// Whether a connector type is driven by jobs.
 pub fn is_job_type(connector_type: &str) -> bool {
     matches!(connector_type, "INTERNAL_ENRICHMENT" | "INTERNAL_IMPORT_FILE")
 }
 
-/// What the session hands to a job connector besides the usual environment.
-pub fn environment(connector_type: &str) -> Vec<(String, String)> {
-    match connector_type {
-        "INTERNAL_ENRICHMENT" => vec![("CONNECTOR_MAX_TLP".into(), ENRICHMENT_MAX_TLP.into())],
-        _ => Vec::new(),
+/// What the session knows of a job connector: its own settings and the samples given.
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
+    /// The connector's own variables for what checks need: `max_tlp` → e.g.
+    /// `ISMALICIOUS_MAX_TLP`.
+    pub settings: BTreeMap<String, String>,
+    /// Sample files given by the user: MIME type → content and file name.
+    pub samples: Vec<(String, String, Vec<u8>)>,
+}
+
+impl JobOptions {
+    /// The environment the session adds for them (the max TLP, in the connector's own
+    /// variable).
+    pub fn environment(&self, connector_type: &str) -> Vec<(String, String)> {
+        match (connector_type, self.settings.get("max_tlp")) {
+            ("INTERNAL_ENRICHMENT", Some(var)) => vec![(var.clone(), ENRICHMENT_MAX_TLP.into())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the checks read of them.
+    pub fn evidence(&self, connector_type: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let ("INTERNAL_ENRICHMENT", Some(var)) = (connector_type, self.settings.get("max_tlp")) {
+            out.insert("max_tlp".into(), ENRICHMENT_MAX_TLP.into());
+            out.insert("max_tlp_setting".into(), var.clone());
+        }
+        out
     }
 }
 
-/// The default scope of a job connector type.
-pub fn default_scope(connector_type: &str) -> Option<&'static str> {
-    match connector_type {
-        "INTERNAL_ENRICHMENT" => Some("IPv4-Addr,Domain-Name"),
-        "INTERNAL_IMPORT_FILE" => Some("application/json"),
-        _ => None,
-    }
-}
-
-/// A job sent, with the reason it was sent and whether the connector was alive after.
+/// A job sent, with the reason it was sent and what came of it.
 #[derive(Debug, Clone)]
 pub struct Sent {
     /// The platform's job sequence number.
@@ -67,108 +82,227 @@ pub struct Sent {
     pub sent_at: u64,
     /// The connector process was running once the job was answered or given up.
     pub alive_after: bool,
+    /// The entity's type or the file's MIME type, and the sample's origin.
+    pub about: String,
+    /// Objects created or changed while the job ran.
+    pub changed: Vec<String>,
+    /// Workbenches uploaded while the job ran.
+    pub workbenches: Vec<String>,
 }
 
-/// Prepares the platform (knowledge, files) before the connector starts.
-pub fn prepare(platform: &MockPlatform, connector_type: &str) -> Result<(), String> {
-    match connector_type {
-        "INTERNAL_ENRICHMENT" => platform.seed(ENRICHMENT_KNOWLEDGE).map(|_| ()).map_err(|e| e.to_string()),
-        "INTERNAL_IMPORT_FILE" => {
-            for (name, content) in [
-                ("conformance-feed.json", IMPORT_FEED),
-                ("conformance-review.json", IMPORT_WORKBENCH),
-                ("conformance-corrupt.json", IMPORT_CORRUPT),
-            ] {
-                platform
-                    .upload(Upload {
-                        filename: name.into(),
-                        mime_type: "application/json".into(),
-                        content: content.as_bytes().to_vec().into(),
-                        markings: Vec::new(),
-                        entity_id: None,
-                        pending: false,
-                        no_trigger_import: true,
-                    })
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
+/// What driving the connector did: the jobs sent, and the roles left out with the reason.
+#[derive(Debug, Clone, Default)]
+pub struct Driven {
+    /// Jobs sent.
+    pub sent: Vec<Sent>,
+    /// `(role, why it was not sent)`.
+    pub notes: Vec<(String, String)>,
 }
 
 /// One step of a plan.
 enum Step {
-    Enrich { role: &'static str, entity: &'static str, delete_first: bool },
-    Import { role: &'static str, file: &'static str, options: ImportOptions },
+    Enrich { role: &'static str, entity: serde_json::Value, delete_first: bool, about: String },
+    Import { role: &'static str, file: Upload, options: ImportOptions, about: String },
 }
 
-fn plan(connector_type: &str) -> Vec<Step> {
-    let enrich = |role, entity, delete_first| Step::Enrich { role, entity, delete_first };
-    let import = |role, file, mode: Option<&str>, force| Step::Import {
-        role,
-        file,
-        options: ImportOptions { validation_mode: mode.map(str::to_string), force_validation: force, ..ImportOptions::default() },
+/// The enrichment plan for a scope.
+fn enrichment_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(String, String)>) -> Vec<Step> {
+    let buildable: Vec<&String> = scope.iter().filter(|t| samples::can_build(t)).collect();
+    let outside = ["Malware", "IPv4-Addr", "Report"].into_iter().find(|t| !scope.iter().any(|s| samples::same_type(s, t)));
+    let enrich = |role, kind: &str, n, markings: &[&str], delete_first| {
+        samples::entity(kind, n, markings).map(|entity| Step::Enrich { role, entity, delete_first, about: kind.to_string() })
     };
-    match connector_type {
-        "INTERNAL_ENRICHMENT" => vec![
-            enrich("in-scope", "ipv4-addr--4ba1b3a0-4d8f-5c6b-9f3d-1a2b3c4d5e01", false),
-            enrich("in-scope", "domain-name--2f6c1d3e-8a9b-5c0d-9e1f-2a3b4c5d6e02", false),
-            enrich("out-of-scope", "malware--7d3e9b5a-1c2f-5a4b-8c6d-3e4f5a6b7c03", false),
-            enrich("unknown-entity", "ipv4-addr--9c8b7a6d-5e4f-5a3b-8c2d-1e0f9a8b7c04", true),
-            enrich("above-max-tlp", "ipv4-addr--1d2e3f4a-5b6c-5d7e-8f9a-0b1c2d3e4f05", false),
-            enrich("in-scope", "ipv4-addr--6a5b4c3d-2e1f-5a0b-9c8d-7e6f5a4b3c06", false),
-        ],
-        "INTERNAL_IMPORT_FILE" => vec![
-            import("valid-file", "import/global/conformance-feed.json", None, false),
-            import("workbench", "import/global/conformance-review.json", Some("workbench"), true),
-            import("corrupt-file", "import/global/conformance-corrupt.json", None, false),
-            import("draft", "import/global/conformance-review.json", Some("draft"), true),
-        ],
-        _ => Vec::new(),
+    let mut steps = Vec::new();
+    let Some(first) = buildable.first() else {
+        let why = format!(
+            "the connector's scope ({}) holds no entity type the gate can build",
+            if scope.is_empty() { "empty".to_string() } else { scope.join(", ") }
+        );
+        for role in ["in-scope", "unknown-entity", "above-max-tlp"] {
+            notes.push((role.into(), why.clone()));
+        }
+        steps.extend(outside.and_then(|t| enrich("out-of-scope", t, 1, &[], false)));
+        return steps;
+    };
+    let second = buildable.get(1).unwrap_or(first);
+    steps.extend(enrich("in-scope", first, 1, &[TLP_GREEN], false));
+    steps.extend(enrich("in-scope", second, 2, &[], false));
+    match outside {
+        Some(t) => steps.extend(enrich("out-of-scope", t, 1, &[], false)),
+        None => notes.push(("out-of-scope".into(), "every type the gate builds is in the connector's scope".into())),
     }
+    steps.extend(enrich("unknown-entity", first, 3, &[], true));
+    if options.settings.contains_key("max_tlp") {
+        steps.extend(enrich("above-max-tlp", first, 4, &[TLP_RED], false));
+    } else {
+        notes.push((
+            "above-max-tlp".into(),
+            "the gate does not know which of the connector's settings holds its max TLP (give it with --setting max_tlp=VAR)"
+                .into(),
+        ));
+    }
+    steps.extend(enrich("in-scope", first, 5, &[], false));
+    steps
+}
+
+/// The file-import plan for a scope.
+fn import_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(String, String)>) -> Vec<Step> {
+    let given = |mime: &str| options.samples.iter().find(|(m, ..)| m.eq_ignore_ascii_case(mime));
+    let chosen =
+        scope.iter().find(|m| given(m).is_some()).or_else(|| scope.iter().find(|m| samples::file(m, Form::Valid).is_some()));
+    let Some(mime) = chosen else {
+        let why = format!(
+            "the connector's scope ({}) holds no MIME type the gate has a file of (give one with --sample-file MIME=PATH)",
+            if scope.is_empty() { "empty".to_string() } else { scope.join(", ") }
+        );
+        for role in ["valid-file", "workbench", "corrupt-file", "draft"] {
+            notes.push((role.into(), why.clone()));
+        }
+        return Vec::new();
+    };
+    let upload = |name: String, content: Vec<u8>| Upload {
+        filename: name,
+        mime_type: mime.clone(),
+        content: content.into(),
+        markings: Vec::new(),
+        entity_id: None,
+        pending: false,
+        no_trigger_import: true,
+    };
+    let (valid, review, origin) = match given(mime) {
+        Some((_, name, content)) => {
+            let (stem, ext) = name.rsplit_once('.').unwrap_or((name.as_str(), "bin"));
+            (upload(name.clone(), content.clone()), upload(format!("{stem}-review.{ext}"), content.clone()), "given")
+        }
+        None => {
+            let make = |form| samples::file(mime, form).map(|(n, c)| upload(n, c)).expect("the chosen type has files");
+            (make(Form::Valid), make(Form::Review), "made by the gate")
+        }
+    };
+    let about = format!("{mime} ({origin})");
+    let options_of = |mode: Option<&str>, force| ImportOptions {
+        validation_mode: mode.map(str::to_string),
+        force_validation: force,
+        ..ImportOptions::default()
+    };
+    let mut steps =
+        vec![Step::Import { role: "valid-file", file: valid, options: options_of(None, false), about: about.clone() }];
+    steps.push(Step::Import {
+        role: "workbench",
+        file: review.clone(),
+        options: options_of(Some("workbench"), true),
+        about: about.clone(),
+    });
+    match samples::file(mime, Form::Corrupt) {
+        Some((name, content)) => steps.push(Step::Import {
+            role: "corrupt-file",
+            file: upload(name, content),
+            options: options_of(None, false),
+            about: format!("{mime} (made by the gate)"),
+        }),
+        None => notes.push(("corrupt-file".into(), format!("every {mime} file is readable: the gate has no corrupt one"))),
+    }
+    steps.push(Step::Import { role: "draft", file: review, options: options_of(Some("draft"), true), about });
+    steps
+}
+
+/// The objects of the knowledge, each with a fingerprint of what it says: its stored body
+/// with keys in order, without what the platform and pycti add when they export an object
+/// (the OpenCTI extension, `x_opencti_id`, `x_opencti_type`, `x_opencti_stix_ids`) — an
+/// object sent back unchanged keeps its fingerprint.
+fn fingerprints(platform: &MockPlatform) -> HashMap<String, u64> {
+    const EXPORT_METADATA: &[&str] = &["extensions", "nb_deps", "x_opencti_id", "x_opencti_type", "x_opencti_stix_ids"];
+    use std::hash::{Hash, Hasher};
+    fn canonical(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => serde_json::Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !EXPORT_METADATA.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(canonical).collect()),
+            other => other.clone(),
+        }
+    }
+    platform.read(|s| {
+        s.knowledge
+            .received()
+            .map(|o| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                canonical(&o.json()).to_string().hash(&mut h);
+                (o.standard_id.clone(), h.finish())
+            })
+            .collect()
+    })
 }
 
 /// Sends the plan's jobs once the connector has registered (in HTTP mode the dispatcher
 /// retries until its listener answers), each awaited until its work is closed,
-/// `job_timeout` passes or the connector exits (`alive` turns false). Returns what was sent.
+/// `job_timeout` passes or the connector exits (`alive` turns false).
 pub async fn drive(
     platform: &MockPlatform,
     connector_id: &str,
     connector_type: &str,
-    job_timeout: Duration,
-    start_timeout: Duration,
+    options: &JobOptions,
+    (job_timeout, start_timeout): (Duration, Duration),
     alive: Arc<AtomicBool>,
-) -> Vec<Sent> {
+) -> Driven {
     let store = platform.core().store.clone();
+    let mut driven = Driven::default();
     let registered = store.wait_until(start_timeout, |s| s.connectors.get(connector_id).is_some()).await;
     if !registered || !alive.load(Ordering::SeqCst) {
-        return Vec::new();
+        return driven;
     }
-    let mut sent = Vec::new();
-    for step in plan(connector_type) {
+    let scope = platform.connector(connector_id).map(|c| c.scope()).unwrap_or_default();
+    let plan = match connector_type {
+        "INTERNAL_ENRICHMENT" => enrichment_plan(&scope, options, &mut driven.notes),
+        "INTERNAL_IMPORT_FILE" => import_plan(&scope, options, &mut driven.notes),
+        _ => Vec::new(),
+    };
+    for step in plan {
         if !alive.load(Ordering::SeqCst) {
             break;
         }
-        let sent_at = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq));
-        let (role, work) = match step {
-            Step::Enrich { role, entity, delete_first } => {
-                let work = platform.ask_enrichment(connector_id, entity);
-                if delete_first {
-                    let now = store.clock().now();
-                    store.write(|s| s.knowledge.remove_cascade(entity, now));
-                }
-                (role, work.map_err(|e| e.to_string()))
+        let sent_at = platform.read(|s| s.transcript.last_seq());
+        // What the job is about is stored first, so that it is not counted as the
+        // connector's writing.
+        let (role, about, ask): (_, _, Box<dyn FnOnce() -> Result<crate::store::works::Work, String>>) = match step {
+            Step::Enrich { role, entity, delete_first, about } => {
+                let id = entity["id"].as_str().unwrap_or_default().to_string();
+                let bundle =
+                    serde_json::json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": [entity]});
+                let seeded = platform.seed(&bundle.to_string()).map_err(|e| e.to_string());
+                let store = store.clone();
+                let ask = move || {
+                    seeded?;
+                    let work = platform.ask_enrichment(connector_id, &id).map_err(|e| e.to_string());
+                    if delete_first {
+                        let now = store.clock().now();
+                        store.write(|s| s.knowledge.remove_cascade(&id, now));
+                    }
+                    work
+                };
+                (role, about, Box::new(ask))
             }
-            Step::Import { role, file, options } => {
-                let works = platform.ask_import(file, Some(connector_id), &options).map_err(|e| e.to_string());
-                (role, works.and_then(|w| w.into_iter().next().ok_or_else(|| "the connector was not selected".to_string())))
+            Step::Import { role, file, options, about } => {
+                let stored = platform.upload(file).map_err(|e| e.to_string());
+                let ask = move || {
+                    let (f, _) = stored?;
+                    let works = platform.ask_import(&f.id, Some(connector_id), &options).map_err(|e| e.to_string())?;
+                    works.into_iter().next().ok_or_else(|| "the connector was not selected".to_string())
+                };
+                (role, about, Box::new(ask))
             }
         };
+        let before = fingerprints(platform);
+        let work = ask();
         let work = match work {
             Ok(w) => w,
             Err(why) => {
-                tracing::warn!("conformance job {role} not sent: {why}");
+                driven.notes.push((role.into(), format!("the platform could not send it: {why}")));
                 continue;
             }
         };
@@ -182,16 +316,67 @@ pub async fn drive(
                 break;
             }
         }
+        // What it pushed for the job, processed before the next one.
+        crate::conform::collect::wait_for_ingestion(platform, connector_id, Duration::from_secs(20)).await;
+        let after = fingerprints(platform);
+        let changed: Vec<String> =
+            after.iter().filter(|(id, print)| before.get(*id) != Some(print)).map(|(id, _)| id.clone()).collect();
+        let workbenches = platform.read(|s| {
+            s.files.under("import/pending/").filter(|f| f.last_modified >= work.timestamp).map(|f| f.id.clone()).collect()
+        });
         if let Some(seq) = seq {
-            sent.push(Sent { seq, role, sent_at, alive_after: alive.load(Ordering::SeqCst) });
+            driven.sent.push(Sent { seq, role, sent_at, alive_after: alive.load(Ordering::SeqCst), about, changed, workbenches });
         }
     }
-    // Let the last pushes reach the worker before the connector is stopped.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    sent
+    driven
 }
 
-/// The settings the checks read, for a job type.
-pub fn settings(connector_type: &str) -> BTreeMap<String, String> {
-    environment(connector_type).into_iter().collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(steps: &[Step]) -> Vec<&'static str> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Enrich { role, .. } | Step::Import { role, .. } => *role,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_enrichment_plan_follows_the_scope_and_the_known_settings() {
+        let mut notes = Vec::new();
+        let with_tlp = JobOptions { settings: [("max_tlp".into(), "X_MAX_TLP".into())].into(), ..JobOptions::default() };
+        let steps = enrichment_plan(&["Vulnerability".into()], &with_tlp, &mut notes);
+        assert_eq!(roles(&steps), ["in-scope", "in-scope", "out-of-scope", "unknown-entity", "above-max-tlp", "in-scope"]);
+        assert!(notes.is_empty());
+        let steps = enrichment_plan(&["report".into(), "malware".into()], &JobOptions::default(), &mut notes);
+        assert_eq!(roles(&steps), ["in-scope", "in-scope", "out-of-scope", "unknown-entity", "in-scope"]);
+        assert_eq!(notes[0].0, "above-max-tlp");
+        notes.clear();
+        let steps = enrichment_plan(&["x-unknown".into()], &JobOptions::default(), &mut notes);
+        assert_eq!(roles(&steps), ["out-of-scope"]);
+        assert!(notes.iter().any(|(r, why)| r == "in-scope" && why.contains("x-unknown")));
+    }
+
+    #[test]
+    fn an_import_plan_takes_the_first_type_it_has_a_file_of() {
+        let mut notes = Vec::new();
+        let steps = import_plan(&["application/vnd.custom".into(), "text/plain".into()], &JobOptions::default(), &mut notes);
+        assert_eq!(roles(&steps), ["valid-file", "workbench", "draft"]);
+        assert_eq!(
+            notes,
+            [("corrupt-file".to_string(), "every text/plain file is readable: the gate has no corrupt one".to_string())]
+        );
+        notes.clear();
+        let given = JobOptions {
+            samples: vec![("application/json".into(), "event.json".into(), b"{}".to_vec())],
+            ..JobOptions::default()
+        };
+        let steps = import_plan(&["application/json".into()], &given, &mut notes);
+        let Step::Import { file, about, .. } = &steps[0] else { panic!() };
+        assert_eq!((file.filename.as_str(), about.as_str()), ("event.json", "application/json (given)"));
+        assert!(import_plan(&["application/x-nothing".into()], &JobOptions::default(), &mut notes).is_empty());
+    }
 }

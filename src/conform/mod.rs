@@ -8,12 +8,15 @@
 //! run ends when the connector exits; a connector that keeps running is stopped (SIGTERM,
 //! then SIGKILL) once it has been quiet for the settle period, or when the run timeout
 //! expires; either way its output is kept. Between runs the worker drains what was pushed.
-//! The evidence ([`opencti_conformance::Evidence`]) is then read off the platform's
+//! An EXTERNAL_IMPORT connector whose second run pushed nothing (its interval had not
+//! elapsed, as its state says) is run a third time after the gate resets its state, so
+//! that "the same data again" can still be judged. The evidence ([`opencti_conformance::Evidence`]) is then read off the platform's
 //! transcript and state: verifiers see the wire, nothing else.
 
 mod collect;
 pub mod jobs;
 mod process;
+pub mod samples;
 
 use std::time::{Duration, Instant};
 
@@ -44,8 +47,9 @@ pub struct Session {
     pub stop_grace: Duration,
     /// The platform's payload limit (`50mb` by default).
     pub max_payload_body_size: String,
-    /// `CONNECTOR_SCOPE` handed to the connector.
-    pub scope: String,
+    /// `CONNECTOR_SCOPE` handed to the connector (`None`: its own; the plan of a job
+    /// connector follows the scope it registers either way).
+    pub scope: Option<String>,
     /// More environment for the connector.
     pub env: Vec<(String, String)>,
     /// How job connectors (enrichment, file import) get their jobs: `api` (the worker POSTs
@@ -53,6 +57,8 @@ pub struct Session {
     pub listen_protocol: String,
     /// Longest a job connector may take to close a job's work.
     pub job_timeout: Duration,
+    /// What the session knows of a job connector: its own settings, samples given.
+    pub job: jobs::JobOptions,
 }
 
 impl Session {
@@ -61,9 +67,7 @@ impl Session {
         let connector_type: String = connector_type.into();
         let job_type = jobs::is_job_type(&connector_type);
         Session {
-            scope: jobs::default_scope(&connector_type)
-                .unwrap_or("ipv4-addr,ipv6-addr,domain-name,url,indicator,identity,malware,relationship")
-                .into(),
+            scope: None,
             // A job connector is launched once: it keeps running and is sent every job.
             runs: if job_type { 1 } else { 2 },
             connector_type,
@@ -76,6 +80,7 @@ impl Session {
             env: Vec::new(),
             listen_protocol: "api".into(),
             job_timeout: Duration::from_secs(60),
+            job: jobs::JobOptions::default(),
         }
     }
 }
@@ -127,17 +132,22 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
     } else {
         platform.add_connector_user(&format!("[C] conformance {}", session.connector_type.to_lowercase()))
     };
-    if job_type {
-        jobs::prepare(&platform, &session.connector_type).map_err(Error::Config)?;
-    }
-    let connector_id = uuid::Uuid::new_v4().to_string();
+    // The connector's id: the one the user gives it, else a fresh UUID.
+    let connector_id = session
+        .env
+        .iter()
+        .find(|(k, _)| k == "CONNECTOR_ID")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut runs = Vec::new();
     let mut snapshots = Vec::new();
-    let mut sent = Vec::new();
+    let mut driven = jobs::Driven::default();
     let mut previous = collect::Knowledge::default();
-    for index in 0..session.runs {
+    let mut index = 0;
+    let mut after_state_reset = false;
+    loop {
         progress(Progress::RunStarted { index });
-        let first_seq = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq)) + 1;
+        let first_seq = platform.read(|s| s.transcript.last_seq()) + 1;
         let started = Instant::now();
         let env = process::environment(session, platform.url(), &token, &connector_id);
         let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -146,15 +156,16 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
                 &platform,
                 &connector_id,
                 &session.connector_type,
-                session.job_timeout,
-                session.run_timeout,
+                &session.job,
+                (session.job_timeout, session.run_timeout),
                 alive.clone(),
             )) as process::Driver<'_>
         });
         let outcome = process::launch(session, &env, &platform, &connector_id, driver, alive).await;
-        sent.extend(outcome.sent.iter().cloned());
+        driven.sent.extend(outcome.driven.sent);
+        driven.notes.extend(outcome.driven.notes);
         collect::wait_for_ingestion(&platform, &connector_id, Duration::from_secs(60)).await;
-        let last_seq = platform.read(|s| s.transcript.entries().last().map_or(0, |e| e.seq));
+        let last_seq = platform.read(|s| s.transcript.last_seq());
         let run = Run {
             index,
             first_seq,
@@ -163,6 +174,7 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
             exit_code: outcome.exit_code,
             seconds: started.elapsed().as_secs_f64(),
             output_tail: outcome.output_tail,
+            after_state_reset,
         };
         progress(Progress::RunEnded(run.clone()));
         let stopped_early = run.end == RunEnd::NotStarted;
@@ -170,11 +182,32 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
         let (snapshot, now) = collect::snapshot(&platform, &connector_id, &previous);
         snapshots.push(snapshot);
         previous = now;
+        index += 1;
         if stopped_early {
             break;
         }
+        if index < session.runs {
+            continue;
+        }
+        // A second run that pushed nothing: once more, from a reset state.
+        let second_pushed = platform.read(|s| {
+            s.transcript
+                .since(first_seq - 1)
+                .iter()
+                .any(|e| matches!(&e.kind, crate::store::transcript::EntryKind::Bundle(b) if b.connector_id == connector_id))
+        });
+        if session.connector_type == "EXTERNAL_IMPORT" && index == 2 && session.runs == 2 && !second_pushed {
+            let now = platform.core().store.clock().now();
+            platform.core().store.write(|s| {
+                s.connectors.reset_state(&connector_id, now);
+                s.queues.purge(&connector_id);
+            });
+            after_state_reset = true;
+            continue;
+        }
+        break;
     }
-    let evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots, &sent);
+    let evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots, &driven);
     platform.close().await;
     Ok(evidence)
 }

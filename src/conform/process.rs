@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::MockPlatform;
 use crate::conform::Session;
-use crate::conform::jobs::Sent;
+use crate::conform::jobs::Driven;
 use crate::store::transcript::EntryKind;
 
 /// Output kept per run (the end of it).
@@ -26,15 +26,19 @@ pub struct Outcome {
     pub end: RunEnd,
     pub exit_code: Option<i32>,
     pub output_tail: String,
-    /// The jobs the driver sent (job connectors).
-    pub sent: Vec<Sent>,
+    /// What the driver did (job connectors).
+    pub driven: Driven,
 }
 
 /// What drives a job connector while it runs: ends when the session has nothing more to
 /// send it (see [`crate::conform::jobs::drive`]).
-pub type Driver<'a> = Pin<Box<dyn Future<Output = Vec<Sent>> + Send + 'a>>;
+pub type Driver<'a> = Pin<Box<dyn Future<Output = Driven> + Send + 'a>>;
 
-/// The connector's environment: the platform, its token, and `CONNECTOR_*`.
+/// The connector's environment: the platform, its token, its id, type and name, the queue
+/// protocol — and nothing that changes how the connector behaves: its own run mode, scope
+/// and settings stay its own (`--env` and `--scope` add to them). A job connector also gets
+/// what the platform's jobs need: no automatic jobs, the listen protocol, and the settings
+/// the user mapped (its max TLP, in its own variable).
 pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
         ("OPENCTI_URL".into(), url.into()),
@@ -42,14 +46,13 @@ pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str
         ("CONNECTOR_ID".into(), connector_id.into()),
         ("CONNECTOR_NAME".into(), format!("Conformance {}", session.connector_type)),
         ("CONNECTOR_TYPE".into(), session.connector_type.clone()),
-        ("CONNECTOR_SCOPE".into(), session.scope.clone()),
         ("CONNECTOR_QUEUE_PROTOCOL".into(), session.queue_protocol.clone()),
-        ("CONNECTOR_RUN_AND_TERMINATE".into(), "true".into()),
         ("CONNECTOR_LOG_LEVEL".into(), "info".into()),
     ];
+    if let Some(scope) = &session.scope {
+        env.push(("CONNECTOR_SCOPE".into(), scope.clone()));
+    }
     if crate::conform::jobs::is_job_type(&session.connector_type) {
-        // A job connector keeps listening: no run-and-terminate, no automatic jobs.
-        env.retain(|(k, _)| k != "CONNECTOR_RUN_AND_TERMINATE");
         env.push(("CONNECTOR_AUTO".into(), "false".into()));
         env.push(("CONNECTOR_LISTEN_PROTOCOL".into(), session.listen_protocol.to_uppercase()));
         if session.listen_protocol == "api" {
@@ -57,7 +60,7 @@ pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str
             env.push(("CONNECTOR_LISTEN_PROTOCOL_API_PORT".into(), port.to_string()));
             env.push(("CONNECTOR_LISTEN_PROTOCOL_API_URI".into(), format!("http://127.0.0.1:{port}")));
         }
-        env.extend(crate::conform::jobs::environment(&session.connector_type));
+        env.extend(session.job.environment(&session.connector_type));
     }
     for (k, v) in &session.env {
         env.retain(|(key, _)| key != k);
@@ -134,7 +137,7 @@ pub async fn launch(
                 end: RunEnd::NotStarted,
                 exit_code: None,
                 output_tail: format!("could not start {:?}: {e}", session.command),
-                sent: Vec::new(),
+                driven: Driven::default(),
             };
         }
     };
@@ -148,7 +151,7 @@ pub async fn launch(
     let at_start = activity(platform, connector_id);
     let mut seen = at_start;
     let mut quiet_since = Instant::now();
-    let mut sent: Option<Vec<Sent>> = None;
+    let mut sent: Option<Driven> = None;
     let end = loop {
         tokio::select! {
             status = child.wait() => break (RunEnd::Exited, status.ok().and_then(|s| s.code())),
@@ -186,7 +189,7 @@ pub async fn launch(
         let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
     }
     let output_tail = lines.lock().expect("output lock").iter().cloned().collect::<Vec<_>>().join("\n");
-    Outcome { end: end.0, exit_code: end.1, output_tail, sent: sent.unwrap_or_default() }
+    Outcome { end: end.0, exit_code: end.1, output_tail, driven: sent.unwrap_or_default() }
 }
 
 /// SIGTERM, then SIGKILL after the grace period.

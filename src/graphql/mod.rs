@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod knowledge;
 pub mod limits;
 pub mod project;
+pub mod settings;
 pub mod stix;
 pub mod work;
 
@@ -23,8 +24,15 @@ use crate::core::Core;
 pub use builder::{BuildError, ValidateOnly};
 
 /// The schema text: the platform core and the knowledge layer.
-pub const SDL: &str =
-    concat!(include_str!("schema.graphql"), "\n", include_str!("knowledge.graphql"), "\n", include_str!("jobs.graphql"));
+pub const SDL: &str = concat!(
+    include_str!("schema.graphql"),
+    "\n",
+    include_str!("knowledge.graphql"),
+    "\n",
+    include_str!("jobs.graphql"),
+    "\n",
+    include_str!("settings.graphql")
+);
 
 /// Every resolver of the platform.
 pub fn registry() -> builder::Registry {
@@ -33,6 +41,7 @@ pub fn registry() -> builder::Registry {
     work::register(&mut r);
     stix::register(&mut r);
     jobs::register(&mut r);
+    settings::register(&mut r);
     // The SDL is a constant checked by every test that builds the schema.
     let info = builder::TypeInfo::from_sdl(SDL).expect("the built-in SDL parses and its extensions merge");
     knowledge::register(&mut r, info);

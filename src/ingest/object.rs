@@ -126,6 +126,24 @@ fn take_author(map: &mut serde_json::Map<String, Value>) -> bool {
     true
 }
 
+/// A sighting's ends as the worker's importer takes them (pycti `import_item`): its source
+/// from `x_opencti_sighting_of_ref` before `sighting_of_ref`, its places from
+/// `x_opencti_where_sighted_refs` before `where_sighted_refs` (connectors put a placeholder
+/// indicator in the STIX property when the real source is an observable, which STIX does not
+/// allow there). Returns whether the object changed.
+fn take_sighting_ends(map: &mut serde_json::Map<String, Value>) -> bool {
+    let mut changed = false;
+    for (opencti, stix) in
+        [("x_opencti_sighting_of_ref", "sighting_of_ref"), ("x_opencti_where_sighted_refs", "where_sighted_refs")]
+    {
+        if let Some(value) = map.shift_remove(opencti).filter(|v| !v.is_null()) {
+            map.insert(stix.into(), value);
+            changed = true;
+        }
+    }
+    changed
+}
+
 /// The error the worker reports for an object the splitter dropped.
 pub fn incompatible(id: &str) -> ObjectError {
     let e = refusals::incompatible_element(id);
@@ -268,6 +286,9 @@ fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepa
         rewritten = true;
     }
     rewritten |= take_author(map);
+    if stix_type == "sighting" {
+        rewritten |= take_sighting_ends(map);
+    }
     let refs = rules::references(&stix_type, map);
     let body: Box<str> = if rewritten { obj.to_string().into() } else { raw.trim().into() };
     let candidate = Candidate { standard_id: standard, stix_ids, stix_type, entity_type, body };

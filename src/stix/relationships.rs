@@ -78,6 +78,22 @@ impl Relationships {
         if ok { Ok(()) } else { Err(Refused::NotAllowed) }
     }
 
+    /// Every pair of entity types with the relationship types allowed between them (besides
+    /// the any-to-any ones), sorted: the platform's `schemaRelationsTypesMapping`.
+    pub fn mapping(&self) -> Vec<(&str, &str, Vec<&str>)> {
+        let mut out: Vec<(&str, &str, Vec<&str>)> = self
+            .allowed
+            .iter()
+            .map(|((from, to), types)| {
+                let mut types: Vec<&str> = types.iter().map(String::as_str).collect();
+                types.sort_unstable();
+                (from.as_str(), to.as_str(), types)
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Relationship types allowed from one type to another (besides the any-to-any ones).
     pub fn allowed_between(&self, from_type: &str, to_type: &str) -> Vec<&str> {
         let mut v: Vec<&str> = self

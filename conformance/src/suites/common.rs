@@ -91,6 +91,19 @@ pub fn checks() -> Vec<Check> {
             verify: state_round_trip,
         },
         Check {
+            id: "RUN-001",
+            title: "It does not crash",
+            level: Level::Must,
+            requirement: "A connector MUST NOT crash: every run ends with exit status 0, or when it is stopped (an external import in \
+                          run-and-terminate mode exits 0; the others keep running until stopped). A crash at start-up leaves the \
+                          platform with a registered connector that never works.",
+            cites: "pycti 7.261026.0 OpenCTIConnectorHelper (run-and-terminate exits 0; listen and schedule loops run until stopped); \
+                    OpenCTI deployment documentation (connectors run as long-lived services)",
+            applies_to: &[],
+            enforced_by_pycti: false,
+            verify: no_crash,
+        },
+        Check {
             id: "STOP-001",
             title: "Stopping leaves no work open",
             level: Level::Must,
@@ -205,7 +218,13 @@ fn state_round_trip(ev: &Evidence) -> Outcome {
     if let Err(o) = verify::require_second_run(ev) {
         return o;
     }
-    let pings: Vec<_> = ev.calls("pingConnector").filter(|o| o.var_str("/id") == Some(ev.connector_id.as_str())).collect();
+    // A run after the gate reset the state legitimately starts with none.
+    let judged = verify::runs_before_reset(ev);
+    let pings: Vec<_> = ev
+        .calls("pingConnector")
+        .filter(|o| o.var_str("/id") == Some(ev.connector_id.as_str()))
+        .filter(|o| o.run.is_none_or(|r| r < judged))
+        .collect();
     let Some(first_saved) =
         pings.iter().position(|p| verify::is_json_object(p.var_str("/state")) && p.var_str("/state") != Some("{}"))
     else {
@@ -220,6 +239,32 @@ fn state_round_trip(ev: &Evidence) -> Outcome {
         Outcome::Pass
     } else {
         Outcome::fail("every ping after the state was saved carries a non-empty state", verify::sample(&erasing, 3))
+    }
+}
+
+fn no_crash(ev: &Evidence) -> Outcome {
+    if ev.runs.is_empty() {
+        return Outcome::blocked("the connector never ran");
+    }
+    let crashed: Vec<String> = ev
+        .runs
+        .iter()
+        .filter(|r| r.end == crate::evidence::RunEnd::Exited && r.exit_code != Some(0))
+        .map(|r| {
+            let last: Vec<&str> = r.output_tail.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+            format!(
+                "run {} exited with {} after {:.1} s: {}",
+                r.index + 1,
+                r.exit_code.map_or("a signal".to_string(), |c| format!("code {c}")),
+                r.seconds,
+                last.join(" | ")
+            )
+        })
+        .collect();
+    if crashed.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::fail("every run ending with exit status 0 or stopped", verify::sample(&crashed, 2))
     }
 }
 

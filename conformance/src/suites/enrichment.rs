@@ -14,9 +14,9 @@ pub fn checks() -> Vec<Check> {
             id: "ENRICH-001",
             title: "Every job is answered",
             level: Level::Must,
-            requirement: "An enrichment connector MUST close the work of every job it is sent (workEdit.toProcessed, in error when it \
-                          cannot enrich): an unanswered job leaves its work waiting forever and, in HTTP listen mode, holds the \
-                          worker's callback until it times out.",
+            requirement: "An enrichment connector MUST close the work of every job it is sent (workEdit.toProcessed): an \
+                          unanswered job leaves its work waiting forever and, in HTTP listen mode, holds the worker's callback until \
+                          it times out.",
             cites: "pycti 7.261026.0 ListenQueue._data_handler (to_received, then to_processed); platform worker listen_handler.py \
                     (one callback at a time, 300 s timeout)",
             applies_to: TYPES,
@@ -53,8 +53,9 @@ pub fn checks() -> Vec<Check> {
             id: "ENRICH-004",
             title: "The max TLP is respected",
             level: Level::Must,
-            requirement: "When configured with a max TLP, a connector MUST NOT enrich (send to its third-party service, or push \
-                          results for) an entity marked above it.",
+            requirement: "When configured with a max TLP, a connector MUST NOT enrich an entity marked above it: it writes no \
+                          result for it (no new object, no change to the knowledge). Sending the job's own objects back unchanged, \
+                          for playbook continuity, is not an enrichment.",
             cites: "pycti 7.261026.0 OpenCTIConnectorHelper.check_max_tlp; OpenCTI-Platform/connectors templates/internal-enrichment \
                     (max_tlp_level)",
             applies_to: TYPES,
@@ -72,6 +73,18 @@ pub fn checks() -> Vec<Check> {
             enforced_by_pycti: true,
             verify: verify::jobs_received_before_completed,
         },
+        Check {
+            id: "ENRICH-006",
+            title: "The platform refuses none of its objects",
+            level: Level::Must,
+            requirement: "An enrichment MUST NOT push objects the platform refuses (unresolvable references, relationship types not \
+                          allowed between the two entity types, malformed observables or patterns): the refused ones are lost.",
+            cites: "platform worker (pycti import_item errors reported on the work); OpenCTI-Platform/connectors \
+                    templates/internal-enrichment",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: nothing_refused,
+        },
     ]
 }
 
@@ -80,10 +93,20 @@ fn entity_in_bundle(ev: &Evidence) -> Outcome {
         Ok(j) => j,
         Err(o) => return o,
     };
+    if jobs.iter().all(|j| !j.processed) {
+        return Outcome::blocked("no in-scope job was answered (see ENRICH-001)");
+    }
     let with_push: Vec<&&Job> =
         jobs.iter().filter(|j| j.work_id.as_deref().is_some_and(|w| ev.bundles_of(w).next().is_some())).collect();
     if with_push.is_empty() {
-        return Outcome::blocked("the connector pushed nothing for the in-scope jobs");
+        let through_api = jobs.iter().any(|j| !j.changed.is_empty());
+        return Outcome::not_applicable(if through_api {
+            "the connector pushed no bundle for its in-scope jobs: it enriches through the API (the knowledge changed without a \
+             bundle), and the requirement is about the bundles it pushes"
+        } else {
+            "the connector pushed no bundle for its in-scope jobs (it found nothing to add): the requirement is about the bundles it \
+             pushes"
+        });
     }
     let missing: Vec<String> = with_push
         .iter()
@@ -104,7 +127,7 @@ fn survives_odd_jobs(ev: &Evidence) -> Outcome {
     let mut odd: Vec<&Job> = ev.jobs_with_role("out-of-scope").collect();
     odd.extend(ev.jobs_with_role("unknown-entity"));
     if odd.is_empty() {
-        return Outcome::blocked("the session sent no out-of-scope or unknown-entity job");
+        return verify::no_job(ev, "no out-of-scope or unknown-entity job", &["out-of-scope", "unknown-entity"]);
     }
     let bad: Vec<String> = odd
         .iter()
@@ -122,24 +145,42 @@ fn survives_odd_jobs(ev: &Evidence) -> Outcome {
 }
 
 fn max_tlp_respected(ev: &Evidence) -> Outcome {
-    let Some(max) = ev.settings.get("CONNECTOR_MAX_TLP") else {
-        return Outcome::blocked("the session set no max TLP");
-    };
     let jobs = match jobs_of(ev, "above-max-tlp") {
         Ok(j) => j,
         Err(o) => return o,
     };
-    let pushed: Vec<String> = jobs
+    let max = ev.settings.get("max_tlp").map_or("its max TLP", String::as_str);
+    let enriched: Vec<String> = jobs
         .iter()
-        .filter(|j| j.work_id.as_deref().is_some_and(|w| ev.bundles_of(w).next().is_some()))
-        .map(|j| describe_job(j))
+        .filter(|j| !j.changed.is_empty())
+        .map(|j| format!("{}: wrote {}", describe_job(j), verify::sample(&j.changed, 3)))
         .collect();
-    if pushed.is_empty() {
+    if enriched.is_empty() {
         Outcome::Pass
     } else {
-        Outcome::fail(
-            format!("nothing pushed for an entity marked above {max}"),
-            format!("pushed for {}", verify::sample(&pushed, 3)),
-        )
+        Outcome::fail(format!("nothing written for an entity marked above {max}"), verify::sample(&enriched, 3))
     }
+}
+
+fn nothing_refused(ev: &Evidence) -> Outcome {
+    let job_works: Vec<&str> = ev.jobs.iter().filter_map(|j| j.work_id.as_deref()).collect();
+    if job_works.is_empty() {
+        return verify::no_job(ev, "no job", &["in-scope"]);
+    }
+    if ev.jobs.iter().all(|j| !j.processed) {
+        return Outcome::blocked("no job was answered (see ENRICH-001)");
+    }
+    if !job_works.iter().any(|w| ev.bundles_of(w).next().is_some()) {
+        return Outcome::not_applicable("the connector pushed no bundle for its jobs");
+    }
+    let errors: Vec<String> = verify::work_errors(ev)
+        .into_iter()
+        // Refusals carry the refused object as their source; the connector's own closing in
+        // error (an entity it could not read) does not.
+        .filter(|(w, e)| job_works.contains(&w.id.as_str()) && e.source.as_deref().is_some_and(|s| !s.is_empty()))
+        .map(|(w, e)| {
+            format!("{}: {} ({})", w.id, e.message, e.source.as_deref().unwrap_or_default().chars().take(160).collect::<String>())
+        })
+        .collect();
+    if errors.is_empty() { Outcome::Pass } else { Outcome::fail("no error on its jobs' works", verify::sample(&errors, 3)) }
 }

@@ -24,8 +24,9 @@ pub fn checks() -> Vec<Check> {
             id: "EXT-IMPORT-002",
             title: "Every work it opens is closed",
             level: Level::Must,
-            requirement: "An import MUST close every work it opens (workEdit.toProcessed), in error when the run fails; an unclosed work \
-                          never completes.",
+            requirement: "An import MUST close every work it opens (workEdit.toProcessed), in error when the run fails: the worker \
+                          completes a work whose pushed objects are all processed, but a work closed by nobody stays in progress \
+                          whenever the run pushes nothing (a failure before the push, an empty feed).",
             cites: "pycti 7.261026.0 api/opencti_api_work.py to_processed; platform work completion rules",
             applies_to: TYPES,
             enforced_by_pycti: false,
@@ -58,8 +59,9 @@ pub fn checks() -> Vec<Check> {
             id: "EXT-IMPORT-005",
             title: "Pushing the same data again creates nothing",
             level: Level::Must,
-            requirement: "An import MUST give the same ids to the same data on every run (pycti's generate_id): a second run of the same \
-                          data creates no object and adds no STIX id.",
+            requirement: "An import MUST give the same ids to the same data on every run (pycti's generate_id): pushing the same \
+                          data again — the second run, or a run after its state is reset when the second one skipped — creates no \
+                          object and adds no STIX id.",
             cites: "pycti 7.261026.0 entities/*.py generate_id; platform upsert by standard id and x_opencti_stix_ids",
             applies_to: TYPES,
             enforced_by_pycti: false,
@@ -90,8 +92,10 @@ pub fn checks() -> Vec<Check> {
             id: "EXT-IMPORT-008",
             title: "Everything it pushes is ingested",
             level: Level::Must,
-            requirement: "An import's works MUST complete with every pushed object processed.",
-            cites: "platform work completion rules (import_expected_number = import_processed_number, work closed)",
+            requirement: "An import's works MUST complete with every pushed object processed, and every message it pushes MUST be \
+                          one the worker reads (a message the worker refuses is lost).",
+            cites: "platform work completion rules (import_expected_number = import_processed_number, work closed); opencti-worker \
+                    push_handler (an unreadable message is rejected without requeue)",
             applies_to: TYPES,
             enforced_by_pycti: false,
             verify: works_complete,
@@ -156,22 +160,33 @@ fn valid_stix(ev: &Evidence) -> Outcome {
 }
 
 fn deterministic(ev: &Evidence) -> Outcome {
-    if let Err(o) = verify::require_second_run(ev) {
+    if let Err(o) = verify::require_second_run(ev).and_then(|()| require_push(ev)) {
         return o;
     }
-    if !ev.bundles.iter().any(|b| b.run == Some(1)) {
-        return Outcome::blocked("the second run pushed nothing");
-    }
-    let second = &ev.snapshots[1];
-    if second.new_objects.is_empty() && second.new_stix_ids.is_empty() {
+    // The second run, or — when it pushed nothing (its interval had not elapsed) — the run
+    // after the gate reset the connector's state.
+    let compared = [1, 2].into_iter().find(|i| ev.bundles.iter().any(|b| b.run == Some(*i)) && ev.snapshots.len() > *i);
+    let Some(index) = compared else {
+        let reset = ev.runs.iter().any(|r| r.after_state_reset);
+        return Outcome::not_applicable(if reset {
+            "the second run pushed nothing (a connector whose interval has not elapsed skips it), and neither did a run from a \
+             reset state: no data was pushed again"
+        } else {
+            "the second run pushed nothing: no data was pushed again"
+        });
+    };
+    let later = &ev.snapshots[index];
+    if later.new_objects.is_empty() && later.new_stix_ids.is_empty() {
         return Outcome::Pass;
     }
+    let which =
+        if ev.runs.get(index).is_some_and(|r| r.after_state_reset) { "the run after the state reset" } else { "the second run" };
     Outcome::fail(
-        "no object created and no STIX id added by the second run",
+        format!("no object created and no STIX id added by {which}"),
         format!(
             "new objects: [{}]; new STIX ids: [{}]",
-            verify::sample(&second.new_objects, 3),
-            verify::sample(&second.new_stix_ids, 3)
+            verify::sample(&later.new_objects, 3),
+            verify::sample(&later.new_stix_ids, 3)
         ),
     )
 }
@@ -202,6 +217,12 @@ fn state_saved(ev: &Evidence) -> Outcome {
 }
 
 fn works_complete(ev: &Evidence) -> Outcome {
+    if !ev.worker_refusals.is_empty() {
+        return Outcome::fail(
+            "every message it pushes read by the worker",
+            format!("refused: {}", verify::sample(&ev.worker_refusals, 3)),
+        );
+    }
     if let Err(o) = require_push(ev) {
         return o;
     }

@@ -38,8 +38,11 @@ pub fn checks() -> Vec<Check> {
             id: "IMPORT-FILE-003",
             title: "A valid file's objects are imported",
             level: Level::Must,
-            requirement: "For a file it can read, a connector MUST push the file's objects for the job's work.",
-            cites: "pycti 7.261026.0 send_stix2_bundle(work_id=…); OpenCTI-Platform/connectors internal-import-file/import-file-stix",
+            requirement: "For a file it can read, a connector MUST import the file's objects for the job's work: push them, or — when \
+                          it validates before importing (its own validate_before_import, the platform's default workbench mode) — \
+                          upload them as a workbench for the user to validate.",
+            cites: "pycti 7.261026.0 send_stix2_bundle(work_id=…, validate_before_import → uploadPending); OpenCTI-Platform/connectors \
+                    internal-import-file/import-file-stix",
             applies_to: TYPES,
             enforced_by_pycti: false,
             verify: valid_file_imported,
@@ -49,8 +52,10 @@ pub fn checks() -> Vec<Check> {
             title: "A corrupt file closes the work in error, without a crash",
             level: Level::Must,
             requirement: "A connector MUST answer a file it cannot parse by closing the work in error, and keep answering the next \
-                          jobs.",
-            cites: "pycti 7.261026.0 ListenQueue._data_handler (to_processed(in_error=True) on an exception)",
+                          jobs. (A connector that validates before importing forwards the file to a workbench unparsed, as the \
+                          platform expects: it parses nothing, so this does not apply to it.)",
+            cites: "pycti 7.261026.0 ListenQueue._data_handler (to_processed(in_error=True) on an exception); send_stix2_bundle \
+                    (validate_before_import uploads the file as is)",
             applies_to: TYPES,
             enforced_by_pycti: false,
             verify: corrupt_file_in_error,
@@ -60,8 +65,7 @@ pub fn checks() -> Vec<Check> {
             title: "Validation asked by the platform is respected",
             level: Level::Must,
             requirement: "When a job asks for validation (force_validation, validation_mode workbench or draft), a connector MUST NOT \
-                          write to the main knowledge: it uploads a workbench (uploadPending), or pushes into a draft \
-                          (draftWorkspaceAdd, then the work's draft context).",
+                          write to the main knowledge (it uploads a workbench, pushes into a draft, or writes nothing).",
             cites: "pycti 7.261026.0 send_stix2_bundle (validate_before_import / force_validation, validation_mode, \
                     bypass_validation); platform uploadJobImport (validation_mode, bypass_validation in drafts)",
             applies_to: TYPES,
@@ -120,22 +124,53 @@ fn valid_file_imported(ev: &Evidence) -> Outcome {
         Ok(j) => j,
         Err(o) => return o,
     };
-    let bad: Vec<String> = jobs
-        .iter()
-        .filter(|j| j.work_id.as_deref().is_none_or(|w| pushed_ids(ev, w).is_empty()))
-        .map(|j| {
-            format!(
-                "{}: nothing pushed{}",
+    let (mut bad, mut unreadable, mut how) = (Vec::new(), Vec::new(), Vec::new());
+    for j in &jobs {
+        let pushed = j.work_id.as_deref().map_or(0, |w| pushed_ids(ev, w).len());
+        if pushed > 0 {
+            how.push(format!("{}: {pushed} objects pushed", describe_job(j)));
+        } else if !j.workbenches.is_empty() {
+            how.push(format!("{}: workbench {}", describe_job(j), j.workbenches.join(", ")));
+        } else if !downloaded(ev, j) {
+            return Outcome::blocked(format!(
+                "{}: the connector did not download the file (see IMPORT-FILE-002)",
+                describe_job(j)
+            ));
+        } else if j.processed && j.in_error {
+            unreadable.push(format!(
+                "{} ({}): closed in error with {:?}",
                 describe_job(j),
-                j.message.as_deref().map(|m| format!(" (closed with {m:?})")).unwrap_or_default()
-            )
-        })
-        .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::fail("the file's objects pushed for the job's work", verify::sample(&bad, 3))
+                about(j),
+                j.message.as_deref().unwrap_or("")
+            ));
+        } else {
+            let closing = j.message.as_deref().map(|m| format!(" (closed with {m:?})")).unwrap_or_default();
+            bad.push(format!("{}: nothing pushed and no workbench{closing}", describe_job(j)));
+        }
     }
+    if !bad.is_empty() {
+        return Outcome::fail(
+            "the file's objects pushed, or uploaded as a workbench, for the job's work",
+            verify::sample(&bad, 3),
+        );
+    }
+    if how.is_empty() {
+        return Outcome::not_applicable(format!(
+            "the connector could not read the gate's sample file — {} (give one it reads with --sample-file MIME=PATH)",
+            verify::sample(&unreadable, 2)
+        ));
+    }
+    Outcome::Pass
+}
+
+/// Whether the connector downloaded a job's file after the job was sent.
+fn downloaded(ev: &Evidence, j: &Job) -> bool {
+    ev.downloads.iter().any(|d| d.seq > j.sent_at && d.file_id == j.subject && d.http_status == 200)
+}
+
+/// What a job was about (the file's type and where the sample came from).
+fn about(j: &Job) -> &str {
+    j.about.as_deref().unwrap_or("?")
 }
 
 fn corrupt_file_in_error(ev: &Evidence) -> Outcome {
@@ -143,71 +178,54 @@ fn corrupt_file_in_error(ev: &Evidence) -> Outcome {
         Ok(j) => j,
         Err(o) => return o,
     };
-    let bad: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| match (j.processed && j.in_error, j.connector_alive_after) {
-            (true, true) => None,
-            (_, false) => Some(format!("{}: the connector exited", describe_job(j))),
-            (false, true) if j.processed => Some(format!("{}: closed without error ({:?})", describe_job(j), j.message)),
-            (false, true) => Some(format!("{}: work never closed", describe_job(j))),
-        })
-        .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::fail("the work closed in error and the connector still running", verify::sample(&bad, 3))
+    let (mut bad, mut forwarded) = (Vec::new(), Vec::new());
+    for j in &jobs {
+        match (j.processed, j.in_error, j.connector_alive_after) {
+            (_, _, false) => bad.push(format!("{}: the connector exited", describe_job(j))),
+            (true, true, true) => {}
+            (true, false, true) if !j.workbenches.is_empty() => forwarded.push(describe_job(j)),
+            (true, false, true) => bad.push(format!("{}: closed without error ({:?})", describe_job(j), j.message)),
+            (false, _, true) => bad.push(format!("{}: work never closed", describe_job(j))),
+        }
     }
+    if !bad.is_empty() {
+        return Outcome::fail("the work closed in error and the connector still running", verify::sample(&bad, 3));
+    }
+    if forwarded.len() == jobs.len() {
+        return Outcome::not_applicable(format!(
+            "the connector validates before importing: it forwarded the file to a workbench unparsed ({}), as the platform expects",
+            verify::sample(&forwarded, 2)
+        ));
+    }
+    Outcome::Pass
 }
 
 fn validation_respected(ev: &Evidence) -> Outcome {
     let mut asked: Vec<&Job> = ev.jobs_with_role("workbench").collect();
     asked.extend(ev.jobs_with_role("draft"));
     if asked.is_empty() {
-        return Outcome::blocked("the session sent no job asking for validation");
+        return verify::no_job(ev, "no job asking for validation", &["workbench", "draft"]);
+    }
+    if asked.iter().all(|j| !j.processed) {
+        return Outcome::blocked("no job asking for validation was answered (see IMPORT-FILE-001)");
     }
     let mut bad = Vec::new();
     for j in asked.iter().filter(|j| j.processed) {
         let work = j.work_id.as_deref().unwrap_or_default();
         let pushed = pushed_ids(ev, work);
-        let window = |o: &&crate::evidence::Operation| o.seq > j.sent_at;
-        match j.role.as_str() {
-            "workbench" => {
-                let uploaded = ev.calls("uploadPending").filter(window).any(|o| o.succeeded());
-                if !pushed.is_empty() {
-                    bad.push(format!(
-                        "{}: {} objects pushed to the main knowledge instead of a workbench",
-                        describe_job(j),
-                        pushed.len()
-                    ));
-                } else if !uploaded {
-                    bad.push(format!("{}: no workbench uploaded (uploadPending)", describe_job(j)));
-                }
-            }
-            _ => {
-                let in_draft = ev.drafts.iter().any(|d| !d.objects.is_empty())
-                    && ev
-                        .operations
-                        .iter()
-                        .filter(window)
-                        .any(|o| o.edits("workEdit.addDraftContext") && o.var_str("/id") == Some(work));
-                if !in_draft && !pushed.is_empty() {
-                    bad.push(format!(
-                        "{}: {} objects pushed to the main knowledge instead of a draft",
-                        describe_job(j),
-                        pushed.len()
-                    ));
-                } else if !in_draft {
-                    bad.push(format!("{}: nothing written into a draft", describe_job(j)));
-                }
-            }
+        if pushed.is_empty() {
+            continue;
         }
-    }
-    if asked.iter().all(|j| !j.processed) {
-        return Outcome::blocked("no job asking for validation was answered (see IMPORT-FILE-001)");
+        let window = |o: &&crate::evidence::Operation| o.seq > j.sent_at;
+        let in_draft = ev.drafts.iter().any(|d| !d.objects.is_empty())
+            && ev.operations.iter().filter(window).any(|o| o.edits("workEdit.addDraftContext") && o.var_str("/id") == Some(work));
+        if !in_draft {
+            bad.push(format!("{}: {} objects pushed to the main knowledge", describe_job(j), pushed.len()));
+        }
     }
     if bad.is_empty() {
         Outcome::Pass
     } else {
-        Outcome::fail("a workbench, or a draft, and nothing in the main knowledge", verify::sample(&bad, 3))
+        Outcome::fail("nothing written to the main knowledge for a job asking for validation", verify::sample(&bad, 3))
     }
 }
