@@ -351,8 +351,10 @@ fn parse_range(s: &str) -> Result<(u64, u64), String> {
     Ok((min, max))
 }
 
-/// `opencti-mock serve`.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// `opencti-mock serve`. `settled` runs once the platform listens and the checks' tables
+/// are built: the binary hands the start-up's garbage back to the system there, since an
+/// idle process frees nothing by itself.
+pub async fn serve(args: ServeArgs, settled: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
     let mut settings = Settings::load(args.config.as_deref(), args.overrides())?;
     if let Some(url) = &args.amqp_url {
         settings.rabbitmq.apply_amqp_url(url)?;
@@ -413,7 +415,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     writeln!(out, "  control API: {url}/_mock/ (admin token)")?;
     drop(out);
-    platform.serve(listener, shutdown_signal()).await?;
+    // `warm_up` is idempotent and waits for the build the platform started off the
+    // start-up path. `settled` runs in this task, on the thread that built the schema, whose
+    // heap holds most of the start-up's garbage.
+    let settle = async move {
+        let _ = tokio::task::spawn_blocking(crate::ingest::rules::warm_up).await;
+        settled();
+    };
+    let (served, ()) = tokio::join!(platform.serve(listener, shutdown_signal()), settle);
+    served?;
     println!("opencti-mock stopped");
     Ok(())
 }

@@ -258,10 +258,12 @@ pub fn is_identity_type(entity_type: &str) -> bool {
     matches!(entity_type, "Organization" | "Individual" | "Sector" | "System" | "SecurityPlatform" | "Identity")
 }
 
-/// Builds the process-wide tables the checks use (compiled schemas, the relationship table,
-/// regular expressions), so that the first bundle does not pay for them. Idempotent.
+/// Builds the process-wide tables the checks use (the relationship table, regular
+/// expressions; the STIX schemas are compiled per type, when first needed), so that the
+/// first bundle does not pay for them. Idempotent.
 pub fn warm_up() {
     let _ = Relationships::get();
+    // The STIX schemas are compiled per type when an object of that type first arrives.
     let _ = crate::validate::StixValidator::get();
     let _ = LazyLock::force(&ITEM_KEYS);
     for (t, et) in crate::stix::OBSERVABLE_TYPES {
@@ -362,10 +364,11 @@ pub fn refusals_in_bundle(text: &str) -> Result<Vec<ObjectRefusal>, String> {
         return Err("not a STIX bundle (its type is not \"bundle\")".into());
     }
     let raws = env.objects.unwrap_or_default();
-    let mut objects: Vec<Value> = Vec::with_capacity(raws.len());
-    for raw in raws {
-        objects.push(serde_json::from_str(raw.get()).map_err(|e| format!("an object is not JSON: {e}"))?);
-    }
+    // Two passes over the raw objects, each parsed when it is looked at and dropped after:
+    // memory stays near the size of the file, however many objects it holds.
+    let parse = |raw: &serde_json::value::RawValue| -> Result<Value, String> {
+        serde_json::from_str(raw.get()).map_err(|e| format!("an object is not JSON: {e}"))
+    };
     // Entity types of everything the bundle holds, plus the built-in markings.
     let mut known: HashMap<String, String> = HashMap::new();
     for m in markings::built_in_objects() {
@@ -373,16 +376,18 @@ pub fn refusals_in_bundle(text: &str) -> Result<Vec<ObjectRefusal>, String> {
             known.insert(id.to_string(), "Marking-Definition".into());
         }
     }
-    for obj in &objects {
+    for raw in &raws {
+        let obj = parse(raw)?;
         let head: Option<(&str, &str)> = obj.get("type").and_then(Value::as_str).zip(obj.get("id").and_then(Value::as_str));
         if let Some((t, id)) = head
-            && let Some(et) = entity_type_of(t, obj)
+            && let Some(et) = entity_type_of(t, &obj)
         {
             known.insert(id.to_string(), et);
         }
     }
     let mut out = Vec::new();
-    for obj in &objects {
+    for raw in &raws {
+        let obj = &parse(raw)?;
         let Head { kind: Some(stix_type), id: Some(id) } = Head::deserialize(obj).unwrap_or(Head { kind: None, id: None }) else {
             continue;
         };

@@ -34,8 +34,7 @@ pub mod checks;
 pub mod doc;
 pub mod files;
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{LazyLock, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
@@ -67,39 +66,39 @@ pub struct Finding {
     pub rule: &'static str,
 }
 
-struct Retriever(Arc<HashMap<String, Value>>);
+/// Hands `jsonschema` the referenced documents (`common.json`, ...), parsed from the
+/// embedded text when a compilation asks for them.
+struct Retriever;
 
 impl jsonschema::Retrieve for Retriever {
     fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let name = uri.as_str().strip_prefix(BASE).unwrap_or(uri.as_str());
-        self.0.get(name.trim_end_matches(".json")).cloned().ok_or_else(|| format!("unknown schema {uri}").into())
+        schema_document(name.trim_end_matches(".json")).ok_or_else(|| format!("unknown schema {uri}").into())
     }
 }
 
-/// The per-type validators, compiled once per process: the schemas are constants, so
-/// the compiled validators are immutable shared data, not state.
+/// The per-type validators, each compiled the first time an object of its type is checked
+/// (a file of four malwares compiles one schema, not ninety) and kept for the process: the
+/// schemas are constants, so the compiled validators are immutable shared data, not state.
 pub struct StixValidator {
-    by_type: FxHashMap<Box<str>, jsonschema::Validator<DocJson>>,
+    by_type: FxHashMap<&'static str, OnceLock<jsonschema::Validator<DocJson>>>,
 }
 
 impl std::fmt::Debug for StixValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StixValidator").field("types", &self.by_type.len()).finish()
+        let compiled = self.by_type.values().filter(|v| v.get().is_some()).count();
+        f.debug_struct("StixValidator").field("types", &self.by_type.len()).field("compiled", &compiled).finish()
     }
 }
 
-static VALIDATOR: LazyLock<StixValidator> = LazyLock::new(StixValidator::compile);
+static VALIDATOR: LazyLock<StixValidator> = LazyLock::new(StixValidator::load);
 
-/// The schema documents by file stem (`indicator`, `common`, ...).
-fn schema_documents() -> HashMap<String, Value> {
-    embedded::SCHEMAS
-        .iter()
-        .map(|(name, text)| {
-            // The schema files are part of the crate and checked by its tests.
-            let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("schema {name}.json is not JSON: {e}"));
-            (name.to_string(), v)
-        })
-        .collect()
+/// The schema document of a file stem (`indicator`, `common`, ...), parsed from the
+/// embedded text; `None` for a name with no file.
+fn schema_document(name: &str) -> Option<Value> {
+    let (_, text) = embedded::SCHEMAS.iter().find(|(n, _)| *n == name)?;
+    // The schema files are part of the crate and checked by its tests.
+    Some(serde_json::from_str(text).unwrap_or_else(|e| panic!("schema {name}.json is not JSON: {e}")))
 }
 
 impl StixValidator {
@@ -108,24 +107,25 @@ impl StixValidator {
         &VALIDATOR
     }
 
-    fn compile() -> StixValidator {
-        let docs = Arc::new(schema_documents());
-        let mut by_type = FxHashMap::default();
-        for (name, schema) in docs.iter() {
-            if name == "common" {
-                continue;
-            }
-            let validator = jsonschema::options_for::<DocJson>()
+    fn load() -> StixValidator {
+        let by_type =
+            embedded::SCHEMAS.iter().filter(|(name, _)| *name != "common").map(|(name, _)| (*name, OnceLock::new())).collect();
+        StixValidator { by_type }
+    }
+
+    /// The validator of a type with a schema, compiled on first use.
+    fn validator(&self, stix_type: &str) -> Option<&jsonschema::Validator<DocJson>> {
+        let slot = self.by_type.get(stix_type)?;
+        Some(slot.get_or_init(|| {
+            jsonschema::options_for::<DocJson>()
                 .with_draft(jsonschema::Draft::Draft202012)
                 // The schemas' patterns use no look-around or back-reference: the `regex`
                 // engine (linear time, faster than the default fancy-regex) suffices.
                 .with_pattern_options(jsonschema::PatternOptions::regex())
-                .with_retriever(Retriever(docs.clone()))
-                .build(schema)
-                .unwrap_or_else(|e| panic!("schema {name}.json does not compile: {e}"));
-            by_type.insert(name.as_str().into(), validator);
-        }
-        StixValidator { by_type }
+                .with_retriever(Retriever)
+                .build(&schema_document(stix_type).expect("a type with a slot has a schema file"))
+                .unwrap_or_else(|e| panic!("schema {stix_type}.json does not compile: {e}"))
+        }))
     }
 
     /// The STIX types with a schema.
@@ -162,7 +162,7 @@ impl StixValidator {
             out.push(finding("/type".into(), "'type' is a required property".into(), "schema"));
             return;
         };
-        match self.by_type.get(stix_type) {
+        match self.validator(stix_type) {
             Some(v) => {
                 if !v.is_valid(obj) {
                     for e in v.iter_errors(obj) {
@@ -254,6 +254,10 @@ mod tests {
         let v = StixValidator::get();
         assert!(v.knows("indicator") && v.knows("ipv4-addr") && v.knows("relationship") && v.knows("x-opencti-task"));
         assert!(v.types().count() >= 80);
+        let types: Vec<String> = v.types().map(str::to_string).collect();
+        for t in types {
+            assert!(v.validator(&t).is_some(), "{t} compiles");
+        }
     }
 
     #[test]
@@ -307,7 +311,6 @@ mod tests {
     /// values (the representation `jsonschema` ships), for every fixture object.
     #[test]
     fn schemas_read_doc_trees_as_they_read_serde_values() {
-        let docs = Arc::new(schema_documents());
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/stix");
         let mut compared = 0;
         for (dir, wrapped) in [("valid", false), ("invalid", true)] {
@@ -316,8 +319,8 @@ mod tests {
                 let stem = path.file_stem().unwrap().to_string_lossy().to_string();
                 let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
                 let reference =
-                    jsonschema::draft202012::options().with_retriever(Retriever(docs.clone())).build(&docs[&stem]).unwrap();
-                let ours = &StixValidator::get().by_type[stem.as_str()];
+                    jsonschema::draft202012::options().with_retriever(Retriever).build(&schema_document(&stem).unwrap()).unwrap();
+                let ours = StixValidator::get().validator(stem.as_str()).expect("a schema of the type");
                 for item in items {
                     let obj = if wrapped { item["object"].clone() } else { item };
                     let doc = Doc::from_value(&obj);
