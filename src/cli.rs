@@ -226,9 +226,10 @@ pub struct ConformArgs {
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
     /// Which of the connector's own settings holds what a check needs: `max_tlp=VAR`
-    /// (e.g. `max_tlp=ISMALICIOUS_MAX_TLP`: the gate sets it to TLP:AMBER and sends an
-    /// entity marked TLP:RED; without it, ENRICH-004 does not apply; `max_tlp=` forgets an
-    /// earlier one). Repeatable.
+    /// (e.g. `max_tlp=ISMALICIOUS_MAX_TLP`: the gate sets it to TLP:AMBER, or keeps the
+    /// value given with `--env VAR=TLP:…` and judges against that one, and sends an entity
+    /// marked TLP:RED; without it, ENRICH-004 does not apply; `max_tlp=` forgets an earlier
+    /// one). Repeatable.
     #[arg(long = "setting", value_name = "NAME=VAR")]
     pub setting: Vec<String>,
     /// A sample file of a format the gate cannot make, for an import connector:
@@ -568,6 +569,17 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
     for kv in &args.env {
         let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--env {kv:?} is not KEY=VALUE"))?;
         session.env.push((k.to_string(), v.to_string()));
+    }
+    // A max TLP the user gives the connector's own setting is the one it runs with, and the
+    // one it is judged against.
+    if let Some(var) = session.job.settings.get("max_tlp")
+        && let Some((_, value)) = session.env.iter().rev().find(|(k, _)| k == var)
+    {
+        let known = crate::conform::jobs::TLP_LEVELS.iter().find(|t| t.eq_ignore_ascii_case(value.trim()));
+        let Some(tlp) = known else {
+            anyhow::bail!("--env {var}={value}: not a max TLP pycti knows ({})", crate::conform::jobs::TLP_LEVELS.join(", "));
+        };
+        session.job.max_tlp_given = Some((*tlp).to_string());
     }
     let mut log = String::new();
     let mut say = |line: String, out: &mut dyn Write| {

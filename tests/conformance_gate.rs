@@ -127,6 +127,7 @@ fn a_connector_pushing_more_than_the_payload_limit_fails() {
 #[case::correct_enrichment_over_rabbitmq("INTERNAL_ENRICHMENT", "enrichment", "correct", "amqp", 0)]
 #[case::enrichment_without_the_entity("INTERNAL_ENRICHMENT", "enrichment", "no_entity", "api", 1)]
 #[case::enrichment_above_the_max_tlp("INTERNAL_ENRICHMENT", "enrichment", "ignores_max_tlp", "api", 1)]
+#[case::enrichment_keeping_the_tlp_of_an_earlier_job("INTERNAL_ENRICHMENT", "enrichment", "keeps_last_tlp", "api", 1)]
 #[case::enrichment_crashing_out_of_scope("INTERNAL_ENRICHMENT", "enrichment", "crash_out_of_scope", "api", 1)]
 #[case::enrichment_crashing_out_of_scope_over_rabbitmq("INTERNAL_ENRICHMENT", "enrichment", "crash_out_of_scope", "amqp", 1)]
 #[case::correct_import_over_http("INTERNAL_IMPORT_FILE", "import_file", "correct", "api", 0)]
@@ -135,6 +136,13 @@ fn a_connector_pushing_more_than_the_payload_limit_fails() {
 #[case::import_crashing_on_a_corrupt_file("INTERNAL_IMPORT_FILE", "import_file", "crash_on_corrupt", "api", 1)]
 #[case::import_ignoring_validation("INTERNAL_IMPORT_FILE", "import_file", "ignores_validation", "api", 1)]
 #[case::import_ignoring_validation_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "ignores_validation", "amqp", 1)]
+#[case::import_reviewing_its_own_bundle_of_a_corrupt_file(
+    "INTERNAL_IMPORT_FILE",
+    "import_file",
+    "summarises_for_review",
+    "api",
+    1
+)]
 #[case::enrichment_echoing_its_objects_above_the_max_tlp("INTERNAL_ENRICHMENT", "enrichment", "echoes_above_max_tlp", "api", 0)]
 #[case::enrichment_crashing_at_start("INTERNAL_ENRICHMENT", "enrichment", "crash_at_start", "api", 1)]
 #[case::import_validating_before_import("INTERNAL_IMPORT_FILE", "import_file", "validate_before_import", "api", 0)]
@@ -210,6 +218,44 @@ fn an_enrichment_whose_max_tlp_setting_the_gate_does_not_know_is_not_judged_on_i
     let console =
         gate_as("INTERNAL_ENRICHMENT", "enrichment", "correct", "correct-without-max-tlp", &["--setting", "max_tlp="], 0);
     assert!(console.contains("ENRICH-004") && console.contains("give it with --setting max_tlp=VAR"), "{console}");
+}
+
+/// Field trial (internal-enrichment/ioc-extractor): above its max TLP it sends the job's
+/// report back as pycti exported it, with `revoked: false` read from the platform's field —
+/// the same report, which the gate once counted as a write.
+#[test]
+fn an_enrichment_echoing_a_report_as_pycti_exported_it_writes_nothing() {
+    gate_as(
+        "INTERNAL_ENRICHMENT",
+        "enrichment",
+        "echoes_above_max_tlp",
+        "echoes_above_max_tlp-report",
+        &["--scope", "Report"],
+        0,
+    );
+}
+
+/// Field trial (ismalicious, first-epss with `--env …_MAX_TLP=TLP:RED`): the max TLP the
+/// operator gives is the one the connector runs with, and the one it is judged against; a
+/// value pycti does not know is refused before anything runs.
+#[test]
+fn an_enrichment_is_judged_against_the_max_tlp_its_operator_gives() {
+    let console = gate_as(
+        "INTERNAL_ENRICHMENT",
+        "enrichment",
+        "correct",
+        "correct-max-tlp-red",
+        &["--env", "CONNECTOR_MAX_TLP=TLP:RED"],
+        0,
+    );
+    assert!(console.contains("no marking is above it"), "{console}");
+    let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--type", "INTERNAL_ENRICHMENT", "--setting", "max_tlp=X_MAX_TLP", "--env", "X_MAX_TLP=amber"])
+        .args(["--", "/nonexistent/connector"])
+        .output()
+        .expect("opencti-mock conform runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("X_MAX_TLP=amber: not a max TLP pycti knows"), "{out:?}");
 }
 
 #[test]

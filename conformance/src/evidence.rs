@@ -105,6 +105,10 @@ pub struct Job {
     /// Workbench files (`import/pending/…`) uploaded while the job ran.
     #[serde(default)]
     pub workbenches: Vec<String>,
+    /// Those of [`Job::workbenches`] that hold the job's file byte for byte: the file was
+    /// forwarded for review unparsed.
+    #[serde(default)]
+    pub forwarded_unchanged: Vec<String>,
 }
 
 /// A download from the file storage.

@@ -210,6 +210,7 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                 about: Some(x.about.clone()),
                 changed: x.changed.clone(),
                 workbenches: x.workbenches.clone(),
+                forwarded_unchanged: x.forwarded_unchanged.clone(),
             })
         })
         .collect()

@@ -30,8 +30,11 @@ use crate::MockPlatform;
 use crate::conform::samples::{self, Form};
 use crate::jobs::{ImportOptions, Upload};
 
-/// The max TLP the gate gives an enrichment connector (through the setting the user names).
+/// The max TLP the gate gives an enrichment connector (through the setting the user names),
+/// unless the user gives the setting a value of their own with `--env`.
 pub const ENRICHMENT_MAX_TLP: &str = "TLP:AMBER";
+/// The TLPs pycti's `check_max_tlp` knows, lowest first.
+pub const TLP_LEVELS: &[&str] = &["TLP:CLEAR", "TLP:WHITE", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"];
 const TLP_GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
 const TLP_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 
@@ -48,14 +51,22 @@ pub struct JobOptions {
     pub settings: BTreeMap<String, String>,
     /// Sample files given by the user: MIME type → content and file name.
     pub samples: Vec<(String, String, Vec<u8>)>,
+    /// The max TLP the user gave the connector's setting (`--env VAR=TLP:…`), if any: the
+    /// connector is judged against it instead of [`ENRICHMENT_MAX_TLP`].
+    pub max_tlp_given: Option<String>,
 }
 
 impl JobOptions {
+    /// The max TLP the connector runs with: the user's, else the gate's.
+    pub fn max_tlp(&self) -> &str {
+        self.max_tlp_given.as_deref().unwrap_or(ENRICHMENT_MAX_TLP)
+    }
+
     /// The environment the session adds for them (the max TLP, in the connector's own
     /// variable).
     pub fn environment(&self, connector_type: &str) -> Vec<(String, String)> {
         match (connector_type, self.settings.get("max_tlp")) {
-            ("INTERNAL_ENRICHMENT", Some(var)) => vec![(var.clone(), ENRICHMENT_MAX_TLP.into())],
+            ("INTERNAL_ENRICHMENT", Some(var)) => vec![(var.clone(), self.max_tlp().into())],
             _ => Vec::new(),
         }
     }
@@ -64,7 +75,7 @@ impl JobOptions {
     pub fn evidence(&self, connector_type: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         if let ("INTERNAL_ENRICHMENT", Some(var)) = (connector_type, self.settings.get("max_tlp")) {
-            out.insert("max_tlp".into(), ENRICHMENT_MAX_TLP.into());
+            out.insert("max_tlp".into(), self.max_tlp().into());
             out.insert("max_tlp_setting".into(), var.clone());
         }
         out
@@ -88,6 +99,8 @@ pub struct Sent {
     pub changed: Vec<String>,
     /// Workbenches uploaded while the job ran.
     pub workbenches: Vec<String>,
+    /// The workbenches holding the job's file byte for byte.
+    pub forwarded_unchanged: Vec<String>,
 }
 
 /// What driving the connector did: the jobs sent, and the roles left out with the reason.
@@ -132,7 +145,9 @@ fn enrichment_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(Stri
         None => notes.push(("out-of-scope".into(), "every type the gate builds is in the connector's scope".into())),
     }
     steps.extend(enrich("unknown-entity", first, 3, &[], true));
-    if options.settings.contains_key("max_tlp") {
+    if options.settings.contains_key("max_tlp") && options.max_tlp() == "TLP:RED" {
+        notes.push(("above-max-tlp".into(), "the connector's max TLP is TLP:RED: no marking is above it".into()));
+    } else if options.settings.contains_key("max_tlp") {
         steps.extend(enrich("above-max-tlp", first, 4, &[TLP_RED], false));
     } else {
         notes.push((
@@ -208,16 +223,22 @@ fn import_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(String, 
 
 /// The objects of the knowledge, each with a fingerprint of what it says: its stored body
 /// with keys in order, without what the platform and pycti add when they export an object
-/// (the OpenCTI extension, `x_opencti_id`, `x_opencti_type`, `x_opencti_stix_ids`) — an
-/// object sent back unchanged keeps its fingerprint.
+/// (the OpenCTI extension, `x_opencti_id`, `x_opencti_type`, `x_opencti_stix_ids`) and
+/// without the booleans STIX 2.1 defines as false when absent (`revoked: false` is what
+/// pycti's export of an entity carries, read from the platform's field) — an object sent
+/// back unchanged keeps its fingerprint.
 fn fingerprints(platform: &MockPlatform) -> HashMap<String, u64> {
     const EXPORT_METADATA: &[&str] = &["extensions", "nb_deps", "x_opencti_id", "x_opencti_type", "x_opencti_stix_ids"];
+    // STIX 2.1: `revoked` (§3.2), `defanged` (§6.1), a sighting's `summary` (§5.2),
+    // an X.509 certificate's `is_self_signed` (§6.17): "the default value is false".
+    const FALSE_BY_DEFAULT: &[&str] = &["revoked", "defanged", "summary", "is_self_signed"];
     use std::hash::{Hash, Hasher};
     fn canonical(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Object(m) => serde_json::Value::Object(
                 m.iter()
                     .filter(|(k, _)| !EXPORT_METADATA.contains(&k.as_str()))
+                    .filter(|(k, v)| !(FALSE_BY_DEFAULT.contains(&k.as_str()) && **v == serde_json::Value::Bool(false)))
                     .map(|(k, v)| (k.clone(), canonical(v)))
                     .collect::<std::collections::BTreeMap<_, _>>()
                     .into_iter()
@@ -269,6 +290,8 @@ pub async fn drive(
         let sent_at = platform.read(|s| s.transcript.last_seq());
         // What the job is about is stored first, so that it is not counted as the
         // connector's writing.
+        // The job's file, to tell a workbench holding it unchanged from one the connector made.
+        let mut original: Option<bytes::Bytes> = None;
         let (role, about, ask): (_, _, Box<dyn FnOnce() -> Result<crate::store::works::Work, String>>) = match step {
             Step::Enrich { role, entity, delete_first, about } => {
                 let id = entity["id"].as_str().unwrap_or_default().to_string();
@@ -289,6 +312,7 @@ pub async fn drive(
             }
             Step::Import { role, file, options, about } => {
                 let stored = platform.upload(file).map_err(|e| e.to_string());
+                original = stored.as_ref().ok().map(|(f, _)| f.content.clone());
                 let ask = move || {
                     let (f, _) = stored?;
                     let works = platform.ask_import(&f.id, Some(connector_id), &options).map_err(|e| e.to_string())?;
@@ -321,11 +345,15 @@ pub async fn drive(
         let after = fingerprints(platform);
         let changed: Vec<String> =
             after.iter().filter(|(id, print)| before.get(*id) != Some(print)).map(|(id, _)| id.clone()).collect();
-        let workbenches = platform.read(|s| {
-            s.files.under("import/pending/").filter(|f| f.last_modified >= work.timestamp).map(|f| f.id.clone()).collect()
+        let (workbenches, forwarded_unchanged) = platform.read(|s| {
+            let uploaded: Vec<_> = s.files.under("import/pending/").filter(|f| f.last_modified >= work.timestamp).collect();
+            let all = uploaded.iter().map(|f| f.id.clone()).collect();
+            let same = uploaded.iter().filter(|f| original.as_ref() == Some(&f.content)).map(|f| f.id.clone()).collect();
+            (all, same)
         });
         if let Some(seq) = seq {
-            driven.sent.push(Sent { seq, role, sent_at, alive_after: alive.load(Ordering::SeqCst), about, changed, workbenches });
+            let alive_after = alive.load(Ordering::SeqCst);
+            driven.sent.push(Sent { seq, role, sent_at, alive_after, about, changed, workbenches, forwarded_unchanged });
         }
     }
     driven
@@ -358,6 +386,17 @@ mod tests {
         let steps = enrichment_plan(&["x-unknown".into()], &JobOptions::default(), &mut notes);
         assert_eq!(roles(&steps), ["out-of-scope"]);
         assert!(notes.iter().any(|(r, why)| r == "in-scope" && why.contains("x-unknown")));
+        notes.clear();
+        let red = JobOptions { max_tlp_given: Some("TLP:RED".into()), ..with_tlp.clone() };
+        let steps = enrichment_plan(&["Vulnerability".into()], &red, &mut notes);
+        assert_eq!(roles(&steps), ["in-scope", "in-scope", "out-of-scope", "unknown-entity", "in-scope"]);
+        assert_eq!(
+            notes,
+            [("above-max-tlp".to_string(), "the connector's max TLP is TLP:RED: no marking is above it".to_string())]
+        );
+        let green = JobOptions { max_tlp_given: Some("TLP:GREEN".into()), ..with_tlp };
+        assert_eq!(green.environment("INTERNAL_ENRICHMENT"), [("X_MAX_TLP".to_string(), "TLP:GREEN".to_string())]);
+        assert_eq!(green.evidence("INTERNAL_ENRICHMENT")["max_tlp"], "TLP:GREEN");
     }
 
     #[test]

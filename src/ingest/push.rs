@@ -64,8 +64,10 @@ pub struct PushReceipt {
 }
 
 /// Objects the splitter drops (no type, unsupported, a relationship without both ends) are
-/// not counted, as on the platform, but never lost silently: each becomes an error on the
-/// work, worded as pycti's importer reports it, and a transcript note.
+/// not counted and not errors, as on the platform (its worker's `split_bundle_with_expectations`
+/// drops them silently; only pycti's own `import_bundle` reports them), but never lost
+/// silently: each becomes a message on the work, worded as pycti's importer words it, and a
+/// transcript note.
 pub fn record_dropped(
     s: &mut crate::store::State,
     work_id: Option<&str>,
@@ -75,7 +77,7 @@ pub fn record_dropped(
     for d in dropped {
         let e = crate::ingest::object::incompatible(&d.id);
         if let Some(w) = work_id {
-            s.works.add_error(w, e.message, Some(e.source.clone()), now);
+            s.works.add_message(w, e.message, Some(e.source.clone()), now);
         }
         let kind = d.stix_type.as_deref().map_or_else(|| "no type".to_string(), |t| format!("type '{t}'"));
         let work = work_id.map(|w| format!("work {w}: ")).unwrap_or_default();

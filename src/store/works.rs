@@ -251,12 +251,14 @@ impl Works {
         w.updated_at = now;
     }
 
-    /// Records an error on a work without counting an expectation: what the platform's
-    /// splitter drops is not counted, but the mock says so where the user looks.
-    pub fn add_error(&mut self, id: &str, message: String, source: Option<String>, now: DateTime<Utc>) {
+    /// Adds a message to a work without counting an expectation or making it an error:
+    /// what the platform's splitter drops is neither counted nor reported by the platform
+    /// (its worker drops it silently), but the mock says so where the user looks, without
+    /// changing what a connector or a gate reading `errors` sees.
+    pub fn add_message(&mut self, id: &str, message: String, source: Option<String>, now: DateTime<Utc>) {
         let Some(w) = self.items.get_mut(id) else { return };
-        if w.errors.len() < MAX_REPORTED_ERRORS {
-            w.errors.push(WorkMessage { timestamp: now, message, source });
+        if w.messages.len() < MAX_REPORTED_ERRORS {
+            w.messages.push(WorkMessage { timestamp: now, message, source });
         }
         w.updated_at = now;
     }

@@ -85,6 +85,20 @@ pub fn checks() -> Vec<Check> {
             enforced_by_pycti: false,
             verify: nothing_refused,
         },
+        Check {
+            id: "ENRICH-007",
+            title: "Each job is handled on its own",
+            level: Level::Must,
+            requirement: "A connector MUST handle each job on its own entity: after jobs it refused or could not handle (out of \
+                          scope, deleted, above the max TLP), an in-scope entity is enriched as the first one was. Nothing of an \
+                          earlier job (its TLP, its entity, its error) may decide what happens to the next.",
+            cites: "pycti 7.261026.0 ListenQueue._data_handler (each message is a job of its own: its entity read afresh, its \
+                    work opened and closed); OpenCTI-Platform/connectors templates/internal-enrichment (process_message per \
+                    message)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: each_job_on_its_own,
+        },
     ]
 }
 
@@ -183,4 +197,45 @@ fn nothing_refused(ev: &Evidence) -> Outcome {
         })
         .collect();
     if errors.is_empty() { Outcome::Pass } else { Outcome::fail("no error on its jobs' works", verify::sample(&errors, 3)) }
+}
+
+/// What a job wrote: objects it pushed, or the knowledge it changed through the API.
+fn did_something(ev: &Evidence, j: &Job) -> bool {
+    !j.changed.is_empty() || j.work_id.as_deref().is_some_and(|w| !pushed_ids(ev, w).is_empty())
+}
+
+fn each_job_on_its_own(ev: &Evidence) -> Outcome {
+    let in_scope = match jobs_of(ev, "in-scope") {
+        Ok(j) => j,
+        Err(o) => return o,
+    };
+    let last_odd = ev.jobs.iter().filter(|j| j.role != "in-scope").map(|j| j.sent_at).max();
+    let (Some(first), Some(last_odd)) = (in_scope.first(), last_odd) else {
+        return verify::no_job(ev, "no job the connector could refuse", &["out-of-scope", "unknown-entity", "above-max-tlp"]);
+    };
+    let Some(after) = in_scope.iter().rev().find(|j| j.sent_at > last_odd) else {
+        return verify::no_job(ev, "no in-scope job after the odd ones", &["in-scope"]);
+    };
+    if !first.processed || !after.processed {
+        return Outcome::blocked("an in-scope job was not answered (see ENRICH-001)");
+    }
+    if !did_something(ev, first) {
+        return Outcome::not_applicable(format!(
+            "the connector wrote nothing for the first in-scope entity ({}): there is no enrichment to compare with",
+            describe_job(first)
+        ));
+    }
+    if did_something(ev, after) {
+        return Outcome::Pass;
+    }
+    let closed = match (after.in_error, after.message.as_deref()) {
+        (true, Some(m)) => format!("closed in error: {m:?}"),
+        (true, None) => "closed in error".to_string(),
+        (false, Some(m)) => format!("closed with {m:?}"),
+        (false, None) => "closed with no message".to_string(),
+    };
+    Outcome::fail(
+        format!("the in-scope entity after the odd jobs enriched as the first one ({}) was", describe_job(first)),
+        format!("{}: nothing written ({closed})", describe_job(after)),
+    )
 }

@@ -183,8 +183,12 @@ fn corrupt_file_in_error(ev: &Evidence) -> Outcome {
         match (j.processed, j.in_error, j.connector_alive_after) {
             (_, _, false) => bad.push(format!("{}: the connector exited", describe_job(j))),
             (true, true, true) => {}
-            (true, false, true) if !j.workbenches.is_empty() => forwarded.push(describe_job(j)),
-            (true, false, true) => bad.push(format!("{}: closed without error ({:?})", describe_job(j), j.message)),
+            (true, false, true) if !j.forwarded_unchanged.is_empty() => forwarded.push(describe_job(j)),
+            (true, false, true) => bad.push(format!(
+                "{}: closed without error ({})",
+                describe_job(j),
+                j.message.as_deref().map_or("no message".to_string(), |m| format!("{m:?}"))
+            )),
             (false, _, true) => bad.push(format!("{}: work never closed", describe_job(j))),
         }
     }
