@@ -12,8 +12,8 @@
 #   SCOPE   CONNECTOR_SCOPE to give with --scope, or empty: the connector registers its own.
 #           Given only to the plain pycti connectors whose scope does not reach pycti without it
 #           (pycti then registers "not-applicable"), with the value of their docker-compose.yml:
-#           abuse-ssl, stopforumspam and import-document-ai have no scope in their code (their
-#           README lists CONNECTOR_SCOPE as mandatory); ismalicious has one, which never reaches
+#           abuse-ssl, stopforumspam and import-document-ai have no scope in their code (the
+#           READMEs of the first and last list CONNECTOR_SCOPE as mandatory); ismalicious has one, which never reaches
 #           pycti (main.py hands OpenCTIConnectorHelper a flat dict pycti does not read).
 #   ENVS    the connector's own settings (conform --env KEY=VALUE)
 #   GATE    what the gate is told (conform --setting NAME=VAR, --sample-file MIME=PATH)
