@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# The configuration each connector is tried with: its own defaults, plus what it needs to run
+# offline against the loopback feed server ($FEEDS, default http://127.0.0.1:8765) — the feed
+# URLs of its docker-compose.yml redirected there, and the settings its docker-compose.yml sets —
+# and what the gate needs to know about it (--setting, --sample-file).
+#
+#   conn_config NAME [CONFIG]     CONFIG: default (the trials' configuration), misp-event
+#                                 (import-file-misp with a MISP event), own-scope (ismalicious
+#                                 without CONNECTOR_SCOPE: a diagnostic variant)
+#
+# Sets:
+#   SCOPE   CONNECTOR_SCOPE to give with --scope, or empty: the connector registers its own.
+#           Given only to the plain pycti connectors whose scope does not reach pycti without it
+#           (pycti then registers "not-applicable"), with the value of their docker-compose.yml:
+#           abuse-ssl, stopforumspam and import-document-ai have no scope in their code (the
+#           READMEs of the first and last list CONNECTOR_SCOPE as mandatory); ismalicious has one, which never reaches
+#           pycti (main.py hands OpenCTIConnectorHelper a flat dict pycti does not read).
+#   ENVS    the connector's own settings (conform --env KEY=VALUE)
+#   GATE    what the gate is told (conform --setting NAME=VAR, --sample-file MIME=PATH)
+# shellcheck disable=SC2034  # SCOPE, ENVS and GATE are read by run_trial.sh
+conn_config() {
+  local F=${FEEDS:-http://127.0.0.1:8765} here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  SCOPE=""
+  ENVS=()
+  GATE=()
+  case "$1:${2:-default}" in
+    abuse-ssl:default)
+      SCOPE=abusessl
+      ENVS=("ABUSESSL_URL=$F/abusessl/sslipblacklist.csv" "ABUSESSL_INTERVAL=360");;
+    stopforumspam:default)
+      SCOPE=stopforumspam
+      ENVS=("STOPFORUMSPAM_URL=$F/stopforumspam/toxic_domains_whole_filtered_50000.txt"
+            "STOPFORUMSPAM_CREATE_INDICATORS=true" "STOPFORUMSPAM_INTERVAL=3");;
+    opencti-datasets:default)
+      ENVS=("CONFIG_SECTORS_FILE_URL=$F/datasets/sectors.json" "CONFIG_GEOGRAPHY_FILE_URL=$F/datasets/geography.json"
+            "CONFIG_COMPANIES_FILE_URL=$F/datasets/companies.json" "CONFIG_REMOVE_CREATOR=false" "CONFIG_INTERVAL=7");;
+    disarm-framework:default)
+      ENVS=("DISARM_FRAMEWORK_URL=$F/disarm/DISARM.json");;
+    urlhaus:default)
+      ENVS=("URLHAUS_CSV_URL=$F/urlhaus/downloads/csv_recent/" "URLHAUS_INTERVAL=3" "URLHAUS_DEFAULT_X_OPENCTI_SCORE=80"
+            "URLHAUS_IMPORT_OFFLINE=true" "URLHAUS_THREATS_FROM_LABELS=true");;
+    ioc-extractor:default)
+      GATE=(--setting max_tlp=IOC_EXTRACTOR_MAX_TLP);;
+    tagger:default)
+      ;; # no max-TLP setting: ENRICH-004 does not apply
+    ismalicious:default|ismalicious:own-scope)
+      [ "${2:-default}" = default ] && SCOPE=IPv4-Addr,IPv6-Addr,Domain-Name
+      ENVS=("ISMALICIOUS_API_URL=$F/ismalicious" "ISMALICIOUS_API_KEY=trial-key")
+      GATE=(--setting max_tlp=ISMALICIOUS_MAX_TLP);;
+    first-epss:default)
+      ENVS=("FIRST_EPSS_API_BASE_URL=$F/epss")
+      GATE=(--setting max_tlp=FIRST_EPSS_MAX_TLP);;
+    import-file-stix:default|import-document:default|import-file-yara:default|import-file-misp:default)
+      ;;
+    import-file-misp:misp-event)
+      GATE=(--sample-file "application/json=$here/feeds/misp-event.json");;
+    import-document-ai:default)
+      SCOPE=application/pdf,text/plain,text/html,text/markdown
+      ENVS=("IMPORT_DOCUMENT_AI_API_BASE_URL=$F/docai" "IMPORT_DOCUMENT_AI_API_KEY=trial-key"
+            "IMPORT_DOCUMENT_AI_INCLUDE_RELATIONSHIPS=true" "IMPORT_DOCUMENT_AI_CREATE_INDICATOR=false"
+            "CONNECTOR_VALIDATE_BEFORE_IMPORT=true");;
+    *) echo "unknown connector or configuration: $1 ${2:-default}" >&2; return 1;;
+  esac
+}
