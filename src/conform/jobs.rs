@@ -11,11 +11,11 @@
 //! sets it to TLP:AMBER) — and a last `in-scope` one (the connector still works after the
 //! odd ones).
 //!
-//! File-import plan, for the first MIME type of the scope the gate has a file of (one the
-//! user gave with `--sample-file`, else one it makes): `valid-file` a file to import,
-//! `workbench` another with validation asked (workbench), `corrupt-file` one that cannot
-//! be parsed (not for types every file of which is readable, such as text), `draft` the
-//! second with validation asked in a draft.
+//! File-import plan, for the MIME types of the scope the gate has a file of (one the user
+//! gave with `--sample-file` first, else ones it makes): `valid-file` a file to import of
+//! the first type, `workbench` another with validation asked (workbench), `corrupt-file`
+//! one that cannot be parsed, of the first type that can be corrupt (text cannot), `draft`
+//! the second with validation asked in a draft, then a `valid-file` of each other type.
 //!
 //! What the plan leaves out, and why, goes to the evidence: a check whose jobs were not
 //! sent is not applicable, not failed. After each job, the objects the connector created
@@ -160,12 +160,20 @@ fn enrichment_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(Stri
     steps
 }
 
-/// The file-import plan for a scope.
+/// The file-import plan for a scope: a valid file of each type of the scope the gate has a
+/// file of (the user's own sample first); the validation jobs with the first of them; a
+/// corrupt file of the first type that can be corrupt.
 fn import_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(String, String)>) -> Vec<Step> {
     let given = |mime: &str| options.samples.iter().find(|(m, ..)| m.eq_ignore_ascii_case(mime));
-    let chosen =
-        scope.iter().find(|m| given(m).is_some()).or_else(|| scope.iter().find(|m| samples::file(m, Form::Valid).is_some()));
-    let Some(mime) = chosen else {
+    let mut types: Vec<&String> = Vec::new();
+    for m in scope.iter().filter(|m| given(m).is_some() || samples::file(m, Form::Valid).is_some()) {
+        if !types.iter().any(|t| t.eq_ignore_ascii_case(m)) {
+            types.push(m);
+        }
+    }
+    // A sample the user gave is the format the connector reads: it leads.
+    types.sort_by_key(|m| given(m).is_none());
+    let Some(&first) = types.first() else {
         let why = format!(
             "the connector's scope ({}) holds no MIME type the gate has a file of (give one with --sample-file MIME=PATH)",
             if scope.is_empty() { "empty".to_string() } else { scope.join(", ") }
@@ -175,49 +183,63 @@ fn import_plan(scope: &[String], options: &JobOptions, notes: &mut Vec<(String, 
         }
         return Vec::new();
     };
-    let upload = |name: String, content: Vec<u8>| Upload {
+    let upload = |mime: &str, name: String, content: Vec<u8>| Upload {
         filename: name,
-        mime_type: mime.clone(),
+        mime_type: mime.to_string(),
         content: content.into(),
         markings: Vec::new(),
         entity_id: None,
         pending: false,
         no_trigger_import: true,
     };
-    let (valid, review, origin) = match given(mime) {
+    // A type's valid and review files, and what to say of them.
+    let files_of = |mime: &str| match given(mime) {
         Some((_, name, content)) => {
             let (stem, ext) = name.rsplit_once('.').unwrap_or((name.as_str(), "bin"));
-            (upload(name.clone(), content.clone()), upload(format!("{stem}-review.{ext}"), content.clone()), "given")
+            let review = upload(mime, format!("{stem}-review.{ext}"), content.clone());
+            (upload(mime, name.clone(), content.clone()), review, format!("{mime} (given)"))
         }
         None => {
-            let make = |form| samples::file(mime, form).map(|(n, c)| upload(n, c)).expect("the chosen type has files");
-            (make(Form::Valid), make(Form::Review), "made by the gate")
+            let make = |form| samples::file(mime, form).map(|(n, c)| upload(mime, n, c)).expect("a type of the plan has files");
+            (make(Form::Valid), make(Form::Review), format!("{mime} (made by the gate)"))
         }
     };
-    let about = format!("{mime} ({origin})");
     let options_of = |mode: Option<&str>, force| ImportOptions {
         validation_mode: mode.map(str::to_string),
         force_validation: force,
         ..ImportOptions::default()
     };
-    let mut steps =
-        vec![Step::Import { role: "valid-file", file: valid, options: options_of(None, false), about: about.clone() }];
-    steps.push(Step::Import {
-        role: "workbench",
-        file: review.clone(),
-        options: options_of(Some("workbench"), true),
-        about: about.clone(),
-    });
-    match samples::file(mime, Form::Corrupt) {
-        Some((name, content)) => steps.push(Step::Import {
+    let (valid, review, about) = files_of(first);
+    let mut steps = vec![
+        Step::Import { role: "valid-file", file: valid, options: options_of(None, false), about: about.clone() },
+        Step::Import {
+            role: "workbench",
+            file: review.clone(),
+            options: options_of(Some("workbench"), true),
+            about: about.clone(),
+        },
+    ];
+    let corrupt = types.iter().find_map(|m| samples::file(m, Form::Corrupt).map(|(name, content)| (m, name, content)));
+    match corrupt {
+        Some((mime, name, content)) => steps.push(Step::Import {
             role: "corrupt-file",
-            file: upload(name, content),
+            file: upload(mime, name, content),
             options: options_of(None, false),
             about: format!("{mime} (made by the gate)"),
         }),
-        None => notes.push(("corrupt-file".into(), format!("every {mime} file is readable: the gate has no corrupt one"))),
+        None => notes.push((
+            "corrupt-file".into(),
+            format!(
+                "every file of {} is readable: the gate has no corrupt one",
+                types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
     }
     steps.push(Step::Import { role: "draft", file: review, options: options_of(Some("draft"), true), about });
+    for mime in &types[1..] {
+        let (valid, _, about) = files_of(mime);
+        steps.push(Step::Import { role: "valid-file", file: valid, options: options_of(None, false), about });
+    }
     steps
 }
 
@@ -406,8 +428,22 @@ mod tests {
         assert_eq!(roles(&steps), ["valid-file", "workbench", "draft"]);
         assert_eq!(
             notes,
-            [("corrupt-file".to_string(), "every text/plain file is readable: the gate has no corrupt one".to_string())]
+            [("corrupt-file".to_string(), "every file of text/plain is readable: the gate has no corrupt one".to_string())]
         );
+        notes.clear();
+        // A valid file of each type; the corrupt one of the first type that has one.
+        let scope = ["text/plain".into(), "application/pdf".into(), "TEXT/PLAIN".into(), "text/csv".into()];
+        let steps = import_plan(&scope, &JobOptions::default(), &mut notes);
+        assert_eq!(roles(&steps), ["valid-file", "workbench", "corrupt-file", "draft", "valid-file", "valid-file"]);
+        let types: Vec<&str> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Import { file, .. } => file.mime_type.as_str(),
+                Step::Enrich { .. } => "",
+            })
+            .collect();
+        assert_eq!(types, ["text/plain", "text/plain", "application/pdf", "text/plain", "application/pdf", "text/csv"]);
+        assert!(notes.is_empty());
         notes.clear();
         let given = JobOptions {
             samples: vec![("application/json".into(), "event.json".into(), b"{}".to_vec())],

@@ -7,7 +7,8 @@
 //! here for what fits: [`entity`] builds a STIX object of a scope's type (the names the
 //! platform and connectors use: `IPv4-Addr`, `ipv4-addr`, `Report`, `Organization`…),
 //! [`file`] a file of a MIME type — a STIX bundle for JSON, text with indicators for text
-//! types, a one-page PDF, a YARA rule — valid or corrupt. A user can give a sample of a
+//! types, a one-page PDF, a Word document, a STIX 1.2 package for XML, a YARA rule — valid
+//! or corrupt. A user can give a sample of a
 //! format the gate cannot make (a MISP event) with `--sample-file MIME=PATH`.
 
 use serde_json::{Value, json};
@@ -152,6 +153,17 @@ pub fn file(mime: &str, form: Form) -> Option<(String, Vec<u8>)> {
             pdf(&text_report(2)),
             Some(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Cat".to_vec()),
         ),
+        "text/xml" | "application/xml" => (
+            "xml",
+            stix1_package(1).into_bytes(),
+            stix1_package(2).into_bytes(),
+            Some(stix1_package(3).as_bytes()[..400].to_vec()),
+        ),
+        DOCX => {
+            let valid = docx(&text_report(1));
+            let corrupt = valid[..valid.len() / 2].to_vec();
+            ("docx", valid, docx(&text_report(2)), Some(corrupt))
+        }
         "text/yara+plain" => (
             "yar",
             yara("ExampleBot_Loader").into_bytes(),
@@ -197,6 +209,80 @@ fn yara(name: &str) -> String {
     format!(
         "rule {name}\n{{\n  meta:\n    description = \"ExampleBot loader\"\n  strings:\n    $a = \"ExampleBot\" ascii\n    $b = {{ 6A 40 68 00 30 00 00 }}\n  condition:\n    any of them\n}}\n"
     )
+}
+
+/// The MIME type of a Word document.
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/// A STIX 1.2 package (the XML format of threat intelligence, which STIX importers convert):
+/// one indicator watching an IPv4 address.
+fn stix1_package(n: u32) -> String {
+    let ip = 7 + n;
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<stix:STIX_Package
+    xmlns:stix="http://stix.mitre.org/stix-1"
+    xmlns:indicator="http://stix.mitre.org/Indicator-2"
+    xmlns:cybox="http://cybox.mitre.org/cybox-2"
+    xmlns:AddressObj="http://cybox.mitre.org/objects#AddressObject-2"
+    xmlns:example="http://example.com"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    id="example:Package-6f1d2c3b-0000-4000-8000-00000000000{n}" version="1.2" timestamp="2026-01-01T00:00:00Z">
+  <stix:STIX_Header>
+    <stix:Title>Threat report {n}</stix:Title>
+  </stix:STIX_Header>
+  <stix:Indicators>
+    <stix:Indicator xsi:type="indicator:IndicatorType" id="example:indicator-6f1d2c3b-0001-4000-8000-00000000000{n}" timestamp="2026-01-01T00:00:00Z">
+      <indicator:Title>ExampleBot command and control server 198.51.100.{ip}</indicator:Title>
+      <indicator:Observable id="example:Observable-6f1d2c3b-0002-4000-8000-00000000000{n}">
+        <cybox:Object id="example:Address-6f1d2c3b-0003-4000-8000-00000000000{n}">
+          <cybox:Properties xsi:type="AddressObj:AddressObjectType" category="ipv4-addr">
+            <AddressObj:Address_Value condition="Equals">198.51.100.{ip}</AddressObj:Address_Value>
+          </cybox:Properties>
+        </cybox:Object>
+      </indicator:Observable>
+    </stix:Indicator>
+  </stix:Indicators>
+</stix:STIX_Package>
+"#
+    )
+}
+
+/// A Word document (Office Open XML) of one paragraph showing `text`: the three parts a
+/// reader needs, stored uncompressed, with the zip format's fixed 1980 dates so the bytes
+/// are the same at every run.
+fn docx(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let escaped = text.trim_end().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#
+                .to_string(),
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#
+                .to_string(),
+        ),
+        (
+            "word/document.xml",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{escaped}</w:t></w:r></w:p></w:body></w:document>"#
+            ),
+        ),
+    ];
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, content) in parts {
+        // Writing to memory cannot fail.
+        zip.start_file(name, options).expect("a zip entry in memory");
+        zip.write_all(content.as_bytes()).expect("a zip entry in memory");
+    }
+    zip.finish().expect("a zip in memory").into_inner()
 }
 
 /// A one-page PDF showing `text`, with a correct cross-reference table.
@@ -251,9 +337,17 @@ mod tests {
 
     #[test]
     fn files_exist_for_json_text_pdf_and_yara_and_only_structured_ones_can_be_corrupt() {
-        for mime in
-            ["application/json", "text/plain", "text/csv", "text/html", "text/markdown", "application/pdf", "text/yara+plain"]
-        {
+        for mime in [
+            "application/json",
+            "text/plain",
+            "text/csv",
+            "text/html",
+            "text/markdown",
+            "application/pdf",
+            "text/yara+plain",
+            "text/xml",
+            DOCX,
+        ] {
             let (name, content) = file(mime, Form::Valid).unwrap_or_else(|| panic!("{mime}"));
             assert!(!content.is_empty() && name.starts_with("conformance-sample."), "{mime}");
             assert!(file(mime, Form::Review).is_some());
@@ -265,5 +359,12 @@ mod tests {
         let text = String::from_utf8_lossy(&pdf);
         let xref: usize = text.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
         assert!(text[xref..].starts_with("xref"), "the PDF's startxref points at its xref table");
+        let (_, docx) = file(DOCX, Form::Valid).unwrap();
+        assert_eq!(docx, file(DOCX, Form::Valid).unwrap().1, "the same bytes at every run");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(docx)).expect("a zip");
+        let mut document = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("word/document.xml").unwrap(), &mut document).unwrap();
+        assert!(document.contains("c2-1.example.com"), "{document}");
+        assert!(zip::ZipArchive::new(std::io::Cursor::new(file(DOCX, Form::Corrupt).unwrap().1)).is_err());
     }
 }

@@ -131,7 +131,7 @@ fn valid_file_imported(ev: &Evidence) -> Outcome {
             how.push(format!("{}: {pushed} objects pushed", describe_job(j)));
         } else if !j.workbenches.is_empty() {
             how.push(format!("{}: workbench {}", describe_job(j), j.workbenches.join(", ")));
-        } else if !downloaded(ev, j) {
+        } else if !downloaded(ev, j) && (!j.processed || download_refused(ev, j)) {
             return Outcome::blocked(format!(
                 "{}: the connector did not download the file (see IMPORT-FILE-002)",
                 describe_job(j)
@@ -166,6 +166,11 @@ fn valid_file_imported(ev: &Evidence) -> Outcome {
 /// Whether the connector downloaded a job's file after the job was sent.
 fn downloaded(ev: &Evidence, j: &Job) -> bool {
     ev.downloads.iter().any(|d| d.seq > j.sent_at && d.file_id == j.subject && d.http_status == 200)
+}
+
+/// Whether the connector tried to download a job's file and was refused.
+fn download_refused(ev: &Evidence, j: &Job) -> bool {
+    ev.downloads.iter().any(|d| d.seq > j.sent_at && d.file_id == j.subject && d.http_status != 200)
 }
 
 /// What a job was about (the file's type and where the sample came from).
