@@ -275,6 +275,22 @@ fn an_import_of_text_reports_is_sent_text() {
     gate_as("INTERNAL_IMPORT_FILE", "import_file", "text_reports", "text_reports", &["--scope", "text/plain,text/csv"], 0);
 }
 
+/// Field trial (import-file-stix: STIX 1.2 XML closed in error, JSON imported): a file of
+/// each type of the scope is sent; one the connector cannot read is a warning (SHOULD), not
+/// a failure, as long as it imports another.
+#[test]
+fn an_import_is_sent_each_type_of_its_scope_and_warned_of_the_ones_it_cannot_read() {
+    let console = gate_as(
+        "INTERNAL_IMPORT_FILE",
+        "import_file",
+        "correct",
+        "correct-json-and-text",
+        &["--scope", "application/json,text/plain"],
+        0,
+    );
+    assert!(console.contains("text/plain (made by the gate): closed in error"), "{console}");
+}
+
 #[test]
 fn an_import_of_another_json_format_is_not_judged_on_the_gates_sample_but_on_its_own() {
     gate_as("INTERNAL_IMPORT_FILE", "import_file", "event_format", "event_format", &[], 0);

@@ -82,6 +82,19 @@ pub fn checks() -> Vec<Check> {
             enforced_by_pycti: true,
             verify: verify::jobs_received_before_completed,
         },
+        Check {
+            id: "IMPORT-FILE-007",
+            title: "A file of each type of its scope is read",
+            level: Level::Should,
+            requirement: "A connector SHOULD read a file of each MIME type its scope declares: the platform sends it every upload \
+                          of those types, and a type it cannot read fails each of those imports. (The gate's sample of a type may \
+                          not be the format the connector reads — give one it reads with --sample-file MIME=PATH.)",
+            cites: "platform uploadJobImport → connectorsForImport(mimetype) (file-storage.ts: connectors whose scope holds the \
+                    file's MIME type); pycti 7.261026.0 ListenQueue._data_handler (an error closes the work in error)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: each_type_read,
+        },
     ]
 }
 
@@ -237,4 +250,36 @@ fn validation_respected(ev: &Evidence) -> Outcome {
     } else {
         Outcome::fail("nothing written to the main knowledge for a job asking for validation", verify::sample(&bad, 3))
     }
+}
+
+fn each_type_read(ev: &Evidence) -> Outcome {
+    let jobs = match jobs_of(ev, "valid-file") {
+        Ok(j) => j,
+        Err(o) => return o,
+    };
+    if jobs.iter().any(|j| !j.processed) {
+        return Outcome::blocked("a valid file's job was not answered (see IMPORT-FILE-001)");
+    }
+    if let Some(j) = jobs.iter().find(|j| !downloaded(ev, j) && download_refused(ev, j)) {
+        return Outcome::blocked(format!("{}: the connector did not download the file (see IMPORT-FILE-002)", describe_job(j)));
+    }
+    let unread: Vec<&&Job> = jobs.iter().filter(|j| j.in_error).collect();
+    if unread.is_empty() {
+        return Outcome::Pass;
+    }
+    let described: Vec<String> =
+        unread.iter().map(|j| format!("{}: closed in error with {:?}", about(j), j.message.as_deref().unwrap_or(""))).collect();
+    if unread.len() == jobs.len() {
+        return Outcome::not_applicable(format!(
+            "the connector read none of the gate's samples ({}): they are not its format (see IMPORT-FILE-003)",
+            verify::sample(&described, 2)
+        ));
+    }
+    Outcome::fail(
+        "a valid file of each MIME type of its scope read (or the type left out of its scope)",
+        format!(
+            "{} (give one it reads with --sample-file MIME=PATH if the gate's is not its format)",
+            verify::sample(&described, 3)
+        ),
+    )
 }
