@@ -4,7 +4,11 @@
 
 Serves the feeds written by make_data.py (DATA_DIR) at the paths the connectors' docker-compose
 URLs have, answers as isMalicious, FIRST EPSS and an import-document-ai backend would, and logs
-every request to LOG_FILE. Binds 127.0.0.1 only."""
+every request to LOG_FILE. Binds 127.0.0.1 only.
+
+The import-document-ai backend answers the same bundle for any file at /docai/stix. At
+/docai-strict/stix it refuses, with HTTP 422, a PDF without its %%EOF trailer (a truncated or
+corrupt one), as a backend that cannot read a file would: a diagnostic variant uses it."""
 import json, os, sys, re, uuid, datetime
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from urllib.parse import urlparse, parse_qs
@@ -81,8 +85,11 @@ class H(BaseHTTPRequestHandler):
         u = urlparse(self.path)
         n = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(n) if n else b""
-        if u.path == "/docai/stix":
+        if u.path in ("/docai/stix", "/docai-strict/stix"):
             m = re.search(rb'filename="([^"]+)"', body)
+            pdf = re.search(rb"Content-Type: application/pdf", body, re.IGNORECASE)
+            if u.path == "/docai-strict/stix" and pdf and b"%%EOF" not in body:
+                return self.send(422, {"error": "the file could not be read"})
             return self.send(200, docai_bundle(m.group(1).decode() if m else "file"))
         self.send(404, {"error": "not found"})
 

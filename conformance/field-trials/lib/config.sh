@@ -5,8 +5,9 @@
 # and what the gate needs to know about it (--setting, --sample-file).
 #
 #   conn_config NAME [CONFIG]     CONFIG: default (the trials' configuration), misp-event
-#                                 (import-file-misp with a MISP event), own-scope (ismalicious
-#                                 without CONNECTOR_SCOPE: a diagnostic variant)
+#                                 (import-file-misp with a MISP event); for diagnostic variants:
+#                                 own-scope (ismalicious without CONNECTOR_SCOPE), strict-backend
+#                                 (import-document-ai with a backend that refuses a corrupt PDF)
 #
 # Sets:
 #   SCOPE   CONNECTOR_SCOPE to give with --scope, or empty: the connector registers its own.
@@ -55,9 +56,11 @@ conn_config() {
       ;;
     import-file-misp:misp-event)
       GATE=(--sample-file "application/json=$here/feeds/misp-event.json");;
-    import-document-ai:default)
+    import-document-ai:default|import-document-ai:strict-backend)
       SCOPE=application/pdf,text/plain,text/html,text/markdown
-      ENVS=("IMPORT_DOCUMENT_AI_API_BASE_URL=$F/docai" "IMPORT_DOCUMENT_AI_API_KEY=trial-key"
+      local backend=$F/docai
+      [ "${2:-default}" = strict-backend ] && backend=$F/docai-strict
+      ENVS=("IMPORT_DOCUMENT_AI_API_BASE_URL=$backend" "IMPORT_DOCUMENT_AI_API_KEY=trial-key"
             "IMPORT_DOCUMENT_AI_INCLUDE_RELATIONSHIPS=true" "IMPORT_DOCUMENT_AI_CREATE_INDICATOR=false"
             "CONNECTOR_VALIDATE_BEFORE_IMPORT=true");;
     *) echo "unknown connector or configuration: $1 ${2:-default}" >&2; return 1;;
