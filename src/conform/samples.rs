@@ -6,7 +6,7 @@
 //! the connector. So the plan (`crate::conform::jobs`) reads the registered scope and asks
 //! here for what fits: [`entity`] builds a STIX object of a scope's type (the names the
 //! platform and connectors use: `IPv4-Addr`, `ipv4-addr`, `Report`, `Organization`…),
-//! [`file`] a file of a MIME type — a STIX bundle for JSON, text with indicators for text
+//! [`file()`] a file of a MIME type — a STIX bundle for JSON, text with indicators for text
 //! types, a one-page PDF, a Word document, a STIX 1.2 package for XML, a YARA rule — valid
 //! or corrupt. A user can give a sample of a
 //! format the gate cannot make (a MISP event) with `--sample-file MIME=PATH`.
