@@ -129,25 +129,10 @@ pub fn ingest(core: &Core) -> Json {
     })
 }
 
-/// `POST /_mock/reset`: forget connectors, works, knowledge, queues, faults and the
-/// transcript. Users and tokens are kept; the built-in markings are created again.
+/// `POST /_mock/reset`: the state forgets what it received ([`crate::store::State::reset`]);
+/// users and tokens are kept, and the built-in markings are created again.
 pub fn reset(core: &Core) {
-    core.store.write(|s| {
-        let ids: Vec<String> = s.connectors.all().map(|c| c.id().to_string()).collect();
-        for id in ids {
-            s.connectors.remove(&id);
-            s.works.delete_of_connector(&id);
-            s.queues.purge(&id);
-        }
-        let remaining: Vec<String> = s.works.all().map(|w| w.id.clone()).collect();
-        for w in remaining {
-            s.works.delete(&w);
-        }
-        s.knowledge.clear();
-        s.faults.clear();
-        s.findings.clear();
-        s.transcript.clear();
-    });
+    core.store.write(crate::store::State::reset);
     // Built-in data, as on a platform's first start; it was accepted at start-up.
     let _ = crate::ingest::seed_built_ins(&core.store);
 }

@@ -94,6 +94,9 @@ async fn a_broker_restart_mid_ingest_loses_nothing_and_counts_nothing_twice() {
     p.wait_until("ingest under way", Duration::from_secs(30), |s| s.knowledge.received_len() >= 20)
         .await
         .expect("ingest started");
+    // Held mid-ingest while the broker restarts, however slow `rabbitmqctl` is on a loaded
+    // machine: the worker keeps its unacknowledged deliveries and takes no more.
+    p.set_ingest_paused(true);
     let generation = p.broker().expect("broker").generation();
 
     // Act: restart the broker mid-ingest.
@@ -105,6 +108,7 @@ async fn a_broker_restart_mid_ingest_loses_nothing_and_counts_nothing_twice() {
     .await;
     restarted.expect("the broker restarted");
     let stored_at_restart = p.objects().len();
+    p.set_ingest_paused(false);
 
     // Assert
     let w = p.wait_for_work_complete(&work_id, Duration::from_secs(120)).await.expect("the work completes after the restart");

@@ -83,3 +83,18 @@ async fn a_scoped_expectation_is_verified_when_its_guard_drops() {
         gql(p.url(), Some(TOKEN), "{ about { version } }", json!({})).await;
     }
 }
+
+#[tokio::test]
+#[should_panic(
+    expected = "- two health checks: expected exactly 2 matching operation(s), received 1 (the platform was reset after it was mounted: what it received before the reset is forgotten)"
+)]
+async fn an_expectation_mounted_before_a_reset_says_the_reset_forgot_what_it_counted() {
+    let p = platform().await;
+    Expect::given(operation("healthCheck")).expect(2).named("two health checks").mount(&p);
+    gql(p.url(), Some(TOKEN), "query healthCheck { about { version } }", json!({})).await;
+
+    let reset =
+        reqwest::Client::new().post(format!("{}/_mock/reset", p.url())).bearer_auth(p.token()).send().await.expect("answer");
+    assert_eq!(reset.status(), 204);
+    gql(p.url(), Some(TOKEN), "query healthCheck { about { version } }", json!({})).await;
+}

@@ -528,3 +528,36 @@ async fn a_push_with_the_draft_header_stays_in_the_draft_and_reads_in_it_see_it(
     assert_eq!(with_header["data"]["stixCyberObservable"]["observable_value"], "192.0.2.99", "{with_header}");
     assert!(without["data"]["stixCyberObservable"].is_null(), "{without}");
 }
+
+#[tokio::test]
+async fn a_reset_forgets_jobs_files_drafts_and_works_and_numbers_new_jobs_after_the_old_ones() {
+    // Arrange: one of each thing a reset must forget.
+    let p = platform(Profile::V7).await;
+    let (enricher, _) = register(&p, "INTERNAL_ENRICHMENT", &["IPv4-Addr"], false, false, None).await;
+    let (_, asked) = gql(p.url(), Some(TOKEN), ASK, json!({"id": ENTITY, "c": enricher})).await;
+    assert!(asked["errors"].is_null(), "{asked}");
+    p.upload_file("report.json", "application/json", seed());
+    let admin = p.core().store.read(|s| s.users.admin().id.clone());
+    opencti_mock::jobs::add_draft(&p.core().jobs, "a draft", None, &admin);
+    let first_job = p.jobs()[0].seq;
+    assert!(!p.files().is_empty() && !p.drafts().is_empty() && !p.works().is_empty());
+
+    // Act
+    let reset =
+        reqwest::Client::new().post(format!("{}/_mock/reset", p.url())).bearer_auth(p.token()).send().await.expect("answer");
+
+    // Assert
+    assert_eq!(reset.status(), 204);
+    assert!(p.jobs().is_empty(), "jobs survive: {:?}", p.jobs());
+    assert!(p.files().is_empty(), "files survive: {:?}", p.files());
+    assert!(p.drafts().is_empty(), "drafts survive");
+    assert!(p.works().is_empty(), "works survive");
+    assert!(p.object(ENTITY).is_none(), "knowledge survives");
+    // Users and tokens are kept: the connector user registers again, and its next job
+    // takes a number no earlier job had (a delivery task may still hold an old one).
+    p.seed(&seed()).expect("seeded");
+    let (again, _) = register(&p, "INTERNAL_ENRICHMENT", &["IPv4-Addr"], false, false, None).await;
+    let (_, asked) = gql(p.url(), Some(TOKEN), ASK, json!({"id": ENTITY, "c": again})).await;
+    assert!(asked["errors"].is_null(), "{asked}");
+    assert!(p.jobs()[0].seq > first_job, "job {} after job {first_job}", p.jobs()[0].seq);
+}

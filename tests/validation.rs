@@ -17,11 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use opencti_mock::ingest::split::{INTERNAL_OBJECT_TYPES as INTERNAL_OBJECTS, STIX_TYPES, is_supported_type};
 use opencti_mock::stix::markings;
 use opencti_mock::stix::pattern::check_pattern;
+use opencti_mock::stix::plain_pattern::is_plain_pattern;
+use opencti_mock::stix::supported_types::{INTERNAL_OBJECT_TYPES as INTERNAL_OBJECTS, STIX_TYPES, is_supported_type};
 use opencti_mock::validate::bundle::validate_bundle;
-use opencti_mock::validate::checks::is_plain_pattern;
 use opencti_mock::validate::{Finding, StixValidator};
 use serde_json::{Value, json};
 

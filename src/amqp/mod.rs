@@ -23,7 +23,6 @@
 
 pub mod container;
 pub mod management;
-pub mod message;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -42,9 +41,10 @@ use serde_json::{Value as Json, json};
 use tokio::sync::{oneshot, watch};
 
 use crate::config::RabbitMq;
-use crate::ingest::{Outcome, Settle, Worker};
+use crate::ingest::Worker;
 use crate::naming::QueueNames;
 use crate::store::queues::PushMessage;
+use crate::store::queues::{Outcome, Settle};
 use crate::store::transcript::{EntryKind, ReceivedBundle};
 
 use container::BrokerContainer;
@@ -143,6 +143,25 @@ impl From<&crate::store::connectors::Connector> for ConnectorSpec {
             connector_type: c.registration.connector_type.clone(),
             scope: c.registration.scope.clone(),
         }
+    }
+}
+
+/// The worker's dead letters go to the broker's dead-letter queue when there is a broker.
+impl crate::ingest::dead_letters::DeadLetters for Link {
+    fn send<'a>(
+        &'a self,
+        connector_id: &'a str,
+        body: &'a [u8],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + 'a>> {
+        Box::pin(async move {
+            match self.broker() {
+                Some(b) => match b.publish_dead_letter(connector_id, body).await {
+                    Ok(()) => format!("to {}listen_{}", b.names().prefix(), DEAD_LETTER_ID),
+                    Err(e) => format!("not published: {e}"),
+                },
+                None => crate::ingest::dead_letters::Kept.send(connector_id, body).await,
+            }
+        })
     }
 }
 
@@ -690,7 +709,7 @@ impl Broker {
             );
             return;
         }
-        let decoded = match message::decode(&delivery.data) {
+        let decoded = match crate::ingest::message::decode(&delivery.data) {
             Ok(d) => d,
             Err(reason) => {
                 let _ = delivery.acker.reject(BasicRejectOptions { requeue: false }).await;

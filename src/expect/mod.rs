@@ -28,7 +28,6 @@ use std::time::Duration;
 
 pub use matchers::Matcher;
 
-use crate::platform::MockPlatform;
 use crate::store::Store;
 use crate::store::transcript::{EntryKind, ReceivedOperation};
 
@@ -132,29 +131,28 @@ impl Expect {
         self.matchers.iter().all(|m| m.matches(op))
     }
 
-    /// Mounts the expectation for the platform's lifetime (verified when it is dropped).
-    pub fn mount(self, platform: &MockPlatform) {
-        let since = transcript_len(&platform.core().store);
-        let mut list = platform.expectations.lock().expect("expectations lock poisoned");
-        list.push(Mounted { expect: self, since });
+    /// The expectation as mounted now on the platform whose state is `store`: it counts
+    /// the operations received from this point on. (`mount` and `mount_as_scoped` are
+    /// defined with the platform, which holds the mounted list.)
+    pub(crate) fn mounted_on(self, store: &Store) -> Mounted {
+        let (since, resets) = store.read(|s| (s.transcript.last_seq(), s.resets));
+        Mounted { since, resets, expect: self }
     }
 
-    /// Mounts the expectation until the returned guard is dropped (verified then).
-    pub fn mount_as_scoped(self, platform: &MockPlatform) -> ExpectGuard {
-        let since = transcript_len(&platform.core().store);
-        ExpectGuard { mounted: Mounted { expect: self, since }, store: platform.core().store.clone() }
+    /// A guard verifying the expectation, mounted on `store`'s platform, when dropped.
+    pub(crate) fn scoped_on(self, store: &Store) -> ExpectGuard {
+        ExpectGuard { mounted: self.mounted_on(store), store: store.clone() }
     }
-}
-
-fn transcript_len(store: &Store) -> u64 {
-    store.read(|s| s.transcript.last_seq())
 }
 
 /// A mounted expectation.
 #[derive(Debug, Clone)]
 pub struct Mounted {
     expect: Expect,
+    /// The transcript's last sequence number when mounted: it counts what comes after.
     since: u64,
+    /// The platform's resets when mounted: a later reset forgets what it had received.
+    resets: u64,
 }
 
 impl Mounted {
@@ -181,7 +179,13 @@ pub fn verify_all(store: &Store, mounted: &[Mounted]) -> Result<(), String> {
         let n = m.received(store).len() as u64;
         if !m.expect.times.contains(n) {
             let label = m.expect.name.clone().unwrap_or_else(|| format!("Expectation #{}", i + 1));
-            failures.push(format!("- {label}: expected {} matching operation(s), received {n}", m.expect.times));
+            let reset = store.read(|s| s.resets) > m.resets;
+            let note = if reset {
+                " (the platform was reset after it was mounted: what it received before the reset is forgotten)"
+            } else {
+                ""
+            };
+            failures.push(format!("- {label}: expected {} matching operation(s), received {n}{note}", m.expect.times));
         }
     }
     if failures.is_empty() {

@@ -62,7 +62,7 @@ fn the_upload(ctx: &ResolverContext<'_>) -> Result<Attached, Error> {
 
 fn store(ctx: &ResolverContext<'_>, up: Upload) -> Result<Json, Error> {
     let (core, _) = parts(ctx)?;
-    let (file, _) = jobs::upload_file(core, up, &asker(ctx)?).map_err(job_error)?;
+    let (file, _) = jobs::upload_file(&core.jobs, up, &asker(ctx)?).map_err(job_error)?;
     Ok(file_node(&file))
 }
 
@@ -107,7 +107,7 @@ fn ask_job_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
         configuration: arg_str(ctx, "configuration"),
         bypass_validation: arg_bool(ctx, "bypassValidation"),
     };
-    jobs::ask_import(core, &file_id, connector_id.as_deref(), true, &options, &asker(ctx)?).map_err(job_error)?;
+    jobs::ask_import(&core.jobs, &file_id, connector_id.as_deref(), true, &options, &asker(ctx)?).map_err(job_error)?;
     let file = core.store.read(|s| s.files.get(&file_id).cloned());
     Ok(file.map(|f| file_node(&f)).unwrap_or(Json::Null))
 }
@@ -120,7 +120,7 @@ fn draft_workspace_add(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
     if name.is_empty() {
         return Err(functional("A draft needs a name", json!({})));
     }
-    let d = jobs::add_draft(core, name, input["entity_id"].as_str().filter(|s| !s.is_empty()), &user.id);
+    let d = jobs::add_draft(&core.jobs, name, input["entity_id"].as_str().filter(|s| !s.is_empty()), &user.id);
     Ok(json!({"id": d.id, "name": d.name, "entity_id": d.entity_id, "created_at": crate::store::clock::iso(d.created_at),
               "draft_status": "open", "entity_type": "DraftWorkspace"}))
 }

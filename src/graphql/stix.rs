@@ -8,9 +8,7 @@ use crate::graphql::context::{parts, take_string_arg};
 use crate::graphql::errors::unsupported;
 use crate::graphql::project::field;
 use crate::ingest::push::{ApiPush, api_push};
-use crate::stix::OPENCTI_EXTENSION;
 use crate::store::access::Clearance;
-use crate::store::clock::iso;
 
 /// Registers the resolvers.
 pub fn register(r: &mut Registry) {
@@ -60,22 +58,6 @@ fn stix(ctx: &ResolverContext<'_>) -> Resolved {
         knowledge.get(id).filter(|o| clearance.can_see(knowledge, o)).cloned()
     });
     let Some(obj) = obj else { return Ok(None) };
-    let mut stix = obj.json();
-    if let Some(map) = stix.as_object_mut() {
-        map.insert("id".into(), Json::String(obj.standard_id.clone()));
-        let ext = json!({
-            "extension_type": "property-extension",
-            "id": obj.internal_id,
-            "type": obj.entity_type,
-            "created_at": iso(obj.created_at),
-            "updated_at": iso(obj.updated_at),
-            "is_inferred": false,
-            "stix_ids": obj.stix_ids,
-        });
-        let extensions = map.entry("extensions").or_insert_with(|| json!({}));
-        if let Some(e) = extensions.as_object_mut() {
-            e.insert(OPENCTI_EXTENSION.into(), ext);
-        }
-    }
+    let stix = obj.stix();
     Ok(field(Json::String(stix.to_string())))
 }

@@ -456,7 +456,7 @@ async fn ask_enrichment(State(state): State<AppState>, JsonBody(body): JsonBody<
     if connectors.is_empty() {
         return error(StatusCode::BAD_REQUEST, "give connector_id or connector_ids");
     }
-    match crate::jobs::ask_enrichment(&state.core, &connectors, &body.entity_id, &Default::default()) {
+    match crate::jobs::ask_enrichment(&state.core.jobs, &connectors, &body.entity_id, &Default::default()) {
         Ok(works) => axum::Json(works).into_response(),
         Err(e) => job_error(e),
     }
@@ -515,7 +515,7 @@ async fn upload_file(State(state): State<AppState>, JsonBody(body): JsonBody<Upl
         pending: body.pending,
         no_trigger_import: body.no_trigger_import,
     };
-    match crate::jobs::upload_file(&state.core, upload, &Default::default()) {
+    match crate::jobs::upload_file(&state.core.jobs, upload, &Default::default()) {
         Ok((file, works)) => (StatusCode::CREATED, axum::Json(json!({"file": file, "works": works}))).into_response(),
         Err(e) => job_error(e),
     }
@@ -549,7 +549,7 @@ async fn ask_import(State(state): State<AppState>, JsonBody(body): JsonBody<Impo
         bypass_validation: body.bypass_validation,
     };
     let asker = crate::jobs::Asker { user_id: None, draft_id: body.draft_id };
-    match crate::jobs::ask_import(&state.core, &body.file_id, body.connector_id.as_deref(), true, &options, &asker) {
+    match crate::jobs::ask_import(&state.core.jobs, &body.file_id, body.connector_id.as_deref(), true, &options, &asker) {
         Ok(works) => axum::Json(works).into_response(),
         Err(e) => job_error(e),
     }

@@ -99,7 +99,7 @@ fn fill_blobs(body: BodyBuf, mut pending: Vec<PendingBlob>, blobs: &mut Blobs) -
     for p in pending {
         let text = std::str::from_utf8(&body.as_slice()[p.range]).map_err(|e| format!("Invalid GraphQL request: {e}"))?;
         let s =
-            crate::http::unescape::json_string(text).ok_or("Invalid GraphQL request: a variable is not a valid JSON string")?;
+            crate::buffer::unescape::json_string(text).ok_or("Invalid GraphQL request: a variable is not a valid JSON string")?;
         blobs.fill(p.slot, s);
     }
     let s = crate::buffer::take_string_in_place(body, largest.range)

@@ -12,7 +12,6 @@ pub mod graphql;
 pub mod multipart;
 pub mod serve;
 pub mod storage;
-pub mod unescape;
 
 use std::collections::HashMap;
 

@@ -14,6 +14,8 @@
 //! `stixBundlePush` itself lives in [`push`]: it validates and enqueues, and in the 7.x
 //! profile splits first and adds the expectations before the mutation returns.
 
+pub mod dead_letters;
+pub mod message;
 pub mod object;
 pub mod push;
 pub mod rules;
@@ -22,65 +24,19 @@ pub mod seed;
 pub mod split;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::stix::BundleEnvelope;
 use crate::store::Store;
 use crate::store::findings::RecordedFinding;
-use crate::store::queues::{Content, MessageMeta, MessageType, Origin, PushMessage};
+use crate::store::queues::{Content, MessageMeta, MessageType, Origin, Outcome, PushMessage, Settle};
 use crate::store::transcript::EntryKind;
-
-/// What the consumer does with a message once processed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Acknowledge (processed, or dropped on purpose).
-    Ack,
-    /// Reject without requeue (invalid message), with the reason.
-    Reject(String),
-}
-
-/// The way back to the transport a message came from (a RabbitMQ delivery): told the
-/// outcome once the worker has processed the message, at most once.
-#[derive(Clone)]
-pub struct Settle {
-    tx: Arc<Mutex<Option<oneshot::Sender<Outcome>>>>,
-    generation: u64,
-    current: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for Settle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settle").field("generation", &self.generation).finish_non_exhaustive()
-    }
-}
-
-impl Settle {
-    /// A settle for a delivery received on connection `generation`; `current` is the
-    /// transport's current connection generation.
-    pub fn new(generation: u64, current: Arc<AtomicU64>) -> (Settle, oneshot::Receiver<Outcome>) {
-        let (tx, rx) = oneshot::channel();
-        (Settle { tx: Arc::new(Mutex::new(Some(tx))), generation, current }, rx)
-    }
-
-    /// Tells the transport the outcome (only the first call counts).
-    pub fn settle(&self, outcome: Outcome) {
-        if let Some(tx) = self.tx.lock().expect("settle lock poisoned").take() {
-            let _ = tx.send(outcome);
-        }
-    }
-
-    /// Whether the connection the message came on is gone: the broker still holds the
-    /// message and will deliver it again, so the worker must leave this copy alone.
-    pub fn is_orphaned(&self) -> bool {
-        self.current.load(Ordering::SeqCst) != self.generation
-    }
-}
+use dead_letters::DeadLetters;
 
 /// The worker of one platform: a loop per connector queue.
 #[derive(Clone)]
@@ -88,7 +44,7 @@ pub struct Worker {
     store: Store,
     wakers: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
     shutdown: watch::Receiver<bool>,
-    amqp: Arc<crate::amqp::Link>,
+    dead_letters: Arc<dyn DeadLetters>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -98,9 +54,10 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker over `store`; its loops end when `shutdown` turns true.
-    pub fn new(store: Store, shutdown: watch::Receiver<bool>, amqp: Arc<crate::amqp::Link>) -> Self {
-        Worker { store, wakers: Arc::default(), shutdown, amqp }
+    /// A worker over `store`; its loops end when `shutdown` turns true; objects with too
+    /// many references go to `dead_letters`.
+    pub fn new(store: Store, shutdown: watch::Receiver<bool>, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        Worker { store, wakers: Arc::default(), shutdown, dead_letters }
     }
 
     /// The store this worker feeds.
@@ -235,15 +192,9 @@ impl Worker {
     /// them: over RabbitMQ when there is a broker; always into the platform's own list.
     async fn send_dead_letters(&self, connector_id: &str, letters: Vec<(Arc<MessageMeta>, serde_json::Value)>, max_refs: u64) {
         for (meta, object) in letters {
-            let body = crate::amqp::message::dead_letter_message(&meta, &object, max_refs, connector_id);
+            let body = message::dead_letter_message(&meta, &object, max_refs, connector_id);
             let id = object.get("id").and_then(serde_json::Value::as_str).unwrap_or("?").to_string();
-            let sent = match self.amqp.broker() {
-                Some(b) => match b.publish_dead_letter(connector_id, &body).await {
-                    Ok(()) => format!("to {}listen_{}", b.names().prefix(), crate::amqp::DEAD_LETTER_ID),
-                    Err(e) => format!("not published: {e}"),
-                },
-                None => "kept by the platform (HTTP-only mode)".into(),
-            };
+            let sent = self.dead_letters.send(connector_id, &body).await;
             let now = self.store.clock().now();
             self.store.write(|s| {
                 s.dead_letters.push(crate::store::DeadLetter {
@@ -361,7 +312,7 @@ pub fn decide_with(connector_id: &str, message: &PushMessage, work_alive: bool, 
         for entry in decision.objects.iter_mut() {
             let Ok(prepared) = entry else { continue };
             let Ok(object) = serde_json::from_str::<serde_json::Value>(prepared.raw()) else { continue };
-            if crate::amqp::message::refs_number(&object) >= objects_max_refs {
+            if message::refs_number(&object) >= objects_max_refs {
                 let id = object.get("id").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
                 *entry = Err(object::ObjectError {
                     message: "Too large element in bundle".into(),

@@ -30,9 +30,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::ingest::rules::{self, Failure, Precheck, RefKind};
-use crate::ingest::split::is_id_supported;
 use crate::stix::refusals::{self, Refusal};
 use crate::stix::standard_id::standard_id;
+use crate::stix::supported_types::is_id_supported;
 use crate::stix::{OPENCTI_EXTENSION, entity_type_of};
 use crate::store::State;
 use crate::store::access::Clearance;

@@ -132,7 +132,7 @@ fn indicator(obj: &Value) -> Precheck {
     if pattern_type.eq_ignore_ascii_case("stix") {
         let text = obj.get("pattern").and_then(Value::as_str).unwrap_or_default();
         // Most feeds send plain patterns, which the full parser would accept: a scan decides.
-        if !crate::validate::checks::is_plain_pattern(text) && pattern::parse_pattern(text).is_err() {
+        if !crate::stix::plain_pattern::is_plain_pattern(text) && pattern::parse_pattern(text).is_err() {
             return Precheck::Fail(refusals::invalid_pattern(pattern_type).into());
         }
     }

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{CallbackAuth, Worker as WorkerSettings};
-use crate::core::Core;
+use crate::config::{CallbackAuth, Settings, Worker as WorkerSettings};
+use crate::keys::ConnectorKeys;
 use crate::profile::Profile;
+use crate::store::Store;
 use crate::store::jobs::{Attempt, JobStatus, Transport};
 use crate::store::transcript::EntryKind;
 
@@ -37,6 +38,14 @@ pub struct Dispatcher {
 }
 
 struct Inner {
+    /// Platform state (the jobs' records, the connectors, the users).
+    store: Store,
+    /// Effective settings (the worker's HTTP settings, the callback authentication).
+    settings: Arc<Settings>,
+    /// Signs the callbacks' JWTs.
+    keys: Arc<ConnectorKeys>,
+    /// The broker, for connectors listening over RabbitMQ.
+    amqp: Arc<crate::amqp::Link>,
     /// One lane (a task taking jobs in order) per connector in HTTP mode.
     lanes: Mutex<HashMap<String, mpsc::UnboundedSender<u64>>>,
     /// The worker's HTTP client, built on first use (the settings are fixed).
@@ -51,44 +60,72 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher whose tasks end when `stop` turns true.
-    pub fn new(stop: watch::Receiver<bool>) -> Self {
-        Dispatcher { inner: Arc::new(Inner { lanes: Mutex::default(), client: std::sync::OnceLock::new(), stop }) }
+    /// A dispatcher over the platform's services, whose tasks end when `stop` turns true.
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        keys: Arc<ConnectorKeys>,
+        amqp: Arc<crate::amqp::Link>,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        let inner = Inner { store, settings, keys, amqp, lanes: Mutex::default(), client: std::sync::OnceLock::new(), stop };
+        Dispatcher { inner: Arc::new(inner) }
+    }
+
+    /// The platform state.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The platform's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    fn keys(&self) -> &ConnectorKeys {
+        &self.inner.keys
+    }
+
+    /// The platform's broker link.
+    pub fn amqp(&self) -> &crate::amqp::Link {
+        &self.inner.amqp
     }
 
     /// Sends job `seq` the way its record says (HTTP lane, broker publish, or nothing).
-    pub fn deliver(&self, core: &Core, seq: u64) {
-        let Some((transport, connector_id)) = core.store.read(|s| s.jobs.get(seq).map(|j| (j.transport, j.connector_id.clone())))
+    pub fn deliver(&self, seq: u64) {
+        let jobs = self;
+        let Some((transport, connector_id)) =
+            jobs.store().read(|s| s.jobs.get(seq).map(|j| (j.transport, j.connector_id.clone())))
         else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            fail(core, seq, "no async runtime to deliver the job from".into());
+            fail(jobs, seq, "no async runtime to deliver the job from".into());
             return;
         };
         match transport {
             Transport::Http => {
                 let mut lanes = self.inner.lanes.lock().expect("lanes lock");
-                let sender = lanes.entry(connector_id.clone()).or_insert_with(|| self.open_lane(&runtime, core, &connector_id));
+                let sender = lanes.entry(connector_id.clone()).or_insert_with(|| self.open_lane(&runtime, &connector_id));
                 if let Err(mpsc::error::SendError(seq)) = sender.send(seq) {
                     // The lane ended (platform stopping): open a new one for this job.
-                    let fresh = self.open_lane(&runtime, core, &connector_id);
+                    let fresh = self.open_lane(&runtime, &connector_id);
                     let _ = fresh.send(seq);
                     *sender = fresh;
                 }
             }
             Transport::Amqp => {
-                let core = core.clone();
-                runtime.spawn(async move { publish(&core, seq, &connector_id).await });
+                let jobs = jobs.clone();
+                runtime.spawn(async move { publish(&jobs, seq, &connector_id).await });
             }
             Transport::None => {}
         }
     }
 
-    fn open_lane(&self, runtime: &tokio::runtime::Handle, core: &Core, connector_id: &str) -> mpsc::UnboundedSender<u64> {
+    fn open_lane(&self, runtime: &tokio::runtime::Handle, connector_id: &str) -> mpsc::UnboundedSender<u64> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (core, id, stop) = (core.clone(), connector_id.to_string(), self.inner.stop.clone());
-        runtime.spawn(lane(core, id, rx, stop));
+        let (jobs, id, stop) = (self.clone(), connector_id.to_string(), self.inner.stop.clone());
+        runtime.spawn(lane(jobs, id, rx, stop));
         tx
     }
 
@@ -114,9 +151,9 @@ fn build_client(settings: &WorkerSettings) -> Result<reqwest::Client, String> {
     builder.build().map_err(|e| format!("cannot build the worker's HTTP client: {e}"))
 }
 
-fn fail(core: &Core, seq: u64, why: String) {
-    let now = core.store.clock().now();
-    core.store.write(|s| {
+fn fail(jobs: &Dispatcher, seq: u64, why: String) {
+    let now = jobs.store().clock().now();
+    jobs.store().write(|s| {
         if let Some(j) = s.jobs.get_mut(seq) {
             j.status = JobStatus::Failed;
         }
@@ -124,43 +161,43 @@ fn fail(core: &Core, seq: u64, why: String) {
     });
 }
 
-async fn publish(core: &Core, seq: u64, connector_id: &str) {
-    let Some(message) = core.store.read(|s| s.jobs.get(seq).map(|j| j.message.clone())) else { return };
-    let Some(broker) = core.amqp.broker() else {
-        fail(core, seq, "the platform has no broker".into());
+async fn publish(jobs: &Dispatcher, seq: u64, connector_id: &str) {
+    let Some(message) = jobs.store().read(|s| s.jobs.get(seq).map(|j| j.message.clone())) else { return };
+    let Some(broker) = jobs.amqp().broker() else {
+        fail(jobs, seq, "the platform has no broker".into());
         return;
     };
     // The connector's queues are declared at registration, but that runs after the
     // registration is stored: a job sent right then must not find its queue missing (an
     // unroutable message is dropped). Declaring is idempotent.
-    let spec = core.store.read(|s| s.connectors.get(connector_id).map(crate::amqp::ConnectorSpec::from));
+    let spec = jobs.store().read(|s| s.connectors.get(connector_id).map(crate::amqp::ConnectorSpec::from));
     if let Some(spec) = spec
         && let Err(e) = broker.provision(spec).await
     {
-        return fail(core, seq, format!("cannot declare the connector's queues: {e}"));
+        return fail(jobs, seq, format!("cannot declare the connector's queues: {e}"));
     }
     match broker.publish_raw_job(connector_id, message.as_bytes()).await {
         Ok(()) => {
-            let now = core.store.clock().now();
-            core.store.write(|s| {
+            let now = jobs.store().clock().now();
+            jobs.store().write(|s| {
                 if let Some(j) = s.jobs.get_mut(seq) {
                     j.status = JobStatus::Delivered;
                     j.delivered_at = Some(now);
                 }
             });
         }
-        Err(e) => fail(core, seq, format!("publish to the listen queue failed: {e}")),
+        Err(e) => fail(jobs, seq, format!("publish to the listen queue failed: {e}")),
     }
 }
 
-async fn lane(core: Core, connector_id: String, mut jobs: mpsc::UnboundedReceiver<u64>, mut stop: watch::Receiver<bool>) {
+async fn lane(jobs: Dispatcher, connector_id: String, mut queue: mpsc::UnboundedReceiver<u64>, mut stop: watch::Receiver<bool>) {
     loop {
         let seq = tokio::select! {
-            next = jobs.recv() => match next { Some(seq) => seq, None => return },
+            next = queue.recv() => match next { Some(seq) => seq, None => return },
             _ = stop.wait_for(|v| *v) => return,
         };
         tokio::select! {
-            _ = post_until_acknowledged(&core, &connector_id, seq) => {}
+            _ = post_until_acknowledged(&jobs, &connector_id, seq) => {}
             _ = stop.wait_for(|v| *v) => return,
         }
     }
@@ -173,9 +210,9 @@ struct Request {
     bearer: String,
 }
 
-fn prepare(core: &Core, connector_id: &str, seq: u64) -> Result<Request, String> {
-    let now = core.store.clock().now();
-    core.store.write(|s| {
+fn prepare(jobs: &Dispatcher, connector_id: &str, seq: u64) -> Result<Request, String> {
+    let now = jobs.store().clock().now();
+    jobs.store().write(|s| {
         let c = s.connectors.get(connector_id).ok_or("the connector was deleted")?;
         let uri = c
             .registration
@@ -190,11 +227,11 @@ fn prepare(core: &Core, connector_id: &str, seq: u64) -> Result<Request, String>
                 .map(|t| t.token.clone())
                 .ok_or("the connector's user has no API token")
         };
-        let bearer = match (core.settings.mock.callback_auth, s.profile) {
-            (CallbackAuth::Profile, Profile::V7) => core.keys.connector_jwt(now.timestamp()),
+        let bearer = match (jobs.settings().mock.callback_auth, s.profile) {
+            (CallbackAuth::Profile, Profile::V7) => jobs.keys().connector_jwt(now.timestamp()),
             // 6.9: the connector user's own API token.
             (CallbackAuth::Profile, _) | (CallbackAuth::UserToken, _) => user_token()?,
-            (CallbackAuth::ForeignKey, _) => core.keys.impostor().connector_jwt(now.timestamp()),
+            (CallbackAuth::ForeignKey, _) => jobs.keys().impostor().connector_jwt(now.timestamp()),
         };
         let job = s.jobs.get_mut(seq).ok_or("the job is gone")?;
         job.status = JobStatus::Delivering;
@@ -202,18 +239,18 @@ fn prepare(core: &Core, connector_id: &str, seq: u64) -> Result<Request, String>
     })
 }
 
-async fn post_until_acknowledged(core: &Core, connector_id: &str, seq: u64) {
-    let settings = core.settings.worker.clone();
+async fn post_until_acknowledged(jobs: &Dispatcher, connector_id: &str, seq: u64) {
+    let settings = jobs.settings().worker.clone();
     loop {
-        let request = match prepare(core, connector_id, seq) {
+        let request = match prepare(jobs, connector_id, seq) {
             Ok(r) => r,
-            Err(why) => return fail(core, seq, why.to_string()),
+            Err(why) => return fail(jobs, seq, why.to_string()),
         };
-        let client = match core.jobs.client(&settings) {
+        let client = match jobs.client(&settings) {
             Ok(c) => c,
-            Err(why) => return fail(core, seq, why),
+            Err(why) => return fail(jobs, seq, why),
         };
-        let at = core.store.clock().now();
+        let at = jobs.store().clock().now();
         let started = Instant::now();
         let answer = client
             .post(&request.uri)
@@ -233,8 +270,8 @@ async fn post_until_acknowledged(core: &Core, connector_id: &str, seq: u64) {
         let millis = started.elapsed().as_millis() as u64;
         let acknowledged = matches!(status, Some(200 | 202));
         let wait = retry_wait(&settings);
-        let now = core.store.clock().now();
-        core.store.write(|s| {
+        let now = jobs.store().clock().now();
+        jobs.store().write(|s| {
             if let Some(j) = s.jobs.get_mut(seq) {
                 j.attempts.push(Attempt { at, status, detail: detail.clone(), millis });
                 j.status = if acknowledged { JobStatus::Delivered } else { JobStatus::Retrying };

@@ -26,7 +26,6 @@ pub mod message;
 
 use bytes::Bytes;
 
-use crate::core::Core;
 use crate::store::State;
 use crate::store::connectors::Connector;
 use crate::store::files::{StoredFile, base_name, import_path};
@@ -86,10 +85,10 @@ fn draft_suffix(draft_id: Option<&str>) -> String {
     draft_id.map(|d| format!(" in draft {d}")).unwrap_or_default()
 }
 
-fn transport_of(core: &Core, connector: &Connector) -> Transport {
+fn transport_of(jobs: &Dispatcher, connector: &Connector) -> Transport {
     if connector.registration.listen_callback_uri.as_deref().is_some_and(|u| !u.is_empty()) {
         Transport::Http
-    } else if core.amqp.broker().is_some() {
+    } else if jobs.amqp().broker().is_some() {
         Transport::Amqp
     } else {
         Transport::None
@@ -115,7 +114,7 @@ fn in_scope(connector: &Connector, value: &str) -> bool {
 /// Creates the work and the job record for one connector (inside the state lock).
 #[allow(clippy::too_many_arguments)]
 fn create(
-    core: &Core,
+    jobs: &Dispatcher,
     s: &mut State,
     connector: &Connector,
     kind: JobKind,
@@ -124,7 +123,7 @@ fn create(
     user_id: &str,
     build: impl FnOnce(&str) -> String,
 ) -> Created {
-    let now = core.store.clock().now();
+    let now = jobs.store().clock().now();
     let work = s
         .works
         .create(
@@ -141,7 +140,7 @@ fn create(
         )
         .clone();
     let message = build(&work.id);
-    let transport = transport_of(core, connector);
+    let transport = transport_of(jobs, connector);
     let job = crate::store::jobs::Jobs::new_job(
         connector.id(),
         kind,
@@ -172,22 +171,27 @@ fn create(
 }
 
 /// `askEnrichment` / `askEnrichments`: one job per named connector for the entity.
-pub fn ask_enrichment(core: &Core, connector_ids: &[String], entity_id: &str, asker: &Asker) -> Result<Vec<Work>, JobError> {
-    enrich(core, connector_ids, entity_id, asker, "manual", "update")
+pub fn ask_enrichment(
+    jobs: &Dispatcher,
+    connector_ids: &[String],
+    entity_id: &str,
+    asker: &Asker,
+) -> Result<Vec<Work>, JobError> {
+    enrich(jobs, connector_ids, entity_id, asker, "manual", "update")
 }
 
 fn enrich(
-    core: &Core,
+    jobs: &Dispatcher,
     connector_ids: &[String],
     entity_id: &str,
     asker: &Asker,
     mode: &'static str,
     trigger: &'static str,
 ) -> Result<Vec<Work>, JobError> {
-    let created = core.store.write(|s| -> Result<Vec<Created>, JobError> {
+    let created = jobs.store().write(|s| -> Result<Vec<Created>, JobError> {
         let obj = s.knowledge.get(entity_id).filter(|o| !o.deleted).ok_or_else(|| JobError::UnknownEntity(entity_id.into()))?;
         let (standard_id, entity_type) = (obj.standard_id.clone(), obj.entity_type.to_string());
-        let stix = crate::graphql::knowledge::project::stix_export(obj);
+        let stix = obj.stix();
         let connectors: Vec<Connector> = connector_ids
             .iter()
             .map(|id| connector_of_type(s, id, JobKind::InternalEnrichment).cloned())
@@ -201,7 +205,7 @@ fn enrich(
         Ok(connectors
             .iter()
             .map(|c| {
-                create(core, s, c, JobKind::InternalEnrichment, name.clone(), &standard_id, &user_id, |work_id| {
+                create(jobs, s, c, JobKind::InternalEnrichment, name.clone(), &standard_id, &user_id, |work_id| {
                     let internal = message::Internal {
                         work_id: work_id.to_string(),
                         applicant_id: None,
@@ -214,15 +218,15 @@ fn enrich(
             })
             .collect())
     })?;
-    Ok(deliver_all(core, created))
+    Ok(deliver_all(jobs, created))
 }
 
 /// Automatic enrichment of newly created entities (internal id, and the connector whose
 /// push created it): every active `auto` enrichment connector whose scope holds the entity
 /// type gets a job (`trigger: create`) — except the connector that created the entity.
-pub fn auto_enrich(core: &Core, created: &[(String, Option<String>)]) -> Vec<Work> {
-    let now = core.store.clock().now();
-    let targets: Vec<(String, Vec<String>)> = core.store.read(|s| {
+pub fn auto_enrich(jobs: &Dispatcher, created: &[(String, Option<String>)]) -> Vec<Work> {
+    let now = jobs.store().clock().now();
+    let targets: Vec<(String, Vec<String>)> = jobs.store().read(|s| {
         let candidates: Vec<&Connector> = s
             .connectors
             .all()
@@ -244,19 +248,19 @@ pub fn auto_enrich(core: &Core, created: &[(String, Option<String>)]) -> Vec<Wor
     });
     targets
         .into_iter()
-        .filter_map(|(id, connectors)| enrich(core, &connectors, &id, &Asker::default(), "auto", "create").ok())
+        .filter_map(|(id, connectors)| enrich(jobs, &connectors, &id, &Asker::default(), "auto", "create").ok())
         .flatten()
         .collect()
 }
 
 /// Sends the automatic enrichment jobs of the entities created since the last pass,
 /// whenever one is noted, until `stop` turns true (one task per platform).
-pub async fn run_auto_enrichment(core: Core, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let signal = core.store.read(|s| s.jobs.created_signal());
+pub async fn run_auto_enrichment(jobs: Dispatcher, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let signal = jobs.store().read(|s| s.jobs.created_signal());
     loop {
-        let created = core.store.write(|s| s.jobs.take_created());
+        let created = jobs.store().write(|s| s.jobs.take_created());
         if !created.is_empty() {
-            auto_enrich(&core, &created);
+            auto_enrich(&jobs, &created);
         }
         tokio::select! {
             _ = signal.notified() => {}
@@ -287,9 +291,9 @@ pub struct Upload {
 /// Stores an uploaded file under the platform's path and, for an import (not a
 /// workbench) unless told otherwise, starts the automatic import: a job for every
 /// active `auto` import connector whose scope holds the MIME type.
-pub fn upload_file(core: &Core, upload: Upload, asker: &Asker) -> Result<(StoredFile, Vec<Work>), JobError> {
-    let now = core.store.clock().now();
-    let file = core.store.write(|s| -> Result<StoredFile, JobError> {
+pub fn upload_file(jobs: &Dispatcher, upload: Upload, asker: &Asker) -> Result<(StoredFile, Vec<Work>), JobError> {
+    let now = jobs.store().clock().now();
+    let file = jobs.store().write(|s| -> Result<StoredFile, JobError> {
         let entity = match &upload.entity_id {
             Some(id) => {
                 let o = s.knowledge.get(id).filter(|o| !o.deleted).ok_or_else(|| JobError::UnknownEntity(id.clone()))?;
@@ -319,7 +323,7 @@ pub fn upload_file(core: &Core, upload: Upload, asker: &Asker) -> Result<(Stored
     let works = if upload.pending || upload.no_trigger_import {
         Vec::new()
     } else {
-        ask_import(core, &file.id, None, false, &ImportOptions::default(), asker)?
+        ask_import(jobs, &file.id, None, false, &ImportOptions::default(), asker)?
     };
     Ok((file, works))
 }
@@ -342,15 +346,15 @@ pub struct ImportOptions {
 /// `askJobImport` (`manual`: any active import connector in scope, or the named one) and
 /// the automatic import of an upload (`auto` connectors only).
 pub fn ask_import(
-    core: &Core,
+    jobs: &Dispatcher,
     file_id: &str,
     connector_id: Option<&str>,
     manual: bool,
     options: &ImportOptions,
     asker: &Asker,
 ) -> Result<Vec<Work>, JobError> {
-    let now = core.store.clock().now();
-    let created = core.store.write(|s| -> Result<Vec<Created>, JobError> {
+    let now = jobs.store().clock().now();
+    let created = jobs.store().write(|s| -> Result<Vec<Created>, JobError> {
         let file = s.files.get(file_id).cloned().ok_or_else(|| JobError::UnknownFile(file_id.into()))?;
         if let Some(id) = connector_id {
             connector_of_type(s, id, JobKind::InternalImportFile)?;
@@ -384,7 +388,7 @@ pub fn ask_import(
         Ok(connectors
             .iter()
             .map(|c| {
-                create(core, s, c, JobKind::InternalImportFile, name.clone(), &file.id, &user_id, |work_id| {
+                create(jobs, s, c, JobKind::InternalImportFile, name.clone(), &file.id, &user_id, |work_id| {
                     let internal = message::Internal {
                         work_id: work_id.to_string(),
                         applicant_id: Some(user_id.clone()),
@@ -397,23 +401,23 @@ pub fn ask_import(
             })
             .collect())
     })?;
-    Ok(deliver_all(core, created))
+    Ok(deliver_all(jobs, created))
 }
 
-fn deliver_all(core: &Core, created: Vec<Created>) -> Vec<Work> {
+fn deliver_all(jobs: &Dispatcher, created: Vec<Created>) -> Vec<Work> {
     created
         .into_iter()
         .map(|c| {
-            core.jobs.deliver(core, c.seq);
+            jobs.deliver(c.seq);
             c.work
         })
         .collect()
 }
 
 /// `draftWorkspaceAdd`: a new draft, starting from the current knowledge.
-pub fn add_draft(core: &Core, name: &str, entity_id: Option<&str>, user_id: &str) -> crate::store::drafts::Draft {
-    let now = core.store.clock().now();
-    core.store.write(|s| {
+pub fn add_draft(jobs: &Dispatcher, name: &str, entity_id: Option<&str>, user_id: &str) -> crate::store::drafts::Draft {
+    let now = jobs.store().clock().now();
+    jobs.store().write(|s| {
         let summary = crate::store::drafts::Draft {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_string(),

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::expect::{Mounted, verify_all};
+use crate::expect::{Expect, ExpectGuard, Mounted, verify_all};
 use crate::platform::{MockPlatformBuilder, Platform};
 use crate::store::State;
 use crate::store::connectors::Connector;
@@ -173,7 +173,7 @@ impl MockPlatform {
     /// Sends a manual enrichment job for an entity (any id) to an enrichment connector, as
     /// `askEnrichment` does (asked by the admin); returns the job's work.
     pub fn ask_enrichment(&self, connector_id: &str, entity_id: &str) -> std::result::Result<Work, crate::jobs::JobError> {
-        let works = crate::jobs::ask_enrichment(&self.core, &[connector_id.to_string()], entity_id, &Default::default())?;
+        let works = crate::jobs::ask_enrichment(&self.core.jobs, &[connector_id.to_string()], entity_id, &Default::default())?;
         Ok(works.into_iter().next().expect("one work per named connector"))
     }
 
@@ -189,12 +189,12 @@ impl MockPlatform {
             pending: false,
             no_trigger_import: false,
         };
-        crate::jobs::upload_file(&self.core, upload, &Default::default()).expect("a global upload names no entity")
+        crate::jobs::upload_file(&self.core.jobs, upload, &Default::default()).expect("a global upload names no entity")
     }
 
     /// Stores a file with every option (entity, markings, workbench, no automatic import).
     pub fn upload(&self, upload: crate::jobs::Upload) -> std::result::Result<(StoredFile, Vec<Work>), crate::jobs::JobError> {
-        crate::jobs::upload_file(&self.core, upload, &Default::default())
+        crate::jobs::upload_file(&self.core.jobs, upload, &Default::default())
     }
 
     /// Sends import jobs for a stored file, as `askJobImport` does: to `connector_id`, or to
@@ -205,7 +205,7 @@ impl MockPlatform {
         connector_id: Option<&str>,
         options: &crate::jobs::ImportOptions,
     ) -> std::result::Result<Vec<Work>, crate::jobs::JobError> {
-        crate::jobs::ask_import(&self.core, file_id, connector_id, true, options, &Default::default())
+        crate::jobs::ask_import(&self.core.jobs, file_id, connector_id, true, options, &Default::default())
     }
 
     /// A stored file by id (`import/global/feed.json`).
@@ -304,5 +304,18 @@ impl Drop for MockPlatform {
                 panic!("{report}");
             }
         }
+    }
+}
+
+impl Expect {
+    /// Mounts the expectation for the platform's lifetime (verified when it is dropped).
+    pub fn mount(self, platform: &MockPlatform) {
+        let mounted = self.mounted_on(&platform.core().store);
+        platform.expectations.lock().expect("expectations lock poisoned").push(mounted);
+    }
+
+    /// Mounts the expectation until the returned guard is dropped (verified then).
+    pub fn mount_as_scoped(self, platform: &MockPlatform) -> ExpectGuard {
+        self.scoped_on(&platform.core().store)
     }
 }

@@ -76,8 +76,7 @@ impl Platform {
         store.write(|s| s.queues.objects_max_refs = settings.mock.objects_max_refs);
         let (stop, stop_rx) = watch::channel(false);
         let amqp = Arc::new(crate::amqp::Link::default());
-        let jobs = crate::jobs::Dispatcher::new(stop_rx.clone());
-        let worker = Worker::new(store.clone(), stop_rx, amqp.clone());
+        let worker = Worker::new(store.clone(), stop_rx.clone(), amqp.clone());
         // Platforms sharing a broker must not share queues: unless a prefix is configured,
         // each instance that may use a broker takes its own.
         let prefix = match (&settings.rabbitmq.queue_prefix, settings.mock.broker) {
@@ -86,16 +85,9 @@ impl Platform {
             (None, _) => Some(format!("mock{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
         };
         let names = QueueNames::new(prefix.as_deref());
-        let core = Core {
-            store,
-            worker,
-            settings: Arc::new(settings),
-            keys: Arc::new(ConnectorKeys::generate()),
-            names,
-            public_url: public_url.into(),
-            amqp,
-            jobs,
-        };
+        let (settings, keys) = (Arc::new(settings), Arc::new(ConnectorKeys::generate()));
+        let jobs = crate::jobs::Dispatcher::new(store.clone(), settings.clone(), keys.clone(), amqp.clone(), stop_rx);
+        let core = Core { store, worker, settings, keys, names, public_url: public_url.into(), amqp, jobs };
         let schema = crate::graphql::shared_schema().map_err(Error::Other)?;
         Ok(Platform { core, schema, stop })
     }
@@ -181,7 +173,7 @@ impl Platform {
             introspection: !settings.app.graphql.playground.force_disabled_introspection,
             playground: settings.app.graphql.playground.enabled,
         };
-        tokio::spawn(crate::jobs::run_auto_enrichment(self.core.clone(), self.stop.subscribe()));
+        tokio::spawn(crate::jobs::run_auto_enrichment(self.core.jobs.clone(), self.stop.subscribe()));
         let (grace_tx, mut grace_rx) = watch::channel(false);
         let signal = async move {
             shutdown.await;

@@ -4,9 +4,11 @@
 pub mod markings;
 pub mod observable_syntax;
 pub mod pattern;
+pub mod plain_pattern;
 pub mod refusals;
 pub mod relationships;
 pub mod standard_id;
+pub mod supported_types;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;

@@ -109,6 +109,9 @@ pub struct Job {
 #[derive(Debug, Default)]
 pub struct Jobs {
     items: Vec<Job>,
+    /// Jobs forgotten by resets: numbering goes on, so a job number held by a delivery
+    /// task never names a later job.
+    forgotten: u64,
     /// Entities created since the last automatic-enrichment pass (internal id, and the
     /// connector whose push created it), drained by [`crate::jobs::run_auto_enrichment`].
     created: Vec<(String, Option<String>)>,
@@ -117,9 +120,17 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// Forgets every job and every noted entity (`POST /_mock/reset`); numbering goes on
+    /// and the automatic-enrichment task keeps its signal.
+    pub fn clear(&mut self) {
+        self.forgotten += self.items.len() as u64;
+        self.items.clear();
+        self.created.clear();
+    }
+
     /// Records a new job (its `seq` is assigned here) and returns its sequence number.
     pub fn add(&mut self, mut job: Job) -> u64 {
-        let seq = self.items.len() as u64 + 1;
+        let seq = self.forgotten + self.items.len() as u64 + 1;
         job.seq = seq;
         self.items.push(job);
         seq
@@ -162,12 +173,12 @@ impl Jobs {
 
     /// A job by sequence number.
     pub fn get(&self, seq: u64) -> Option<&Job> {
-        self.items.get(seq.checked_sub(1)? as usize)
+        self.items.get(seq.checked_sub(self.forgotten + 1)? as usize)
     }
 
     /// A job by sequence number, to change it.
     pub fn get_mut(&mut self, seq: u64) -> Option<&mut Job> {
-        self.items.get_mut(seq.checked_sub(1)? as usize)
+        self.items.get_mut(seq.checked_sub(self.forgotten + 1)? as usize)
     }
 
     /// Every job, in order.

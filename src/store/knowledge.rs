@@ -58,6 +58,33 @@ impl StoredObject {
         // Bodies are only ever stored after being parsed as JSON objects.
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The STIX 2.1 representation with the platform's OpenCTI extension (what the
+    /// platform's `toStix`, its `stix(id)` query, its exports and its job messages give):
+    /// the stored body under its standard id, its extension completed with the object's
+    /// internal id, entity type, creation and update times and STIX ids. Every read path
+    /// uses this one function.
+    pub fn stix(&self) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let mut stix = self.json();
+        if let Some(map) = stix.as_object_mut() {
+            map.insert("id".into(), Value::String(self.standard_id.clone()));
+            let extensions = map.entry("extensions").or_insert_with(|| json!({}));
+            if let Some(e) = extensions.as_object_mut() {
+                let ext =
+                    e.entry(crate::stix::OPENCTI_EXTENSION).or_insert_with(|| json!({"extension_type": "property-extension"}));
+                if let Some(x) = ext.as_object_mut() {
+                    x.insert("id".into(), json!(self.internal_id.to_string()));
+                    x.insert("type".into(), json!(&*self.entity_type));
+                    x.insert("created_at".into(), json!(super::clock::iso(self.created_at)));
+                    x.insert("updated_at".into(), json!(super::clock::iso(self.updated_at)));
+                    x.insert("is_inferred".into(), json!(false));
+                    x.insert("stix_ids".into(), json!(self.stix_ids));
+                }
+            }
+        }
+        stix
+    }
 }
 
 /// What an upsert is asked to store.

@@ -71,9 +71,51 @@ pub struct State {
     pub jobs: jobs::Jobs,
     /// Draft workspaces.
     pub drafts: drafts::Drafts,
+    /// How many times the state was reset (`POST /_mock/reset`).
+    pub resets: u64,
 }
 
 impl State {
+    /// `POST /_mock/reset`: forgets everything the platform received — connectors, works,
+    /// knowledge, queues (messages from RabbitMQ are acknowledged), faults, findings, the
+    /// transcript, dead letters, files, jobs and drafts. Kept: the profile, the users and
+    /// their tokens, and the settings the queues carry; numbering (transcript, queues,
+    /// jobs) goes on, so what a reader remembers never names something new. The built-in
+    /// markings are the caller's to create again (they come through the worker).
+    ///
+    /// Every field is named here: a new one does not compile until it is decided whether
+    /// a reset forgets it.
+    pub fn reset(&mut self) {
+        let State {
+            profile: _,
+            users: _,
+            connectors,
+            works,
+            knowledge,
+            queues,
+            faults,
+            findings,
+            transcript,
+            dead_letters,
+            files,
+            jobs,
+            drafts,
+            resets,
+        } = self;
+        *connectors = connectors::Connectors::default();
+        *works = works::Works::default();
+        *knowledge = knowledge::Knowledge::default();
+        queues.clear();
+        *faults = faults::Faults::default();
+        *findings = findings::Findings::default();
+        transcript.clear();
+        dead_letters.clear();
+        *files = files::Files::default();
+        jobs.clear();
+        *drafts = drafts::Drafts::default();
+        *resets += 1;
+    }
+
     /// The knowledge a request reads: its draft's (`opencti-draft-id`) when that draft
     /// exists, else the main one.
     pub fn knowledge_in(&self, draft_id: Option<&str>) -> &knowledge::Knowledge {
@@ -130,6 +172,7 @@ impl Store {
             files: files::Files::default(),
             jobs: jobs::Jobs::default(),
             drafts: drafts::Drafts::default(),
+            resets: 0,
         };
         let (version, _) = watch::channel(0);
         Store { shared: Arc::new(Shared { state: Mutex::new(state), version, clock }) }

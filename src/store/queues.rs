@@ -8,11 +8,13 @@
 //! the messages would take on RabbitMQ (base64 content plus envelope).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// `type` of a platform push message.
@@ -125,7 +127,7 @@ pub struct PushMessage {
     /// For a message consumed from RabbitMQ: told the outcome once processed (the
     /// delivery is acknowledged then). Such a message is also counted by the broker, so it
     /// stays out of this queue's figures.
-    pub settle: Option<crate::ingest::Settle>,
+    pub settle: Option<Settle>,
 }
 
 impl PushMessage {
@@ -204,6 +206,18 @@ pub struct Queues {
 }
 
 impl Queues {
+    /// Empties every queue (`POST /_mock/reset`): messages that came from RabbitMQ are
+    /// acknowledged (the reset forgets them, as a purge does). The speed controls, the
+    /// retry bounds and `objects_max_refs` are settings and stay; numbering goes on.
+    pub fn clear(&mut self) {
+        let ids: Vec<String> = self.queues.keys().chain(self.delayed.keys()).cloned().collect();
+        for id in ids {
+            self.purge(&id);
+        }
+        self.bytes.clear();
+        self.from_broker.clear();
+    }
+
     /// Appends messages to a connector's queue.
     pub fn push_all(&mut self, connector_id: &str, messages: Vec<PushMessage>, now: DateTime<Utc>) {
         let bytes: u64 = messages.iter().map(PushMessage::wire_bytes).sum();
@@ -317,7 +331,7 @@ impl Queues {
         let mut n = 0;
         for q in delayed.chain(ready) {
             if let Some(settle) = &q.message.settle {
-                settle.settle(crate::ingest::Outcome::Ack);
+                settle.settle(Outcome::Ack);
             }
             n += 1;
         }
@@ -333,5 +347,50 @@ impl Queues {
             }
         }
         busy
+    }
+}
+/// What the consumer does with a message once processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Acknowledge (processed, or dropped on purpose).
+    Ack,
+    /// Reject without requeue (invalid message), with the reason.
+    Reject(String),
+}
+
+/// The way back to the transport a message came from (a RabbitMQ delivery): told the
+/// outcome once the worker has processed the message, at most once.
+#[derive(Clone)]
+pub struct Settle {
+    tx: Arc<Mutex<Option<oneshot::Sender<Outcome>>>>,
+    generation: u64,
+    current: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Settle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settle").field("generation", &self.generation).finish_non_exhaustive()
+    }
+}
+
+impl Settle {
+    /// A settle for a delivery received on connection `generation`; `current` is the
+    /// transport's current connection generation.
+    pub fn new(generation: u64, current: Arc<AtomicU64>) -> (Settle, oneshot::Receiver<Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        (Settle { tx: Arc::new(Mutex::new(Some(tx))), generation, current }, rx)
+    }
+
+    /// Tells the transport the outcome (only the first call counts).
+    pub fn settle(&self, outcome: Outcome) {
+        if let Some(tx) = self.tx.lock().expect("settle lock poisoned").take() {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// Whether the connection the message came on is gone: the broker still holds the
+    /// message and will deliver it again, so the worker must leave this copy alone.
+    pub fn is_orphaned(&self) -> bool {
+        self.current.load(Ordering::SeqCst) != self.generation
     }
 }

@@ -26,13 +26,12 @@
 //!   (`jsonschema`'s custom representations) — no `Value`, no re-serialising, no hashing;
 //! - the extra checks run in one pass over the object's members, so an absent property
 //!   costs nothing, and the full pattern parser only sees patterns the plain-shape scanner
-//!   ([`checks::is_plain_pattern`]) cannot vouch for;
+//!   ([`crate::stix::plain_pattern::is_plain_pattern`]) cannot vouch for;
 //! - [`bundle::validate_bundle`] streams the `objects` array: one object is alive at a time.
 
 pub mod bundle;
 pub mod checks;
 pub mod doc;
-pub mod files;
 
 use std::sync::{LazyLock, OnceLock};
 
@@ -175,7 +174,7 @@ impl StixValidator {
                 format!("custom object type '{stix_type}' has no schema; only the common properties were checked"),
                 "type",
             )),
-            None if crate::ingest::split::is_supported_type(stix_type) => out.push(finding(
+            None if crate::stix::supported_types::is_supported_type(stix_type) => out.push(finding(
                 "/type".into(),
                 format!(
                     "'{stix_type}' is an OpenCTI internal object, not a STIX 2.1 object: it has no schema and was not checked"
@@ -225,7 +224,7 @@ impl StixValidator {
         }
         if is_stix_pattern
             && let Some(pattern) = stix_pattern
-            && !checks::is_plain_pattern(pattern)
+            && !crate::stix::plain_pattern::is_plain_pattern(pattern)
             && let Err(e) = crate::stix::pattern::check_pattern(pattern)
         {
             out.push(finding("/pattern".into(), e.to_string(), "pattern"));

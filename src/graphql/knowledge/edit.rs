@@ -375,7 +375,7 @@ fn import_push(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -
         no_trigger_import: arg(ctx, "noTriggerImport").as_bool().unwrap_or(false),
     };
     let asker = crate::graphql::jobs::asker(ctx)?;
-    crate::jobs::upload_file(core, upload, &asker).map_err(crate::graphql::jobs::job_error)?;
+    crate::jobs::upload_file(&core.jobs, upload, &asker).map_err(crate::graphql::jobs::job_error)?;
     Ok(file_node(&entry, &obj))
 }
 
@@ -396,7 +396,8 @@ fn enrich(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str, connec
     let internal = with_view(ctx, api, |v| Ok(v.get_as(id, declared).map(|o| o.internal_id.to_string())))?;
     let internal = internal.ok_or_else(|| cant_find("enrich", id))?;
     let asker = crate::graphql::jobs::asker(ctx)?;
-    let works = crate::jobs::ask_enrichment(core, connectors, &internal, &asker).map_err(crate::graphql::jobs::job_error)?;
+    let works =
+        crate::jobs::ask_enrichment(&core.jobs, connectors, &internal, &asker).map_err(crate::graphql::jobs::job_error)?;
     let names = core.store.read(|s| works.iter().map(|w| s.users.by_id(&w.user_id).map(|u| u.name.clone())).collect::<Vec<_>>());
     Ok(works.iter().zip(names).map(|(w, n)| crate::graphql::project::work(w, n.as_deref())).collect())
 }

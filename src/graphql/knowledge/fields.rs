@@ -13,7 +13,7 @@ use serde_json::{Value as Json, json};
 
 use crate::graphql::builder::Registry;
 use crate::graphql::knowledge::list::{all_ids, connection, offset_of};
-use crate::graphql::knowledge::project::{embedded_meta, stix_export};
+use crate::graphql::knowledge::project::embedded_meta;
 use crate::graphql::knowledge::view::{Shared, View, arg_str, arg_strs, parent, parent_str, strings, with_view};
 use crate::store::knowledge::StoredObject;
 
@@ -268,7 +268,7 @@ fn samples(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
 }
 
 fn to_stix(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
-    Ok(parent_str(ctx, "id").and_then(|id| v.get(&id)).map(|o| Json::String(stix_export(o).to_string())).unwrap_or(Json::Null))
+    Ok(parent_str(ctx, "id").and_then(|id| v.get(&id)).map(|o| Json::String(o.stix().to_string())).unwrap_or(Json::Null))
 }
 
 /// For a page of observables: the indicators `based-on` each, by node, in one pass over the

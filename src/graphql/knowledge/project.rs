@@ -401,28 +401,6 @@ pub fn embedded_meta(entity_type: &str, stix_type: &str, value: &Json, created_a
     Json::Object(m)
 }
 
-/// The STIX 2.1 representation of a stored object with the platform's OpenCTI extension
-/// (what `toStix` and the platform's exports give).
-pub fn stix_export(obj: &StoredObject) -> Json {
-    let mut stix = obj.json();
-    if let Some(map) = stix.as_object_mut() {
-        map.insert("id".into(), Json::String(obj.standard_id.clone()));
-        let extensions = map.entry("extensions").or_insert_with(|| json!({}));
-        if let Some(e) = extensions.as_object_mut() {
-            let ext = e.entry(OPENCTI_EXTENSION).or_insert_with(|| json!({"extension_type": "property-extension"}));
-            if let Some(x) = ext.as_object_mut() {
-                x.insert("id".into(), json!(obj.internal_id.to_string()));
-                x.insert("type".into(), json!(&*obj.entity_type));
-                x.insert("created_at".into(), json!(iso(obj.created_at)));
-                x.insert("updated_at".into(), json!(iso(obj.updated_at)));
-                x.insert("is_inferred".into(), json!(false));
-                x.insert("stix_ids".into(), json!(obj.stix_ids));
-            }
-        }
-    }
-    stix
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@
 //! Flags are a third configuration source, over the config file and the environment
 //! (`APP__PORT`…); each flag lists its environment variable in `--help`.
 
+pub mod validate;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -494,9 +496,9 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
 }
 
 /// `opencti-mock validate`: checks every file, prints the report on `out`, returns the
-/// exit code (0, 1 or 2; see [`crate::validate::files`]).
+/// exit code (0, 1 or 2; see [`validate`]).
 pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> std::io::Result<u8> {
-    use crate::validate::files::{Summary, check_file, render_json, render_text};
+    use validate::{Summary, check_file, render_json, render_text};
     let reports: Vec<_> = args.files.iter().map(|f| check_file(f)).collect();
     match args.format {
         Format::Text => out.write_all(render_text(&reports, args.strict).as_bytes())?,

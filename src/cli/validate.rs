@@ -4,7 +4,7 @@
 //! - **errors**: what the platform would refuse when a connector sends the bundle
 //!   ([`crate::ingest::rules::refusals_in_bundle`]: references resolvable in the file or to a
 //!   built-in marking count as resolved), each with the work error text pycti would record;
-//! - **findings**: where the objects depart from STIX 2.1 ([`super::bundle::validate_bundle`],
+//! - **findings**: where the objects depart from STIX 2.1 ([`crate::validate::bundle::validate_bundle`],
 //!   advisory).
 //!
 //! The exit code is 0 when no file has an error (with `strict`, no finding either), 1
@@ -18,10 +18,10 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Finding;
-use super::bundle::validate_bundle;
 use crate::ingest::rules::refusals_in_bundle;
 use crate::stix::markings;
+use crate::validate::Finding;
+use crate::validate::bundle::validate_bundle;
 
 /// Something the platform would refuse, found in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -14,6 +14,8 @@ use std::ops::Deref;
 
 use memmap2::MmapMut;
 
+pub mod unescape;
+
 /// Bodies at least this large are memory-mapped.
 pub const MAPPED_FROM: usize = 1024 * 1024;
 
@@ -158,7 +160,7 @@ impl LargeText {
 /// Decodes the JSON string literal at `range` of `buf` in place and returns the text,
 /// which reuses `buf`'s memory. `None` if the literal is invalid.
 pub fn take_string_in_place(mut buf: BodyBuf, range: std::ops::Range<usize>) -> Option<LargeText> {
-    let decoded = crate::http::unescape::decode_in_place(&mut buf.as_mut_slice()[range.clone()])?;
+    let decoded = crate::buffer::unescape::decode_in_place(&mut buf.as_mut_slice()[range.clone()])?;
     buf.keep_range(range.start..range.start + decoded);
     std::str::from_utf8(buf.as_slice()).ok()?;
     Some(LargeText(buf))

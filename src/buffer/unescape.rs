@@ -5,7 +5,7 @@
 //! [`json_string`] decodes a literal (RFC 8259 escapes, surrogate pairs) straight into a
 //! string of the final size; [`decode_in_place`] decodes a literal *inside its own bytes*
 //! (a decoded string is never longer than its literal), which is how the bundle of a
-//! `stixBundlePush` reuses the request body's memory (`crate::buffer`).
+//! `stixBundlePush` reuses the request body's memory ([`crate::buffer`]).
 
 /// Decodes a JSON string literal (with its quotes). `None` if it is not a valid literal.
 pub fn json_string(literal: &str) -> Option<String> {
