@@ -22,6 +22,7 @@
 
 pub mod amqp;
 pub mod buffer;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
 pub mod conform;

@@ -5,11 +5,18 @@
 //! start-up line; this is the 4.x management image with the platform's own broker settings
 //! (`max_message_size` 512 MiB is refused by 3.8/3.9 but accepted by 4.x) and a looser wait
 //! condition. The container lives as long as the [`BrokerContainer`].
+//!
+//! The Docker client comes with the `docker` feature (on by default). Without it the
+//! platform says so where it would have started a container, and runs HTTP-only.
 
+#[cfg(feature = "docker")]
 use std::time::Duration;
 
+#[cfg(feature = "docker")]
 use testcontainers::core::{IntoContainerPort, WaitFor};
+#[cfg(feature = "docker")]
 use testcontainers::runners::AsyncRunner;
+#[cfg(feature = "docker")]
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 /// Image name.
@@ -19,6 +26,7 @@ pub const TAG: &str = "4.1.4-management";
 
 /// A running broker container.
 pub struct BrokerContainer {
+    #[cfg(feature = "docker")]
     _container: ContainerAsync<GenericImage>,
     /// Host to connect to.
     pub host: String,
@@ -35,6 +43,19 @@ impl std::fmt::Debug for BrokerContainer {
 }
 
 /// Whether a Docker engine looks reachable (`DOCKER_HOST`, or the default socket).
+#[cfg(not(feature = "docker"))]
+pub fn docker_available() -> Result<(), String> {
+    Err("this build has no Docker client (the `docker` feature of opencti-mock is off)".into())
+}
+
+/// Starts the container and waits for the broker: never, without the `docker` feature.
+#[cfg(not(feature = "docker"))]
+pub async fn start() -> Result<BrokerContainer, String> {
+    docker_available().map(|()| unreachable!("docker_available always refuses without the feature"))
+}
+
+/// Whether a Docker engine looks reachable (`DOCKER_HOST`, or the default socket).
+#[cfg(feature = "docker")]
 pub fn docker_available() -> Result<(), String> {
     if let Ok(host) = std::env::var("DOCKER_HOST")
         && !host.is_empty()
@@ -50,6 +71,7 @@ pub fn docker_available() -> Result<(), String> {
 }
 
 /// Starts the container and waits for the broker.
+#[cfg(feature = "docker")]
 pub async fn start() -> Result<BrokerContainer, String> {
     docker_available()?;
     let container = GenericImage::new(IMAGE, TAG)
