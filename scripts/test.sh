@@ -23,6 +23,9 @@ cargo fmt --all --check
 step "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy of the library without default features (what a test crate depends on)"
+cargo clippy --lib --no-default-features --locked -- -D warnings
+
 step "cargo nextest run --workspace --profile ci"
 cargo nextest run --workspace --profile ci --locked
 
