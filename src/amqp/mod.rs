@@ -12,7 +12,7 @@
 //!   parallel platforms on one broker never collide; what the instance declared is removed
 //!   when it stops (unless `mock.keep_broker_objects`);
 //! - plays the worker: one consumer per push queue (prefetch `mock.amqp_prefetch`), each
-//!   delivery decoded ([`message`]) and handed to the same ingest worker as
+//!   delivery decoded ([`crate::ingest::message`]) and handed to the same ingest worker as
 //!   `stixBundlePush`; it is acknowledged only once the worker has processed it, rejected
 //!   without requeue when invalid (as the worker nacks), and a message redelivered after
 //!   a lost connection is not counted twice;
