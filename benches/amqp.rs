@@ -12,12 +12,13 @@
 //! 3. The same with the messages queued while the platform's ingest is paused, timed from
 //!    the resumption: the worker's own rate.
 //!
-//! The broker is `OPENCTI_MOCK_AMQP_URL` (default the local guest/guest broker).
+//! The broker is `OPENCTI_MOCK_AMQP_URL` (default the local guest/guest broker). Each
+//! figure of the mock is shown beside the broker's own in the same run. Quick mode
+//! (`BENCH_QUICK=1`): 2,000 messages.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions,
@@ -29,7 +30,13 @@ use opencti_mock::MockPlatform;
 use opencti_mock::stix::standard_id::standard_id;
 use serde_json::{Value, json};
 
-const N: usize = 50_000;
+mod support;
+use support::{Figure, quick, selected, size};
+
+/// Messages per measure.
+fn n() -> usize {
+    size(50_000, 2_000)
+}
 /// Publisher confirms outstanding at most.
 const WINDOW: usize = 1000;
 const PREFETCH: u16 = 64;
@@ -76,15 +83,11 @@ fn message(i: usize, work_id: &str) -> Vec<u8> {
     let bundle = json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()),
         "objects": [{"type": "ipv4-addr", "spec_version": "2.1", "id": id, "value": value}]})
     .to_string();
-    json!({"bundle_type": "QUEUE_BUNDLE", "applicant_id": null, "action_sequence": i, "entities_types": [],
-        "content": base64::engine::general_purpose::STANDARD.encode(bundle), "update": false, "draft_id": null,
-        "no_split": false, "work_id": work_id})
-    .to_string()
-    .into_bytes()
+    support::sim::amqp_message(&bundle, i, work_id)
 }
 
 fn messages(work_id: &str) -> Vec<Vec<u8>> {
-    (0..N).map(|i| message(i, work_id)).collect()
+    (0..n()).map(|i| message(i, work_id)).collect()
 }
 
 async fn connect() -> Connection {
@@ -159,7 +162,14 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-async fn broker_ceiling() {
+/// The broker's own rates (msg/s): publish+consume, publish-only, consume-only.
+struct Ceiling {
+    both: f64,
+    publish: f64,
+    consume: f64,
+}
+
+async fn broker_ceiling() -> Ceiling {
     let bodies = messages("work_bench_ceiling");
     let bytes: usize = bodies.iter().map(Vec::len).sum();
     let publisher = connect().await;
@@ -175,7 +185,7 @@ async fn broker_ceiling() {
     let consumer = {
         let channel = consumer_conn.create_channel().await.expect("a channel");
         let queue = queue.clone();
-        tokio::spawn(async move { consume(channel, &queue, N).await })
+        tokio::spawn(async move { consume(channel, &queue, n()).await })
     };
     // Let the consumer attach before the clock starts.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -184,38 +194,39 @@ async fn broker_ceiling() {
     let published = t0.elapsed();
     let last_ack = consumer.await.expect("consumer task");
     let both = last_ack.duration_since(t0);
-    println!(
-        "broker ceiling (lapin, {N} persistent messages of ~{} B, confirms window {WINDOW}, consumer prefetch {PREFETCH}): publish+consume {:.0} msg/s ({:.0} ms first publish → last ack; publishing took {:.0} ms)",
-        bytes / N,
-        rate(N, both),
-        both.as_secs_f64() * 1000.0,
-        published.as_secs_f64() * 1000.0
-    );
+    let ceiling_both = rate(n(), both);
+    Figure::new(
+        "amqp.broker_both",
+        format!(
+            "broker alone (lapin): {} persistent pycti messages of ~{} B published (confirms window {WINDOW}) while consumed (prefetch {PREFETCH})",
+            n(),
+            bytes / n()
+        ),
+        ceiling_both,
+        "msg/s",
+    )
+    .compared(format!("publishing took {:.0} ms", published.as_secs_f64() * 1000.0))
+    .report();
 
     // Publish with nobody consuming, then drain the backlog.
     let t0 = Instant::now();
     publish_all(&channel, "", &queue, &bodies).await;
     let published = t0.elapsed();
-    println!(
-        "broker ceiling: publish-only {:.0} msg/s ({:.0} ms to the last confirm)",
-        rate(N, published),
-        published.as_secs_f64() * 1000.0
-    );
+    let ceiling_publish = rate(n(), published);
+    Figure::new("amqp.broker_publish", "  broker alone: publish-only", ceiling_publish, "msg/s").report();
     let t0 = Instant::now();
-    let last_ack = consume(consumer_conn.create_channel().await.expect("a channel"), &queue, N).await;
+    let last_ack = consume(consumer_conn.create_channel().await.expect("a channel"), &queue, n()).await;
     let drained = last_ack.duration_since(t0);
-    println!(
-        "broker ceiling: consume-only (backlog of {N}) {:.0} msg/s ({:.0} ms)",
-        rate(N, drained),
-        drained.as_secs_f64() * 1000.0
-    );
+    let ceiling_consume = rate(n(), drained);
+    Figure::new("amqp.broker_consume", "  broker alone: consume-only (a queued backlog)", ceiling_consume, "msg/s").report();
 
     channel.queue_delete(queue.into(), QueueDeleteOptions::default()).await.expect("queue deleted");
     let _ = publisher.close(200, "done".into()).await;
     let _ = consumer_conn.close(200, "done".into()).await;
+    Ceiling { both: ceiling_both, publish: ceiling_publish, consume: ceiling_consume }
 }
 
-/// A platform on the broker with a registered connector and a work expecting `N`
+/// A platform on the broker with a registered connector and a work expecting `n()`
 /// messages; returns the platform, the connector id, the work id.
 async fn platform(paused: bool) -> (MockPlatform, String, String) {
     let p = MockPlatform::builder()
@@ -231,7 +242,7 @@ async fn platform(paused: bool) -> (MockPlatform, String, String) {
         .as_str()
         .expect("a work id")
         .to_string();
-    gql(p.url(), ADD_EXPECTATIONS, json!({"id": work, "expectations": N})).await;
+    gql(p.url(), ADD_EXPECTATIONS, json!({"id": work, "expectations": n()})).await;
     (p, id, work)
 }
 
@@ -246,12 +257,17 @@ async fn wait_complete(p: &MockPlatform, work_id: &str) {
         );
     }
     let w = p.work(work_id).expect("the work");
-    assert_eq!(w.import_expected_number, N as i64);
-    assert_eq!(w.import_processed_number, N as i64);
-    assert_eq!(p.objects().len(), N);
+    assert_eq!(w.import_expected_number, n() as i64);
+    assert_eq!(w.import_processed_number, n() as i64);
+    assert_eq!(p.objects().len(), n());
 }
 
-async fn mock_ingest_live() {
+/// "broker alone: …" when the ceiling was measured in this run.
+fn beside(what: &str, broker: Option<f64>) -> String {
+    broker.map(|r| format!("broker alone, {what}: {} msg/s", support::number(r))).unwrap_or_default()
+}
+
+async fn mock_ingest_live(ceiling: Option<&Ceiling>) {
     let (p, id, work_id) = platform(false).await;
     let q = p.core().names.connector(&id);
     let bodies = messages(&work_id);
@@ -263,17 +279,24 @@ async fn mock_ingest_live() {
     let published = t0.elapsed();
     wait_complete(&p, &work_id).await;
     let complete = t0.elapsed();
-    println!(
-        "mock AMQP ingest ({N} pycti one-object messages, worker consuming while published): {:.0} msg/s ({:.0} ms first publish → work complete; publishing took {:.0} ms) (target ≥ 5000 msg/s)",
-        rate(N, complete),
-        complete.as_secs_f64() * 1000.0,
+    Figure::new(
+        "amqp.ingest_live",
+        format!("mock AMQP ingest: {} pycti one-object messages, first publish → work complete", n()),
+        rate(n(), complete),
+        "msg/s",
+    )
+    .compared(format!(
+        "{}; publishing took {:.0} ms",
+        beside("publish+consume", ceiling.map(|c| c.both)),
         published.as_secs_f64() * 1000.0
-    );
+    ))
+    .at_least(5000.0)
+    .report();
     let _ = conn.close(200, "done".into()).await;
     p.close().await;
 }
 
-async fn mock_ingest_backlog() {
+async fn mock_ingest_backlog(ceiling: Option<&Ceiling>) {
     let (p, id, work_id) = platform(true).await;
     let q = p.core().names.connector(&id);
     let bodies = messages(&work_id);
@@ -287,27 +310,37 @@ async fn mock_ingest_backlog() {
     p.set_ingest_paused(false);
     wait_complete(&p, &work_id).await;
     let complete = t0.elapsed();
-    println!(
-        "mock AMQP ingest of a queued backlog of {N} (ingest resumed → work complete): {:.0} msg/s ({:.0} ms; queuing them took {:.0} ms) (target ≥ 5000 msg/s)",
-        rate(N, complete),
-        complete.as_secs_f64() * 1000.0,
-        published.as_secs_f64() * 1000.0
-    );
+    Figure::new(
+        "amqp.ingest_backlog",
+        format!("mock AMQP ingest of a queued backlog of {}, ingest resumed → work complete", n()),
+        rate(n(), complete),
+        "msg/s",
+    )
+    .compared(format!(
+        "{}; queuing them took {:.0} ms (broker publish-only {})",
+        beside("consume-only", ceiling.map(|c| c.consume)),
+        published.as_secs_f64() * 1000.0,
+        ceiling.map(|c| format!("{} msg/s", support::number(c.publish))).unwrap_or_else(|| "not measured".into())
+    ))
+    .at_least(5000.0)
+    .report();
     let _ = conn.close(200, "done".into()).await;
     p.close().await;
 }
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let run = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    if run("broker") {
-        rt.block_on(broker_ceiling());
+    let mut ceiling = None;
+    if selected("broker") {
+        ceiling = Some(rt.block_on(broker_ceiling()));
     }
-    if run("ingest_live") {
-        rt.block_on(mock_ingest_live());
+    if selected("ingest_live") {
+        rt.block_on(mock_ingest_live(ceiling.as_ref()));
     }
-    if run("ingest_backlog") {
-        rt.block_on(mock_ingest_backlog());
+    if selected("ingest_backlog") {
+        rt.block_on(mock_ingest_backlog(ceiling.as_ref()));
+    }
+    if quick() {
+        println!("amqp: quick mode, figures not judged");
     }
 }
