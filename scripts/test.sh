@@ -5,6 +5,7 @@
 # - cargo nextest: every test, including the pycti interop tests, which create a pinned
 #   pycti 7.261026.0 venv under target/ on first use (from PyPI).
 # - doc tests (nextest does not run them).
+# - every benchmark in quick mode (scripts/bench.sh), so they cannot rot.
 # - the RabbitMQ broker the AMQP tests use is provided first (scripts/broker.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,10 @@ cargo test --workspace --doc --locked
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked
 
-step "benchmarks compile"
-cargo build --workspace --benches --locked
+step "benchmarks, quick mode (tiny sizes; correctness asserted, speed not judged)"
+# The dev profile reuses the test build: only the five bench binaries are compiled. The
+# full figures come from `scripts/bench.sh` (release), which writes BENCHMARKS.md.
+BENCH_QUICK=1 BENCH_PROFILE=dev scripts/bench.sh
 
 echo
 echo "all checks passed in $(( $(date +%s) - start )) s"

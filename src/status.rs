@@ -11,7 +11,7 @@ use crate::store::works::WorkStatus;
 
 /// `GET /_mock/health`.
 pub fn health(core: &Core) -> Json {
-    let (profile, connectors, objects, works, retention, dropped, findings_dropped) = core.store.read(|s| {
+    let (profile, connectors, objects, works, retention, dropped, findings_dropped, events_dropped) = core.store.read(|s| {
         (
             s.profile,
             s.connectors.len(),
@@ -20,6 +20,7 @@ pub fn health(core: &Core) -> Json {
             s.transcript.retention(),
             s.transcript.dropped(),
             s.findings.dropped(),
+            s.knowledge.events_dropped(),
         )
     });
     json!({
@@ -41,10 +42,12 @@ pub fn health(core: &Core) -> Json {
             "transcript_bundle_cap_bytes": retention.body_cap,
             "transcript_body_budget_bytes": retention.body_budget,
             "findings_max_kept": crate::store::findings::MAX_KEPT,
+            "knowledge_events_max_kept": crate::store::knowledge::MAX_EVENTS,
             "dropped": {
                 "transcript_entries": dropped.entries,
                 "bundle_bodies": dropped.bundle_bodies,
                 "findings": findings_dropped,
+                "knowledge_events": events_dropped,
             },
         },
     })

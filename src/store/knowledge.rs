@@ -11,6 +11,11 @@
 //!
 //! Objects created through the GraphQL entity API and objects ingested from bundles go
 //! through [`Knowledge::upsert`] and share one event log, which the live stream serves.
+//! Every write appends an event, so the log is bounded as the platform bounds its stream:
+//! it keeps the latest [`MAX_EVENTS`] and counts what it let go
+//! ([`Knowledge::events_dropped`], shown by `/_mock/health`). Unbounded, a connector that
+//! pushes the same objects again and again grew the process by 20 bytes an object for as
+//! long as it ran (the load bench's soak: 0.5 MB/s).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,6 +139,11 @@ pub struct Upserted {
     pub created: bool,
 }
 
+/// Events kept: the platform writes its stream with `XADD … MAXLEN ~ redis:trimming`,
+/// 2,000,000 by default (`database/redis.ts`); older events are dropped, a tenth of the
+/// limit at a time so each write costs amortised constant time.
+pub const MAX_EVENTS: usize = 2_000_000;
+
 /// Objects in fixed-size segments: growing never copies or over-reserves more than one
 /// segment (a plain `Vec` would double, leaving up to half its capacity unused).
 #[derive(Debug, Default, Clone)]
@@ -176,6 +186,7 @@ pub struct Knowledge {
     by_stix_id: FxHashMap<Box<str>, u32>,
     types: HashMap<String, Arc<str>>,
     events: Vec<KnowledgeEvent>,
+    events_dropped: u64,
     built_ins: usize,
     live: usize,
 }
@@ -224,9 +235,27 @@ impl Knowledge {
         self.all().filter(|o| !o.is_built_in())
     }
 
-    /// The event log.
+    /// The event log: its latest events (see [`MAX_EVENTS`]).
     pub fn events(&self) -> &[KnowledgeEvent] {
         &self.events
+    }
+
+    /// Events the log let go (the oldest), past [`MAX_EVENTS`].
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+    }
+
+    fn log(&mut self, event: KnowledgeEvent) {
+        self.log_bounded(event, MAX_EVENTS);
+    }
+
+    fn log_bounded(&mut self, event: KnowledgeEvent, max: usize) {
+        self.events.push(event);
+        if self.events.len() > max + max / 10 {
+            let excess = self.events.len() - max;
+            self.events.drain(..excess);
+            self.events_dropped += excess as u64;
+        }
     }
 
     fn intern(&mut self, name: String) -> Arc<str> {
@@ -269,7 +298,7 @@ impl Knowledge {
                 obj.updated_at = now;
                 obj.writes += 1;
                 let internal_id = obj.internal_id;
-                self.events.push(KnowledgeEvent { at: now, kind: EventKind::Update, slot });
+                self.log(KnowledgeEvent { at: now, kind: EventKind::Update, slot });
                 Upserted { internal_id, created: false }
             }
             None => {
@@ -306,7 +335,7 @@ impl Knowledge {
                     deleted: false,
                 });
                 self.live += 1;
-                self.events.push(KnowledgeEvent { at: now, kind: EventKind::Create, slot });
+                self.log(KnowledgeEvent { at: now, kind: EventKind::Create, slot });
                 Upserted { internal_id, created: true }
             }
         }
@@ -343,7 +372,7 @@ impl Knowledge {
         if removed.is_built_in() {
             self.built_ins -= 1;
         }
-        self.events.push(KnowledgeEvent { at: now, kind: EventKind::Delete, slot });
+        self.log(KnowledgeEvent { at: now, kind: EventKind::Delete, slot });
         Some(removed)
     }
 
@@ -453,5 +482,16 @@ mod tests {
         assert!(k.remove("malware--a", Utc::now()).is_none(), "already deleted");
         // Its ids are free again.
         assert!(k.upsert(candidate("malware--a", &[], "{}"), Utc::now()).created);
+    }
+
+    #[test]
+    fn the_event_log_keeps_its_latest_events_and_counts_the_ones_it_let_go() {
+        let mut k = Knowledge::default();
+        for slot in 0..100 {
+            k.log_bounded(KnowledgeEvent { at: Utc::now(), kind: EventKind::Update, slot }, 10);
+        }
+        assert!(k.events().len() <= 11, "{}", k.events().len());
+        assert_eq!(k.events().last().map(|e| e.slot), Some(99), "the latest stays");
+        assert_eq!(k.events_dropped(), 100 - k.events().len() as u64);
     }
 }
