@@ -33,8 +33,12 @@ use opencti_mock::store::{Clock, State, Store};
 use serde_json::Value as Json;
 use tower::ServiceExt;
 
-/// Every target, by the name of its directory under `fuzz/corpus/` and `fuzz/regressions/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target: the name of its directory under `fuzz/corpus/` and `fuzz/regressions/`, and
+/// what it does with its bytes.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("graphql_request", graphql_request),
     ("bundle_push", bundle_push),
     ("stix_pattern", stix_pattern),
