@@ -397,9 +397,10 @@ async fn queue_details_report_the_broker_backlog() {
         publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&ipv4(i)), None, 1)).await;
     }
 
-    // The management API refreshes its figures every few seconds, as the platform sees them.
+    // The management API refreshes its figures every few seconds, as the platform sees them
+    // (later on a loaded machine: the wait ends as soon as they are there).
     let mut details = Value::Null;
-    for _ in 0..60 {
+    for _ in 0..240 {
         details =
             gql(p.url(), Some(TOKEN), QUEUE_DETAILS, json!({"id": id})).await.1["data"]["connector"]["connector_queue_details"]
                 .clone();
