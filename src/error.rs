@@ -12,13 +12,15 @@ pub enum Error {
     /// Something the mock was asked about does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// A wait timed out.
-    #[error("timed out after {after:?} waiting for {what}")]
+    /// A wait timed out; `state` says what the awaited thing looked like then.
+    #[error("timed out after {after:?} waiting for {what}; {state}")]
     Timeout {
         /// What was awaited.
         what: String,
         /// How long.
         after: std::time::Duration,
+        /// What was seen when the wait ended (a work's counts, the queues and jobs…).
+        state: String,
     },
     /// Anything else.
     #[error("{0}")]

@@ -4,15 +4,18 @@
 //! Start one in a test, point a connector at [`MockPlatform::url`], assert on what it
 //! received, and let expectations be verified when the platform is dropped:
 //!
-//! ```no_run
-//! use opencti_mock::{Expect, MockPlatform, matchers::operation};
+//! ```
+//! use std::time::Duration;
+//! use opencti_mock::{Expect, MockPlatform, Work, matchers::{completed, connector}};
 //!
-//! # async fn demo() {
+//! # #[tokio::main] async fn main() -> opencti_mock::Result<()> {
 //! let platform = MockPlatform::builder().connector_user("importer", "tok-1").start().await;
-//! Expect::given(operation("RegisterConnector")).expect(1).named("registers once").mount(&platform);
-//! // run the connector with OPENCTI_URL=platform.url(), OPENCTI_TOKEN=tok-1 …
+//! let env = platform.connector_env("EXTERNAL_IMPORT", "tok-1");
+//! Expect::<Work>::given(connector(env.connector_id())).and(completed()).expect(..=1).mount(&platform);
+//! // run the connector: Command::new("python3").arg("main.py").envs(env) …
+//! platform.wait_idle(Duration::from_secs(30)).await?;
 //! assert!(platform.received_bundles().iter().all(|b| b.objects > 0));
-//! # }
+//! # Ok(()) }
 //! ```
 //!
 //! The same platform runs standalone (`opencti-mock serve`) with a control API under
@@ -20,6 +23,7 @@
 
 #![warn(clippy::unwrap_used)]
 
+pub mod activity;
 pub mod amqp;
 pub mod buffer;
 #[cfg(feature = "cli")]
@@ -43,11 +47,14 @@ pub mod stix;
 pub mod store;
 pub mod validate;
 
+pub use activity::Activity;
 pub use error::{Error, Result};
-pub use expect::{Expect, ExpectGuard, Times, matchers};
-pub use platform::{MockPlatform, MockPlatformBuilder, Platform};
+pub use expect::{Expect, ExpectGuard, Matcher, Subject, Times, matchers};
+pub use platform::{ConnectorEnv, MockPlatform, MockPlatformBuilder, Platform};
 pub use profile::Profile;
 pub use store::faults::{FaultAction, FaultSpec};
+pub use store::transcript::{ReceivedBundle, ReceivedOperation, Refusal, RefusalKind};
+pub use store::works::{Work, WorkStatus};
 
 /// The README's Rust examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -127,7 +127,8 @@ async fn a_broker_restart_mid_ingest_loses_nothing_and_counts_nothing_twice() {
     });
     assert_eq!(p.objects().len(), K, "exactly K distinct objects; what the platform noted: {notes:#?}");
     assert_eq!((w.import_expected_number, w.import_processed_number), (K as i64, K as i64));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A late redelivery would be on the broker or in the worker: wait until both are empty.
+    p.wait_idle(Duration::from_secs(30)).await.expect("the platform settles");
     let w = p.work(&work_id).expect("work");
     assert_eq!(w.import_processed_number, K as i64, "no redelivery counted twice, even late");
     let m = p.broker().expect("broker").management().clone();

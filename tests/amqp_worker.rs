@@ -128,24 +128,19 @@ async fn setup(
     (p, id, Publisher::new().await)
 }
 
-/// The worker's notes (`worker: true`) or the platform's notes in the transcript.
-fn notes(p: &MockPlatform, worker: bool) -> Vec<String> {
+/// The platform's notes in the transcript.
+fn notes(p: &MockPlatform) -> Vec<String> {
     use opencti_mock::store::transcript::EntryKind;
     p.read(|s| {
         s.transcript
             .entries()
             .iter()
             .filter_map(|e| match &e.kind {
-                EntryKind::Worker { message, .. } if worker => Some(message.clone()),
-                EntryKind::Note { message } if !worker => Some(message.clone()),
+                EntryKind::Note { message } => Some(message.clone()),
                 _ => None,
             })
             .collect()
     })
-}
-
-fn worker_notes(p: &MockPlatform) -> Vec<String> {
-    notes(p, true)
 }
 
 /// Messages ready in a queue (a passive declare).
@@ -295,12 +290,12 @@ async fn invalid_messages_are_rejected_without_requeue_and_the_consumer_goes_on(
     publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&ipv4(1)), Some(&work_id), 1)).await;
 
     p.wait_for_work_complete(&work_id, Duration::from_secs(20)).await.expect("the valid message after them is processed");
-    let notes = worker_notes(&p);
-    let rejected: Vec<&String> = notes.iter().filter(|n| n.starts_with("message rejected without requeue")).collect();
-    assert_eq!(rejected.len(), 3, "{notes:#?}");
-    assert!(rejected[0].contains("not a JSON object"), "{}", rejected[0]);
-    assert!(rejected[1].contains("not base64"), "{}", rejected[1]);
-    assert!(rejected[2].contains("Unsupported event type 'telepathy'"), "{}", rejected[2]);
+    let rejected = p.refusals();
+    assert_eq!(rejected.len(), 3, "{rejected:#?}");
+    assert!(rejected.iter().all(|r| r.kind == opencti_mock::RefusalKind::Message && r.connector_id == id), "{rejected:#?}");
+    assert!(rejected[0].reason.contains("not a JSON object"), "{}", rejected[0]);
+    assert!(rejected[1].reason.contains("not base64"), "{}", rejected[1]);
+    assert!(rejected[2].reason.contains("Unsupported event type 'telepathy'"), "{}", rejected[2]);
     // Nothing is left on the queue: rejected messages are not requeued.
     let q = p.core().names.connector(&id);
     let declared = ready(&publisher, &q.push).await;
@@ -346,11 +341,18 @@ async fn an_object_with_too_many_references_goes_to_the_dead_letter_queue() {
         .await
         .expect("consume the dead-letter queue");
 
+    let dead_lettered = opencti_mock::Expect::given(|r: &opencti_mock::Refusal| r.kind == opencti_mock::RefusalKind::DeadLetter)
+        .expect(1)
+        .mount_as_scoped(&p);
+
     publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&report), Some(&work_id), 1)).await;
 
     let w = p.wait_for_work_complete(&work_id, Duration::from_secs(20)).await.expect("work completes");
     assert_eq!(w.errors.len(), 1);
     assert_eq!(w.errors[0].message, "Too large element in bundle");
+    assert!(dead_lettered.wait_until_satisfied(Duration::from_secs(10)).await, "the dead letter is a typed refusal");
+    let refusal = &dead_lettered.received()[0];
+    assert_eq!((refusal.source.as_deref(), refusal.work_id.as_deref()), (report["id"].as_str(), Some(work_id.as_str())));
     let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
         .await
         .expect("a dead letter arrives")
@@ -476,7 +478,7 @@ async fn a_dropped_connection_is_restored_and_consumption_resumes() {
     publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&ipv4(3)), Some(&work_id), 1)).await;
 
     p.wait_for_work_complete(&work_id, Duration::from_secs(20)).await.expect("consumption resumed");
-    let notes = notes(&p, false);
+    let notes = notes(&p);
     assert!(notes.iter().any(|n| n.contains("connection lost")), "{notes:#?}");
     assert!(notes.iter().any(|n| n.contains("connection restored")), "{notes:#?}");
     p.close().await;
@@ -511,7 +513,12 @@ async fn platform_event_messages_create_update_and_delete_as_the_worker_imports_
     let w = p.wait_for_work_complete(&work_id, Duration::from_secs(20)).await.expect("work completes");
     assert_eq!(w.import_processed_number, 3);
     assert!(p.objects().is_empty(), "deleted by the delete event");
-    let notes = worker_notes(&p);
-    assert!(notes.iter().any(|n| n.contains("Unsupported operation type 'merge'")), "{notes:#?}");
+    let refused = p.refusals();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.kind == opencti_mock::RefusalKind::Message && r.reason.contains("Unsupported operation type 'merge'")),
+        "{refused:#?}"
+    );
     p.close().await;
 }

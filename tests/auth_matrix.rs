@@ -380,6 +380,8 @@ const CONTROL_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/_mock/ingest", "/_mock/ingest"),
     ("PUT", "/_mock/ingest", "/_mock/ingest"),
     ("GET", "/_mock/transcript", "/_mock/transcript"),
+    ("GET", "/_mock/activity", "/_mock/activity"),
+    ("GET", "/_mock/refusals", "/_mock/refusals"),
     ("GET", "/_mock/jobs", "/_mock/jobs"),
     ("GET", "/_mock/jobs/{seq}", "/_mock/jobs/999"),
     ("POST", "/_mock/enrichments", "/_mock/enrichments"),

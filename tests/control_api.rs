@@ -271,3 +271,28 @@ async fn a_token_names_one_user_only() {
     let err = err.to_string();
     assert!(err.contains("already the token of user 'a'"), "{err}");
 }
+
+#[tokio::test]
+async fn activity_waits_for_idle_and_refusals_are_typed() {
+    let p = MockPlatform::builder().connector_user("c", TOKEN).ingest_paused(true).start().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    gql(p.url(), Some(TOKEN), REGISTER, registration(&id, "Importer")).await;
+    let (_, w) = gql(p.url(), Some(TOKEN), WORK_ADD, json!({"connectorId": id, "friendlyName": "run"})).await;
+    let work = w["data"]["workAdd"]["id"].as_str().unwrap().to_string();
+    let bad = json!({"type": "bundle", "id": "bundle--5b0c1d2e-3f4a-4b5c-8d6e-7f8091a2b3c4", "objects": [
+        {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "value": "not an address"}]});
+    gql(p.url(), Some(TOKEN), BUNDLE_PUSH, json!({"connectorId": id, "bundle": bad.to_string(), "work_id": work})).await;
+
+    let (status, busy) = get(&p, "activity?wait_ms=200", Some(p.token())).await;
+    assert_eq!((status, busy["idle"].as_bool(), busy["queued_messages"].as_u64()), (200, Some(false), Some(1)), "{busy}");
+    p.set_ingest_paused(false);
+    let (_, idle) = get(&p, "activity?wait_ms=20000", Some(p.token())).await;
+    assert_eq!(idle["idle"], true, "{idle}");
+    let (_, refusals) = get(&p, "refusals", Some(p.token())).await;
+
+    assert_eq!(refusals.as_array().map(Vec::len), Some(1), "{refusals}");
+    assert_eq!(refusals[0]["kind"], "object");
+    assert_eq!(refusals[0]["connector_id"], id.as_str());
+    assert_eq!(refusals[0]["work_id"], work.as_str());
+    assert!(refusals[0]["source"].as_str().is_some_and(|s| s.contains("not an address")), "{refusals}");
+}

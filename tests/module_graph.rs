@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     // Transports and what travels on them: the broker, the jobs delivered over it.
     &["amqp", "jobs"],
     // The services one platform is made of.
-    &["core", "status"],
+    &["core", "status", "activity"],
     // The GraphQL API, then the HTTP server in front of it.
     &["graphql", "http"],
     // Assembling and driving a platform: the Rust handle, the conformance gate, the CLI.

@@ -45,7 +45,7 @@ use crate::ingest::Worker;
 use crate::naming::QueueNames;
 use crate::store::queues::PushMessage;
 use crate::store::queues::{Outcome, Settle};
-use crate::store::transcript::{EntryKind, ReceivedBundle};
+use crate::store::transcript::{EntryKind, ReceivedBundle, Refusal, RefusalKind};
 
 use container::BrokerContainer;
 use management::Management;
@@ -713,7 +713,16 @@ impl Broker {
             Ok(d) => d,
             Err(reason) => {
                 let _ = delivery.acker.reject(BasicRejectOptions { requeue: false }).await;
-                self.worker_note(connector_id, None, format!("message rejected without requeue: {reason}"));
+                let refusal = Refusal {
+                    connector_id: connector_id.to_string(),
+                    work_id: None,
+                    kind: RefusalKind::Message,
+                    reason,
+                    source: None,
+                };
+                let store = self.inner.worker.store();
+                let now = store.clock().now();
+                store.write(|s| s.transcript.push(now, EntryKind::Refused(refusal)));
                 return;
             }
         };

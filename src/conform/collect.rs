@@ -11,7 +11,7 @@ use opencti_conformance::evidence::{
 use crate::MockPlatform;
 use crate::conform::Session;
 use crate::conform::jobs::{Driven, Sent};
-use crate::store::transcript::EntryKind;
+use crate::store::transcript::{EntryKind, RefusalKind};
 
 /// Samples of new objects and ids kept per snapshot.
 const SAMPLE: usize = 20;
@@ -115,8 +115,8 @@ pub fn evidence(
                     user_id: user_id.clone(),
                     http_status: *http_status,
                 }),
-                EntryKind::Worker { connector_id: c, message, .. } if c == connector_id && message.contains("rejected") => {
-                    ev.worker_refusals.push(message.clone());
+                EntryKind::Refused(r) if r.connector_id == connector_id && r.kind == RefusalKind::Message => {
+                    ev.worker_refusals.push(r.to_string());
                 }
                 EntryKind::Rejected(r) => ev.rejections.push(Rejection {
                     seq: e.seq,

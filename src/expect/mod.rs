@@ -1,7 +1,7 @@
-//! Expectations on received operations, verified on drop (in the spirit of wiremock-rs).
+//! Expectations on what a platform receives, verified on drop (in the spirit of wiremock-rs).
 //!
-//! ```no_run
-//! # async fn demo() {
+//! ```should_panic
+//! # #[tokio::main] async fn main() {
 //! use opencti_mock::{Expect, MockPlatform, matchers::{operation, variable}};
 //! let platform = MockPlatform::start().await;
 //! Expect::given(operation("RegisterConnector"))
@@ -10,16 +10,34 @@
 //!     .named("connector registers exactly once")
 //!     .mount(&platform);
 //! // ... run the connector against platform.url() ...
-//! // dropping `platform` panics with a report if the expectation is not met
+//! // dropping `platform` panics with a report if the expectation is not met (as here:
+//! // no connector ran)
 //! # }
 //! ```
 //!
-//! An expectation counts the operations received *after* it was mounted that satisfy
-//! all of its matchers. Verification reads the transcript under the state's synchronous
+//! An expectation counts what arrived *after* it was mounted and satisfies all of its
+//! matchers: GraphQL operations (the default), bundles, works or refusals — each a
+//! [`Subject`]; any closure over the subject is a matcher:
+//!
+//! ```
+//! # #[tokio::main] async fn main() {
+//! use opencti_mock::{Expect, MockPlatform, ReceivedBundle, Refusal, Work, matchers::any};
+//! let platform = MockPlatform::start().await;
+//! Expect::given(|b: &ReceivedBundle| b.objects == 0).expect(0).named("no empty bundle").mount(&platform);
+//! Expect::given(|w: &Work| !w.errors.is_empty()).expect(0).named("no work in error").mount(&platform);
+//! Expect::<Refusal>::given(any()).expect(0).named("nothing refused").mount(&platform);
+//! // … run the connector; dropping the platform verifies the three
+//! # }
+//! ```
+//!
+//! Counting starts at the transcript's sequence number seen at mount time (works: the
+//! works that did not exist then), never at a position, so retention and resets cannot
+//! shift it. Verification reads the transcript under the state's synchronous
 //! lock, so it runs in `Drop` without an executor; when the thread is already panicking
 //! the report is logged instead of causing a double panic.
 
 pub mod matchers;
+mod subject;
 
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
@@ -27,9 +45,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use matchers::Matcher;
+pub use subject::Subject;
+pub(crate) use subject::describe_work;
 
 use crate::store::Store;
-use crate::store::transcript::{EntryKind, ReceivedOperation};
+use crate::store::transcript::{ReceivedBundle, ReceivedOperation, Refusal};
+use crate::store::works::Work;
+use subject::sealed::{Collect, Mark};
 
 /// How many matching operations are expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,37 +107,69 @@ macro_rules! times_from_range {
         }
     )*};
 }
-times_from_range!(std::ops::Range<u64>, std::ops::RangeInclusive<u64>, std::ops::RangeFrom<u64>, std::ops::RangeTo<u64>);
-times_from_range!(std::ops::Range<i32>, std::ops::RangeInclusive<i32>, std::ops::RangeFrom<i32>, std::ops::RangeTo<i32>);
+times_from_range!(
+    std::ops::Range<u64>,
+    std::ops::RangeInclusive<u64>,
+    std::ops::RangeFrom<u64>,
+    std::ops::RangeTo<u64>,
+    std::ops::RangeToInclusive<u64>
+);
+times_from_range!(
+    std::ops::Range<i32>,
+    std::ops::RangeInclusive<i32>,
+    std::ops::RangeFrom<i32>,
+    std::ops::RangeTo<i32>,
+    std::ops::RangeToInclusive<i32>
+);
 
-/// An expectation being built.
+/// An expectation being built: matchers on a [`Subject`] (GraphQL operations unless the
+/// matchers say otherwise) and how many matching ones are expected.
+///
+/// ```
+/// use opencti_mock::{Expect, matchers::{operation, variable}};
+/// let registers = Expect::given(operation("RegisterConnector"))
+///     .and(variable("input.type", "EXTERNAL_IMPORT"))
+///     .expect(1)
+///     .named("registers once");
+/// # let _ = registers;
+/// ```
 #[must_use = "an `Expect` has to be mounted on a `MockPlatform` (`.mount(&platform)`) to be verified"]
-#[derive(Clone)]
-pub struct Expect {
-    matchers: Vec<Arc<dyn Matcher>>,
+pub struct Expect<T: Subject = ReceivedOperation> {
+    matchers: Vec<Arc<dyn Matcher<T>>>,
     times: Times,
     name: Option<String>,
 }
 
-impl fmt::Debug for Expect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Expect").field("matchers", &self.matchers).field("times", &self.times).field("name", &self.name).finish()
+impl<T: Subject> Clone for Expect<T> {
+    fn clone(&self) -> Self {
+        Expect { matchers: self.matchers.clone(), times: self.times, name: self.name.clone() }
     }
 }
 
-impl Expect {
-    /// An expectation with a first matcher (by default: at least one matching operation).
-    pub fn given(matcher: impl Matcher + 'static) -> Self {
+impl<T: Subject> fmt::Debug for Expect<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expect")
+            .field("subject", &T::NOUN)
+            .field("matchers", &self.matchers.len())
+            .field("times", &self.times)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<T: Subject> Expect<T> {
+    /// An expectation with a first matcher (by default: at least one match).
+    pub fn given(matcher: impl Matcher<T> + 'static) -> Self {
         Expect { matchers: vec![Arc::new(matcher)], times: Times { min: 1, max: None }, name: None }
     }
 
     /// Adds a matcher (all must match).
-    pub fn and(mut self, matcher: impl Matcher + 'static) -> Self {
+    pub fn and(mut self, matcher: impl Matcher<T> + 'static) -> Self {
         self.matchers.push(Arc::new(matcher));
         self
     }
 
-    /// How many matching operations are expected: a number or a range (`1..`, `..=3`).
+    /// How many matches are expected: a number or a range (`1..`, `..=3`).
     pub fn expect(mut self, times: impl Into<Times>) -> Self {
         self.times = times.into();
         self
@@ -127,134 +181,144 @@ impl Expect {
         self
     }
 
-    fn matches(&self, op: &ReceivedOperation) -> bool {
-        self.matchers.iter().all(|m| m.matches(op))
+    fn matches(&self, item: &T) -> bool {
+        self.matchers.iter().all(|m| m.matches(item))
     }
 
     /// The expectation as mounted now on the platform whose state is `store`: it counts
-    /// the operations received from this point on. (`mount` and `mount_as_scoped` are
-    /// defined with the platform, which holds the mounted list.)
-    pub(crate) fn mounted_on(self, store: &Store) -> Mounted {
-        let (since, resets) = store.read(|s| (s.transcript.last_seq(), s.resets));
-        Mounted { since, resets, expect: self }
+    /// what arrives from this point on. (`mount` and `mount_as_scoped` are defined with
+    /// the platform, which holds the mounted list.)
+    pub(crate) fn mounted_on(self, store: &Store) -> Mounted<T> {
+        Mounted { mark: store.read(Mark::of), expect: self }
     }
 
     /// A guard verifying the expectation, mounted on `store`'s platform, when dropped.
-    pub(crate) fn scoped_on(self, store: &Store) -> ExpectGuard {
+    pub(crate) fn scoped_on(self, store: &Store) -> ExpectGuard<T> {
         ExpectGuard { mounted: self.mounted_on(store), store: store.clone() }
     }
 }
 
 /// A mounted expectation.
 #[derive(Debug, Clone)]
-pub struct Mounted {
-    expect: Expect,
-    /// The transcript's last sequence number when mounted: it counts what comes after.
-    since: u64,
-    /// The platform's resets when mounted: a later reset forgets what it had received.
-    resets: u64,
+pub(crate) struct Mounted<T: Subject> {
+    expect: Expect<T>,
+    mark: Mark,
 }
 
-impl Mounted {
-    fn received(&self, store: &Store) -> Vec<ReceivedOperation> {
-        store.read(|s| {
-            s.transcript
-                .since(self.since)
-                .iter()
-                .filter_map(|e| match &e.kind {
-                    EntryKind::Operation(op) if self.expect.matches(op) => Some(op.clone()),
-                    _ => None,
-                })
-                .collect()
-        })
+impl<T: Subject> Mounted<T> {
+    fn received(&self, state: &crate::store::State) -> Vec<T> {
+        T::collect(state, &self.mark).into_iter().filter(|item| self.expect.matches(item)).collect()
+    }
+}
+
+/// A mounted expectation of any subject, as the platform keeps them.
+pub(crate) trait Verify: Send + Sync {
+    /// `None` when met; else the failure line (labelled with `index` when unnamed) and
+    /// the subject's noun, for the report of what was received.
+    fn failure(&self, store: &Store, index: usize) -> Option<(String, &'static str)>;
+}
+
+impl<T: Subject> Verify for Mounted<T> {
+    fn failure(&self, store: &Store, index: usize) -> Option<(String, &'static str)> {
+        let (n, reset) = store.read(|s| (self.received(s).len() as u64, s.resets > self.mark.resets));
+        if self.expect.times.contains(n) {
+            return None;
+        }
+        let label = self.expect.name.clone().unwrap_or_else(|| format!("Expectation #{}", index + 1));
+        let note = if reset {
+            " (the platform was reset after it was mounted: what it received before the reset is forgotten)"
+        } else {
+            ""
+        };
+        let noun = T::NOUN;
+        Some((format!("- {label}: expected {} matching {noun}(s), received {n}{note}", self.expect.times), noun))
     }
 }
 
 /// Checks every mounted expectation; `Err` carries the report: each failed expectation
-/// (by name, or `Expectation #i`), expected versus actual count, then every operation
-/// the platform received, numbered.
-pub fn verify_all(store: &Store, mounted: &[Mounted]) -> Result<(), String> {
+/// (by name, or `Expectation #i`), expected versus actual count, then everything of the
+/// failed expectations' subjects the platform received, numbered.
+pub(crate) fn verify_all(store: &Store, mounted: &[Box<dyn Verify>]) -> Result<(), String> {
     let mut failures = Vec::new();
+    let mut nouns: Vec<&'static str> = Vec::new();
     for (i, m) in mounted.iter().enumerate() {
-        let n = m.received(store).len() as u64;
-        if !m.expect.times.contains(n) {
-            let label = m.expect.name.clone().unwrap_or_else(|| format!("Expectation #{}", i + 1));
-            let reset = store.read(|s| s.resets) > m.resets;
-            let note = if reset {
-                " (the platform was reset after it was mounted: what it received before the reset is forgotten)"
-            } else {
-                ""
-            };
-            failures.push(format!("- {label}: expected {} matching operation(s), received {n}{note}", m.expect.times));
+        if let Some((line, noun)) = m.failure(store, i) {
+            failures.push(line);
+            if !nouns.contains(&noun) {
+                nouns.push(noun);
+            }
         }
     }
     if failures.is_empty() {
         return Ok(());
     }
-    Err(format!("Verifications failed:\n{}\n{}", failures.join("\n"), received_report(store)))
+    let reports: Vec<String> = nouns.iter().map(|noun| received_report(store, noun)).collect();
+    Err(format!("Verifications failed:\n{}\n{}", failures.join("\n"), reports.join("\n")))
 }
 
-/// Every received operation, numbered, for failure reports.
-pub fn received_report(store: &Store) -> String {
-    let ops: Vec<ReceivedOperation> = store.read(|s| {
-        s.transcript
-            .entries()
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EntryKind::Operation(op) => Some(op.clone()),
-                _ => None,
-            })
-            .collect()
-    });
-    if ops.is_empty() {
-        return "Received operations: none".to_string();
+/// Everything of one subject the platform holds, numbered, for failure reports.
+fn received_report(store: &Store, noun: &str) -> String {
+    fn lines<T: Subject>(store: &Store) -> Vec<String> {
+        store.read(|s| T::collect(s, &Mark::default()).iter().map(Collect::describe).collect())
     }
-    let lines: Vec<String> = ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let name = op.operation_name.clone().unwrap_or_else(|| "(anonymous)".into());
-            let errors = if op.error_codes.is_empty() { String::new() } else { format!(" -> {}", op.error_codes.join(", ")) };
-            format!("{}. {} ({}) {}{}", i + 1, name, op.root_fields.join(", "), op.variables, errors)
-        })
-        .collect();
-    format!("Received operations:\n{}", lines.join("\n"))
+    let lines = match noun {
+        n if n == Work::NOUN => lines::<Work>(store),
+        n if n == ReceivedBundle::NOUN => lines::<ReceivedBundle>(store),
+        n if n == Refusal::NOUN => lines::<Refusal>(store),
+        _ => lines::<ReceivedOperation>(store),
+    };
+    let title = if noun == Work::NOUN { "Works".to_string() } else { format!("Received {noun}s") };
+    if lines.is_empty() {
+        return format!("{title}: none");
+    }
+    let numbered: Vec<String> = lines.iter().enumerate().map(|(i, l)| format!("{}. {l}", i + 1)).collect();
+    format!("{title}:\n{}", numbered.join("\n"))
 }
 
 /// A scoped expectation: verified when dropped.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use std::time::Duration;
+/// use opencti_mock::{Expect, MockPlatform, matchers::error_code};
+/// let platform = MockPlatform::start().await;
+/// let denied = Expect::given(error_code("AUTH_REQUIRED")).expect(1).mount_as_scoped(&platform);
+/// // a request with a token the platform does not know
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth("not-a-token")
+///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+/// assert!(denied.wait_until_satisfied(Duration::from_secs(10)).await);
+/// assert_eq!(denied.received()[0].operation_name.as_deref(), Some("Health"));
+/// # }
+/// ```
 #[must_use = "a scoped expectation is verified when the guard is dropped; bind it to a variable"]
-pub struct ExpectGuard {
-    mounted: Mounted,
+pub struct ExpectGuard<T: Subject = ReceivedOperation> {
+    mounted: Mounted<T>,
     store: Store,
 }
 
-impl ExpectGuard {
-    /// Operations matched so far.
-    pub fn received(&self) -> Vec<ReceivedOperation> {
-        self.mounted.received(&self.store)
+impl<T: Subject> fmt::Debug for ExpectGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpectGuard").field("expect", &self.mounted.expect).finish_non_exhaustive()
+    }
+}
+
+impl<T: Subject> ExpectGuard<T> {
+    /// What matched so far.
+    pub fn received(&self) -> Vec<T> {
+        self.store.read(|s| self.mounted.received(s))
     }
 
     /// Waits until the expectation is satisfied (or `timeout` elapses); returns whether it is.
     pub async fn wait_until_satisfied(&self, timeout: Duration) -> bool {
-        let m = self.mounted.clone();
-        let since = m.since;
-        self.store
-            .wait_until(timeout, |s| {
-                let n = s
-                    .transcript
-                    .since(since)
-                    .iter()
-                    .filter(|e| matches!(&e.kind, EntryKind::Operation(op) if m.expect.matches(op)))
-                    .count() as u64;
-                m.expect.times.contains(n)
-            })
-            .await
+        let m = &self.mounted;
+        self.store.wait_until(timeout, |s| m.expect.times.contains(m.received(s).len() as u64)).await
     }
 }
 
-impl Drop for ExpectGuard {
+impl<T: Subject> Drop for ExpectGuard<T> {
     fn drop(&mut self) {
-        if let Err(report) = verify_all(&self.store, std::slice::from_ref(&self.mounted)) {
+        if let Some((line, noun)) = self.mounted.failure(&self.store, 0) {
+            let report = format!("Verifications failed:\n{line}\n{}", received_report(&self.store, noun));
             if std::thread::panicking() {
                 tracing::error!("{report}");
             } else {

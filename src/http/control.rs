@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/faults/{id}", delete(remove_fault))
         .route("/ingest", get(ingest).put(set_ingest))
         .route("/transcript", get(transcript))
+        .route("/refusals", get(refusals))
+        .route("/activity", get(activity))
         .route("/reset", post(reset))
         .route("/jobs", get(jobs))
         .route("/jobs/{seq}", get(job))
@@ -405,6 +407,38 @@ struct TranscriptQuery {
 async fn transcript(State(state): State<AppState>, Query(q): Query<TranscriptQuery>) -> Response {
     let entries = state.core.store.read(|s| s.transcript.since(q.since.unwrap_or(0)).to_vec());
     axum::Json(entries).into_response()
+}
+
+async fn refusals(State(state): State<AppState>) -> Response {
+    let refused: Vec<crate::store::transcript::Refusal> = state.core.store.read(|s| s.transcript.refusals().cloned().collect());
+    axum::Json(refused).into_response()
+}
+
+/// The longest `GET /_mock/activity?wait_ms=` waits (the HTTP client's own timeout is
+/// usually shorter).
+const MAX_IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+#[derive(Deserialize)]
+struct ActivityQuery {
+    wait_ms: Option<u64>,
+}
+
+/// What the platform still has in progress; with `wait_ms`, waits up to that long for it
+/// to be idle. Always 200: `idle` says whether it is.
+async fn activity(State(state): State<AppState>, Query(q): Query<ActivityQuery>) -> Response {
+    let activity = match q.wait_ms {
+        Some(ms) => {
+            let wait = std::time::Duration::from_millis(ms).min(MAX_IDLE_WAIT);
+            match crate::activity::wait_idle(&state.core, wait).await {
+                Ok(()) => crate::activity::Activity::default(),
+                Err(busy) => busy,
+            }
+        }
+        None => crate::activity::activity(&state.core).await,
+    };
+    let mut body = serde_json::to_value(activity).unwrap_or_default();
+    body["idle"] = serde_json::Value::Bool(activity.is_idle());
+    axum::Json(body).into_response()
 }
 
 async fn reset(State(state): State<AppState>) -> Response {

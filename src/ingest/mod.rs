@@ -35,7 +35,7 @@ use crate::stix::BundleEnvelope;
 use crate::store::Store;
 use crate::store::findings::RecordedFinding;
 use crate::store::queues::{Content, MessageMeta, MessageType, Origin, Outcome, PushMessage, Settle};
-use crate::store::transcript::EntryKind;
+use crate::store::transcript::{EntryKind, Refusal, RefusalKind};
 use dead_letters::DeadLetters;
 
 /// The worker of one platform: a loop per connector queue.
@@ -143,6 +143,9 @@ impl Worker {
                     let alive = q.message.meta.work_id.as_deref().is_none_or(|w| s.works.is_alive(w));
                     batch.push((q.message, alive));
                 }
+                // Until applied, requeued and settled, these count as in flight: a test
+                // waiting for the platform to be idle must not see an empty queue yet.
+                s.queues.take_in_flight(batch.len() as u64);
                 if orphaned > 0 {
                     s.transcript.push(
                         popped_at,
@@ -160,6 +163,7 @@ impl Worker {
             // Deciding is pure (parsing, checks, identity, findings): it runs on every core.
             let decisions: Vec<(Arc<MessageMeta>, Decision)> =
                 batch.par_iter().map(|(m, alive)| (m.meta.clone(), decide_with(&connector_id, m, *alive, max_refs))).collect();
+            let taken = batch.len() as u64;
             let settles: Vec<Option<Settle>> = batch.into_iter().map(|(m, _)| m.settle).collect();
             let now = self.store.clock().now();
             let mut dead_letters = Vec::new();
@@ -181,6 +185,7 @@ impl Worker {
                     settle.settle(outcome);
                 }
             }
+            self.store.write(|s| s.queues.finish_in_flight(taken));
             // Let other tasks (HTTP handlers) run between batches of a long backlog.
             tokio::task::yield_now().await;
         }
@@ -205,11 +210,13 @@ impl Worker {
                 });
                 s.transcript.push(
                     now,
-                    EntryKind::Worker {
+                    EntryKind::Refused(Refusal {
                         connector_id: connector_id.to_string(),
                         work_id: meta.work_id.clone(),
-                        message: format!("object {id} has {max_refs} references or more: sent to the dead-letter queue, {sent}"),
-                    },
+                        kind: RefusalKind::DeadLetter,
+                        reason: format!("{max_refs} references or more: sent to the dead-letter queue, {sent}"),
+                        source: Some(id.clone()),
+                    }),
                 );
             });
         }
@@ -274,12 +281,10 @@ impl Decision {
         Decision { objects, meta: Some(message.meta.clone()), attempt: message.attempt, findings, ..Decision::ack() }
     }
 
+    /// The message is rejected without requeue (recorded as a [`RefusalKind::Message`]
+    /// refusal when applied).
     fn reject(reason: String) -> Decision {
-        Decision {
-            outcome: Outcome::Reject(reason.clone()),
-            notes: vec![format!("message rejected: {reason}")],
-            ..Decision::ack()
-        }
+        Decision { outcome: Outcome::Reject(reason), ..Decision::ack() }
     }
 }
 
@@ -471,6 +476,17 @@ fn apply_here(
     let profile = s.profile;
     let mut stored = Vec::new();
     let mut notes = decision.notes;
+    let refusal = |kind, reason: String, source: Option<String>| Refusal {
+        connector_id: connector_id.to_string(),
+        work_id: work_id.map(str::to_string),
+        kind,
+        reason,
+        source,
+    };
+    let mut refusals = Vec::new();
+    if let Outcome::Reject(reason) = &decision.outcome {
+        refusals.push(refusal(RefusalKind::Message, reason.clone(), None));
+    }
     if let Some(w) = work_id
         && decision.add_expectations > 0
     {
@@ -527,17 +543,23 @@ fn apply_here(
                 crate::store::jobs::note_created(s, u.internal_id, Some(connector_id));
             }
         }
-        let error = match result {
+        let (error, refused) = match result {
             Ok(object::Committed::Retried) => continue,
-            Ok(object::Committed::StoredWithError(_, e)) | Err(e) => Some(e),
-            Ok(_) => None,
+            Ok(object::Committed::StoredWithError(_, e)) => (Some(e), false),
+            Err(e) => (Some(e), true),
+            Ok(_) => (None, false),
         };
         if let Some(w) = work_id {
             s.works.report_expectation(profile, w, error.as_ref().map(|e| (e.message.clone(), Some(e.source.clone()))), now);
         }
-        if let Some(e) = error {
-            notes.push(format!("object refused: {} ({})", e.message, abbreviate_source(&e.source)));
+        match error {
+            Some(e) if refused => refusals.push(refusal(RefusalKind::Object, e.message, Some(abbreviate_source(&e.source)))),
+            Some(e) => notes.push(format!("object stored with an error: {} ({})", e.message, abbreviate_source(&e.source))),
+            None => {}
         }
+    }
+    for r in refusals {
+        s.transcript.push(now, EntryKind::Refused(r));
     }
     for message in notes {
         s.transcript.push(

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::expect::{Expect, ExpectGuard, Mounted, verify_all};
+use crate::expect::{Expect, ExpectGuard, Subject, Verify, verify_all};
 use crate::platform::{MockPlatformBuilder, Platform};
 use crate::store::State;
 use crate::store::connectors::Connector;
@@ -26,7 +26,7 @@ pub struct MockPlatform {
     admin_token: String,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
-    pub(crate) expectations: Arc<Mutex<Vec<Mounted>>>,
+    pub(crate) expectations: Arc<Mutex<Vec<Box<dyn Verify>>>>,
 }
 
 impl std::fmt::Debug for MockPlatform {
@@ -74,6 +74,14 @@ impl MockPlatform {
     /// The platform's services (store, worker, settings).
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The environment a connector process needs to run against this platform, with
+    /// `token` (from [`add_connector_user`](Self::add_connector_user), or the admin's):
+    /// `OPENCTI_URL`, `OPENCTI_TOKEN`, a fresh `CONNECTOR_ID`, `CONNECTOR_TYPE`, and the
+    /// queue protocol this platform serves. See [`ConnectorEnv`](crate::ConnectorEnv).
+    pub fn connector_env(&self, connector_type: &str, token: &str) -> crate::ConnectorEnv {
+        crate::platform::ConnectorEnv::new(&self.url, token, connector_type, self.core.amqp.broker().is_some())
     }
 
     /// Creates a connector user (Connectors group, Connector role) and returns its token.
@@ -142,6 +150,12 @@ impl MockPlatform {
                 })
                 .collect()
         })
+    }
+
+    /// What the platform refused of the connectors' data so far (messages rejected,
+    /// objects refused or dead-lettered), in order.
+    pub fn refusals(&self) -> Vec<crate::Refusal> {
+        self.read(|s| s.transcript.refusals().cloned().collect())
     }
 
     /// A registered connector.
@@ -248,14 +262,51 @@ impl MockPlatform {
         if self.core.store.wait_until(timeout, predicate).await {
             Ok(())
         } else {
-            Err(Error::Timeout { what: what.to_string(), after: timeout })
+            Err(Error::Timeout { what: what.to_string(), after: timeout, state: self.idle_report() })
         }
     }
 
-    /// Waits until a work is complete and returns it.
+    /// What the platform still has in progress: messages queued for the worker or being
+    /// processed, messages ready on the broker's push queues, jobs not yet delivered.
+    pub async fn activity(&self) -> crate::activity::Activity {
+        crate::activity::activity(&self.core).await
+    }
+
+    /// Waits until the platform has nothing left to do of its own: no message queued, in
+    /// flight or ready on the broker, no job waiting for delivery (see
+    /// [`Activity`](crate::Activity)). Call it after the connector has sent what it sends,
+    /// then assert on the knowledge. A timeout says what was still in progress.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> opencti_mock::Result<()> {
+    /// use std::time::Duration;
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // … run the connector …
+    /// platform.wait_idle(Duration::from_secs(30)).await?;
+    /// assert!(platform.works().iter().all(|w| w.errors.is_empty()));
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_idle(&self, timeout: Duration) -> Result<()> {
+        crate::activity::wait_idle(&self.core, timeout).await.map_err(|busy| Error::Timeout {
+            what: "the platform to be idle".to_string(),
+            after: timeout,
+            state: busy.to_string(),
+        })
+    }
+
+    /// What the state shows of the platform's activity (for timeout errors).
+    fn idle_report(&self) -> String {
+        self.core.store.read(crate::activity::Activity::of).to_string()
+    }
+
+    /// Waits until a work is complete and returns it. A timeout says what the work looked
+    /// like then (status, processed and expected counts, first error).
     pub async fn wait_for_work_complete(&self, work_id: &str, timeout: Duration) -> Result<Work> {
         let id = work_id.to_string();
-        self.wait_until(&format!("work {id} to complete"), timeout, |s| s.works.get(&id).is_some_and(Work::is_complete)).await?;
+        if !self.core.store.wait_until(timeout, |s| s.works.get(&id).is_some_and(Work::is_complete)).await {
+            let state = self.work(work_id).map_or_else(|| "it does not exist".to_string(), |w| crate::expect::describe_work(&w));
+            return Err(Error::Timeout { what: format!("work {id} to complete"), after: timeout, state });
+        }
         self.work(work_id).ok_or_else(|| Error::NotFound(format!("work '{work_id}' was deleted")))
     }
 
@@ -307,15 +358,15 @@ impl Drop for MockPlatform {
     }
 }
 
-impl Expect {
+impl<T: Subject> Expect<T> {
     /// Mounts the expectation for the platform's lifetime (verified when it is dropped).
     pub fn mount(self, platform: &MockPlatform) {
         let mounted = self.mounted_on(&platform.core().store);
-        platform.expectations.lock().expect("expectations lock poisoned").push(mounted);
+        platform.expectations.lock().expect("expectations lock poisoned").push(Box::new(mounted));
     }
 
     /// Mounts the expectation until the returned guard is dropped (verified then).
-    pub fn mount_as_scoped(self, platform: &MockPlatform) -> ExpectGuard {
+    pub fn mount_as_scoped(self, platform: &MockPlatform) -> ExpectGuard<T> {
         self.scoped_on(&platform.core().store)
     }
 }

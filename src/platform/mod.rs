@@ -8,9 +8,11 @@
 //! is dropped (logging instead of panicking if the thread is already panicking).
 
 mod builder;
+mod connector_env;
 mod handle;
 
 pub use builder::MockPlatformBuilder;
+pub use connector_env::ConnectorEnv;
 pub use handle::MockPlatform;
 
 use std::future::Future;

@@ -128,6 +128,17 @@ impl Jobs {
         self.created.clear();
     }
 
+    /// Jobs not yet settled: queued, being delivered or waiting to retry.
+    pub fn pending(&self) -> u64 {
+        self.items.iter().filter(|j| matches!(j.status, JobStatus::Queued | JobStatus::Delivering | JobStatus::Retrying)).count()
+            as u64
+    }
+
+    /// Entities created and not yet looked at by the automatic-enrichment pass.
+    pub fn awaiting_enrichment(&self) -> u64 {
+        self.created.len() as u64
+    }
+
     /// Records a new job (its `seq` is assigned here) and returns its sequence number.
     pub fn add(&mut self, mut job: Job) -> u64 {
         let seq = self.forgotten + self.items.len() as u64 + 1;

@@ -196,6 +196,9 @@ pub struct Queues {
     /// already counts them as unacknowledged.
     from_broker: HashMap<String, (u64, u64)>,
     next_seq: u64,
+    /// Messages the worker took and has not finished with (popped, not yet applied,
+    /// requeued or settled), every connector together.
+    in_flight: u64,
     /// Speed controls applied by the worker.
     pub throttle: Throttle,
     /// Bounds of the worker's wait before retrying an object whose references are missing
@@ -336,6 +339,31 @@ impl Queues {
             n += 1;
         }
         n
+    }
+
+    /// Every message waiting, every connector together (retries included).
+    pub fn total_pending(&self) -> u64 {
+        self.queues.values().map(|q| q.len() as u64).sum::<u64>() + self.delayed.values().map(|d| d.len() as u64).sum::<u64>()
+    }
+
+    /// Messages ever queued (numbering goes on across resets): a change means new work.
+    pub fn pushed(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Messages the worker took and has not finished with.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// The worker took `n` messages.
+    pub fn take_in_flight(&mut self, n: u64) {
+        self.in_flight += n;
+    }
+
+    /// The worker finished with `n` messages it took.
+    pub fn finish_in_flight(&mut self, n: u64) {
+        self.in_flight = self.in_flight.saturating_sub(n);
     }
 
     /// Connectors with a non-empty queue.

@@ -78,6 +78,54 @@ pub struct RejectedRequest {
     pub bytes: u64,
 }
 
+/// What the platform refused of a connector's data, and why (typed: a test or the gate
+/// asserts on the kind, not on the wording of the reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// Connector whose queue or push it came from.
+    pub connector_id: String,
+    /// Work it belonged to.
+    pub work_id: Option<String>,
+    /// What was refused.
+    pub kind: RefusalKind,
+    /// Why, as the platform words it.
+    pub reason: String,
+    /// The refused object, abbreviated (object refusals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// What a [`Refusal`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// A whole queued message, rejected without requeue (the worker cannot read it).
+    Message,
+    /// One object, refused at ingest (the work records the error).
+    Object,
+    /// An object with too many references, sent to the dead-letter queue.
+    DeadLetter,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            RefusalKind::Message => "message rejected",
+            RefusalKind::Object => "object refused",
+            RefusalKind::DeadLetter => "object dead-lettered",
+        };
+        write!(f, "{what} (connector {}", self.connector_id)?;
+        if let Some(w) = &self.work_id {
+            write!(f, ", work {w}")?;
+        }
+        write!(f, "): {}", self.reason)?;
+        if let Some(s) = &self.source {
+            write!(f, " ({s})")?;
+        }
+        Ok(())
+    }
+}
+
 /// What happened, in order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -97,7 +145,10 @@ pub enum EntryKind {
         /// What it did.
         action: String,
     },
-    /// The worker dropped or rejected a message, or an object failed to ingest.
+    /// The platform refused a message or an object of a connector.
+    Refused(Refusal),
+    /// Something the worker did that refuses nothing (a message for a finished work
+    /// dropped, a draft that does not exist…).
     Worker {
         /// Connector whose queue it came from.
         connector_id: String,
@@ -233,6 +284,14 @@ impl Transcript {
     pub fn since(&self, seq: u64) -> &[Entry] {
         let start = self.entries.partition_point(|e| e.seq <= seq);
         &self.entries[start..]
+    }
+
+    /// The refusals among the entries kept, in order.
+    pub fn refusals(&self) -> impl Iterator<Item = &Refusal> {
+        self.entries.iter().filter_map(|e| match &e.kind {
+            EntryKind::Refused(r) => Some(r),
+            _ => None,
+        })
     }
 
     /// The number of the last entry (0 before the first), dropped or not.
