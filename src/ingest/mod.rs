@@ -19,7 +19,7 @@
 //! - `worker.rs`: the [`Worker`] and its per-connector loops (tasks, wake-ups, batches,
 //!   settling RabbitMQ deliveries, sending dead letters);
 //! - `decide.rs`: what a message means ([`Decision`]), pure, so a batch is decided on
-//!   every core;
+//!   every core and the decisions are unit-tested without a store;
 //! - `apply.rs`: writing a decision into the state (expectations, objects, retries,
 //!   drafts).
 //!
