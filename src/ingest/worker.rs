@@ -7,7 +7,7 @@
 //! batches), has each decided (`decide.rs`, in parallel: it needs no state), applies
 //! the decisions (`apply.rs`, under one write), puts split pieces back on the queue,
 //! sends dead letters, and settles RabbitMQ deliveries. It ends when the platform's stop
-//! signal turns true. Kept apart from what is decided and applied
+//! signal turns true or its sender is gone. Kept apart from what is decided and applied
 //! because this part is about tasks, wake-ups and locks, not about knowledge.
 
 use std::collections::HashMap;
@@ -100,7 +100,12 @@ impl Worker {
                 tokio::select! {
                     _ = notify.notified() => {}
                     _ = changes.changed() => {}
-                    _ = shutdown.changed() => {}
+                    changed = shutdown.changed() => {
+                        // A dropped sender is a stop: `changed` would fail at once, forever.
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
                     _ = async { if let Some(at) = due { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {}
                 }
                 continue;
@@ -108,7 +113,12 @@ impl Worker {
             if !throttle.delay.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(throttle.delay) => {}
-                    _ = shutdown.changed() => continue,
+                    changed = shutdown.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                 }
                 // The throttle may have changed (paused) while sleeping.
                 if self.store.read(|s| s.queues.throttle.paused) {
@@ -201,5 +211,71 @@ impl Worker {
                 );
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ingest::dead_letters::Kept;
+    use crate::profile::Profile;
+    use crate::store::Clock;
+    use crate::store::queues::{Content, MessageType, Origin};
+
+    /// Runs one queue loop on a runtime and a thread of their own, drops the stop sender
+    /// (without sending `true`) once the loop waits, and says whether the loop ended. A
+    /// spinning loop never yields, so it is watched from outside its runtime: the timeout
+    /// only bounds a failure, the loop ends as soon as it sees the sender gone.
+    fn ends_when_the_stop_sender_is_dropped(setup: impl FnOnce(&Store) + Send + 'static) -> bool {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            rt.block_on(async {
+                let retention = crate::config::Settings::default().transcript_retention().expect("default retention parses");
+                let store = Store::new(Profile::V7, "admin", Clock::system(), retention);
+                setup(&store);
+                let (stop, shutdown) = watch::channel(false);
+                let worker = Worker::new(store, shutdown, Arc::new(Kept));
+                let queue = tokio::spawn(worker.run_queue("c".into(), Arc::new(Notify::new())));
+                // The loop runs up to its wait.
+                tokio::task::yield_now().await;
+                assert!(!queue.is_finished(), "the loop waits while the sender is there");
+                drop(stop);
+                queue.await.expect("the loop does not panic");
+            });
+            let _ = done_tx.send(());
+        });
+        done_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+    }
+
+    #[test]
+    fn an_idle_loop_stops_when_the_stop_sender_is_dropped() {
+        assert!(ends_when_the_stop_sender_is_dropped(|_| {}), "the loop still runs");
+    }
+
+    #[test]
+    fn a_throttled_loop_stops_when_the_stop_sender_is_dropped() {
+        assert!(
+            ends_when_the_stop_sender_is_dropped(|store| {
+                let meta = Arc::new(MessageMeta {
+                    kind: MessageType::Bundle,
+                    applicant_id: None,
+                    work_id: None,
+                    update: false,
+                    draft_id: None,
+                    entities_types: Default::default(),
+                    origin: Origin::ApiPush,
+                });
+                let now = store.clock().now();
+                store.write(|s| {
+                    // One message ready, one an hour apart: the loop waits in the throttle's delay.
+                    s.queues.throttle.delay = Duration::from_secs(3600);
+                    s.queues.push("c", PushMessage::new(meta, Content::Object("{}".into())), now);
+                });
+            }),
+            "the loop still runs"
+        );
     }
 }
