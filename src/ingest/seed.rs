@@ -9,6 +9,9 @@
 //! refuse is reported in the [`SeedReport`], never stored. References that stay missing are
 //! treated as the worker's last attempt treats them: a relationship's missing end refuses
 //! the relationship, other missing references are dropped.
+//!
+//! The built-in markings every platform has from its first start ([`seed_built_ins`]) are
+//! seeded here too, object by object through the same ingest path.
 
 use serde::Serialize;
 
@@ -86,6 +89,15 @@ pub fn seed_bundle(store: &Store, bundle: &str) -> Result<SeedReport, SeedError>
         }
     }
     Ok(report)
+}
+
+/// Creates what the platform has from its first start (the built-in TLP and PAP markings),
+/// through the ingest path.
+pub fn seed_built_ins(store: &Store) -> Result<(), object::ObjectError> {
+    for marking in crate::stix::markings::built_in_objects() {
+        object::ingest_object(store, &marking.to_string(), &object::IngestContext::default())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
