@@ -20,6 +20,16 @@ use crate::profile::Profile;
 pub const DEFAULT_PORT: u16 = 4000;
 
 /// All settings.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Settings};
+/// let mut settings = Settings::default();
+/// settings.mock.objects_max_refs = 1000;
+/// let platform = MockPlatform::builder().settings(settings).start().await;
+/// # drop(platform);
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Settings {
@@ -324,6 +334,15 @@ impl Default for GraphqlLimits {
 }
 
 /// The bearer of the worker's HTTP job callbacks.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{CallbackAuth, MockPlatform};
+/// // job callbacks signed by a key the connector cannot verify
+/// let platform = MockPlatform::builder().callback_auth(CallbackAuth::ForeignKey).start().await;
+/// # drop(platform);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CallbackAuth {
@@ -350,6 +369,15 @@ impl std::str::FromStr for CallbackAuth {
 }
 
 /// Where the platform's RabbitMQ broker comes from.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{BrokerMode, MockPlatform};
+/// // HTTP only: connectors push with stixBundlePush
+/// let platform = MockPlatform::builder().broker_mode(BrokerMode::Off).start().await;
+/// assert!(platform.broker().is_none());
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BrokerMode {

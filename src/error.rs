@@ -1,6 +1,18 @@
 //! The library's error type.
 
 /// Errors of the `opencti-mock` library API.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use std::time::Duration;
+/// use opencti_mock::{Error, MockPlatform};
+/// let platform = MockPlatform::start().await;
+/// match platform.wait_for_work_complete("no-such-work", Duration::from_millis(10)).await {
+///     Err(Error::Timeout { state, .. }) => assert_eq!(state, "it does not exist"),
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Invalid configuration.

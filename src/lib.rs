@@ -21,40 +21,92 @@
 //! The same platform runs standalone (`opencti-mock serve`) with a control API under
 //! `/_mock/` for connectors written in any language. See the README for both.
 
+//! # The API
+//!
+//! Everything a connector test needs is at the root: the platform ([`MockPlatform`], its
+//! [`MockPlatformBuilder`], the [`ConnectorEnv`] a connector process runs with, its
+//! [`Activity`]), expectations ([`Expect`], [`matchers`], any [`Subject`]), and the values
+//! a test reads ([`Work`], [`ReceivedBundle`], [`Refusal`], [`StoredObject`], [`Job`]…).
+//! The modules below are the implementation: public only so that this workspace's own
+//! binary, integration tests, benches and fuzz targets can reach them, hidden from this
+//! documentation and not covered by semver.
+
 #![warn(clippy::unwrap_used)]
 
+#[doc(hidden)]
 pub mod activity;
+#[doc(hidden)]
 pub mod amqp;
+#[doc(hidden)]
 pub mod buffer;
 #[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod config;
+#[doc(hidden)]
 pub mod conform;
+#[doc(hidden)]
 pub mod core;
+#[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
 pub mod expect;
+#[doc(hidden)]
 pub mod filters;
+#[doc(hidden)]
 pub mod graphql;
+#[doc(hidden)]
 pub mod http;
+#[doc(hidden)]
 pub mod ingest;
+#[doc(hidden)]
 pub mod jobs;
+#[doc(hidden)]
 pub mod keys;
+#[doc(hidden)]
 pub mod naming;
+#[doc(hidden)]
 pub mod platform;
+#[doc(hidden)]
 pub mod profile;
+#[doc(hidden)]
 pub mod status;
+#[doc(hidden)]
 pub mod stix;
+#[doc(hidden)]
 pub mod store;
+#[doc(hidden)]
 pub mod validate;
 
+// The platform and what a test does with it.
 pub use activity::Activity;
-pub use error::{Error, Result};
+pub use platform::{ConnectorEnv, MockPlatform, MockPlatformBuilder};
+// Expectations.
 pub use expect::{Expect, ExpectGuard, Matcher, Subject, Times, matchers};
-pub use platform::{ConnectorEnv, MockPlatform, MockPlatformBuilder, Platform};
+// Errors.
+pub use error::{Error, Result};
+// Options of the builder.
+pub use config::{BrokerMode, CallbackAuth, Settings};
 pub use profile::Profile;
+pub use store::Clock;
 pub use store::faults::{FaultAction, FaultSpec};
+// What a test reads.
+pub use ingest::seed::{SeedError, SeedReport};
+pub use jobs::{JobError, Upload};
+pub use store::connectors::Connector;
+pub use store::drafts::Draft;
+pub use store::files::StoredFile;
+pub use store::findings::RecordedFinding;
+pub use store::jobs::{Job, JobStatus};
+pub use store::knowledge::StoredObject;
 pub use store::transcript::{ReceivedBundle, ReceivedOperation, Refusal, RefusalKind};
-pub use store::works::{Work, WorkStatus};
+pub use store::works::{Work, WorkMessage, WorkStatus};
+
+/// One platform instance ready to serve on a socket of your own (what `opencti-mock serve`
+/// and [`MockPlatform`] run); not needed in tests.
+#[doc(hidden)]
+pub use platform::Platform;
 
 /// The README's Rust examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -12,6 +12,15 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Which platform release the mock behaves like.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Profile};
+/// // 6.9: works complete when processed = expected and die at toProcessed
+/// let platform = MockPlatform::builder().profile(Profile::V6_9).start().await;
+/// # drop(platform);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub enum Profile {
     /// OpenCTI 7.x (calendar versions, the pinned `7.261026.0`): server-side split in

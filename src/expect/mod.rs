@@ -54,6 +54,13 @@ use crate::store::works::Work;
 use subject::sealed::{Collect, Mark};
 
 /// How many matching operations are expected.
+///
+/// ```
+/// use opencti_mock::{Expect, matchers::operation};
+/// let _ = Expect::given(operation("PingConnector")).expect(2..); // at least two
+/// let _ = Expect::given(operation("RegisterConnector")).expect(1); // exactly one
+/// let _ = Expect::given(operation("workAdd")).expect(..=3); // at most three
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Times {
     min: u64,

@@ -22,6 +22,18 @@ use crate::store::Store;
 use crate::store::users::ADMIN_USER_ID;
 
 /// What a seed did.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+///   {"type": "malware", "spec_version": "2.1", "id": "malware--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697882", "name": "Emotet", "is_family": true,
+///    "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z"}]}"#;
+/// let report = platform.seed(bundle).expect("a bundle");
+/// assert_eq!((report.objects, report.created, report.refused.len()), (1, 1, 0));
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SeedReport {
     /// Objects in the bundle.
@@ -44,6 +56,15 @@ pub struct SeedRefusal {
 }
 
 /// Why a seed could not start.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// let err = platform.seed("not json").expect_err("not a bundle");
+/// println!("{err}");
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// The text is not a STIX bundle.

@@ -36,6 +36,15 @@ use crate::store::works::{NewWork, Work};
 pub use dispatch::Dispatcher;
 
 /// Why a job could not be created.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{JobError, MockPlatform};
+/// let platform = MockPlatform::start().await;
+/// let err = platform.ask_enrichment("no-such-connector", "no-such-entity").expect_err("unknown");
+/// assert_eq!(err, JobError::UnknownEntity("no-such-entity".into()));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     /// No connector with that id.
@@ -270,6 +279,16 @@ pub async fn run_auto_enrichment(jobs: Dispatcher, mut stop: tokio::sync::watch:
 }
 
 /// A file to store.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Upload};
+/// let platform = MockPlatform::start().await;
+/// let upload = Upload { pending: true, ..Upload::new("iocs.csv", "text/csv", &b"ip\n198.51.100.7\n"[..]) };
+/// let (file, works) = platform.upload(upload).expect("stored");
+/// assert!(file.id.starts_with("import/pending/") && works.is_empty());
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Upload {
     /// File name (only its base name is kept).
@@ -286,6 +305,21 @@ pub struct Upload {
     pub pending: bool,
     /// Do not start the automatic import (`noTriggerImport`).
     pub no_trigger_import: bool,
+}
+
+impl Upload {
+    /// A global file (no entity, no marking) that starts the automatic import.
+    pub fn new(filename: impl Into<String>, mime_type: impl Into<String>, content: impl Into<Bytes>) -> Upload {
+        Upload {
+            filename: filename.into(),
+            mime_type: mime_type.into(),
+            content: content.into(),
+            markings: Vec::new(),
+            entity_id: None,
+            pending: false,
+            no_trigger_import: false,
+        }
+    }
 }
 
 /// Stores an uploaded file under the platform's path and, for an import (not a

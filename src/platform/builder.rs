@@ -11,6 +11,21 @@ use crate::store::faults::FaultSpec;
 
 /// Options for [`MockPlatform`]. Defaults: a random port on 127.0.0.1, a random admin
 /// token, the 7.x profile, the platform's 50 MB payload limit.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use std::time::Duration;
+/// use opencti_mock::{MockPlatform, Profile};
+/// let platform = MockPlatform::builder()
+///     .connector_user("importer", "tok-1")
+///     .profile(Profile::V6_9)
+///     .ingest_delay(Duration::from_millis(5))
+///     .max_payload_body_size("10mb")
+///     .start()
+///     .await;
+/// assert!(platform.url().starts_with("http://127.0.0.1:"));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct MockPlatformBuilder {
     settings: Settings,

@@ -20,6 +20,19 @@ use crate::store::works::Work;
 
 /// A running platform, isolated from every other one. Dropping it stops the server and
 /// verifies every mounted expectation.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> opencti_mock::Result<()> {
+/// use std::time::Duration;
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::builder().connector_user("importer", "tok-1").start().await;
+/// let env = platform.connector_env("EXTERNAL_IMPORT", "tok-1");
+/// // … run the connector with `env` …
+/// platform.wait_idle(Duration::from_secs(30)).await?;
+/// assert!(platform.refusals().is_empty());
+/// platform.close().await;
+/// # Ok(()) }
+/// ```
 pub struct MockPlatform {
     core: Core,
     url: String,
@@ -194,15 +207,7 @@ impl MockPlatform {
     /// Stores a file as `uploadImport` does (`import/global/<name>`) and starts its automatic
     /// import; returns the file and the works of the jobs sent.
     pub fn upload_file(&self, name: &str, mime_type: &str, content: impl Into<bytes::Bytes>) -> (StoredFile, Vec<Work>) {
-        let upload = crate::jobs::Upload {
-            filename: name.to_string(),
-            mime_type: mime_type.to_string(),
-            content: content.into(),
-            markings: Vec::new(),
-            entity_id: None,
-            pending: false,
-            no_trigger_import: false,
-        };
+        let upload = crate::jobs::Upload::new(name, mime_type, content);
         crate::jobs::upload_file(&self.core.jobs, upload, &Default::default()).expect("a global upload names no entity")
     }
 

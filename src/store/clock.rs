@@ -9,6 +9,18 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 /// The platform clock: the system clock, or a manual one for tests.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use std::time::Duration;
+/// use opencti_mock::{Clock, MockPlatform};
+/// let clock = Clock::manual("2026-01-01T00:00:00Z".parse().unwrap());
+/// let platform = MockPlatform::builder().clock(clock.clone()).start().await;
+/// clock.advance(Duration::from_secs(3600));
+/// assert_eq!(clock.now().to_rfc3339(), "2026-01-01T01:00:00+00:00");
+/// # drop(platform);
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     manual: Option<Arc<Mutex<DateTime<Utc>>>>,

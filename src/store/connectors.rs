@@ -71,6 +71,18 @@ pub struct Registration {
 }
 
 /// A registered connector.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// // after the connector registered:
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// if let Some(connector) = platform.connector(id) {
+///     println!("{} pinged with state {:?}", connector.registration.name, connector.connector_state);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Connector {
     /// Registration fields as last received.

@@ -12,6 +12,15 @@ use serde::Serialize;
 use crate::store::knowledge::Knowledge;
 
 /// A draft workspace.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// // drafts an import connector created (validation mode `draft`)
+/// assert!(platform.drafts().is_empty());
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Draft {
     /// Its id (a UUID).

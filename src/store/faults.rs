@@ -8,6 +8,12 @@
 use serde::{Deserialize, Serialize};
 
 /// What a fault does to the request it fires on.
+///
+/// ```
+/// use opencti_mock::FaultAction;
+/// let database_down = FaultAction::Error { code: "DATABASE_ERROR".into(), message: "Elasticsearch is down".into() };
+/// assert!(matches!(database_down, FaultAction::Error { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultAction {
@@ -42,6 +48,17 @@ pub enum FaultAction {
 }
 
 /// A fault rule as configured.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{FaultAction, FaultSpec, MockPlatform};
+/// let platform = MockPlatform::builder()
+///     .fault(FaultSpec::on_call("PingConnector", 2, FaultAction::HttpStatus { status: 502, body: "Bad Gateway".into() }))
+///     .start()
+///     .await;
+/// platform.add_fault(FaultSpec::always("workEdit", FaultAction::Delay { ms: 50 }));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultSpec {
     /// Operation name or root field name to match.

@@ -12,6 +12,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A stored file.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// let (file, _works) = platform.upload_file("report.pdf", "application/pdf", &b"%PDF-1.7"[..]);
+/// assert_eq!((file.name.as_str(), file.size), ("report.pdf", 8));
+/// assert_eq!(platform.file(&file.id).map(|f| f.mime_type), Some("application/pdf".to_string()));
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredFile {
     /// Storage path (the platform's file id).

@@ -15,6 +15,17 @@ use serde::Serialize;
 pub const MAX_KEPT: usize = 10_000;
 
 /// One finding on one received object.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// // STIX 2.1 findings on what connectors sent (advisory: they never change a work)
+/// for f in platform.findings() {
+///     println!("{} {}: {} [{}]", f.object_id, f.path, f.message, f.rule);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordedFinding {
     /// When the object was checked.

@@ -49,6 +49,12 @@ impl Transport {
 }
 
 /// Where a job is.
+///
+/// ```
+/// use opencti_mock::JobStatus;
+/// let settled = |s: JobStatus| matches!(s, JobStatus::Delivered | JobStatus::Failed);
+/// assert!(settled(JobStatus::Delivered) && !settled(JobStatus::Retrying));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -79,6 +85,15 @@ pub struct Attempt {
 }
 
 /// A job.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{JobStatus, MockPlatform};
+/// let platform = MockPlatform::start().await;
+/// // jobs the platform sent to enrichment and import connectors, in order
+/// assert!(platform.jobs().iter().all(|j| j.status != JobStatus::Failed));
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
     /// Sequence number (1-based) within the platform.

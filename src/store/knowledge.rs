@@ -26,6 +26,17 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// A stored object.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// // objects() lists what the platform received, not its built-in markings; object() finds those too
+/// assert!(platform.objects().is_empty());
+/// let clear = platform.object("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9").expect("TLP:CLEAR");
+/// assert_eq!(&*clear.entity_type, "Marking-Definition");
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredObject {
     /// Platform internal id.

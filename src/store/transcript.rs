@@ -22,6 +22,17 @@ use serde_json::Value;
 const MAX_VARIABLE_STRING: usize = 4096;
 
 /// A GraphQL request as received.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// let registrations = platform.received_operations().into_iter()
+///     .filter(|op| op.operation_name.as_deref() == Some("RegisterConnector"))
+///     .count();
+/// assert_eq!(registrations, 0);
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceivedOperation {
     /// Operation name, if the document had one.
@@ -48,6 +59,15 @@ pub struct ReceivedOperation {
 }
 
 /// A bundle received (over HTTP or AMQP).
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// let objects: usize = platform.received_bundles().iter().map(|b| b.objects).sum();
+/// assert_eq!(objects, 0);
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceivedBundle {
     /// Connector that sent it.
@@ -80,6 +100,14 @@ pub struct RejectedRequest {
 
 /// What the platform refused of a connector's data, and why (typed: a test or the gate
 /// asserts on the kind, not on the wording of the reason).
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, RefusalKind};
+/// let platform = MockPlatform::start().await;
+/// assert!(platform.refusals().iter().all(|r| r.kind != RefusalKind::Message), "{:?}", platform.refusals());
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
     /// Connector whose queue or push it came from.
@@ -96,6 +124,12 @@ pub struct Refusal {
 }
 
 /// What a [`Refusal`] refused.
+///
+/// ```
+/// use opencti_mock::{Expect, Refusal, RefusalKind};
+/// let no_dead_letter = Expect::given(|r: &Refusal| r.kind == RefusalKind::DeadLetter).expect(0);
+/// # let _ = no_dead_letter;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalKind {

@@ -24,6 +24,14 @@ use crate::profile::Profile;
 use crate::store::clock::iso;
 
 /// `State` enum of the platform.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, WorkStatus};
+/// let platform = MockPlatform::start().await;
+/// assert!(platform.works().iter().all(|w| w.status != WorkStatus::Timeout));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkStatus {
@@ -50,6 +58,18 @@ impl WorkStatus {
 }
 
 /// A message or error recorded on a work.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// for work in platform.works() {
+///     for e in &work.errors {
+///         println!("{}: {} ({:?})", work.id, e.message, e.source);
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkMessage {
     /// When it was recorded.
@@ -61,6 +81,19 @@ pub struct WorkMessage {
 }
 
 /// A work.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use std::time::Duration;
+/// use opencti_mock::MockPlatform;
+/// let platform = MockPlatform::start().await;
+/// // after the connector opened a work:
+/// if let Some(work) = platform.works().pop() {
+///     let work = platform.wait_for_work_complete(&work.id, Duration::from_secs(30)).await.unwrap();
+///     assert_eq!(work.import_processed_number, work.import_expected_number);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Work {
     /// `work_<connector id>_<ISO timestamp>`.
