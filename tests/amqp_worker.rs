@@ -435,7 +435,8 @@ async fn two_platforms_on_one_broker_never_see_each_other() {
 
     a.wait_until("a's object", Duration::from_secs(20), |s| s.knowledge.received_len() == 1).await.expect("a ingests its own");
     b.wait_until("b's objects", Duration::from_secs(20), |s| s.knowledge.received_len() == 2).await.expect("b ingests its own");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Idle: a's queues and worker are empty, so nothing of b's is on its way to a.
+    a.wait_idle(Duration::from_secs(20)).await.expect("a settles");
     assert_eq!(a.objects().len(), 1);
     a.close().await;
     b.close().await;

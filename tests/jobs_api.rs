@@ -444,7 +444,16 @@ async fn a_new_entity_is_enriched_by_auto_connectors_in_scope_but_not_by_the_one
 
     // Assert 2
     assert!(two, "{:?}", p.jobs());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every pushed object ingested and looked at by the automatic-enrichment pass: no
+    // job can still come.
+    let settled = p
+        .core()
+        .store
+        .wait_until(Duration::from_secs(5), |s| {
+            s.queues.total_pending() == 0 && s.queues.in_flight() == 0 && s.jobs.awaiting_enrichment() == 0
+        })
+        .await;
+    assert!(settled, "{}", p.activity().await);
     assert_eq!(p.jobs().len(), 2, "the enrichment's own creation triggered nothing");
     let second: Value = serde_json::from_str(&p.jobs()[1].message).expect("JSON");
     let imported = p.objects().into_iter().find(|o| o.json()["value"] == "192.0.2.12").expect("stored").standard_id;
