@@ -318,7 +318,15 @@ async fn messages_of_a_work_no_longer_alive_are_dropped_and_said_so() {
     publisher.push(&p, &id, &queue_bundle(&one_object_bundle(&ipv4(2)), Some(&work_id), 1)).await;
 
     p.wait_until("the drop", Duration::from_secs(20), |s| {
-        s.transcript.entries().iter().any(|e| matches!(&e.kind, opencti_mock::store::transcript::EntryKind::Worker { message, .. } if message.contains("no longer alive")))
+        s.transcript.entries().iter().any(|e| {
+            matches!(
+                &e.kind,
+                opencti_mock::store::transcript::EntryKind::Worker {
+                    event: opencti_mock::store::transcript::WorkerEvent::Dropped,
+                    ..
+                }
+            )
+        })
     })
     .await
     .expect("dropped with a transcript note");

@@ -131,7 +131,13 @@ async fn the_6_9_profile_completes_a_work_early_and_then_drops_its_messages() {
     assert_eq!(p.read(|s| s.knowledge.received().count()), 0);
     let dropped = p.read(|s| {
         s.transcript.entries().iter().any(|e| {
-            matches!(&e.kind, opencti_mock::store::transcript::EntryKind::Worker { message, .. } if message.contains("no longer alive"))
+            matches!(
+                &e.kind,
+                opencti_mock::store::transcript::EntryKind::Worker {
+                    event: opencti_mock::store::transcript::WorkerEvent::Dropped,
+                    ..
+                }
+            )
         })
     });
     assert!(dropped, "the drop is visible in the transcript");

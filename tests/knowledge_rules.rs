@@ -100,7 +100,15 @@ async fn a_relationship_to_an_unknown_object_is_retried_then_reported_as_pycti_d
         s.transcript
             .entries()
             .iter()
-            .filter(|e| matches!(&e.kind, opencti_mock::store::transcript::EntryKind::Worker { message, .. } if message.starts_with("object retried")))
+            .filter(|e| {
+                matches!(
+                    &e.kind,
+                    opencti_mock::store::transcript::EntryKind::Worker {
+                        event: opencti_mock::store::transcript::WorkerEvent::Retried,
+                        ..
+                    }
+                )
+            })
             .count()
     });
     assert_eq!(retries, 4, "pycti retries a missing reference 4 times (5 attempts)");

@@ -18,7 +18,7 @@ use lapin::types::{FieldTable, ShortString};
 use tokio::sync::oneshot;
 
 use crate::store::queues::{Outcome, PushMessage, Settle};
-use crate::store::transcript::{EntryKind, ReceivedBundle, Refusal, RefusalKind};
+use crate::store::transcript::{EntryKind, ReceivedBundle, Refusal, RefusalKind, WorkerEvent};
 
 use super::Broker;
 use super::broker::Session;
@@ -146,7 +146,10 @@ impl Broker {
     fn worker_note(&self, connector_id: &str, work_id: Option<String>, message: String) {
         let store = self.inner.worker.store();
         let now = store.clock().now();
-        store.write(|s| s.transcript.push(now, EntryKind::Worker { connector_id: connector_id.to_string(), work_id, message }));
+        let event = WorkerEvent::Redelivery;
+        store.write(|s| {
+            s.transcript.push(now, EntryKind::Worker { connector_id: connector_id.to_string(), work_id, event, message })
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use super::{Decision, decide_with, object, push};
 use crate::store::Store;
 use crate::store::findings::RecordedFinding;
 use crate::store::queues::{Content, Outcome, PushMessage};
-use crate::store::transcript::{EntryKind, Refusal, RefusalKind};
+use crate::store::transcript::{EntryKind, Refusal, RefusalKind, WorkerEvent};
 
 /// Processes one message as the worker does. Returns what to tell the queue and the
 /// pieces to put back on it (after a split).
@@ -48,6 +48,7 @@ pub fn apply(
                 EntryKind::Worker {
                     connector_id: connector_id.to_string(),
                     work_id: work_id.map(str::to_string),
+                    event: WorkerEvent::DraftMissing,
                     message: format!("draft {d} does not exist: the message goes to the main knowledge"),
                 },
             );
@@ -90,10 +91,13 @@ fn apply_here(
     let attempt = decision.attempt;
     for id in &decision.deletes {
         let removed = s.knowledge.remove_cascade(id, now);
-        notes.push(match removed {
-            Some(o) => format!("delete event: {} {} deleted", o.entity_type, o.standard_id),
-            None => format!("delete event: {id} was already absent"),
-        });
+        notes.push((
+            WorkerEvent::Deleted,
+            match removed {
+                Some(o) => format!("delete event: {} {} deleted", o.entity_type, o.standard_id),
+                None => format!("delete event: {id} was already absent"),
+            },
+        ));
         if let Some(w) = work_id {
             s.works.report_expectation(profile, w, None, now);
         }
@@ -119,11 +123,14 @@ fn apply_here(
                         settle: None,
                     };
                     let wait = retry_delay(s.queues.retry_delay);
-                    notes.push(format!(
-                        "object retried in {} ms (attempt {}): {}",
-                        wait.as_millis(),
-                        attempt + 1,
-                        abbreviate_source(&e.message)
+                    notes.push((
+                        WorkerEvent::Retried,
+                        format!(
+                            "object retried in {} ms (attempt {}): {}",
+                            wait.as_millis(),
+                            attempt + 1,
+                            abbreviate_source(&e.message)
+                        ),
                     ));
                     s.queues.push_delayed(connector_id, retry, tokio::time::Instant::now() + wait, now);
                 }
@@ -148,17 +155,20 @@ fn apply_here(
         }
         match error {
             Some(e) if refused => refusals.push(refusal(RefusalKind::Object, e.message, Some(abbreviate_source(&e.source)))),
-            Some(e) => notes.push(format!("object stored with an error: {} ({})", e.message, abbreviate_source(&e.source))),
+            Some(e) => notes.push((
+                WorkerEvent::StoredWithError,
+                format!("object stored with an error: {} ({})", e.message, abbreviate_source(&e.source)),
+            )),
             None => {}
         }
     }
     for r in refusals {
         s.transcript.push(now, EntryKind::Refused(r));
     }
-    for message in notes {
+    for (event, message) in notes {
         s.transcript.push(
             now,
-            EntryKind::Worker { connector_id: connector_id.to_string(), work_id: work_id.map(str::to_string), message },
+            EntryKind::Worker { connector_id: connector_id.to_string(), work_id: work_id.map(str::to_string), event, message },
         );
     }
     ((decision.outcome, decision.requeue), stored)

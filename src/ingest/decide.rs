@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 use super::{message, object, split};
 use crate::stix::BundleEnvelope;
 use crate::store::queues::{Content, MessageMeta, MessageType, Origin, Outcome, PushMessage};
+use crate::store::transcript::WorkerEvent;
 
 /// What processing one message decided, before it is applied to the state.
 pub struct Decision {
@@ -33,7 +34,7 @@ pub struct Decision {
     /// One entry per object, one expectation each.
     pub(super) objects: Vec<Result<object::Prepared, object::ObjectError>>,
     pub(super) add_expectations: i64,
-    pub(super) notes: Vec<String>,
+    pub(super) notes: Vec<(WorkerEvent, String)>,
     /// The message's metadata and retry number (for objects the worker retries).
     pub(super) meta: Option<Arc<MessageMeta>>,
     pub(super) attempt: u32,
@@ -112,7 +113,10 @@ pub fn decide_with(connector_id: &str, message: &PushMessage, work_alive: bool, 
 fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> Decision {
     let meta = &message.meta;
     if let Some(w) = meta.work_id.as_deref().filter(|_| !work_alive) {
-        return Decision { notes: vec![format!("message dropped: work {w} is no longer alive")], ..Decision::ack() };
+        return Decision {
+            notes: vec![(WorkerEvent::Dropped, format!("message dropped: work {w} is no longer alive"))],
+            ..Decision::ack()
+        };
     }
     let ctx = object::IngestContext {
         applicant_id: meta.applicant_id.clone(),
@@ -309,7 +313,7 @@ mod tests {
         let message = bundle_message(vec![malware(), intrusion_set()], false);
         let d = decide("c", &message, false);
         assert_eq!(d.outcome, Outcome::Ack);
-        assert_eq!(d.notes, vec!["message dropped: work work-1 is no longer alive".to_string()]);
+        assert_eq!(d.notes, vec![(WorkerEvent::Dropped, "message dropped: work work-1 is no longer alive".to_string())]);
         assert!(d.objects.is_empty() && d.requeue.is_empty() && d.meta.is_none());
         assert_eq!(d.add_expectations, 0);
     }
@@ -483,6 +487,6 @@ mod tests {
         let d = decide("c", &event_message(json!({"type": "delete", "data": {"id": MALWARE}})), false);
         assert_eq!(d.outcome, Outcome::Ack);
         assert!(d.deletes.is_empty());
-        assert_eq!(d.notes, vec!["message dropped: work work-1 is no longer alive".to_string()]);
+        assert_eq!(d.notes, vec![(WorkerEvent::Dropped, "message dropped: work work-1 is no longer alive".to_string())]);
     }
 }

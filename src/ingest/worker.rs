@@ -21,7 +21,7 @@ use super::message;
 use super::{Decision, apply, decide_with};
 use crate::store::Store;
 use crate::store::queues::{MessageMeta, PushMessage, Settle};
-use crate::store::transcript::{EntryKind, Refusal, RefusalKind};
+use crate::store::transcript::{EntryKind, Refusal, RefusalKind, WorkerEvent};
 
 /// Messages taken from a queue at once when ingestion is not throttled.
 const BATCH: usize = 256;
@@ -150,6 +150,7 @@ impl Worker {
                         EntryKind::Worker {
                             connector_id: connector_id.clone(),
                             work_id: None,
+                            event: WorkerEvent::Redelivery,
                             message: format!(
                                 "{orphaned} message(s) received on a lost broker connection left to the broker, which delivers them again"
                             ),

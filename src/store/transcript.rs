@@ -160,6 +160,25 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// What the worker did, in a [`EntryKind::Worker`] entry (the message says the details).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerEvent {
+    /// A message for a work no longer alive, acknowledged and dropped.
+    Dropped,
+    /// An object whose references are missing, put back to be imported again later.
+    Retried,
+    /// An object stored with an error recorded on its work (a nested reference missing…).
+    StoredWithError,
+    /// A `delete` event applied.
+    Deleted,
+    /// A message for a draft that does not exist, applied to the main knowledge.
+    DraftMissing,
+    /// A message the broker delivers again: left to the broker after a lost connection, or
+    /// acknowledged without counting it twice.
+    Redelivery,
+}
+
 /// What happened, in order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -188,6 +207,8 @@ pub enum EntryKind {
         connector_id: String,
         /// Work it belonged to.
         work_id: Option<String>,
+        /// What happened, typed.
+        event: WorkerEvent,
         /// What happened.
         message: String,
     },
