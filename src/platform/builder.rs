@@ -46,30 +46,77 @@ impl Default for MockPlatformBuilder {
 
 impl MockPlatformBuilder {
     /// Starts from complete settings (their port is used as is; 0 picks one).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().settings(Settings::default()).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn settings(mut self, settings: Settings) -> Self {
         self.settings = settings;
         self
     }
 
     /// Port to bind (0, the default, picks a free one).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().port(0).start().await;
+    /// assert!(!platform.url().ends_with(":0"));
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn port(mut self, port: u16) -> Self {
         self.settings.app.port = port;
         self
     }
 
     /// The admin token (random by default).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().admin_token("admin-token").start().await;
+    /// assert_eq!(platform.token(), "admin-token");
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.settings.app.admin.token = Some(token.into());
         self
     }
 
     /// A connector user (Connectors group, Connector role) with a fixed token.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().connector_user("importer", "tok-1").start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn connector_user(mut self, name: &str, token: &str) -> Self {
         self.settings.mock.connector_users.push(format!("{name}={token}"));
         self
     }
 
     /// The JSON payload limit, in the platform's syntax (`50mb`, `1kb`, `1048576`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().max_payload_body_size("1mb").start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn max_payload_body_size(mut self, size: impl Into<String>) -> Self {
         self.settings.app.max_payload_body_size = size.into();
         self
@@ -78,18 +125,41 @@ impl MockPlatformBuilder {
     /// Connects to RabbitMQ: the local broker (guest/guest), or the one of
     /// [`MockPlatformBuilder::amqp_url`]; starting fails when none is usable (with a Docker
     /// engine, a throwaway RabbitMQ container is tried first). Off by default.
+    ///
+    /// ```
+    /// // started, it connects to the local RabbitMQ (or fails saying why none is usable)
+    /// let builder = opencti_mock::MockPlatform::builder().with_broker();
+    /// # let _ = builder;
+    /// ```
     pub fn with_broker(mut self) -> Self {
         self.settings.mock.broker = crate::config::BrokerMode::Required;
         self
     }
 
     /// How the broker is found (see [`crate::config::BrokerMode`]).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().broker_mode(BrokerMode::Off).start().await;
+    /// assert!(platform.broker().is_none());
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn broker_mode(mut self, mode: crate::config::BrokerMode) -> Self {
         self.settings.mock.broker = mode;
         self
     }
 
     /// The broker to use (`amqp://user:pass@host:port/vhost`); implies [`with_broker`](Self::with_broker).
+    ///
+    /// ```
+    /// # fn main() -> opencti_mock::Result<()> {
+    /// let builder = opencti_mock::MockPlatform::builder().amqp_url("amqp://guest:guest@127.0.0.1:5672/%2F")?;
+    /// assert!(opencti_mock::MockPlatform::builder().amqp_url("http://not-amqp").is_err());
+    /// # let _ = builder; Ok(()) }
+    /// ```
     pub fn amqp_url(mut self, url: &str) -> Result<Self> {
         self.settings.rabbitmq.apply_amqp_url(url).map_err(|e| Error::Config(e.to_string()))?;
         self.settings.mock.broker = crate::config::BrokerMode::Required;
@@ -97,12 +167,30 @@ impl MockPlatformBuilder {
     }
 
     /// Host handed to connectors in `config.connection` instead of the broker's.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().amqp_advertised_host("rabbitmq").start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn amqp_advertised_host(mut self, host: impl Into<String>) -> Self {
         self.settings.mock.amqp_advertised_host = Some(host.into());
         self
     }
 
     /// Messages each push-queue consumer takes before acknowledging.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().amqp_prefetch(1).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn amqp_prefetch(mut self, prefetch: u16) -> Self {
         self.settings.mock.amqp_prefetch = prefetch;
         self
@@ -110,6 +198,15 @@ impl MockPlatformBuilder {
 
     /// What the worker's job callbacks carry as bearer (default: what the profile's
     /// platform sends).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().callback_auth(CallbackAuth::UserToken).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn callback_auth(mut self, auth: crate::config::CallbackAuth) -> Self {
         self.settings.mock.callback_auth = auth;
         self
@@ -117,6 +214,15 @@ impl MockPlatformBuilder {
 
     /// Bounds of the worker's wait before it retries a job callback that was not
     /// acknowledged (the worker waits 10 to 30 s; tests shorten it).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().callback_retry_delay(Duration::from_millis(10), Duration::from_millis(50)).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn callback_retry_delay(mut self, min: Duration, max: Duration) -> Self {
         self.settings.worker.listen_api_retry_min_ms = min.as_millis() as u64;
         self.settings.worker.listen_api_retry_max_ms = max.as_millis() as u64;
@@ -125,12 +231,30 @@ impl MockPlatformBuilder {
 
     /// Verify the connector's certificate on HTTPS job callbacks (the worker's
     /// `WORKER_LISTEN_API_SSL_VERIFY`, off by default).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().callback_ssl_verify(true).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn callback_ssl_verify(mut self, verify: bool) -> Self {
         self.settings.worker.listen_api_ssl_verify = verify;
         self
     }
 
     /// How long a job callback may take before it counts as failed (the worker: 300 s).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().callback_timeout(Duration::from_secs(5)).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn callback_timeout(mut self, timeout: Duration) -> Self {
         self.settings.worker.listen_api_timeout_ms = timeout.as_millis() as u64;
         self
@@ -138,18 +262,45 @@ impl MockPlatformBuilder {
 
     /// The worker's `objects_max_refs`: objects with at least this many references go to
     /// the dead-letter queue (0, the default, is off).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().objects_max_refs(1000).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn objects_max_refs(mut self, max: u64) -> Self {
         self.settings.mock.objects_max_refs = max;
         self
     }
 
     /// The platform version profile.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().profile(Profile::V6_9).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn profile(mut self, profile: Profile) -> Self {
         self.settings.mock.profile = profile;
         self
     }
 
     /// Delay before each queued message is ingested.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().ingest_delay(Duration::from_millis(20)).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn ingest_delay(mut self, delay: Duration) -> Self {
         self.settings.mock.ingest_delay_ms = delay.as_millis() as u64;
         self
@@ -157,6 +308,15 @@ impl MockPlatformBuilder {
 
     /// Bounds of the worker's wait before it retries an object whose references are missing
     /// (pycti's worker waits 1 to 3 s; tests shorten it).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().missing_ref_retry_delay(Duration::ZERO, Duration::from_millis(10)).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn missing_ref_retry_delay(mut self, min: Duration, max: Duration) -> Self {
         self.settings.mock.missing_ref_retry_min_ms = min.as_millis() as u64;
         self.settings.mock.missing_ref_retry_max_ms = max.as_millis() as u64;
@@ -164,12 +324,32 @@ impl MockPlatformBuilder {
     }
 
     /// Start with ingestion paused (messages accumulate until resumed).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().ingest_paused(true).start().await;
+    /// // … the connector pushes; nothing is ingested until …
+    /// platform.set_ingest_paused(false);
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn ingest_paused(mut self, paused: bool) -> Self {
         self.settings.mock.ingest_paused = paused;
         self
     }
 
     /// Refuse introspection, as a production platform does.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().introspection(false).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn introspection(mut self, enabled: bool) -> Self {
         self.settings.app.graphql.playground.force_disabled_introspection = !enabled;
         self
@@ -178,18 +358,45 @@ impl MockPlatformBuilder {
     /// A STIX bundle (JSON text) stored before the platform answers its first request, as
     /// the administrator, through the ingest path (objects the platform would refuse are
     /// left out and logged; see [`MockPlatform::seed`] for the report).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]}"#;
+    /// let platform = opencti_mock::MockPlatform::builder().seed(bundle).start().await;
+    /// assert_eq!(platform.objects().len(), 1);
+    /// # }
+    /// ```
     pub fn seed(mut self, bundle: impl Into<String>) -> Self {
         self.seeds.push(bundle.into());
         self
     }
 
     /// A fault rule active from the start.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().fault(FaultSpec::always("PingConnector", FaultAction::Delay { ms: 100 })).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn fault(mut self, spec: FaultSpec) -> Self {
         self.faults.push(spec);
         self
     }
 
     /// The clock (a manual one lets tests cross the 5-minute liveness boundary).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::*;
+    /// let platform = MockPlatform::builder().clock(Clock::manual("2026-01-01T00:00:00Z".parse().unwrap())).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self

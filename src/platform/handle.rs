@@ -50,11 +50,25 @@ impl std::fmt::Debug for MockPlatform {
 
 impl MockPlatform {
     /// Starts a platform with default options on a random port.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.url().starts_with("http://127.0.0.1:"));
+    /// # }
+    /// ```
     pub async fn start() -> MockPlatform {
         MockPlatform::builder().start().await
     }
 
     /// Options for a platform.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::builder().connector_user("importer", "tok-1").start().await;
+    /// assert!(platform.connector_env("EXTERNAL_IMPORT", "tok-1").get("OPENCTI_TOKEN") == Some("tok-1"));
+    /// # }
+    /// ```
     pub fn builder() -> MockPlatformBuilder {
         MockPlatformBuilder::default()
     }
@@ -75,11 +89,28 @@ impl MockPlatform {
     }
 
     /// Base URL (`OPENCTI_URL`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let graphql = format!("{}/graphql", platform.url());
+    /// # let _ = graphql;
+    /// # }
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// The admin token (BYPASS).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // the admin token reads the control API
+    /// let answer = reqwest::Client::new().get(format!("{}/_mock/works", platform.url())).bearer_auth(platform.token()).send().await.unwrap();
+    /// assert_eq!(answer.status(), 200);
+    /// # }
+    /// ```
     pub fn token(&self) -> &str {
         &self.admin_token
     }
@@ -98,12 +129,30 @@ impl MockPlatform {
     }
 
     /// Creates a connector user (Connectors group, Connector role) and returns its token.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let token = platform.add_connector_user("importer");
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", &token);
+    /// # let _ = env;
+    /// # }
+    /// ```
     pub fn add_connector_user(&self, name: &str) -> String {
         let now = self.core.store.clock().now();
         self.core.store.write(|s| s.users.add_connector_user(name, None, now)).1
     }
 
     /// Creates a user with exactly these capabilities and returns its token.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // a user who may read the knowledge but not write it
+    /// let token = platform.add_user("analyst", &["KNOWLEDGE"]);
+    /// assert!(!token.is_empty());
+    /// # }
+    /// ```
     pub fn add_user(&self, name: &str, capabilities: &[&str]) -> String {
         let now = self.core.store.clock().now();
         self.core.store.write(|s| s.users.add_user(name, None, capabilities, now)).1
@@ -112,6 +161,15 @@ impl MockPlatform {
     /// Limits the user holding `token` to these markings (any id of each marking
     /// definition): data with another marking is invisible to it, and writing such data is
     /// refused. Returns whether the token belongs to a user.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let token = platform.add_connector_user("importer");
+    /// // TLP:GREEN only
+    /// assert!(platform.limit_to_markings(&token, &["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]));
+    /// # }
+    /// ```
     pub fn limit_to_markings(&self, token: &str, markings: &[&str]) -> bool {
         let markings: Vec<String> = markings.iter().map(|m| m.to_string()).collect();
         self.core.store.write(|s| match s.users.by_token(token).map(|u| u.id.clone()) {
@@ -121,11 +179,28 @@ impl MockPlatform {
     }
 
     /// Reads the state.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // the implementation's own state: prefer the typed accessors
+    /// let connectors = platform.read(|state| state.connectors.all().count());
+    /// assert_eq!(connectors, 0);
+    /// # }
+    /// ```
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         self.core.store.read(f)
     }
 
     /// Every GraphQL operation received, in order.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let pings = platform.received_operations().iter().filter(|op| op.root_fields.iter().any(|f| f == "pingConnector")).count();
+    /// assert_eq!(pings, 0);
+    /// # }
+    /// ```
     pub fn received_operations(&self) -> Vec<ReceivedOperation> {
         self.read(|s| {
             s.transcript
@@ -147,11 +222,25 @@ impl MockPlatform {
 
     /// The STIX 2.1 findings on the objects received so far (advisory: they never change a
     /// work's status), oldest first.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.findings().is_empty());
+    /// # }
+    /// ```
     pub fn findings(&self) -> Vec<crate::store::findings::RecordedFinding> {
         self.read(|s| s.findings.all().to_vec())
     }
 
     /// Every bundle received, in order.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.received_bundles().iter().all(|b| b.objects > 0));
+    /// # }
+    /// ```
     pub fn received_bundles(&self) -> Vec<ReceivedBundle> {
         self.read(|s| {
             s.transcript
@@ -167,38 +256,90 @@ impl MockPlatform {
 
     /// What the platform refused of the connectors' data so far (messages rejected,
     /// objects refused or dead-lettered), in order.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.refusals().is_empty(), "{:?}", platform.refusals());
+    /// # }
+    /// ```
     pub fn refusals(&self) -> Vec<crate::Refusal> {
         self.read(|s| s.transcript.refusals().cloned().collect())
     }
 
     /// A registered connector.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.connector("5b2a1c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d").is_none());
+    /// # }
+    /// ```
     pub fn connector(&self, id: &str) -> Option<Connector> {
         self.read(|s| s.connectors.get(id).cloned())
     }
 
     /// A work.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.work("work_5b2a1c3d").is_none());
+    /// # }
+    /// ```
     pub fn work(&self, id: &str) -> Option<Work> {
         self.read(|s| s.works.get(id).cloned())
     }
 
     /// Every work, in creation order.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.works().iter().all(|w| w.errors.is_empty()));
+    /// # }
+    /// ```
     pub fn works(&self) -> Vec<Work> {
         self.read(|s| s.works.all().cloned().collect())
     }
 
     /// Every stored object but the built-in markings, in creation order: what the platform
     /// received (and the labels, external references and kill chain phases made of it).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let indicators = platform.objects().into_iter().filter(|o| &*o.entity_type == "Indicator").count();
+    /// assert_eq!(indicators, 0);
+    /// # }
+    /// ```
     pub fn objects(&self) -> Vec<StoredObject> {
         self.core.store.read(|s| s.knowledge.received().cloned().collect())
     }
 
     /// A stored object by internal id, standard id or any STIX id it was received under.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // TLP:RED, a built-in marking, by its STIX id
+    /// assert!(platform.object("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed").is_some());
+    /// # }
+    /// ```
     pub fn object(&self, id: &str) -> Option<StoredObject> {
         self.read(|s| s.knowledge.get(id).cloned())
     }
 
     /// Sends a manual enrichment job for an entity (any id) to an enrichment connector, as
     /// `askEnrichment` does (asked by the admin); returns the job's work.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // a registered INTERNAL_ENRICHMENT connector and a stored entity get a job and a work
+    /// assert!(platform.ask_enrichment("no-such-connector", "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed").is_err());
+    /// # }
+    /// ```
     pub fn ask_enrichment(&self, connector_id: &str, entity_id: &str) -> std::result::Result<Work, crate::jobs::JobError> {
         let works = crate::jobs::ask_enrichment(&self.core.jobs, &[connector_id.to_string()], entity_id, &Default::default())?;
         Ok(works.into_iter().next().expect("one work per named connector"))
@@ -206,6 +347,15 @@ impl MockPlatform {
 
     /// Stores a file as `uploadImport` does (`import/global/<name>`) and starts its automatic
     /// import; returns the file and the works of the jobs sent.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let (file, works) = platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+    /// // no import connector is registered: no work
+    /// assert!(works.is_empty() && file.id.starts_with("import/global/"));
+    /// # }
+    /// ```
     pub fn upload_file(&self, name: &str, mime_type: &str, content: impl Into<bytes::Bytes>) -> (StoredFile, Vec<Work>) {
         let upload = crate::jobs::Upload::new(name, mime_type, content);
         crate::jobs::upload_file(&self.core.jobs, upload, &Default::default()).expect("a global upload names no entity")
@@ -228,41 +378,104 @@ impl MockPlatform {
     }
 
     /// A stored file by id (`import/global/feed.json`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let (file, _) = platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+    /// assert_eq!(platform.file(&file.id).map(|f| f.size), Some(12));
+    /// # }
+    /// ```
     pub fn file(&self, id: &str) -> Option<StoredFile> {
         self.read(|s| s.files.get(id).cloned())
     }
 
     /// Every stored file, by id.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+    /// assert_eq!(platform.files().len(), 1);
+    /// # }
+    /// ```
     pub fn files(&self) -> Vec<StoredFile> {
         self.read(|s| s.files.all().cloned().collect())
     }
 
     /// Every job sent to connectors, in order.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.jobs().is_empty());
+    /// # }
+    /// ```
     pub fn jobs(&self) -> Vec<Job> {
         self.read(|s| s.jobs.all().to_vec())
     }
 
     /// Draft workspaces (without their knowledge; see [`MockPlatform::draft_object`]).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.drafts().is_empty());
+    /// # }
+    /// ```
     pub fn drafts(&self) -> Vec<crate::store::drafts::Draft> {
         self.read(|s| s.drafts.all().iter().map(crate::store::drafts::Draft::summary).collect())
     }
 
     /// An object as the draft sees it.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.draft_object("no-such-draft", "malware--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697882").is_none());
+    /// # }
+    /// ```
     pub fn draft_object(&self, draft_id: &str, id: &str) -> Option<StoredObject> {
         self.read(|s| s.drafts.get(draft_id).and_then(|d| d.knowledge.get(id).cloned()))
     }
 
     /// Adds a fault rule; returns its id.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// use opencti_mock::{FaultAction, FaultSpec};
+    /// let rule = platform.add_fault(FaultSpec::on_call("workAdd", 1, FaultAction::Error { code: "DATABASE_ERROR".into(), message: "down".into() }));
+    /// assert!(rule > 0);
+    /// # }
+    /// ```
     pub fn add_fault(&self, spec: FaultSpec) -> u64 {
         self.core.store.write(|s| s.faults.add(spec))
     }
 
     /// Pauses or resumes ingestion.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// platform.set_ingest_paused(true);
+    /// // … the connector pushes; the queue fills, pycti buffers …
+    /// platform.set_ingest_paused(false);
+    /// # }
+    /// ```
     pub fn set_ingest_paused(&self, paused: bool) {
         self.core.store.write(|s| s.queues.throttle.paused = paused);
     }
 
     /// Waits until `predicate` holds on the state.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// use std::time::Duration;
+    /// platform.wait_until("no connector", Duration::from_secs(1), |state| state.connectors.all().count() == 0).await.unwrap();
+    /// # }
+    /// ```
     pub async fn wait_until(&self, what: &str, timeout: Duration, predicate: impl FnMut(&State) -> bool) -> Result<()> {
         if self.core.store.wait_until(timeout, predicate).await {
             Ok(())
@@ -306,6 +519,15 @@ impl MockPlatform {
 
     /// Waits until a work is complete and returns it. A timeout says what the work looked
     /// like then (status, processed and expected counts, first error).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// use std::time::Duration;
+    /// let err = platform.wait_for_work_complete("work_1", Duration::from_millis(10)).await.unwrap_err();
+    /// assert!(err.to_string().contains("it does not exist"));
+    /// # }
+    /// ```
     pub async fn wait_for_work_complete(&self, work_id: &str, timeout: Duration) -> Result<Work> {
         let id = work_id.to_string();
         if !self.core.store.wait_until(timeout, |s| s.works.get(&id).is_some_and(Work::is_complete)).await {
@@ -316,12 +538,29 @@ impl MockPlatform {
     }
 
     /// Verifies every mounted expectation now; `Err` carries the report.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// use opencti_mock::{Expect, matchers::operation};
+    /// Expect::given(operation("RegisterConnector")).expect(0).mount(&platform);
+    /// assert!(platform.verify().is_ok());
+    /// # }
+    /// ```
     pub fn verify(&self) -> std::result::Result<(), String> {
         let mounted = self.expectations.lock().expect("expectations lock poisoned");
         verify_all(&self.core.store, &mounted)
     }
 
     /// The RabbitMQ broker this platform uses, if any.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // in-process platforms are HTTP-only unless built with a broker
+    /// assert!(platform.broker().is_none());
+    /// # }
+    /// ```
     pub fn broker(&self) -> Option<&crate::amqp::Broker> {
         self.core.amqp.broker()
     }
@@ -365,12 +604,30 @@ impl Drop for MockPlatform {
 
 impl<T: Subject> Expect<T> {
     /// Mounts the expectation for the platform's lifetime (verified when it is dropped).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// use opencti_mock::{Expect, matchers::operation};
+    /// Expect::given(operation("RegisterConnector")).expect(..=1).mount(&platform);
+    /// # }
+    /// ```
     pub fn mount(self, platform: &MockPlatform) {
         let mounted = self.mounted_on(&platform.core().store);
         platform.expectations.lock().expect("expectations lock poisoned").push(Box::new(mounted));
     }
 
     /// Mounts the expectation until the returned guard is dropped (verified then).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// use opencti_mock::{Expect, matchers::operation};
+    /// {
+    ///     let _none = Expect::given(operation("workAdd")).expect(0).mount_as_scoped(&platform);
+    /// } // verified here
+    /// # }
+    /// ```
     pub fn mount_as_scoped(self, platform: &MockPlatform) -> ExpectGuard<T> {
         self.scoped_on(&platform.core().store)
     }
