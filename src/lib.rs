@@ -45,6 +45,7 @@ pub mod profile;
 pub mod status;
 pub mod stix;
 pub mod store;
+pub mod tasks;
 pub mod validate;
 
 pub use activity::Activity;
