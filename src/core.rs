@@ -2,7 +2,8 @@
 //!
 //! HTTP handlers, GraphQL resolvers, the control API and the AMQP consumers all
 //! receive a [`Core`]: the store, the worker that feeds it, the settings, the connector
-//! key pair and the queue naming rules. Cloning is cheap.
+//! key pair, the queue naming rules and the platform's [`Tasks`] (every task the platform
+//! starts is spawned through them). Cloning is cheap.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use crate::ingest::Worker;
 use crate::keys::ConnectorKeys;
 use crate::naming::QueueNames;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The services of one platform.
 #[derive(Clone, Debug)]
@@ -31,4 +33,6 @@ pub struct Core {
     pub amqp: Arc<crate::amqp::Link>,
     /// Delivers jobs to enrichment and import connectors.
     pub jobs: crate::jobs::Dispatcher,
+    /// The platform's cancellation token and task tracker.
+    pub tasks: Tasks,
 }

@@ -77,6 +77,8 @@ pub mod stix;
 #[doc(hidden)]
 pub mod store;
 #[doc(hidden)]
+pub mod tasks;
+#[doc(hidden)]
 pub mod validate;
 
 // The platform and what a test does with it.

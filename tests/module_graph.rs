@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. A module may import modules of its own layer or below, never
 /// above; within a layer, the graph must still be acyclic (checked separately).
 const LAYERS: &[&[&str]] = &[
-    // Values and rules with no state: STIX, validation, request buffers, errors, names.
-    &["error", "keys", "naming", "profile", "filters", "buffer", "stix", "validate"],
+    // Values and rules with no state: STIX, validation, request buffers, errors, names;
+    // the token and tracker every platform task runs under.
+    &["error", "keys", "naming", "profile", "filters", "buffer", "stix", "validate", "tasks"],
     // The platform's state.
     &["store"],
     // Over the state: the worker (splits and imports bundles; knows no transport), the

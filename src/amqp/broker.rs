@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use crate::ingest::Worker;
 use crate::naming::QueueNames;
 use crate::store::transcript::EntryKind;
+use crate::tasks::Tasks;
 
 use super::consume::Consumer;
 use super::container::{self, BrokerContainer};
@@ -65,6 +66,9 @@ pub(super) struct Inner {
     pub(super) consumers: Mutex<HashMap<String, Consumer>>,
     pub(super) dedup: Arc<Mutex<Dedup>>,
     stopping: AtomicBool,
+    /// The platform's tasks: the supervisor, the consumers and the settlements run under
+    /// them and end when the token is cancelled.
+    pub(super) tasks: Tasks,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     _container: Option<BrokerContainer>,
 }
@@ -86,6 +90,8 @@ pub struct BrokerOptions {
     pub prefetch: u16,
     /// Keep declared objects at shutdown.
     pub keep: bool,
+    /// The platform's tasks, which the broker's own are spawned through.
+    pub tasks: Tasks,
 }
 
 impl Broker {
@@ -146,6 +152,7 @@ impl Broker {
                 consumers: Mutex::default(),
                 dedup: Arc::default(),
                 stopping: AtomicBool::new(false),
+                tasks: options.tasks,
                 supervisor: Mutex::new(None),
                 _container: container,
             }),
@@ -158,7 +165,7 @@ impl Broker {
         let events = session.conn.events_listener();
         *broker.inner.session.write().await = Some(session);
         broker.inner.connected.send_replace(true);
-        let supervisor = tokio::spawn(broker.clone().supervise(events));
+        let supervisor = broker.inner.tasks.spawn("amqp supervisor", broker.clone().supervise(events));
         *broker.inner.supervisor.lock().expect("supervisor lock") = Some(supervisor);
         Ok(broker)
     }
@@ -242,6 +249,14 @@ impl Broker {
     }
 
     async fn supervise(self, events: impl futures_util::Stream<Item = lapin::Event> + Send + 'static) {
+        let tasks = self.inner.tasks.clone();
+        tokio::select! {
+            () = self.supervise_until_stopped(events) => {}
+            () = tasks.cancelled() => {}
+        }
+    }
+
+    async fn supervise_until_stopped(&self, events: impl futures_util::Stream<Item = lapin::Event> + Send + 'static) {
         let mut events: std::pin::Pin<Box<dyn futures_util::Stream<Item = lapin::Event> + Send>> = Box::pin(events);
         loop {
             // Wait for the current connection to fail.

@@ -55,7 +55,10 @@ impl Broker {
             )
             .await
             .map_err(|e| format!("cannot consume {}: {e}", q.push))?;
-        let task = tokio::spawn(self.clone().consume(connector_id.to_string(), session.generation, channel.clone(), consumer));
+        let task = self.inner.tasks.spawn(
+            "amqp consumer",
+            self.clone().consume(connector_id.to_string(), session.generation, channel.clone(), consumer),
+        );
         if let Some((_, old, _)) = self
             .inner
             .consumers
@@ -69,7 +72,14 @@ impl Broker {
     }
 
     async fn consume(self, connector_id: String, generation: u64, channel: Channel, mut consumer: lapin::Consumer) {
-        while let Some(delivery) = consumer.next().await {
+        let tasks = self.inner.tasks.clone();
+        loop {
+            // Deliveries not handled yet stay unacknowledged: the broker keeps them.
+            let next = tokio::select! {
+                next = consumer.next() => next,
+                () = tasks.cancelled() => break,
+            };
+            let Some(delivery) = next else { break };
             let delivery = match delivery {
                 Ok(d) => d,
                 Err(e) => {
@@ -139,7 +149,14 @@ impl Broker {
         self.inner.worker.enqueue(connector_id, push);
         let dedup = self.inner.dedup.clone();
         let connector_id = connector_id.to_string();
-        tokio::spawn(async move { settle_delivery(delivery.acker, done, dedup, connector_id, generation, hash).await });
+        let tasks = self.inner.tasks.clone();
+        self.inner.tasks.spawn("amqp settle", async move {
+            tokio::select! {
+                () = settle_delivery(delivery.acker, done, dedup, connector_id, generation, hash) => {}
+                // The message may stay queued in the store after the stop: the broker keeps it.
+                () = tasks.cancelled() => {}
+            }
+        });
     }
 
     /// A worker entry in the transcript.

@@ -21,6 +21,10 @@
 //! - reconnects on its own when the connection drops (broker restart, connection closed
 //!   from the management UI), re-declares everything and resumes consuming.
 //!
+//! Its tasks (the supervisor, a consumer per push queue, a settlement per delivery) are
+//! spawned through the platform's [`crate::tasks::Tasks`] ([`BrokerOptions::tasks`]) and
+//! end when the platform's token is cancelled; an unsettled delivery stays with the broker.
+//!
 //! One concept a file, because each changes for its own reasons (a platform version
 //! changes queue arguments, a lapin upgrade the connection, a redelivery bug the dedup):
 //! - `endpoint.rs`: [`Endpoint`], where a broker is reached (plain data, no connection);

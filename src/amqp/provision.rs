@@ -257,6 +257,8 @@ impl Broker {
         }
         let management = self.inner.management.clone();
         let exchanges = [self.inner.names.connector_exchange(), self.inner.names.worker_exchange()];
+        // A plain thread, not a platform task: the platform's runtime may be gone (this runs
+        // from a dropped handle), and the thread is joined before this returns.
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async {

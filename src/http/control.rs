@@ -273,7 +273,7 @@ async fn seed(State(state): State<AppState>, RawBody(bytes): RawBody) -> Respons
     };
     let store = state.core.store.clone();
     let text = text.to_string();
-    match tokio::task::spawn_blocking(move || crate::ingest::seed::seed_bundle(&store, &text)).await {
+    match state.core.tasks.spawn_blocking("seed bundle", move || crate::ingest::seed::seed_bundle(&store, &text)).await {
         Ok(Ok(report)) => axum::Json(report).into_response(),
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("seeding failed: {e}")),

@@ -31,6 +31,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::time::{Instant, Sleep};
 
+use crate::tasks::Tasks;
+
 /// How long a client may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -57,8 +59,9 @@ impl Timeouts {
 }
 
 /// Accepts connections on `listener` and serves `app` on each until `shutdown` resolves,
-/// then lets the connections in flight finish (the caller bounds how long).
-pub async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, shutdown: impl Future<Output = ()>) {
+/// then lets the connections in flight finish (the caller bounds how long). Each
+/// connection is a task of `tasks`, dropped when its token is cancelled.
+pub async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, tasks: &Tasks, shutdown: impl Future<Output = ()>) {
     let app = app.layer(axum::middleware::from_fn_with_state(timeouts.request, request_deadline));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(timeouts.header).keep_alive(true);
@@ -81,9 +84,14 @@ pub async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, shutd
         let io = TokioIo::new(Inactivity::new(stream, timeouts.idle));
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let connection = graceful.watch(builder.serve_connection(io, service));
-        tokio::spawn(async move {
-            // A client that goes away or times out is not an error of the platform.
-            let _ = connection.await;
+        let stop = tasks.clone();
+        tasks.spawn("http connection", async move {
+            // A client that goes away or times out is not an error of the platform; one
+            // still open when the platform stops (past the grace) is dropped.
+            tokio::select! {
+                _ = connection => {}
+                () = stop.cancelled() => {}
+            }
         });
     }
     drop(listener);

@@ -6,15 +6,15 @@
 //! [`Throttle`](crate::store::queues::Throttle): paused, or one message per delay, else in
 //! batches), has each decided (`decide.rs`, in parallel: it needs no state), applies
 //! the decisions (`apply.rs`, under one write), puts split pieces back on the queue,
-//! sends dead letters, and settles RabbitMQ deliveries. It ends when the platform's stop
-//! signal turns true or its sender is gone. Kept apart from what is decided and applied
+//! sends dead letters, and settles RabbitMQ deliveries. The loops are spawned through the
+//! platform's [`Tasks`] and end when its token is cancelled. Kept apart from what is decided and applied
 //! because this part is about tasks, wake-ups and locks, not about knowledge.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 use super::dead_letters::DeadLetters;
 use super::message;
@@ -22,6 +22,7 @@ use super::{Decision, apply, decide_with};
 use crate::store::Store;
 use crate::store::queues::{MessageMeta, PushMessage, Settle};
 use crate::store::transcript::{EntryKind, Refusal, RefusalKind, WorkerEvent};
+use crate::tasks::Tasks;
 
 /// Messages taken from a queue at once when ingestion is not throttled.
 const BATCH: usize = 256;
@@ -31,7 +32,7 @@ const BATCH: usize = 256;
 pub struct Worker {
     store: Store,
     wakers: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
-    shutdown: watch::Receiver<bool>,
+    tasks: Tasks,
     dead_letters: Arc<dyn DeadLetters>,
 }
 
@@ -42,10 +43,10 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker over `store`; its loops end when `shutdown` turns true; objects with too
-    /// many references go to `dead_letters`.
-    pub fn new(store: Store, shutdown: watch::Receiver<bool>, dead_letters: Arc<dyn DeadLetters>) -> Self {
-        Worker { store, wakers: Arc::default(), shutdown, dead_letters }
+    /// A worker over `store`; its loops run under `tasks` and end when its token is
+    /// cancelled; objects with too many references go to `dead_letters`.
+    pub fn new(store: Store, tasks: Tasks, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        Worker { store, wakers: Arc::default(), tasks, dead_letters }
     }
 
     /// The store this worker feeds.
@@ -79,7 +80,7 @@ impl Worker {
                 let this = self.clone();
                 let id = connector_id.to_string();
                 let waker = n.clone();
-                tokio::spawn(async move { this.run_queue(id, waker).await });
+                self.tasks.spawn("worker queue loop", async move { this.run_queue(id, waker).await });
                 n
             }
         };
@@ -87,10 +88,9 @@ impl Worker {
     }
 
     async fn run_queue(self, connector_id: String, notify: Arc<Notify>) {
-        let mut shutdown = self.shutdown.clone();
         let mut changes = self.store.subscribe();
         loop {
-            if *shutdown.borrow() {
+            if self.tasks.is_cancelled() {
                 return;
             }
             let (throttle, (ready, next_due)) = self.store.read(|s| (s.queues.throttle, s.queues.readiness(&connector_id)));
@@ -100,12 +100,7 @@ impl Worker {
                 tokio::select! {
                     _ = notify.notified() => {}
                     _ = changes.changed() => {}
-                    changed = shutdown.changed() => {
-                        // A dropped sender is a stop: `changed` would fail at once, forever.
-                        if changed.is_err() {
-                            return;
-                        }
-                    }
+                    () = self.tasks.cancelled() => return,
                     _ = async { if let Some(at) = due { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {}
                 }
                 continue;
@@ -113,12 +108,7 @@ impl Worker {
             if !throttle.delay.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(throttle.delay) => {}
-                    changed = shutdown.changed() => {
-                        if changed.is_err() {
-                            return;
-                        }
-                        continue;
-                    }
+                    () = self.tasks.cancelled() => return,
                 }
                 // The throttle may have changed (paused) while sleeping.
                 if self.store.read(|s| s.queues.throttle.paused) {
@@ -232,11 +222,11 @@ mod tests {
     use crate::store::Clock;
     use crate::store::queues::{Content, MessageType, Origin};
 
-    /// Runs one queue loop on a runtime and a thread of their own, drops the stop sender
-    /// (without sending `true`) once the loop waits, and says whether the loop ended. A
-    /// spinning loop never yields, so it is watched from outside its runtime: the timeout
-    /// only bounds a failure, the loop ends as soon as it sees the sender gone.
-    fn ends_when_the_stop_sender_is_dropped(setup: impl FnOnce(&Store) + Send + 'static) -> bool {
+    /// Runs one queue loop on a runtime and a thread of their own, cancels the platform's
+    /// token once the loop waits, and says whether the loop ended and left no task behind.
+    /// A loop that never yields would hang its runtime, so it is watched from outside: the
+    /// timeout only bounds a failure, the loop ends as soon as it sees the cancellation.
+    fn ends_when_the_token_is_cancelled(setup: impl FnOnce(&Store) + Send + 'static) -> bool {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
@@ -244,14 +234,15 @@ mod tests {
                 let retention = crate::config::Settings::default().transcript_retention().expect("default retention parses");
                 let store = Store::new(Profile::V7, "admin", Clock::system(), retention);
                 setup(&store);
-                let (stop, shutdown) = watch::channel(false);
-                let worker = Worker::new(store, shutdown, Arc::new(Kept));
-                let queue = tokio::spawn(worker.run_queue("c".into(), Arc::new(Notify::new())));
+                let tasks = Tasks::new();
+                let worker = Worker::new(store, tasks.clone(), Arc::new(Kept));
+                // `wake` starts the loop the way `enqueue` does: through the tracker.
+                worker.wake("c");
                 // The loop runs up to its wait.
                 tokio::task::yield_now().await;
-                assert!(!queue.is_finished(), "the loop waits while the sender is there");
-                drop(stop);
-                queue.await.expect("the loop does not panic");
+                assert_eq!(tasks.live(), vec![("worker queue loop", 1)], "the loop waits while the token is not cancelled");
+                tasks.close_and_wait(Duration::from_secs(10)).await.expect("the loop ends");
+                assert!(tasks.is_empty());
             });
             let _ = done_tx.send(());
         });
@@ -259,31 +250,48 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_loop_stops_when_the_stop_sender_is_dropped() {
-        assert!(ends_when_the_stop_sender_is_dropped(|_| {}), "the loop still runs");
+    fn an_idle_loop_stops_when_the_token_is_cancelled() {
+        assert!(ends_when_the_token_is_cancelled(|_| {}), "the loop still runs");
     }
 
     #[test]
-    fn a_throttled_loop_stops_when_the_stop_sender_is_dropped() {
+    fn a_paused_loop_with_a_queued_message_stops_when_the_token_is_cancelled() {
         assert!(
-            ends_when_the_stop_sender_is_dropped(|store| {
-                let meta = Arc::new(MessageMeta {
-                    kind: MessageType::Bundle,
-                    applicant_id: None,
-                    work_id: None,
-                    update: false,
-                    draft_id: None,
-                    entities_types: Default::default(),
-                    origin: Origin::ApiPush,
-                });
+            ends_when_the_token_is_cancelled(|store| {
                 let now = store.clock().now();
                 store.write(|s| {
-                    // One message ready, one an hour apart: the loop waits in the throttle's delay.
-                    s.queues.throttle.delay = Duration::from_secs(3600);
-                    s.queues.push("c", PushMessage::new(meta, Content::Object("{}".into())), now);
+                    s.queues.throttle.paused = true;
+                    s.queues.push("c", PushMessage::new(meta(), Content::Object("{}".into())), now);
                 });
             }),
             "the loop still runs"
         );
+    }
+
+    #[test]
+    fn a_throttled_loop_stops_when_the_token_is_cancelled() {
+        assert!(
+            ends_when_the_token_is_cancelled(|store| {
+                let now = store.clock().now();
+                store.write(|s| {
+                    // One message ready, one an hour apart: the loop waits in the throttle's delay.
+                    s.queues.throttle.delay = Duration::from_secs(3600);
+                    s.queues.push("c", PushMessage::new(meta(), Content::Object("{}".into())), now);
+                });
+            }),
+            "the loop still runs"
+        );
+    }
+
+    fn meta() -> Arc<MessageMeta> {
+        Arc::new(MessageMeta {
+            kind: MessageType::Bundle,
+            applicant_id: None,
+            work_id: None,
+            update: false,
+            draft_id: None,
+            entities_types: Default::default(),
+            origin: Origin::ApiPush,
+        })
     }
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::config::{CallbackAuth, Settings, Worker as WorkerSettings};
 use crate::keys::ConnectorKeys;
@@ -24,6 +24,7 @@ use crate::profile::Profile;
 use crate::store::Store;
 use crate::store::jobs::{Attempt, JobStatus, Transport};
 use crate::store::transcript::EntryKind;
+use crate::tasks::Tasks;
 
 /// The `User-Agent` of the worker's callbacks (the worker is a pycti program).
 pub const WORKER_USER_AGENT: &str = "pycti/7.261026.0";
@@ -50,7 +51,9 @@ struct Inner {
     lanes: Mutex<HashMap<String, mpsc::UnboundedSender<u64>>>,
     /// The worker's HTTP client, built on first use (the settings are fixed).
     client: std::sync::OnceLock<Result<reqwest::Client, String>>,
-    stop: watch::Receiver<bool>,
+    /// The platform's tasks: lanes and publishes are spawned through them and a lane ends
+    /// when the token is cancelled.
+    tasks: Tasks,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -60,15 +63,16 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher over the platform's services, whose tasks end when `stop` turns true.
+    /// A dispatcher over the platform's services, whose tasks run under `tasks` and end
+    /// when its token is cancelled.
     pub fn new(
         store: Store,
         settings: Arc<Settings>,
         keys: Arc<ConnectorKeys>,
         amqp: Arc<crate::amqp::Link>,
-        stop: watch::Receiver<bool>,
+        tasks: Tasks,
     ) -> Self {
-        let inner = Inner { store, settings, keys, amqp, lanes: Mutex::default(), client: std::sync::OnceLock::new(), stop };
+        let inner = Inner { store, settings, keys, amqp, lanes: Mutex::default(), client: std::sync::OnceLock::new(), tasks };
         Dispatcher { inner: Arc::new(inner) }
     }
 
@@ -116,7 +120,18 @@ impl Dispatcher {
             }
             Transport::Amqp => {
                 let jobs = jobs.clone();
-                runtime.spawn(async move { publish(&jobs, seq, &connector_id).await });
+                let tasks = jobs.inner.tasks.clone();
+                // A publish is short (bounded by the broker's answer), and ends with the platform.
+                tasks.spawn_on(
+                    "job publish",
+                    async move {
+                        tokio::select! {
+                            () = publish(&jobs, seq, &connector_id) => {}
+                            () = jobs.inner.tasks.cancelled() => {}
+                        }
+                    },
+                    &runtime,
+                );
             }
             Transport::None => {}
         }
@@ -124,8 +139,8 @@ impl Dispatcher {
 
     fn open_lane(&self, runtime: &tokio::runtime::Handle, connector_id: &str) -> mpsc::UnboundedSender<u64> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (jobs, id, stop) = (self.clone(), connector_id.to_string(), self.inner.stop.clone());
-        runtime.spawn(lane(jobs, id, rx, stop));
+        let (jobs, id) = (self.clone(), connector_id.to_string());
+        self.inner.tasks.spawn_on("job lane", lane(jobs, id, rx), runtime);
         tx
     }
 
@@ -190,15 +205,16 @@ async fn publish(jobs: &Dispatcher, seq: u64, connector_id: &str) {
     }
 }
 
-async fn lane(jobs: Dispatcher, connector_id: String, mut queue: mpsc::UnboundedReceiver<u64>, mut stop: watch::Receiver<bool>) {
+async fn lane(jobs: Dispatcher, connector_id: String, mut queue: mpsc::UnboundedReceiver<u64>) {
+    let tasks = jobs.inner.tasks.clone();
     loop {
         let seq = tokio::select! {
             next = queue.recv() => match next { Some(seq) => seq, None => return },
-            _ = stop.wait_for(|v| *v) => return,
+            () = tasks.cancelled() => return,
         };
         tokio::select! {
             _ = post_until_acknowledged(&jobs, &connector_id, seq) => {}
-            _ = stop.wait_for(|v| *v) => return,
+            () = tasks.cancelled() => return,
         }
     }
 }

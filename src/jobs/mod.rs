@@ -263,8 +263,8 @@ pub fn auto_enrich(jobs: &Dispatcher, created: &[(String, Option<String>)]) -> V
 }
 
 /// Sends the automatic enrichment jobs of the entities created since the last pass,
-/// whenever one is noted, until `stop` turns true (one task per platform).
-pub async fn run_auto_enrichment(jobs: Dispatcher, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// whenever one is noted, until `stop` is cancelled (one task per platform).
+pub async fn run_auto_enrichment(jobs: Dispatcher, stop: tokio_util::sync::CancellationToken) {
     let signal = jobs.store().read(|s| s.jobs.created_signal());
     loop {
         let created = jobs.store().write(|s| s.jobs.take_created());
@@ -273,7 +273,7 @@ pub async fn run_auto_enrichment(jobs: Dispatcher, mut stop: tokio::sync::watch:
         }
         tokio::select! {
             _ = signal.notified() => {}
-            _ = stop.wait_for(|v| *v) => return,
+            () = stop.cancelled() => return,
         }
     }
 }

@@ -403,6 +403,13 @@ impl MockPlatformBuilder {
     }
 
     /// Starts the platform; panics with the reason if it cannot (tests want that).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::builder().start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
     pub async fn start(self) -> MockPlatform {
         match self.try_start().await {
             Ok(p) => p,
@@ -411,6 +418,14 @@ impl MockPlatformBuilder {
     }
 
     /// Starts the platform.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// // a token held by two users is refused
+    /// let refused = opencti_mock::MockPlatform::builder().admin_token("t").connector_user("importer", "t").try_start().await;
+    /// assert!(refused.is_err());
+    /// # }
+    /// ```
     pub async fn try_start(self) -> Result<MockPlatform> {
         self.settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;
         let addr = std::net::SocketAddr::new(self.settings.app.bind_address, self.settings.app.port);

@@ -18,8 +18,12 @@ use crate::store::knowledge::StoredObject;
 use crate::store::transcript::{EntryKind, ReceivedBundle, ReceivedOperation};
 use crate::store::works::Work;
 
-/// A running platform, isolated from every other one. Dropping it stops the server and
-/// verifies every mounted expectation.
+/// Longest `close` waits for the platform to stop (its own bounds are shorter).
+const CLOSE_BOUND: Duration = Duration::from_secs(30);
+
+/// A running platform, isolated from every other one. [`close`](Self::close) stops it and
+/// returns once nothing it started is running; dropping it stops the server, cancels every
+/// task (each ends on its own) and verifies every mounted expectation.
 ///
 /// ```
 /// # #[tokio::main] async fn main() -> opencti_mock::Result<()> {
@@ -38,6 +42,8 @@ pub struct MockPlatform {
     url: String,
     admin_token: String,
     stop: Option<oneshot::Sender<()>>,
+    /// The task running `Platform::serve`: the one task not on the platform's tracker, as
+    /// it is the one waiting for the tracker; `close` waits for it.
     served: Option<tokio::task::JoinHandle<()>>,
     pub(crate) expectations: Arc<Mutex<Vec<Box<dyn Verify>>>>,
 }
@@ -116,6 +122,14 @@ impl MockPlatform {
     }
 
     /// The platform's services (store, worker, settings).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // the implementation's services: prefer the typed accessors
+    /// assert!(platform.core().settings.mock.connector_users.is_empty());
+    /// # }
+    /// ```
     pub fn core(&self) -> &Core {
         &self.core
     }
@@ -565,17 +579,49 @@ impl MockPlatform {
         self.core.amqp.broker()
     }
 
-    /// Stops the platform and waits until it has stopped: the server is down and what it
-    /// declared on its broker is removed. Expectations are then verified, as on drop.
-    /// (Dropping the handle stops it too, but cannot wait for the broker clean-up.)
+    /// Stops the platform and waits until it has stopped: the server is down, what it
+    /// declared on its broker is removed, and every task it started (worker loops, job
+    /// lanes, automatic enrichment, broker consumers, HTTP connections) has ended.
+    /// Expectations are then verified, as on drop. (Dropping the handle stops it too, but
+    /// cannot wait.)
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let url = platform.url().to_string();
+    /// platform.close().await;
+    /// assert!(reqwest::get(format!("{url}/_mock/health")).await.is_err(), "nothing listens any more");
+    /// # }
+    /// ```
     pub async fn close(mut self) {
         self.shutdown();
         if let Some(served) = self.served.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(15), served).await;
+            // The stop bounds itself (the HTTP grace, then the tasks' bound): this only
+            // keeps a test from hanging if the serve task itself is stuck.
+            if tokio::time::timeout(CLOSE_BOUND, served).await.is_err() {
+                tracing::error!("the platform did not stop within {CLOSE_BOUND:?}; tasks left: {:?}", self.core.tasks.live());
+            }
         }
     }
 
-    /// Stops the server (expectations are verified when the handle is dropped).
+    /// How many tasks the platform started are still running (0 once [`close`](Self::close)
+    /// has returned). For tests of the platform's own shutdown.
+    #[doc(hidden)]
+    pub fn tasks_running(&self) -> usize {
+        self.core.tasks.len()
+    }
+
+    /// Stops the server, after which the platform stops its tasks (expectations are
+    /// verified when the handle is dropped).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let mut platform = opencti_mock::MockPlatform::start().await;
+    /// platform.shutdown();
+    /// // what it received can still be read
+    /// assert!(platform.works().is_empty());
+    /// # }
+    /// ```
     pub fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -586,7 +632,10 @@ impl MockPlatform {
 impl Drop for MockPlatform {
     fn drop(&mut self) {
         self.shutdown();
-        // Not closed: the runtime may stop before the server task cleans the broker up.
+        // Not closed: nothing can be awaited here, and the runtime may stop before the
+        // server task gets to stop the platform. Every task ends on its own once cancelled.
+        self.core.tasks.cancel();
+        // Nor can the server task be counted on to clean the broker up.
         if self.served.is_some()
             && let Some(broker) = self.core.amqp.broker()
         {

@@ -6,6 +6,12 @@
 //! [`MockPlatform`] is the in-process handle for Rust tests: it binds a random port by
 //! default, exposes the state and transcript, and verifies mounted expectations when it
 //! is dropped (logging instead of panicking if the thread is already panicking).
+//!
+//! Every task a platform starts runs under its [`Tasks`] (in [`Core`]): one cancellation
+//! token, one tracker. [`Platform::serve`] ends by cancelling the token, shutting the
+//! broker down and waiting for the tracker, so once it returns — and so once
+//! [`MockPlatform::close`] returns — nothing the platform started is running. Dropping a
+//! [`MockPlatform`] cannot wait, but cancels the token: every task then ends on its own.
 
 mod builder;
 mod connector_env;
@@ -23,6 +29,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::tasks::Tasks;
+
 use crate::amqp::{Broker, BrokerOptions, Endpoint};
 use crate::config::{BrokerMode, Settings};
 use crate::core::Core;
@@ -36,12 +44,14 @@ use crate::store::{Clock, Store};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long the platform's tasks get to end once cancelled. They end as soon as they see
+/// the cancellation; past this, the stop logs the ones left and returns anyway.
+const TASKS_BOUND: Duration = Duration::from_secs(10);
 
 /// One platform instance, ready to serve.
 pub struct Platform {
     core: Core,
     schema: async_graphql::dynamic::Schema,
-    stop: watch::Sender<bool>,
 }
 
 impl Platform {
@@ -50,7 +60,9 @@ impl Platform {
     pub fn new(settings: Settings, clock: Clock, public_url: String) -> Result<Platform> {
         let admin_token = settings.app.admin.token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let retention = settings.transcript_retention().map_err(|e| Error::Config(e.to_string()))?;
-        // The checks' tables are built once per process, off the start-up path.
+        // The checks' tables are built once per process, off the start-up path. A plain
+        // thread, not a platform task: it is the process's (a `OnceLock`), owes nothing to
+        // this platform, holds none of its state and ends on its own in milliseconds.
         std::thread::spawn(crate::ingest::rules::warm_up);
         let store = Store::new(settings.mock.profile, &admin_token, clock, retention);
         let now = store.clock().now();
@@ -76,9 +88,9 @@ impl Platform {
         })?;
         crate::ingest::seed_built_ins(&store).map_err(|e| Error::Config(format!("built-in marking refused: {e}")))?;
         store.write(|s| s.queues.objects_max_refs = settings.mock.objects_max_refs);
-        let (stop, stop_rx) = watch::channel(false);
+        let tasks = Tasks::new();
         let amqp = Arc::new(crate::amqp::Link::default());
-        let worker = Worker::new(store.clone(), stop_rx.clone(), amqp.clone());
+        let worker = Worker::new(store.clone(), tasks.clone(), amqp.clone());
         // Platforms sharing a broker must not share queues: unless a prefix is configured,
         // each instance that may use a broker takes its own.
         let prefix = match (&settings.rabbitmq.queue_prefix, settings.mock.broker) {
@@ -88,10 +100,10 @@ impl Platform {
         };
         let names = QueueNames::new(prefix.as_deref());
         let (settings, keys) = (Arc::new(settings), Arc::new(ConnectorKeys::generate()));
-        let jobs = crate::jobs::Dispatcher::new(store.clone(), settings.clone(), keys.clone(), amqp.clone(), stop_rx);
-        let core = Core { store, worker, settings, keys, names, public_url: public_url.into(), amqp, jobs };
+        let jobs = crate::jobs::Dispatcher::new(store.clone(), settings.clone(), keys.clone(), amqp.clone(), tasks.clone());
+        let core = Core { store, worker, settings, keys, names, public_url: public_url.into(), amqp, jobs, tasks };
         let schema = crate::graphql::shared_schema().map_err(Error::Other)?;
-        Ok(Platform { core, schema, stop })
+        Ok(Platform { core, schema })
     }
 
     /// The platform's services.
@@ -124,6 +136,7 @@ impl Platform {
             names: self.core.names.clone(),
             prefetch: settings.mock.amqp_prefetch,
             keep: settings.mock.keep_broker_objects,
+            tasks: self.core.tasks.clone(),
         };
         let endpoint = Endpoint::from_settings(&settings.rabbitmq);
         let configured = match Broker::connect(endpoint.clone(), options.clone(), self.core.worker.clone()).await {
@@ -165,7 +178,9 @@ impl Platform {
         }
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then stops the worker.
+    /// Serves HTTP on `listener` until `shutdown` completes, then stops the platform: the
+    /// token is cancelled, the broker shut down, and every task the platform started has
+    /// ended when this returns (or, past a generous bound, is logged by kind).
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let settings = self.core.settings.clone();
         let state = AppState {
@@ -175,14 +190,15 @@ impl Platform {
             introspection: !settings.app.graphql.playground.force_disabled_introspection,
             playground: settings.app.graphql.playground.enabled,
         };
-        tokio::spawn(crate::jobs::run_auto_enrichment(self.core.jobs.clone(), self.stop.subscribe()));
+        let tasks = self.core.tasks.clone();
+        tasks.spawn("auto enrichment", crate::jobs::run_auto_enrichment(self.core.jobs.clone(), tasks.token().clone()));
         let (grace_tx, mut grace_rx) = watch::channel(false);
         let signal = async move {
             shutdown.await;
             let _ = grace_tx.send(true);
         };
         let timeouts = crate::http::serve::Timeouts::of(&self.core.settings);
-        let server = crate::http::serve::serve(listener, router(state), timeouts, signal);
+        let server = crate::http::serve::serve(listener, router(state), timeouts, &tasks, signal);
         tokio::pin!(server);
         tokio::select! {
             () = &mut server => {},
@@ -191,9 +207,13 @@ impl Platform {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => {},
         };
-        let _ = self.stop.send(true);
+        tasks.cancel();
         if let Some(broker) = self.core.amqp.broker() {
             broker.shutdown().await;
+        }
+        if let Err(left) = tasks.close_and_wait(TASKS_BOUND).await {
+            let left: Vec<String> = left.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+            tracing::error!("platform stopped with tasks still running after {TASKS_BOUND:?}: {}", left.join(", "));
         }
         Ok(())
     }
