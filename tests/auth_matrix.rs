@@ -173,7 +173,7 @@ impl Row {
 
 /// Every root field, every edit operation, and the meta fields.
 fn rows() -> Vec<Row> {
-    let sdl = Sdl::parse(opencti_mock::graphql::SDL);
+    let sdl = Sdl::parse(&opencti_mock::graphql::TEXTS.join("\n"));
     let mut rows: Vec<Row> = sdl.root_fields().into_iter().map(|f| Row::of(RowKind::Root(f.operation), f)).collect();
     rows.extend(sdl.edit_operations().into_iter().map(|f| Row::of(RowKind::EditOperation, f)));
     let meta = |field: &str, query: &str, rule| Row {

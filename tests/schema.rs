@@ -1,11 +1,13 @@
 //! The schema builder's guarantees: declared means implemented, and the reverse.
 
-use opencti_mock::graphql::builder::{BuildError, Registry, build};
-use opencti_mock::graphql::{SDL, registry};
+use opencti_mock::graphql::builder::{BuildError, Definitions, Registry, build};
+use opencti_mock::graphql::{definitions, registry};
 
 #[test]
 fn the_platform_schema_builds_with_every_resolver() {
-    let schema = build(SDL, registry(), true, |b| b).expect("builds");
+    let definitions = definitions().expect("the schema's texts parse");
+    let registry = registry(&definitions);
+    let schema = build(definitions, registry, true, |b| b).expect("builds");
     let sdl = schema.sdl();
     for op in ["registerConnector", "pingConnector", "workAdd", "stixBundlePush", "connectorsForWorker", "isWorkAlive"] {
         assert!(sdl.contains(op), "{op} is in the schema");
@@ -16,7 +18,7 @@ fn the_platform_schema_builds_with_every_resolver() {
 fn a_root_field_without_a_resolver_fails_the_build_by_name() {
     let sdl = "type Query { about: String }";
 
-    let err = match build(sdl, Registry::default(), true, |b| b) {
+    let err = match build(Definitions::parse(&[sdl]).expect("parses"), Registry::default(), true, |b| b) {
         Err(e) => e,
         Ok(_) => panic!("a root field without resolver must be refused"),
     };
@@ -31,7 +33,7 @@ fn a_resolver_for_an_undeclared_field_fails_the_build_by_name() {
     r.sync("Query", "about", |_| Ok(None));
     r.sync("Query", "ghost", |_| Ok(None));
 
-    let err = match build(sdl, r, true, |b| b) {
+    let err = match build(Definitions::parse(&[sdl]).expect("parses"), r, true, |b| b) {
         Err(e) => e,
         Ok(_) => panic!("an undeclared resolver must be refused"),
     };

@@ -296,10 +296,78 @@ fn shorten<'a>(v: FieldValue<'static>) -> FieldValue<'a> {
 }
 
 /// The SDL parsed, with every `extend type` merged into its base definition.
-struct Definitions {
+///
+/// Parsed once per schema: pest parsing ~190 KB of SDL is most of a platform's start-up,
+/// so the executable schema ([`build`]), the [`TypeInfo`] the resolvers read and the root
+/// fields each text declares ([`Definitions::roots_of`]) all come from this one parse.
+pub struct Definitions {
     query: String,
     mutation: Option<String>,
     types: Vec<TypeDefinition>,
+    /// The root fields each text declares (`(root type, field)`), in the order of the texts.
+    roots: Vec<Vec<(String, String)>>,
+}
+
+impl Definitions {
+    /// Parses the texts of one schema (`extend type` in any text merges into the
+    /// definition of any other).
+    pub fn parse(texts: &[&str]) -> Result<Definitions, BuildError> {
+        let docs = texts
+            .iter()
+            .map(|t| async_graphql::parser::parse_schema(t).map_err(|e| BuildError::Sdl(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut query = "Query".to_string();
+        let mut mutation: Option<String> = None;
+        for def in docs.iter().flat_map(|d| &d.definitions) {
+            if let TypeSystemDefinition::Schema(s) = def {
+                if let Some(q) = &s.node.query {
+                    query = q.node.to_string();
+                }
+                if let Some(m) = &s.node.mutation {
+                    mutation = Some(m.node.to_string());
+                }
+            }
+        }
+        let mut types: Vec<TypeDefinition> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut extensions = Vec::new();
+        let mut roots = Vec::with_capacity(docs.len());
+        for doc in docs {
+            let mut declared = Vec::new();
+            for def in doc.definitions {
+                let TypeSystemDefinition::Type(t) = def else { continue };
+                let name = t.node.name.node.as_str();
+                if let TypeKind::Object(o) = &t.node.kind
+                    && (name == query || mutation.as_deref() == Some(name))
+                {
+                    declared.extend(o.fields.iter().map(|f| (name.to_string(), f.node.name.node.to_string())));
+                }
+                if t.node.extend {
+                    extensions.push(t.node);
+                } else {
+                    index.insert(name.to_string(), types.len());
+                    types.push(t.node);
+                }
+            }
+            roots.push(declared);
+        }
+        for ext in extensions {
+            let name = ext.name.node.to_string();
+            match index.get(&name) {
+                Some(&i) => merge_into(&mut types[i], ext)?,
+                None => {
+                    return Err(BuildError::Invalid(format!("`extend type {name}` extends a type the schema does not define")));
+                }
+            }
+        }
+        Ok(Definitions { query, mutation, types, roots })
+    }
+
+    /// The root fields (`(root type, field)`) that the `text`-th text declares, in its
+    /// definitions or its extensions of the roots.
+    pub fn roots_of(&self, text: usize) -> &[(String, String)] {
+        self.roots.get(text).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Appends the members of an extension to its base definition.
@@ -322,41 +390,6 @@ fn merge_into(base: &mut TypeDefinition, ext: TypeDefinition) -> Result<(), Buil
         _ => return Err(BuildError::Invalid(format!("`extend` of {name} is not of the kind of its definition"))),
     }
     Ok(())
-}
-
-fn definitions(sdl: &str) -> Result<Definitions, BuildError> {
-    let doc = async_graphql::parser::parse_schema(sdl).map_err(|e| BuildError::Sdl(e.to_string()))?;
-    let mut query = "Query".to_string();
-    let mut mutation: Option<String> = None;
-    let mut types: Vec<TypeDefinition> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut extensions = Vec::new();
-    for def in doc.definitions {
-        match def {
-            TypeSystemDefinition::Schema(s) => {
-                if let Some(q) = &s.node.query {
-                    query = q.node.to_string();
-                }
-                if let Some(m) = &s.node.mutation {
-                    mutation = Some(m.node.to_string());
-                }
-            }
-            TypeSystemDefinition::Type(t) if t.node.extend => extensions.push(t.node),
-            TypeSystemDefinition::Type(t) => {
-                index.insert(t.node.name.node.to_string(), types.len());
-                types.push(t.node);
-            }
-            TypeSystemDefinition::Directive(_) => {}
-        }
-    }
-    for ext in extensions {
-        let name = ext.name.node.to_string();
-        match index.get(&name) {
-            Some(&i) => merge_into(&mut types[i], ext)?,
-            None => return Err(BuildError::Invalid(format!("`extend type {name}` extends a type the schema does not define"))),
-        }
-    }
-    Ok(Definitions { query, mutation, types })
 }
 
 /// A field of an object or interface type, as declared.
@@ -417,8 +450,12 @@ pub struct TypeInfo {
 impl TypeInfo {
     /// Reads `sdl` (extensions merged).
     pub fn from_sdl(sdl: &str) -> Result<TypeInfo, BuildError> {
-        let defs = definitions(sdl)?;
-        let mut info = TypeInfo { query: defs.query, mutation: defs.mutation, ..TypeInfo::default() };
+        Ok(TypeInfo::of(&Definitions::parse(&[sdl])?))
+    }
+
+    /// Reads parsed definitions.
+    pub fn of(defs: &Definitions) -> TypeInfo {
+        let mut info = TypeInfo { query: defs.query.clone(), mutation: defs.mutation.clone(), ..TypeInfo::default() };
         let fields_of = |fields: &[async_graphql::Positioned<async_graphql::parser::types::FieldDefinition>]| {
             fields
                 .iter()
@@ -453,7 +490,7 @@ impl TypeInfo {
                 TypeKind::Scalar => {}
             }
         }
-        Ok(info)
+        info
     }
 
     /// Whether a value of the object type `concrete` can stand where `declared` is expected:
@@ -492,15 +529,15 @@ impl TypeInfo {
     }
 }
 
-/// Builds the executable schema from `sdl` and `registry`, with `data` available to every
-/// resolver and introspection on or off.
+/// Builds the executable schema from the parsed SDL and `registry`, with `data` available
+/// to every resolver and introspection on or off.
 pub fn build(
-    sdl: &str,
+    definitions: Definitions,
     registry: Registry,
     introspection: bool,
     data: impl FnOnce(SchemaBuilder) -> SchemaBuilder,
 ) -> Result<Schema, BuildError> {
-    let Definitions { query, mutation, types } = definitions(sdl)?;
+    let Definitions { query, mutation, types, .. } = definitions;
     let abstract_types: HashSet<String> = types
         .iter()
         .filter(|t| matches!(t.kind, TypeKind::Interface(_) | TypeKind::Union(_)))
@@ -645,6 +682,21 @@ mod tests {
     }
 
     #[test]
+    fn each_text_reports_the_root_fields_it_declares() {
+        let core = "schema { query: Query mutation: Mutation } type Query { about: String } type Mutation { ping: Int }";
+        let module =
+            "type Thing { id: ID } extend type Query { thing: Thing things: [Thing] } extend type Mutation { thingAdd: Thing }";
+
+        let defs = Definitions::parse(&[core, module]).expect("parses");
+
+        let pairs = |text| defs.roots_of(text).iter().map(|(t, f)| format!("{t}.{f}")).collect::<Vec<_>>();
+        assert_eq!(pairs(0), ["Query.about", "Mutation.ping"]);
+        assert_eq!(pairs(1), ["Query.thing", "Query.things", "Mutation.thingAdd"]);
+        assert!(defs.roots_of(2).is_empty());
+        assert!(TypeInfo::of(&defs).field("Query", "thing").is_some(), "the extension is merged");
+    }
+
+    #[test]
     fn an_extension_of_an_undefined_type_fails_by_name() {
         let err = TypeInfo::from_sdl("type Query { a: Int } extend type Ghost { b: Int }").unwrap_err();
 
@@ -656,7 +708,7 @@ mod tests {
         let mut r = Registry::default();
         r.json("Query", "thing", |_| Ok(serde_json::json!({"__typename": "Thing", "name": 42, "size": "7"})));
         r.json("Query", "other", |_| Ok(serde_json::Value::Null));
-        let schema = build(SDL, r, false, |b| b.data(Caller::default())).expect("builds");
+        let schema = build(Definitions::parse(&[SDL]).expect("parses"), r, false, |b| b.data(Caller::default())).expect("builds");
 
         let response = schema.execute("{ thing { name ... on Thing { size } } other { id } }").await;
 

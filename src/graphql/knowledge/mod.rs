@@ -62,36 +62,21 @@ pub const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("artifactImport", "file contents are not stored, so an artifact cannot be built from one"),
 ];
 
-/// The root fields `knowledge.graphql` declares, as `(root type, field)`.
-fn declared_roots() -> Vec<(String, String)> {
-    let Ok(doc) = async_graphql::parser::parse_schema(SDL) else { return Vec::new() };
-    let mut out = Vec::new();
-    for def in doc.definitions {
-        if let async_graphql::parser::types::TypeSystemDefinition::Type(t) = def
-            && let async_graphql::parser::types::TypeKind::Object(o) = &t.node.kind
-            && (t.node.name.node == "Query" || t.node.name.node == "Mutation")
-        {
-            for f in &o.fields {
-                out.push((t.node.name.node.to_string(), f.node.name.node.to_string()));
-            }
-        }
-    }
-    out
-}
-
-/// Registers every resolver of the entity API. `info` is the merged schema.
-pub fn register(r: &mut Registry, info: TypeInfo) {
+/// Registers every resolver of the entity API: `info` is the merged schema, `roots` the
+/// root fields `knowledge.graphql` declares (`(root type, field)`).
+pub fn register(r: &mut Registry, info: TypeInfo, roots: &[(String, String)]) {
     let api: Shared = Arc::new(Api { info });
-    for (root, field) in declared_roots() {
-        let Some(f) = api.info.field(&root, &field) else { continue };
+    for (root, field) in roots {
+        let (root, field) = (root.as_str(), field.as_str());
+        let Some(f) = api.info.field(root, field) else { continue };
         let returns = named(&f.ty).to_string();
         if let Some((_, why)) = NOT_SUPPORTED.iter().find(|(n, _)| *n == field) {
-            let name = field.clone();
-            r.json(&root, &field, move |_| Err(not_supported(&name, why)));
+            let name = field.to_string();
+            r.json(root, field, move |_| Err(not_supported(&name, why)));
         } else if root == "Query" {
-            register_query(r, &api, &field, &returns);
-        } else if !edit::register_root(r, &api, &field, &returns) {
-            add::register(r, &api, &field, &returns);
+            register_query(r, &api, field, &returns);
+        } else if !edit::register_root(r, &api, field, &returns) {
+            add::register(r, &api, field, &returns);
         }
     }
     edit::register_operations(r, &api);
