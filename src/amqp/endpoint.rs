@@ -68,6 +68,7 @@ impl Endpoint {
 
 /// The largest frame the platform's connection accepts (the broker's default is 128 KiB).
 /// lapin keeps two buffers of 32 frames per connection, zero-filled: 8 MiB at the broker's
-/// default, a third of an idle platform's memory; 1 MiB at this size. A message larger than
-/// a frame is split into several, as the protocol has it, so nothing else changes.
-const FRAME_MAX: u32 = 16 * 1024;
+/// default, a third of an idle platform's memory; at 8 KiB (lapin's own starting size, so
+/// they never grow) 512 KiB. A message larger than a frame is split into several, as the
+/// protocol has it, so nothing else changes.
+const FRAME_MAX: u32 = 8 * 1024;
