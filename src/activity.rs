@@ -86,11 +86,9 @@ pub async fn activity(core: &Core) -> Activity {
     let mut activity = core.store.read(Activity::of);
     if let Some(broker) = core.amqp.broker() {
         let connectors: Vec<String> = core.store.read(|s| s.connectors.all().map(|c| c.id().to_string()).collect());
-        for id in connectors {
-            // A queue the broker does not know (being re-declared after a reconnection)
-            // holds nothing yet.
-            activity.broker_messages += u64::from(broker.push_ready(&id).await.unwrap_or(0));
-        }
+        // No connection (reconnecting): the queues are re-declared and consumed once it is
+        // back, and the messages they hold are counted then.
+        activity.broker_messages += broker.push_ready(&connectors).await.unwrap_or(0);
     }
     activity
 }

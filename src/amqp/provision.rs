@@ -209,22 +209,38 @@ impl Broker {
         total
     }
 
-    /// Messages ready in a connector's push queue right now (a passive declare: exact, unlike
-    /// the management API's periodic figures); unacknowledged ones are not counted.
-    pub async fn push_ready(&self, connector_id: &str) -> Result<u32, String> {
+    /// Messages ready in these connectors' push queues right now, summed (passive declares:
+    /// exact, unlike the management API's periodic figures); unacknowledged ones are not
+    /// counted, nor queues the broker does not know (being re-declared after a
+    /// reconnection, they hold nothing yet).
+    ///
+    /// One channel for all of them: the broker closes a channel whose passive declare names
+    /// no queue, so only then is another opened, for the queues left.
+    pub async fn push_ready(&self, connector_ids: &[String]) -> Result<u64, String> {
         let session = self.current().await?;
-        let q = self.inner.names.connector(connector_id);
-        let channel = session.conn.create_channel().await.map_err(|e| format!("cannot open a channel: {e}"))?;
-        let declared = channel
-            .queue_declare(
-                ShortString::from(q.push.clone()),
-                QueueDeclareOptions { passive: true, ..Default::default() },
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| format!("{} is not declared: {e}", q.push));
-        close_channel(&channel, "counted").await;
-        declared.map(|d| d.message_count())
+        let mut channel = None;
+        let mut ready = 0;
+        for id in connector_ids {
+            let open = match channel.take() {
+                Some(c) => c,
+                None => session.conn.create_channel().await.map_err(|e| format!("cannot open a channel: {e}"))?,
+            };
+            let declared = open
+                .queue_declare(
+                    ShortString::from(self.inner.names.connector(id).push),
+                    QueueDeclareOptions { passive: true, ..Default::default() },
+                    FieldTable::default(),
+                )
+                .await;
+            if let Ok(d) = declared {
+                ready += u64::from(d.message_count());
+                channel = Some(open);
+            }
+        }
+        if let Some(c) = channel {
+            close_channel(&c, "counted").await;
+        }
+        Ok(ready)
     }
 
     /// Deletes, over AMQP, the queues this platform declared and its exchanges when they are

@@ -23,7 +23,7 @@ pub async fn wait_for_ingestion(platform: &MockPlatform, connector_id: &str, lim
     loop {
         let internal = platform.read(|s| s.queues.pending(connector_id));
         let on_broker = match platform.broker() {
-            Some(b) => b.push_ready(connector_id).await.unwrap_or(0),
+            Some(b) => b.push_ready(&[connector_id.to_string()]).await.unwrap_or(0),
             None => 0,
         };
         if (internal == 0 && on_broker == 0) || tokio::time::Instant::now() >= deadline {
