@@ -369,16 +369,22 @@ async fn soak() -> Vec<String> {
     problems
 }
 
-/// The mock's broker connections as the management API lists them: their names.
-async fn broker_connections(management: &str, client_name: &str) -> HashSet<String> {
+/// A list from the broker's management API (`path` below `/api/`).
+async fn management_list(management: &str, path: &str) -> Vec<Value> {
     let resp = reqwest::Client::new()
-        .get(format!("{management}connections"))
+        .get(format!("{management}{path}"))
         .basic_auth("guest", Some("guest"))
         .send()
         .await
         .expect("the management API answers");
-    let all: Vec<Value> = resp.json().await.expect("JSON");
-    all.iter()
+    resp.json().await.expect("JSON")
+}
+
+/// The mock's broker connections as the management API lists them: their names.
+async fn broker_connections(management: &str, client_name: &str) -> HashSet<String> {
+    management_list(management, "connections")
+        .await
+        .iter()
         .filter(|c| c.pointer("/client_properties/connection_name").and_then(Value::as_str) == Some(client_name))
         .filter_map(|c| c["name"].as_str().map(str::to_string))
         .collect()
@@ -387,14 +393,9 @@ async fn broker_connections(management: &str, client_name: &str) -> HashSet<Stri
 /// Messages the broker delivered again (after a lost connection) from the push queues of
 /// `prefix`, as its management API counts them (`message_stats.redeliver`).
 async fn redelivered(management: &str, prefix: &str) -> u64 {
-    let resp = reqwest::Client::new()
-        .get(format!("{management}queues/%2F"))
-        .basic_auth("guest", Some("guest"))
-        .send()
+    management_list(management, "queues/%2F")
         .await
-        .expect("the management API answers");
-    let all: Vec<Value> = resp.json().await.expect("JSON");
-    all.iter()
+        .iter()
         .filter(|q| q["name"].as_str().is_some_and(|n| n.starts_with(prefix) && n.contains("push_")))
         .filter_map(|q| q.pointer("/message_stats/redeliver").and_then(Value::as_u64))
         .sum()
