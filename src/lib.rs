@@ -27,14 +27,13 @@
 //! [`MockPlatformBuilder`], the [`ConnectorEnv`] a connector process runs with, its
 //! [`Activity`]), expectations ([`Expect`], [`matchers`], any [`Subject`]), and the values
 //! a test reads ([`Work`], [`ReceivedBundle`], [`Refusal`], [`StoredObject`], [`Job`]…).
-//! The modules below are the implementation: public only so that this workspace's own
-//! binary, integration tests, benches and fuzz targets can reach them, hidden from this
-//! documentation and not covered by semver.
+//! The rest is the implementation. The modules this workspace's own binary, integration
+//! tests, benches and fuzz targets reach into are public only for them, hidden from this
+//! documentation and not covered by semver; the others are private.
 
 #![warn(clippy::unwrap_used)]
 
-#[doc(hidden)]
-pub mod activity;
+mod activity;
 #[doc(hidden)]
 pub mod amqp;
 #[doc(hidden)]
@@ -48,12 +47,9 @@ pub mod config;
 pub mod conform;
 #[doc(hidden)]
 pub mod core;
-#[doc(hidden)]
-pub mod error;
-#[doc(hidden)]
-pub mod expect;
-#[doc(hidden)]
-pub mod filters;
+mod error;
+mod expect;
+mod filters;
 #[doc(hidden)]
 pub mod graphql;
 #[doc(hidden)]
@@ -62,16 +58,12 @@ pub mod http;
 pub mod ingest;
 #[doc(hidden)]
 pub mod jobs;
-#[doc(hidden)]
-pub mod keys;
-#[doc(hidden)]
-pub mod naming;
-#[doc(hidden)]
-pub mod platform;
+mod keys;
+mod naming;
+mod platform;
 #[doc(hidden)]
 pub mod profile;
-#[doc(hidden)]
-pub mod status;
+mod status;
 #[doc(hidden)]
 pub mod stix;
 #[doc(hidden)]

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value as Json, json};
 
 use crate::config::{DEFAULT_PORT, Settings};
-use crate::platform::{Platform, local_url, shutdown_signal};
+use crate::platform::{Platform, local_url};
 use crate::store::Clock;
 
 /// A mock OpenCTI platform for connector tests.
@@ -634,4 +634,26 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Resolves when the process gets Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
 }

@@ -49,8 +49,7 @@ pub use subject::Subject;
 pub(crate) use subject::describe_work;
 
 use crate::store::Store;
-use crate::store::transcript::{ReceivedBundle, ReceivedOperation, Refusal};
-use crate::store::works::Work;
+use crate::store::transcript::ReceivedOperation;
 use subject::sealed::{Collect, Mark};
 
 /// How many matching operations are expected.
@@ -165,24 +164,67 @@ impl<T: Subject> fmt::Debug for Expect<T> {
 }
 
 impl<T: Subject> Expect<T> {
-    /// An expectation with a first matcher (by default: at least one match).
+    /// An expectation with a first matcher (by default: at least one match). A closure
+    /// taking a reference to a subject is a matcher of that subject.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{Expect, MockPlatform, Work};
+    /// let platform = MockPlatform::start().await;
+    /// Expect::given(|w: &Work| w.connector_id == "never-registered").expect(0).mount(&platform);
+    /// assert_eq!(platform.verify(), Ok(()));
+    /// # }
+    /// ```
     pub fn given(matcher: impl Matcher<T> + 'static) -> Self {
         Expect { matchers: vec![Arc::new(matcher)], times: Times { min: 1, max: None }, name: None }
     }
 
     /// Adds a matcher (all must match).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{Expect, MockPlatform, matchers::{operation, succeeded}};
+    /// let platform = MockPlatform::start().await;
+    /// Expect::given(operation("Health")).and(succeeded()).expect(1).mount(&platform);
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+    /// assert_eq!(platform.verify(), Ok(()));
+    /// # }
+    /// ```
     pub fn and(mut self, matcher: impl Matcher<T> + 'static) -> Self {
         self.matchers.push(Arc::new(matcher));
         self
     }
 
     /// How many matches are expected: a number or a range (`1..`, `..=3`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{Expect, MockPlatform, matchers::operation};
+    /// let platform = MockPlatform::start().await;
+    /// Expect::given(operation("PingConnector")).expect(..=3).mount(&platform);
+    /// assert_eq!(platform.verify(), Ok(()), "none is at most three");
+    /// # }
+    /// ```
     pub fn expect(mut self, times: impl Into<Times>) -> Self {
         self.times = times.into();
         self
     }
 
     /// A name for failure reports.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{Expect, MockPlatform, matchers::operation};
+    /// let platform = MockPlatform::start().await;
+    /// Expect::given(operation("Health")).expect(1).named("asks for health").mount(&platform);
+    /// let report = platform.verify().unwrap_err();
+    /// assert!(report.contains("- asks for health: expected exactly 1 matching operation(s), received 0"), "{report}");
+    /// // met before the platform is dropped (a drop verifies every mounted expectation)
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+    /// # }
+    /// ```
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -220,13 +262,16 @@ impl<T: Subject> Mounted<T> {
 
 /// A mounted expectation of any subject, as the platform keeps them.
 pub(crate) trait Verify: Send + Sync {
-    /// `None` when met; else the failure line (labelled with `index` when unnamed) and
-    /// the subject's noun, for the report of what was received.
-    fn failure(&self, store: &Store, index: usize) -> Option<(String, &'static str)>;
+    /// `None` when met; else the failure line (labelled with `index` when unnamed).
+    fn failure(&self, store: &Store, index: usize) -> Option<String>;
+    /// The subject's noun: failed expectations of one subject share one report.
+    fn noun(&self) -> &'static str;
+    /// Everything of the subject the platform holds, numbered, for failure reports.
+    fn received_report(&self, store: &Store) -> String;
 }
 
 impl<T: Subject> Verify for Mounted<T> {
-    fn failure(&self, store: &Store, index: usize) -> Option<(String, &'static str)> {
+    fn failure(&self, store: &Store, index: usize) -> Option<String> {
         let (n, reset) = store.read(|s| (self.received(s).len() as u64, s.resets > self.mark.resets));
         if self.expect.times.contains(n) {
             return None;
@@ -237,8 +282,20 @@ impl<T: Subject> Verify for Mounted<T> {
         } else {
             ""
         };
-        let noun = T::NOUN;
-        Some((format!("- {label}: expected {} matching {noun}(s), received {n}{note}", self.expect.times), noun))
+        Some(format!("- {label}: expected {} matching {}(s), received {n}{note}", self.expect.times, T::NOUN))
+    }
+
+    fn noun(&self) -> &'static str {
+        T::NOUN
+    }
+
+    fn received_report(&self, store: &Store) -> String {
+        let lines: Vec<String> = store.read(|s| T::collect(s, &Mark::default()).iter().map(Collect::describe).collect());
+        if lines.is_empty() {
+            return format!("{}: none", T::TITLE);
+        }
+        let numbered: Vec<String> = lines.iter().enumerate().map(|(i, l)| format!("{}. {l}", i + 1)).collect();
+        format!("{}:\n{}", T::TITLE, numbered.join("\n"))
     }
 }
 
@@ -247,39 +304,20 @@ impl<T: Subject> Verify for Mounted<T> {
 /// failed expectations' subjects the platform received, numbered.
 pub(crate) fn verify_all(store: &Store, mounted: &[Box<dyn Verify>]) -> Result<(), String> {
     let mut failures = Vec::new();
-    let mut nouns: Vec<&'static str> = Vec::new();
+    let mut reports: Vec<(&'static str, String)> = Vec::new();
     for (i, m) in mounted.iter().enumerate() {
-        if let Some((line, noun)) = m.failure(store, i) {
+        if let Some(line) = m.failure(store, i) {
             failures.push(line);
-            if !nouns.contains(&noun) {
-                nouns.push(noun);
+            if !reports.iter().any(|(noun, _)| *noun == m.noun()) {
+                reports.push((m.noun(), m.received_report(store)));
             }
         }
     }
     if failures.is_empty() {
         return Ok(());
     }
-    let reports: Vec<String> = nouns.iter().map(|noun| received_report(store, noun)).collect();
+    let reports: Vec<String> = reports.into_iter().map(|(_, report)| report).collect();
     Err(format!("Verifications failed:\n{}\n{}", failures.join("\n"), reports.join("\n")))
-}
-
-/// Everything of one subject the platform holds, numbered, for failure reports.
-fn received_report(store: &Store, noun: &str) -> String {
-    fn lines<T: Subject>(store: &Store) -> Vec<String> {
-        store.read(|s| T::collect(s, &Mark::default()).iter().map(Collect::describe).collect())
-    }
-    let lines = match noun {
-        n if n == Work::NOUN => lines::<Work>(store),
-        n if n == ReceivedBundle::NOUN => lines::<ReceivedBundle>(store),
-        n if n == Refusal::NOUN => lines::<Refusal>(store),
-        _ => lines::<ReceivedOperation>(store),
-    };
-    let title = if noun == Work::NOUN { "Works".to_string() } else { format!("Received {noun}s") };
-    if lines.is_empty() {
-        return format!("{title}: none");
-    }
-    let numbered: Vec<String> = lines.iter().enumerate().map(|(i, l)| format!("{}. {l}", i + 1)).collect();
-    format!("{title}:\n{}", numbered.join("\n"))
 }
 
 /// A scoped expectation: verified when dropped.
@@ -311,11 +349,33 @@ impl<T: Subject> fmt::Debug for ExpectGuard<T> {
 
 impl<T: Subject> ExpectGuard<T> {
     /// What matched so far.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{Expect, MockPlatform, ReceivedOperation};
+    /// let platform = MockPlatform::start().await;
+    /// let all = Expect::given(|_: &ReceivedOperation| true).expect(0..).mount_as_scoped(&platform);
+    /// assert!(all.received().is_empty());
+    /// # }
+    /// ```
     pub fn received(&self) -> Vec<T> {
         self.store.read(|s| self.mounted.received(s))
     }
 
     /// Waits until the expectation is satisfied (or `timeout` elapses); returns whether it is.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::{Expect, MockPlatform, matchers::operation};
+    /// let platform = MockPlatform::start().await;
+    /// let health = Expect::given(operation("Health")).expect(1).mount_as_scoped(&platform);
+    /// assert!(!health.wait_until_satisfied(Duration::from_millis(10)).await, "nothing asked yet");
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+    /// assert!(health.wait_until_satisfied(Duration::from_secs(10)).await);
+    /// # }
+    /// ```
     pub async fn wait_until_satisfied(&self, timeout: Duration) -> bool {
         let m = &self.mounted;
         self.store.wait_until(timeout, |s| m.expect.times.contains(m.received(s).len() as u64)).await
@@ -324,8 +384,8 @@ impl<T: Subject> ExpectGuard<T> {
 
 impl<T: Subject> Drop for ExpectGuard<T> {
     fn drop(&mut self) {
-        if let Some((line, noun)) = self.mounted.failure(&self.store, 0) {
-            let report = format!("Verifications failed:\n{line}\n{}", received_report(&self.store, noun));
+        if let Some(line) = self.mounted.failure(&self.store, 0) {
+            let report = format!("Verifications failed:\n{line}\n{}", self.mounted.received_report(&self.store));
             if std::thread::panicking() {
                 tracing::error!("{report}");
             } else {

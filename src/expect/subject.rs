@@ -62,6 +62,8 @@ pub(crate) mod sealed {
     pub trait Collect: Sized {
         /// Noun for reports (`operation`, `bundle`…).
         const NOUN: &'static str;
+        /// Title of the list of everything received, in failure reports.
+        const TITLE: &'static str;
         /// Everything of this kind that arrived after `mark`, in order.
         fn collect(state: &State, mark: &Mark) -> Vec<Self>;
         /// One line for failure reports.
@@ -74,6 +76,7 @@ pub(crate) mod sealed {
 
     impl Collect for ReceivedOperation {
         const NOUN: &'static str = "operation";
+        const TITLE: &'static str = "Received operations";
         fn collect(state: &State, mark: &Mark) -> Vec<Self> {
             entries(state, mark, |k| match k {
                 EntryKind::Operation(op) => Some(op.clone()),
@@ -89,6 +92,7 @@ pub(crate) mod sealed {
 
     impl Collect for ReceivedBundle {
         const NOUN: &'static str = "bundle";
+        const TITLE: &'static str = "Received bundles";
         fn collect(state: &State, mark: &Mark) -> Vec<Self> {
             entries(state, mark, |k| match k {
                 EntryKind::Bundle(b) => Some(b.clone()),
@@ -103,6 +107,7 @@ pub(crate) mod sealed {
 
     impl Collect for Work {
         const NOUN: &'static str = "work";
+        const TITLE: &'static str = "Works";
         fn collect(state: &State, mark: &Mark) -> Vec<Self> {
             let mut works: Vec<Work> = state.works.all().filter(|w| !mark.works.contains(&w.id)).cloned().collect();
             works.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.id.cmp(&b.id)));
@@ -115,6 +120,7 @@ pub(crate) mod sealed {
 
     impl Collect for Refusal {
         const NOUN: &'static str = "refusal";
+        const TITLE: &'static str = "Received refusals";
         fn collect(state: &State, mark: &Mark) -> Vec<Self> {
             entries(state, mark, |k| match k {
                 EntryKind::Refused(r) => Some(r.clone()),

@@ -50,6 +50,14 @@ impl ConnectorEnv {
     }
 
     /// Sets a variable (replacing it if set).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token").var("CONNECTOR_LOG_LEVEL", "debug").var("CONNECTOR_LOG_LEVEL", "info");
+    /// assert_eq!(env.get("CONNECTOR_LOG_LEVEL"), Some("info"));
+    /// # }
+    /// ```
     pub fn var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
         self.vars.retain(|(k, _)| *k != key);
@@ -58,27 +66,72 @@ impl ConnectorEnv {
     }
 
     /// `CONNECTOR_ID` (a UUID; the platform refuses any other id).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token").id("0c41ab2f-7f3a-4b1e-9d43-6a3b8a1f1a01");
+    /// assert_eq!(env.connector_id(), "0c41ab2f-7f3a-4b1e-9d43-6a3b8a1f1a01");
+    /// # }
+    /// ```
     pub fn id(self, id: impl Into<String>) -> Self {
         self.var("CONNECTOR_ID", id)
     }
 
     /// `CONNECTOR_NAME`.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token");
+    /// assert_eq!(env.get("CONNECTOR_NAME"), Some("EXTERNAL_IMPORT"), "the type until named");
+    /// assert_eq!(env.name("My feed").get("CONNECTOR_NAME"), Some("My feed"));
+    /// # }
+    /// ```
     pub fn name(self, name: impl Into<String>) -> Self {
         self.var("CONNECTOR_NAME", name)
     }
 
     /// `CONNECTOR_SCOPE` (entity types or MIME types, comma-separated).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("INTERNAL_ENRICHMENT", "token").scope("IPv4-Addr,Domain-Name");
+    /// assert_eq!(env.get("CONNECTOR_SCOPE"), Some("IPv4-Addr,Domain-Name"));
+    /// assert_eq!(env.get("CONNECTOR_AUTO"), Some("false"), "jobs only when a test asks");
+    /// # }
+    /// ```
     pub fn scope(self, scope: impl Into<String>) -> Self {
         self.var("CONNECTOR_SCOPE", scope)
     }
 
     /// `CONNECTOR_QUEUE_PROTOCOL`: `amqp` or `api`.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// // an in-process platform has no broker unless given one: pycti pushes over HTTP
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token");
+    /// assert_eq!(env.get("CONNECTOR_QUEUE_PROTOCOL"), Some("api"));
+    /// assert_eq!(env.queue_protocol("amqp").get("CONNECTOR_QUEUE_PROTOCOL"), Some("amqp"));
+    /// # }
+    /// ```
     pub fn queue_protocol(self, protocol: impl Into<String>) -> Self {
         self.var("CONNECTOR_QUEUE_PROTOCOL", protocol)
     }
 
     /// Jobs over HTTP callbacks: `CONNECTOR_LISTEN_PROTOCOL=API` with the connector's
     /// listener on `port` (`CONNECTOR_LISTEN_PROTOCOL_API_PORT` and `…_URI`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("INTERNAL_ENRICHMENT", "token").listen_api(7070);
+    /// assert_eq!(env.get("CONNECTOR_LISTEN_PROTOCOL"), Some("API"));
+    /// assert_eq!(env.get("CONNECTOR_LISTEN_PROTOCOL_API_URI"), Some("http://127.0.0.1:7070"));
+    /// # }
+    /// ```
     pub fn listen_api(self, port: u16) -> Self {
         self.var("CONNECTOR_LISTEN_PROTOCOL", "API")
             .var("CONNECTOR_LISTEN_PROTOCOL_API_PORT", port.to_string())
@@ -86,16 +139,41 @@ impl ConnectorEnv {
     }
 
     /// A variable's value.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token");
+    /// assert_eq!(env.get("OPENCTI_TOKEN"), Some("token"));
+    /// assert_eq!(env.get("CONNECTOR_SCOPE"), None);
+    /// # }
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The connector's id (`CONNECTOR_ID`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token");
+    /// assert!(uuid::Uuid::parse_str(env.connector_id()).is_ok(), "a fresh UUID");
+    /// # }
+    /// ```
     pub fn connector_id(&self) -> &str {
         self.get("CONNECTOR_ID").unwrap_or_default()
     }
 
     /// Every variable, in the order set.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", "token");
+    /// assert_eq!(env.vars()[0], ("OPENCTI_URL".to_string(), platform.url().to_string()));
+    /// # }
+    /// ```
     pub fn vars(&self) -> &[(String, String)] {
         &self.vars
     }
