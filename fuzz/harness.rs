@@ -281,9 +281,9 @@ pub fn bundle_push(data: &[u8]) {
         cleanup_inconsistent: mode & 2 != 0,
         draft_id: None,
     };
-    let Ok(receipt) = api_push(&core.worker, push) else { return };
+    let Ok(work_id) = api_push(&core.worker, push) else { return };
     drain(&core.store);
-    let (pending, work) = core.store.read(|s| (s.queues.pending(CONNECTOR_ID), s.works.get(&receipt.work_id).cloned()));
+    let (pending, work) = core.store.read(|s| (s.queues.pending(CONNECTOR_ID), s.works.get(&work_id).cloned()));
     let work = work.expect("the pushed bundle's work exists");
     let uncounted = i64::from(profile == Profile::V6_9 && with_work && BundleEnvelope::count_objects(text) == 1);
     if pending == 0 {

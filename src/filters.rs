@@ -165,15 +165,6 @@ impl FilterGroup {
         self.filter_groups.iter().try_for_each(|g| g.check(known_key))
     }
 
-    /// Every key used, nested groups included.
-    pub fn keys(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.filters.iter().flat_map(|f| f.key.names()).collect();
-        for g in &self.filter_groups {
-            out.extend(g.keys());
-        }
-        out
-    }
-
     /// The filters of every level, nested groups included.
     pub fn all_filters(&self) -> Vec<&Filter> {
         let mut out: Vec<&Filter> = self.filters.iter().collect();

@@ -37,11 +37,6 @@ impl ConnectorKeys {
         ConnectorKeys { signing: SigningKey::generate(&mut rand::rngs::OsRng), kid: self.kid.clone() }
     }
 
-    /// The key id.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// The public JWK Set as the JSON string registration returns.
     pub fn jwks(&self) -> String {
         let x = URL_SAFE_NO_PAD.encode(self.signing.verifying_key().to_bytes());

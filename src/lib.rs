@@ -27,51 +27,72 @@
 //! [`MockPlatformBuilder`], the [`ConnectorEnv`] a connector process runs with, its
 //! [`Activity`]), expectations ([`Expect`], [`matchers`], any [`Subject`]), and the values
 //! a test reads ([`Work`], [`ReceivedBundle`], [`Refusal`], [`StoredObject`], [`Job`]…).
-//! The rest is the implementation. The modules this workspace's own binary, integration
-//! tests, benches and fuzz targets reach into are public only for them, hidden from this
-//! documentation and not covered by semver; the others are private.
+//! The rest is the implementation, private to the crate. (This workspace's own integration
+//! tests, benches and fuzz targets see it through the `internals` feature, which is not
+//! covered by semver; the binary's command line is the hidden `cli` module.)
 
 #![warn(clippy::unwrap_used)]
 
+/// Declares implementation items (modules, and a few methods of the handle) private to the
+/// crate, or public with the `internals` feature, which only this workspace's own
+/// integration tests, benches and fuzz targets turn on (a dev-dependency of the package on
+/// itself). Without it, as every dependent crate builds it, the dead-code lint sees the whole
+/// implementation.
+macro_rules! internal {
+    ($(mod $module:ident;)*) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $module;
+        #[cfg(not(feature = "internals"))]
+        mod $module;
+    )*};
+    ($(#[$attr:meta])* fn $($item:tt)*) => {
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        $(#[$attr])* pub fn $($item)*
+        #[cfg(not(feature = "internals"))]
+        $(#[$attr])* pub(crate) fn $($item)*
+    };
+    ($(#[$attr:meta])* async fn $($item:tt)*) => {
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        $(#[$attr])* pub async fn $($item)*
+        #[cfg(not(feature = "internals"))]
+        $(#[$attr])* pub(crate) async fn $($item)*
+    };
+}
+
+internal! {
+    mod amqp;
+    mod buffer;
+    mod config;
+    mod core;
+    mod graphql;
+    mod http;
+    mod ingest;
+    mod jobs;
+    mod profile;
+    mod stix;
+    mod store;
+    mod tasks;
+    mod validate;
+}
+// The conformance gate (`opencti-mock conform`), with its suites.
+#[cfg(feature = "gate")]
+internal! {
+    mod conform;
+}
 mod activity;
-#[doc(hidden)]
-pub mod amqp;
-#[doc(hidden)]
-pub mod buffer;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
-#[doc(hidden)]
-pub mod config;
-#[doc(hidden)]
-pub mod conform;
-#[doc(hidden)]
-pub mod core;
 mod error;
 mod expect;
 mod filters;
-#[doc(hidden)]
-pub mod graphql;
-#[doc(hidden)]
-pub mod http;
-#[doc(hidden)]
-pub mod ingest;
-#[doc(hidden)]
-pub mod jobs;
 mod keys;
 mod naming;
 mod platform;
-#[doc(hidden)]
-pub mod profile;
 mod status;
-#[doc(hidden)]
-pub mod stix;
-#[doc(hidden)]
-pub mod store;
-#[doc(hidden)]
-pub mod tasks;
-#[doc(hidden)]
-pub mod validate;
 
 // The platform and what a test does with it.
 pub use activity::Activity;
@@ -98,7 +119,8 @@ pub use store::transcript::{ReceivedBundle, ReceivedOperation, Refusal, RefusalK
 pub use store::works::{Work, WorkMessage, WorkStatus};
 
 /// One platform instance ready to serve on a socket of your own (what `opencti-mock serve`
-/// and [`MockPlatform`] run); not needed in tests.
+/// and [`MockPlatform`] run), for this workspace's fuzz targets (the `internals` feature).
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use platform::Platform;
 

@@ -1,6 +1,7 @@
 //! The schema builder's guarantees: declared means implemented, and the reverse.
 
-use opencti_mock::graphql::builder::{BuildError, Definitions, Registry, build};
+use opencti_mock::graphql::builder::{BuildError, Registry, build};
+use opencti_mock::graphql::sdl::Definitions;
 use opencti_mock::graphql::{definitions, registry};
 
 #[test]

@@ -99,16 +99,6 @@ impl BodyBuf {
         }
     }
 
-    /// Number of bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether it holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Keeps only `range`, moved to the front.
     fn keep_range(&mut self, range: std::ops::Range<usize>) {
         let n = range.len();
@@ -177,7 +167,7 @@ mod tests {
         for _ in 0..10 {
             b.extend(&chunk, usize::MAX).unwrap();
         }
-        assert_eq!(b.len(), 10 * 300 * 1024);
+        assert_eq!(b.as_slice().len(), 10 * 300 * 1024);
         assert!(matches!(b.storage, Storage::Mapped(_)));
         assert!(b.as_slice().iter().all(|&c| c == b'a'));
     }

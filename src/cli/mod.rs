@@ -3,7 +3,7 @@
 //! Flags are a third configuration source, over the config file and the environment
 //! (`APP__PORT`…); each flag lists its environment variable in `--help`.
 
-pub mod validate;
+mod validate;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -496,7 +496,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
 }
 
 /// `opencti-mock validate`: checks every file, prints the report on `out`, returns the
-/// exit code (0, 1 or 2; see [`mod@validate`]).
+/// exit code (0, 1 or 2; see `src/cli/validate.rs`).
 pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> std::io::Result<u8> {
     use validate::{Summary, check_file, render_json, render_text};
     let reports: Vec<_> = args.files.iter().map(|f| check_file(f)).collect();

@@ -2,7 +2,7 @@
 //! mixed.
 //!
 //! - **errors**: what the platform would refuse when a connector sends the bundle
-//!   ([`crate::ingest::rules::refusals_in_bundle`]: references resolvable in the file or to a
+//!   ([`crate::ingest::bundle_file::refusals_in_bundle`]: references resolvable in the file or to a
 //!   built-in marking count as resolved), each with the work error text pycti would record;
 //! - **findings**: where the objects depart from STIX 2.1 ([`crate::validate::bundle::validate_bundle`],
 //!   advisory).
@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::ingest::rules::refusals_in_bundle;
+use crate::ingest::bundle_file::refusals_in_bundle;
 use crate::stix::markings;
 use crate::validate::Finding;
 use crate::validate::bundle::validate_bundle;

@@ -17,33 +17,29 @@
 //! as the platform's directive: no user → `AUTH_REQUIRED`; missing capability →
 //! `FORBIDDEN_ACCESS`.
 //!
-//! The SDL may be split over several texts (`schema.graphql`, `knowledge.graphql`): an
-//! `extend type X { ... }` definition is merged into `X` (fields, interfaces, enum values,
-//! union members, input fields appended) before anything is registered, as the platform
-//! merges its module schemas. `scalar Upload` is async-graphql's own upload type
+//! It builds from [`Definitions`], the SDL's texts parsed with their `extend type` blocks
+//! merged (see [`super::sdl`]). `scalar Upload` is async-graphql's own upload type
 //! (`SchemaBuilder::enable_uploading`), so multipart requests bind files to it.
 //!
-//! [`TypeInfo`] is the SDL read as data (fields and their types, the implementers of each
-//! interface, the members of each union), for resolvers registered generically by field
-//! name or return type. A [`Handler::Json`] resolver returns plain JSON; the builder
+//! A [`Handler::Json`] resolver returns plain JSON; the builder
 //! converts it to the field's declared type (abstract values tagged with their
 //! `__typename`, scalars coerced), as it does for fields read from their parent.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Interface, InterfaceField, Object, ResolverContext, Scalar,
     Schema, SchemaBuilder, TypeRef, Union,
 };
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{
-    BaseType, ConstDirective, InputValueDefinition, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
+    ConstDirective, InputValueDefinition, TypeKind,
 };
-use async_graphql::{Error, Name, Response, Value};
+use async_graphql::{Error, Name, Value};
 use futures_util::future::BoxFuture;
 
 use crate::graphql::context::Caller;
+use crate::graphql::sdl::{Definitions, SdlError, type_ref};
 use crate::graphql::errors::{AUTH_REQUIRED, FORBIDDEN_ACCESS};
 
 /// What a resolver returns.
@@ -111,9 +107,9 @@ impl Registry {
 /// A schema build problem (a bug of the mock, caught by its tests).
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The SDL does not parse.
-    #[error("schema SDL does not parse: {0}")]
-    Sdl(String),
+    /// The SDL cannot be read.
+    #[error(transparent)]
+    Sdl(#[from] SdlError),
     /// A root field has no resolver.
     #[error("root field {0}.{1} is declared in the schema but has no resolver")]
     Unresolved(String, String),
@@ -123,36 +119,6 @@ pub enum BuildError {
     /// async-graphql refused the schema.
     #[error("schema is invalid: {0}")]
     Invalid(String),
-}
-
-/// Marks a request that must only be parsed and validated, never executed.
-#[derive(Debug, Clone, Copy)]
-pub struct ValidateOnly;
-
-struct ValidateOnlyExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ValidateOnlyExtension {
-    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
-        if ctx.data_opt::<ValidateOnly>().is_some() {
-            return Response::new(Value::Null);
-        }
-        next.run(ctx, operation_name).await
-    }
-}
-
-impl ExtensionFactory for ValidateOnlyExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ValidateOnlyExtension)
-    }
-}
-
-fn type_ref(ty: &Type) -> TypeRef {
-    let inner = match &ty.base {
-        BaseType::Named(n) => TypeRef::named(n.as_str()),
-        BaseType::List(inner) => TypeRef::List(Box::new(type_ref(inner))),
-    };
-    if ty.nullable { inner } else { TypeRef::NonNull(Box::new(inner)) }
 }
 
 fn auth_requirement(directives: &[async_graphql::Positioned<ConstDirective>]) -> Option<Vec<String>> {
@@ -295,240 +261,6 @@ fn shorten<'a>(v: FieldValue<'static>) -> FieldValue<'a> {
     v
 }
 
-/// The SDL parsed, with every `extend type` merged into its base definition.
-///
-/// Parsed once per schema: pest parsing ~190 KB of SDL is most of a platform's start-up,
-/// so the executable schema ([`build`]), the [`TypeInfo`] the resolvers read and the root
-/// fields each text declares ([`Definitions::roots_of`]) all come from this one parse.
-pub struct Definitions {
-    query: String,
-    mutation: Option<String>,
-    types: Vec<TypeDefinition>,
-    /// The root fields each text declares (`(root type, field)`), in the order of the texts.
-    roots: Vec<Vec<(String, String)>>,
-}
-
-impl Definitions {
-    /// Parses the texts of one schema (`extend type` in any text merges into the
-    /// definition of any other).
-    pub fn parse(texts: &[&str]) -> Result<Definitions, BuildError> {
-        let docs = texts
-            .iter()
-            .map(|t| async_graphql::parser::parse_schema(t).map_err(|e| BuildError::Sdl(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut query = "Query".to_string();
-        let mut mutation: Option<String> = None;
-        for def in docs.iter().flat_map(|d| &d.definitions) {
-            if let TypeSystemDefinition::Schema(s) = def {
-                if let Some(q) = &s.node.query {
-                    query = q.node.to_string();
-                }
-                if let Some(m) = &s.node.mutation {
-                    mutation = Some(m.node.to_string());
-                }
-            }
-        }
-        let mut types: Vec<TypeDefinition> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut extensions = Vec::new();
-        let mut roots = Vec::with_capacity(docs.len());
-        for doc in docs {
-            let mut declared = Vec::new();
-            for def in doc.definitions {
-                let TypeSystemDefinition::Type(t) = def else { continue };
-                let name = t.node.name.node.as_str();
-                if let TypeKind::Object(o) = &t.node.kind
-                    && (name == query || mutation.as_deref() == Some(name))
-                {
-                    declared.extend(o.fields.iter().map(|f| (name.to_string(), f.node.name.node.to_string())));
-                }
-                if t.node.extend {
-                    extensions.push(t.node);
-                } else {
-                    index.insert(name.to_string(), types.len());
-                    types.push(t.node);
-                }
-            }
-            roots.push(declared);
-        }
-        for ext in extensions {
-            let name = ext.name.node.to_string();
-            match index.get(&name) {
-                Some(&i) => merge_into(&mut types[i], ext)?,
-                None => {
-                    return Err(BuildError::Invalid(format!("`extend type {name}` extends a type the schema does not define")));
-                }
-            }
-        }
-        Ok(Definitions { query, mutation, types, roots })
-    }
-
-    /// The root fields (`(root type, field)`) that the `text`-th text declares, in its
-    /// definitions or its extensions of the roots.
-    pub fn roots_of(&self, text: usize) -> &[(String, String)] {
-        self.roots.get(text).map_or(&[], Vec::as_slice)
-    }
-}
-
-/// Appends the members of an extension to its base definition.
-fn merge_into(base: &mut TypeDefinition, ext: TypeDefinition) -> Result<(), BuildError> {
-    let name = base.name.node.to_string();
-    base.directives.extend(ext.directives);
-    match (&mut base.kind, ext.kind) {
-        (TypeKind::Object(b), TypeKind::Object(e)) => {
-            b.implements.extend(e.implements);
-            b.fields.extend(e.fields);
-        }
-        (TypeKind::Interface(b), TypeKind::Interface(e)) => {
-            b.implements.extend(e.implements);
-            b.fields.extend(e.fields);
-        }
-        (TypeKind::Union(b), TypeKind::Union(e)) => b.members.extend(e.members),
-        (TypeKind::Enum(b), TypeKind::Enum(e)) => b.values.extend(e.values),
-        (TypeKind::InputObject(b), TypeKind::InputObject(e)) => b.fields.extend(e.fields),
-        (TypeKind::Scalar, TypeKind::Scalar) => {}
-        _ => return Err(BuildError::Invalid(format!("`extend` of {name} is not of the kind of its definition"))),
-    }
-    Ok(())
-}
-
-/// A field of an object or interface type, as declared.
-#[derive(Debug, Clone)]
-pub struct FieldInfo {
-    /// The declared type (`[String!]`, `Malware`...).
-    pub ty: TypeRef,
-    /// The arguments and their declared types.
-    pub arguments: Vec<(String, TypeRef)>,
-}
-
-impl FieldInfo {
-    /// The named type under lists and non-null markers.
-    pub fn named_type(&self) -> &str {
-        named(&self.ty)
-    }
-
-    /// Whether the declared type is a list.
-    pub fn is_list(&self) -> bool {
-        match &self.ty {
-            TypeRef::NonNull(inner) => matches!(inner.as_ref(), TypeRef::List(_)),
-            TypeRef::List(_) => true,
-            TypeRef::Named(_) => false,
-        }
-    }
-}
-
-/// The named type under lists and non-null markers.
-pub fn named(ty: &TypeRef) -> &str {
-    match ty {
-        TypeRef::Named(n) => n.as_ref(),
-        TypeRef::NonNull(inner) | TypeRef::List(inner) => named(inner),
-    }
-}
-
-/// The SDL read as data: every object and interface type with its fields, what each
-/// interface is implemented by and what each union holds.
-#[derive(Debug, Clone, Default)]
-pub struct TypeInfo {
-    /// The query root's name.
-    pub query: String,
-    /// The mutation root's name.
-    pub mutation: Option<String>,
-    /// Object types: fields by name, in declaration order of the merged definition.
-    pub objects: BTreeMap<String, BTreeMap<String, FieldInfo>>,
-    /// Interface types: fields by name.
-    pub interfaces: BTreeMap<String, BTreeMap<String, FieldInfo>>,
-    /// The interfaces each object or interface type declares it implements.
-    pub implements: HashMap<String, HashSet<String>>,
-    /// Union members.
-    pub unions: HashMap<String, HashSet<String>>,
-    /// Input object types: fields and their declared types.
-    pub inputs: BTreeMap<String, BTreeMap<String, TypeRef>>,
-    /// Enum types and their values.
-    pub enums: BTreeMap<String, Vec<String>>,
-}
-
-impl TypeInfo {
-    /// Reads `sdl` (extensions merged).
-    pub fn from_sdl(sdl: &str) -> Result<TypeInfo, BuildError> {
-        Ok(TypeInfo::of(&Definitions::parse(&[sdl])?))
-    }
-
-    /// Reads parsed definitions.
-    pub fn of(defs: &Definitions) -> TypeInfo {
-        let mut info = TypeInfo { query: defs.query.clone(), mutation: defs.mutation.clone(), ..TypeInfo::default() };
-        let fields_of = |fields: &[async_graphql::Positioned<async_graphql::parser::types::FieldDefinition>]| {
-            fields
-                .iter()
-                .map(|f| {
-                    let arguments =
-                        f.node.arguments.iter().map(|a| (a.node.name.node.to_string(), type_ref(&a.node.ty.node))).collect();
-                    (f.node.name.node.to_string(), FieldInfo { ty: type_ref(&f.node.ty.node), arguments })
-                })
-                .collect::<BTreeMap<_, _>>()
-        };
-        for t in &defs.types {
-            let name = t.name.node.to_string();
-            match &t.kind {
-                TypeKind::Object(o) => {
-                    info.implements.insert(name.clone(), o.implements.iter().map(|i| i.node.to_string()).collect());
-                    info.objects.insert(name, fields_of(&o.fields));
-                }
-                TypeKind::Interface(i) => {
-                    info.implements.insert(name.clone(), i.implements.iter().map(|i| i.node.to_string()).collect());
-                    info.interfaces.insert(name, fields_of(&i.fields));
-                }
-                TypeKind::Union(u) => {
-                    info.unions.insert(name, u.members.iter().map(|m| m.node.to_string()).collect());
-                }
-                TypeKind::InputObject(io) => {
-                    let fields = io.fields.iter().map(|f| (f.node.name.node.to_string(), type_ref(&f.node.ty.node))).collect();
-                    info.inputs.insert(name, fields);
-                }
-                TypeKind::Enum(e) => {
-                    info.enums.insert(name, e.values.iter().map(|v| v.node.value.node.to_string()).collect());
-                }
-                TypeKind::Scalar => {}
-            }
-        }
-        info
-    }
-
-    /// Whether a value of the object type `concrete` can stand where `declared` is expected:
-    /// the same type, an interface it implements (directly or through another interface),
-    /// or a union it belongs to.
-    pub fn fits(&self, concrete: &str, declared: &str) -> bool {
-        if concrete == declared {
-            return true;
-        }
-        if let Some(members) = self.unions.get(declared) {
-            return members.contains(concrete);
-        }
-        let mut seen = HashSet::new();
-        let mut todo = vec![concrete];
-        while let Some(t) = todo.pop() {
-            for i in self.implements.get(t).into_iter().flatten() {
-                if i == declared {
-                    return true;
-                }
-                if seen.insert(i.as_str()) {
-                    todo.push(i);
-                }
-            }
-        }
-        false
-    }
-
-    /// The object types that fit `declared` (see [`TypeInfo::fits`]).
-    pub fn possible_types(&self, declared: &str) -> HashSet<String> {
-        self.objects.keys().filter(|o| self.fits(o, declared)).cloned().collect()
-    }
-
-    /// A field of an object or interface type.
-    pub fn field(&self, ty: &str, field: &str) -> Option<&FieldInfo> {
-        self.objects.get(ty).or_else(|| self.interfaces.get(ty)).and_then(|f| f.get(field))
-    }
-}
-
 /// Builds the executable schema from the parsed SDL and `registry`, with `data` available
 /// to every resolver and introspection on or off.
 pub fn build(
@@ -548,8 +280,7 @@ pub fn build(
 
     let mut declared: HashSet<(String, String)> = HashSet::new();
     let mut builder = Schema::build(&query, mutation.as_deref(), None)
-        .extension(crate::graphql::limits::LimitsExtension)
-        .extension(ValidateOnlyExtension);
+        .extension(crate::graphql::limits::LimitsExtension);
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -664,44 +395,9 @@ mod tests {
         interface Named { name: String }
         type Thing implements Named { name: String size: Int }
         type Other { id: ID }
-        union Any = Thing
         type Query { thing: Named }
         extend type Query { other: Other }
-        extend union Any = Other
-        extend type Thing { extra: String }
     ";
-
-    #[test]
-    fn extensions_are_merged_into_their_definitions() {
-        let info = TypeInfo::from_sdl(SDL).expect("parses");
-
-        assert!(info.field("Query", "other").is_some() && info.field("Query", "thing").is_some());
-        assert!(info.field("Thing", "extra").is_some());
-        assert!(info.fits("Other", "Any") && info.fits("Thing", "Named") && !info.fits("Other", "Named"));
-        assert_eq!(info.possible_types("Any").len(), 2);
-    }
-
-    #[test]
-    fn each_text_reports_the_root_fields_it_declares() {
-        let core = "schema { query: Query mutation: Mutation } type Query { about: String } type Mutation { ping: Int }";
-        let module =
-            "type Thing { id: ID } extend type Query { thing: Thing things: [Thing] } extend type Mutation { thingAdd: Thing }";
-
-        let defs = Definitions::parse(&[core, module]).expect("parses");
-
-        let pairs = |text| defs.roots_of(text).iter().map(|(t, f)| format!("{t}.{f}")).collect::<Vec<_>>();
-        assert_eq!(pairs(0), ["Query.about", "Mutation.ping"]);
-        assert_eq!(pairs(1), ["Query.thing", "Query.things", "Mutation.thingAdd"]);
-        assert!(defs.roots_of(2).is_empty());
-        assert!(TypeInfo::of(&defs).field("Query", "thing").is_some(), "the extension is merged");
-    }
-
-    #[test]
-    fn an_extension_of_an_undefined_type_fails_by_name() {
-        let err = TypeInfo::from_sdl("type Query { a: Int } extend type Ghost { b: Int }").unwrap_err();
-
-        assert!(err.to_string().contains("Ghost"), "{err}");
-    }
 
     #[tokio::test]
     async fn json_resolvers_are_tagged_with_their_concrete_type_and_scalars_coerced() {

@@ -5,7 +5,7 @@ use async_graphql::dynamic::ResolverContext;
 
 use crate::buffer::LargeText;
 use crate::core::Core;
-use crate::graphql::errors::{AUTH_REQUIRED, FORBIDDEN_ACCESS};
+use crate::graphql::errors::AUTH_REQUIRED;
 use crate::store::users::User;
 
 /// The caller of one GraphQL request.
@@ -13,8 +13,6 @@ use crate::store::users::User;
 pub struct Caller {
     /// The effective user (after impersonation), `None` when unauthenticated.
     pub user: Option<User>,
-    /// The token's own user (differs from `user` under impersonation).
-    pub token_user: Option<User>,
     /// `opencti-draft-id` header (empty means no draft).
     pub draft_id: Option<String>,
 }
@@ -25,11 +23,6 @@ impl Caller {
         self.user.as_ref().ok_or_else(|| AUTH_REQUIRED.err())
     }
 
-    /// The user if it holds one of `caps`; `AUTH_REQUIRED` / `FORBIDDEN_ACCESS` otherwise.
-    pub fn require(&self, caps: &[&str]) -> Result<&User, Error> {
-        let user = self.user()?;
-        if user.has_any_capability(caps) { Ok(user) } else { Err(FORBIDDEN_ACCESS.err()) }
-    }
 }
 
 /// The platform core and the caller of a resolver.

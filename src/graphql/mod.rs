@@ -3,7 +3,7 @@
 //! `schema.graphql` and `knowledge.graphql` (the entity API, appended as `extend type`
 //! blocks) are the contract; each domain registers the resolvers of its operations
 //! (`connector`, `work`, `stix`, `knowledge`), and [`builder`] turns both into an
-//! executable schema (see there for how fields without a resolver are answered and how
+//! executable schema from the texts read as data ([`sdl`]) (see there for how fields without a resolver are answered and how
 //! `@auth` is enforced). Resolvers stay thin: domain rules live in `store` and `ingest`.
 
 pub mod builder;
@@ -14,14 +14,18 @@ pub mod jobs;
 pub mod knowledge;
 pub mod limits;
 pub mod project;
+pub mod sdl;
 pub mod settings;
 pub mod stix;
+#[cfg(feature = "internals")]
+mod validate_only;
 pub mod work;
 
 use async_graphql::dynamic::Schema;
 
-use crate::core::Core;
-pub use builder::{BuildError, ValidateOnly};
+pub use builder::BuildError;
+#[cfg(feature = "internals")]
+pub use validate_only::{schema, validate_document};
 
 /// The schema's texts: the platform core, the knowledge layer (its root fields are
 /// registered by kind, read off its own text), jobs and settings.
@@ -32,19 +36,19 @@ pub const TEXTS: [&str; 4] =
 const KNOWLEDGE_TEXT: usize = 1;
 
 /// The schema's texts parsed, extensions merged.
-pub fn definitions() -> Result<builder::Definitions, BuildError> {
-    builder::Definitions::parse(&TEXTS)
+pub fn definitions() -> Result<sdl::Definitions, BuildError> {
+    Ok(sdl::Definitions::parse(&TEXTS)?)
 }
 
 /// Every resolver of the platform, for the schema `definitions` describes.
-pub fn registry(definitions: &builder::Definitions) -> builder::Registry {
+pub fn registry(definitions: &sdl::Definitions) -> builder::Registry {
     let mut r = builder::Registry::default();
     connector::register(&mut r);
     work::register(&mut r);
     stix::register(&mut r);
     jobs::register(&mut r);
     settings::register(&mut r);
-    knowledge::register(&mut r, builder::TypeInfo::of(definitions), definitions.roots_of(KNOWLEDGE_TEXT));
+    knowledge::register(&mut r, sdl::TypeInfo::of(definitions), definitions.roots_of(KNOWLEDGE_TEXT));
     r
 }
 
@@ -67,26 +71,8 @@ fn build(
 /// The executable schema shared by every platform of the process: it is a pure function of
 /// the constant SDL and resolvers (parsing ~190 KB of SDL costs tens of milliseconds, so it
 /// is built once) and holds no platform state — each request carries its platform's
-/// [`Core`] as request data.
+/// [`Core`](crate::core::Core) as request data.
 pub fn shared_schema() -> Result<Schema, String> {
     static SCHEMA: std::sync::OnceLock<Result<Schema, String>> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| build(true, |b| b).map_err(|e| e.to_string())).clone()
-}
-
-/// An executable schema bound to one platform (its [`Core`] as schema data), for running
-/// documents without the HTTP layer.
-pub fn schema(core: &Core) -> Result<Schema, BuildError> {
-    let core = core.clone();
-    build(true, move |b| b.data(core))
-}
-
-/// Parses and validates a document against the schema without executing it. Returns the
-/// messages of every parse or validation error (empty when the document is valid).
-pub async fn validate_document(schema: &Schema, document: &str, operation_name: Option<&str>) -> Vec<String> {
-    let mut request = async_graphql::Request::new(document).data(ValidateOnly);
-    if let Some(op) = operation_name {
-        request = request.operation_name(op);
-    }
-    let response = schema.execute(request).await;
-    response.errors.into_iter().map(|e| e.message).collect()
 }

@@ -110,7 +110,7 @@ fn edit(ctx: &ResolverContext<'_>, f: impl FnOnce(&mut crate::store::State, &str
 
 fn to_received(ctx: &ResolverContext<'_>) -> Resolved {
     let message = arg_str(ctx, "message");
-    edit(ctx, |s, id, now| s.works.to_received(id, message.as_deref(), now))
+    edit(ctx, |s, id, now| s.works.mark_received(id, message.as_deref(), now))
 }
 
 fn to_processed(ctx: &ResolverContext<'_>) -> Resolved {
@@ -118,7 +118,7 @@ fn to_processed(ctx: &ResolverContext<'_>) -> Resolved {
     let in_error = arg_bool(ctx, "inError").unwrap_or(false);
     edit(ctx, |s, id, now| {
         let profile = s.profile;
-        s.works.to_processed(profile, id, message.as_deref(), in_error, now)
+        s.works.mark_processed(profile, id, message.as_deref(), in_error, now)
     })
 }
 

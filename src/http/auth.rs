@@ -36,7 +36,7 @@ pub fn caller(store: &Store, headers: &HeaderMap) -> Caller {
             (Some(u), Some(applicant)) if u.is_bypass() => s.users.by_id(&applicant).cloned(),
             (u, _) => u.clone(),
         };
-        Caller { user, token_user, draft_id }
+        Caller { user, draft_id }
     })
 }
 

@@ -1,15 +1,18 @@
 //! Applying a decision: where a message's objects become stored knowledge.
 //!
-//! [`apply`] takes what [`decide`](fn@super::decide) said about a message and writes it
+//! [`apply`] takes what [`decide_with`](super::decide_with) said about a message and writes it
 //! under the state's lock: the work's new expectations, the objects checked against the
 //! store and stored (or refused, or put back on the queue for a retry while pycti's worker
 //! retries a missing reference), one expectation reported per object, the STIX findings,
 //! the transcript. A message for a draft is applied to the draft's knowledge
-//! ([`in_draft`]). [`process`] is both halves for one message (the fuzz harness runs the
-//! worker with it). This is the only part of the worker that changes the knowledge, hence a
+//! ([`in_draft`]). `process` is both halves for one message (the fuzz harness runs the
+//! worker with it, through the `internals` feature). This is the only part of the worker that changes the knowledge, hence a
 //! file of its own.
 
-use super::{Decision, decide_with, object, push};
+use super::{Decision, object, push};
+#[cfg(feature = "internals")]
+use super::decide_with;
+#[cfg(feature = "internals")]
 use crate::store::Store;
 use crate::store::findings::RecordedFinding;
 use crate::store::queues::{Content, Outcome, PushMessage};
@@ -17,10 +20,11 @@ use crate::store::transcript::{EntryKind, Refusal, RefusalKind, WorkerEvent};
 
 /// Processes one message as the worker does. Returns what to tell the queue and the
 /// pieces to put back on it (after a split).
+#[cfg(feature = "internals")]
 pub fn process(store: &Store, connector_id: &str, message: PushMessage) -> (Outcome, Vec<PushMessage>) {
     let alive = message.meta.work_id.as_deref().is_none_or(|w| store.read(|s| s.works.is_alive(w)));
     let max_refs = store.read(|s| s.queues.objects_max_refs);
-    let decision = decide_with(connector_id, &message, alive, max_refs);
+    let decision = decide_with(&message, alive, max_refs);
     let now = store.clock().now();
     let result = store.write(|s| apply(s, connector_id, message.meta.work_id.as_deref(), decision, now));
     if let Some(settle) = &message.settle {

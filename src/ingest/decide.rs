@@ -1,6 +1,6 @@
 //! The worker's decisions: what one message means, before anything is stored.
 //!
-//! [`decide`] (and [`decide_with`], with the worker's `objects_max_refs`) reads a message
+//! [`decide_with`] (with the worker's `objects_max_refs`) reads a message
 //! and says what the worker does with it, as the platform's worker would:
 //! - a message for a work that is no longer alive is acknowledged and dropped;
 //! - an event message (`type: event`) imports its `data` (create, update) or deletes an
@@ -81,17 +81,18 @@ impl Decision {
     }
 }
 
-/// Everything about a message that does not need the state: parsing, splitting, checking
-/// and identifying objects.
-pub fn decide(connector_id: &str, message: &PushMessage, work_alive: bool) -> Decision {
-    decide_with(connector_id, message, work_alive, 0)
+/// [`decide_with`] without a reference limit, for the tests.
+#[cfg(test)]
+pub fn decide(message: &PushMessage, work_alive: bool) -> Decision {
+    decide_with(message, work_alive, 0)
 }
 
-/// [`decide`], with the worker's `objects_max_refs` (0: off): an object with at least that
-/// many references is not imported; its expectation is reported with pycti's error and it
-/// goes to the dead-letter queue.
-pub fn decide_with(connector_id: &str, message: &PushMessage, work_alive: bool, objects_max_refs: u64) -> Decision {
-    let mut decision = decide_inner(connector_id, message, work_alive);
+/// Everything about a message that does not need the state: parsing, splitting, checking
+/// and identifying objects. With the worker's `objects_max_refs` (0: off), an object with
+/// at least that many references is not imported; its expectation is reported with pycti's
+/// error and it goes to the dead-letter queue.
+pub fn decide_with(message: &PushMessage, work_alive: bool, objects_max_refs: u64) -> Decision {
+    let mut decision = decide_inner(message, work_alive);
     if objects_max_refs > 0 {
         for entry in decision.objects.iter_mut() {
             let Ok(prepared) = entry else { continue };
@@ -110,7 +111,7 @@ pub fn decide_with(connector_id: &str, message: &PushMessage, work_alive: bool, 
     decision
 }
 
-fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> Decision {
+fn decide_inner(message: &PushMessage, work_alive: bool) -> Decision {
     let meta = &message.meta;
     if let Some(w) = meta.work_id.as_deref().filter(|_| !work_alive) {
         return Decision {
@@ -120,7 +121,6 @@ fn decide_inner(connector_id: &str, message: &PushMessage, work_alive: bool) -> 
     }
     let ctx = object::IngestContext {
         applicant_id: meta.applicant_id.clone(),
-        connector_id: Some(connector_id.to_string()),
         draft_id: meta.draft_id.clone(),
         types: meta.entities_types.clone(),
     };
@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn a_message_for_a_dead_work_is_acknowledged_and_dropped() {
         let message = bundle_message(vec![malware(), intrusion_set()], false);
-        let d = decide("c", &message, false);
+        let d = decide(&message, false);
         assert_eq!(d.outcome, Outcome::Ack);
         assert_eq!(d.notes, vec![(WorkerEvent::Dropped, "message dropped: work work-1 is no longer alive".to_string())]);
         assert!(d.objects.is_empty() && d.requeue.is_empty() && d.meta.is_none());
@@ -322,7 +322,7 @@ mod tests {
     fn a_message_without_a_work_is_never_dropped() {
         let mut message = bundle_message(vec![malware()], false);
         message.meta = Arc::new(MessageMeta { work_id: None, ..(*message.meta).clone() });
-        let d = decide("c", &message, false);
+        let d = decide(&message, false);
         assert_eq!(object_ids(&d), vec![Ok(MALWARE.to_string())]);
         assert!(d.notes.is_empty());
     }
@@ -330,7 +330,7 @@ mod tests {
     #[test]
     fn a_multi_object_bundle_is_split_into_pieces_and_expectations() {
         let message = bundle_message(vec![uses(), half_relationship(), malware(), intrusion_set()], false);
-        let d = decide("c", &message, true);
+        let d = decide(&message, true);
         assert_eq!(d.outcome, Outcome::Ack);
         assert!(d.objects.is_empty(), "nothing is imported before the pieces come back");
         assert_eq!(d.add_expectations, 3, "one expectation a piece; the dropped object is not counted");
@@ -358,7 +358,7 @@ mod tests {
     #[test]
     fn a_no_split_bundle_is_imported_whole_in_the_splitter_s_order() {
         let message = bundle_message(vec![uses(), half_relationship(), malware(), intrusion_set()], true);
-        let d = decide("c", &message, true);
+        let d = decide(&message, true);
         assert_eq!(d.outcome, Outcome::Ack);
         assert!(d.requeue.is_empty());
         assert_eq!(d.add_expectations, 0, "no expectation is added: each object reports the one it was counted as");
@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn a_one_object_bundle_is_imported() {
         let message = bundle_message(vec![malware()], false);
-        let d = decide("c", &message, true);
+        let d = decide(&message, true);
         assert_eq!(d.outcome, Outcome::Ack);
         assert_eq!(object_ids(&d), vec![Ok(MALWARE.to_string())]);
         assert!(d.requeue.is_empty());
@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn an_object_message_is_imported() {
         let message = PushMessage::new(meta(MessageType::Bundle, Some("work-1")), Content::Object(intrusion_set().to_string()));
-        let d = decide("c", &message, true);
+        let d = decide(&message, true);
         assert_eq!(object_ids(&d), vec![Ok(INTRUSION_SET.to_string())]);
         assert!(d.requeue.is_empty());
     }
@@ -396,12 +396,12 @@ mod tests {
     fn stix_findings_are_made_on_the_first_attempt_only() {
         let sloppy = json!({"type": "malware", "id": MALWARE, "name": "Emotet"}).to_string();
         let mut message = PushMessage::new(meta(MessageType::Bundle, None), Content::Object(sloppy));
-        let first = decide("c", &message, true);
+        let first = decide(&message, true);
         assert_eq!(object_ids(&first), vec![Ok(MALWARE.to_string())], "the platform accepts what the specification does not");
         assert!(!first.findings.is_empty());
         assert!(first.findings.iter().all(|f| f.object_id.as_deref() == Some(MALWARE)));
         message.attempt = 1;
-        let retry = decide("c", &message, true);
+        let retry = decide(&message, true);
         assert_eq!(retry.attempt, 1);
         assert!(retry.findings.is_empty(), "a retried object was already checked");
     }
@@ -411,15 +411,15 @@ mod tests {
         let text = |text: &str| {
             PushMessage::new(meta(MessageType::Bundle, None), Content::Bundle { text: text.to_string(), no_split: false })
         };
-        assert_rejected_starting(&decide("c", &text("{not json"), true), "message content is not JSON: ");
+        assert_rejected_starting(&decide(&text("{not json"), true), "message content is not JSON: ");
         assert_rejected(
-            &decide("c", &text(r#"{"type": "report", "objects": []}"#), true),
+            &decide(&text(r#"{"type": "report", "objects": []}"#), true),
             "JSON data type is not a STIX2 bundle",
         );
-        assert_rejected(&decide("c", &text(r#"{"type": "bundle", "objects": []}"#), true), "JSON data objects is empty");
-        assert_rejected(&decide("c", &text(r#"{"type": "bundle"}"#), true), "JSON data objects is empty");
+        assert_rejected(&decide(&text(r#"{"type": "bundle", "objects": []}"#), true), "JSON data objects is empty");
+        assert_rejected(&decide(&text(r#"{"type": "bundle"}"#), true), "JSON data objects is empty");
         let no_id = bundle_message(vec![malware(), json!({"type": "malware", "name": "no id"})], false);
-        assert_rejected(&decide("c", &no_id, true), "object #1 of the bundle has no id");
+        assert_rejected(&decide(&no_id, true), "object #1 of the bundle has no id");
     }
 
     #[test]
@@ -428,7 +428,7 @@ mod tests {
         heavy["external_references"] = json!([{"source_name": "a"}, {"source_name": "b"}, {"source_name": "c"}]);
         let message = bundle_message(vec![heavy], false);
 
-        let d = decide_with("c", &message, true, 3);
+        let d = decide_with(&message, true, 3);
         let Err(e) = &d.objects[0] else { panic!("refused") };
         assert_eq!(e.message, "Too large element in bundle");
         assert_eq!(e.source, format!("Element {MALWARE} is too large and couldn't be processed"));
@@ -436,10 +436,10 @@ mod tests {
         assert_eq!(d.dead_letters[0]["id"], MALWARE);
         assert_eq!(d.outcome, Outcome::Ack, "the message itself is processed");
 
-        let under = decide_with("c", &message, true, 4);
+        let under = decide_with(&message, true, 4);
         assert_eq!(object_ids(&under), vec![Ok(MALWARE.to_string())]);
         assert!(under.dead_letters.is_empty());
-        let off = decide_with("c", &message, true, 0);
+        let off = decide_with(&message, true, 0);
         assert_eq!(object_ids(&off), vec![Ok(MALWARE.to_string())]);
         assert!(off.dead_letters.is_empty());
     }
@@ -448,7 +448,7 @@ mod tests {
     fn create_and_update_events_import_their_data() {
         for kind in ["create", "update"] {
             let message = event_message(json!({"type": kind, "data": malware(), "context": {}}));
-            let d = decide("c", &message, true);
+            let d = decide(&message, true);
             assert_eq!(d.outcome, Outcome::Ack);
             assert_eq!(object_ids(&d), vec![Ok(MALWARE.to_string())], "{kind}");
             assert!(d.requeue.is_empty() && d.deletes.is_empty());
@@ -459,7 +459,7 @@ mod tests {
     fn delete_events_delete_their_object() {
         for kind in ["delete", "delete_force"] {
             let message = event_message(json!({"type": kind, "data": {"id": MALWARE}}));
-            let d = decide("c", &message, true);
+            let d = decide(&message, true);
             assert_eq!(d.outcome, Outcome::Ack);
             assert_eq!(d.deletes, vec![MALWARE.to_string()], "{kind}");
             assert!(d.objects.is_empty());
@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn events_the_mock_cannot_apply_are_rejected() {
-        let event = |event: Value| decide("c", &event_message(event), true);
+        let event = |event: Value| decide(&event_message(event), true);
         assert_rejected(&event(json!({"type": "delete", "data": {}})), "delete event without data.id");
         assert_rejected(&event(json!({"type": "create", "data": "text"})), "event without a data object");
         assert_rejected(&event(json!({"type": "update"})), "event without a data object");
@@ -479,12 +479,12 @@ mod tests {
         );
         assert_rejected(&event(json!({"data": malware()})), "event content has no type");
         let not_json = PushMessage::new(meta(MessageType::Event, None), Content::Bundle { text: "{".into(), no_split: false });
-        assert_rejected_starting(&decide("c", &not_json, true), "event content is not JSON: ");
+        assert_rejected_starting(&decide(&not_json, true), "event content is not JSON: ");
     }
 
     #[test]
     fn an_event_for_a_dead_work_is_dropped_too() {
-        let d = decide("c", &event_message(json!({"type": "delete", "data": {"id": MALWARE}})), false);
+        let d = decide(&event_message(json!({"type": "delete", "data": {"id": MALWARE}})), false);
         assert_eq!(d.outcome, Outcome::Ack);
         assert!(d.deletes.is_empty());
         assert_eq!(d.notes, vec![(WorkerEvent::Dropped, "message dropped: work work-1 is no longer alive".to_string())]);

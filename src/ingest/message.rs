@@ -27,8 +27,6 @@ pub struct Decoded {
     pub content: Content,
     /// Size of the decoded content in bytes.
     pub content_bytes: usize,
-    /// pycti's `action_sequence`, when present.
-    pub action_sequence: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -37,7 +35,6 @@ struct Wire {
     kind: Option<String>,
     bundle_type: Option<String>,
     applicant_id: Option<String>,
-    action_sequence: Option<i64>,
     #[serde(default)]
     entities_types: Option<Json>,
     content: Option<String>,
@@ -81,7 +78,6 @@ pub fn decode(body: &[u8]) -> Result<Decoded, String> {
         meta,
         content: Content::Bundle { text, no_split: wire.no_split.unwrap_or(false) },
         content_bytes,
-        action_sequence: wire.action_sequence,
     })
 }
 
@@ -106,6 +102,7 @@ fn type_filter(value: Option<Json>) -> Result<TypeFilter, String> {
 
 /// The message the platform publishes on a push queue (`pushToWorkerForConnector`): keys
 /// in the platform's order, `work_id` and `draft_id` only when set.
+#[cfg(any(test, feature = "internals"))]
 pub fn platform_bundle_message(meta: &MessageMeta, bundle: &str, no_split: bool) -> Vec<u8> {
     let mut m = serde_json::Map::new();
     m.insert(
@@ -189,7 +186,6 @@ mod tests {
         assert_eq!(d.meta.kind, MessageType::Bundle);
         assert_eq!(d.meta.work_id.as_deref(), Some("w1"));
         assert_eq!(d.meta.applicant_id.as_deref(), Some("u1"));
-        assert_eq!(d.action_sequence, Some(3));
         assert!(matches!(d.content, Content::Bundle { no_split: false, .. }));
     }
 

@@ -3,8 +3,8 @@
 //! Every bundle, whatever its transport, becomes a
 //! [`PushMessage`](crate::store::queues::PushMessage) on its connector's queue. One worker
 //! loop per connector pops messages (honouring the platform's ingest
-//! [`Throttle`](crate::store::queues::Throttle)) and hands each to [`decide`](fn@decide)
-//! and [`apply`](fn@apply) ([`process`] is both, for one message):
+//! [`Throttle`](crate::store::queues::Throttle)) and hands each to [`decide_with`]
+//! and [`apply`](fn@apply) (`apply::process` is both, for one message):
 //! - a message for a work that is no longer alive is acknowledged and dropped;
 //! - a bundle with several objects (and no `no_split`) is split, its expectations are
 //!   added to the work, and the one-object pieces go back on the queue;
@@ -28,6 +28,8 @@
 //! [`scope`]), the way out for dead letters ([`dead_letters`]), and seeding ([`seed`]: a
 //! bundle, or the built-in markings, stored synchronously).
 
+#[cfg(any(feature = "cli", feature = "internals"))]
+pub mod bundle_file;
 pub mod dead_letters;
 pub mod message;
 pub mod object;
@@ -42,7 +44,9 @@ mod decide;
 mod worker;
 
 pub(crate) use apply::in_draft;
-pub use apply::{apply, process};
-pub use decide::{Decision, decide, decide_with};
+pub use apply::apply;
+#[cfg(feature = "internals")]
+pub use apply::process;
+pub use decide::{Decision, decide_with};
 pub use seed::seed_built_ins;
 pub use worker::Worker;

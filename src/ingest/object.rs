@@ -44,8 +44,6 @@ use crate::validate::{Finding, StixValidator};
 pub struct IngestContext {
     /// User the data is written as.
     pub applicant_id: Option<String>,
-    /// Connector whose queue it came from.
-    pub connector_id: Option<String>,
     /// Draft it goes into.
     pub draft_id: Option<String>,
     /// The message's `entities_types`: what is not in it is counted, not stored
@@ -62,7 +60,7 @@ pub struct ObjectError {
     /// The source: the object's JSON (or a short description when it is large).
     pub source: String,
     /// The platform's refusal behind it, when the platform refused the object (the GraphQL
-    /// entity API answers it as the platform's error: [`Refusal::graphql_error`]); `None`
+    /// entity API answers it as the platform's error); `None`
     /// when the worker itself failed before calling the platform.
     pub refusal: Option<Box<Refusal>>,
 }

@@ -52,17 +52,6 @@ pub enum PushError {
     InvalidConnector,
 }
 
-/// What a push did.
-#[derive(Debug, Clone)]
-pub struct PushReceipt {
-    /// Work the bundle belongs to.
-    pub work_id: String,
-    /// Messages queued.
-    pub messages: usize,
-    /// Expectations added by the mutation itself.
-    pub expectations_added: i64,
-}
-
 /// Objects the splitter drops (no type, unsupported, a relationship without both ends) are
 /// not counted and not errors, as on the platform (its worker's `split_bundle_with_expectations`
 /// drops them silently; only pycti's own `import_bundle` reports them), but never lost
@@ -86,8 +75,9 @@ pub fn record_dropped(
     }
 }
 
-/// Validates and queues a pushed bundle according to the platform profile.
-pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushError> {
+/// Validates and queues a pushed bundle according to the platform profile; returns the id
+/// of the work it was pushed under (the given one, or the one opened for it).
+pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<String, PushError> {
     let store = worker.store();
     let env: BundleEnvelope = serde_json::from_str(&push.bundle).map_err(|e| PushError::InvalidBundle(e.to_string()))?;
     let object_count = match (&env.kind, &env.objects) {
@@ -174,20 +164,16 @@ pub fn api_push(worker: &Worker, push: ApiPush<'_>) -> Result<PushReceipt, PushE
         entities_types: crate::store::queues::TypeFilter::None,
         origin: Origin::ApiPush,
     });
-    let receipt = match split {
+    match split {
         Some(split) => {
-            let expectations = split.expectations as i64;
-            let messages = split.bundles.len();
             let pieces: Vec<PushMessage> =
                 split.bundles.into_iter().map(|object| PushMessage::new(meta.clone(), Content::Object(object))).collect();
             worker.enqueue_all(connector.id(), pieces);
-            PushReceipt { work_id, messages, expectations_added: expectations }
         }
         None => {
             let content = Content::Bundle { text: bundle, no_split: false };
             worker.enqueue(connector.id(), PushMessage::new(meta, content));
-            PushReceipt { work_id, messages: 1, expectations_added: 0 }
         }
-    };
-    Ok(receipt)
+    }
+    Ok(work_id)
 }

@@ -77,7 +77,6 @@ pub fn seed_bundle(store: &Store, bundle: &str) -> Result<SeedReport, SeedError>
     let split = split_bundle_with(bundle, None, false, Shape::Objects).map_err(|e| SeedError::NotABundle(e.to_string()))?;
     let ctx = IngestContext {
         applicant_id: Some(ADMIN_USER_ID.to_string()),
-        connector_id: None,
         draft_id: None,
         types: Default::default(),
     };

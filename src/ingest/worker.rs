@@ -151,7 +151,7 @@ impl Worker {
             });
             // Deciding is pure (parsing, checks, identity, findings): it runs on every core.
             let decisions: Vec<(Arc<MessageMeta>, Decision)> =
-                batch.par_iter().map(|(m, alive)| (m.meta.clone(), decide_with(&connector_id, m, *alive, max_refs))).collect();
+                batch.par_iter().map(|(m, alive)| (m.meta.clone(), decide_with(m, *alive, max_refs))).collect();
             let taken = batch.len() as u64;
             let settles: Vec<Option<Settle>> = batch.into_iter().map(|(m, _)| m.settle).collect();
             let now = self.store.clock().now();

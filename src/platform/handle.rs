@@ -121,17 +121,12 @@ impl MockPlatform {
         &self.admin_token
     }
 
-    /// The platform's services (store, worker, settings).
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let platform = opencti_mock::MockPlatform::start().await;
-    /// // the implementation's services: prefer the typed accessors
-    /// assert!(platform.core().settings.mock.connector_users.is_empty());
-    /// # }
-    /// ```
-    pub fn core(&self) -> &Core {
-        &self.core
+    internal! {
+        /// The platform's services (store, worker, settings), for the crate and this
+        /// workspace's own tests (public with the `internals` feature).
+        fn core(&self) -> &Core {
+            &self.core
+        }
     }
 
     /// The environment a connector process needs to run against this platform, with
@@ -192,18 +187,12 @@ impl MockPlatform {
         })
     }
 
-    /// Reads the state.
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let platform = opencti_mock::MockPlatform::start().await;
-    /// // the implementation's own state: prefer the typed accessors
-    /// let connectors = platform.read(|state| state.connectors.all().count());
-    /// assert_eq!(connectors, 0);
-    /// # }
-    /// ```
-    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
-        self.core.store.read(f)
+    internal! {
+        /// Reads the state, for the crate and this workspace's own tests (public with the
+        /// `internals` feature).
+        fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+            self.core.store.read(f)
+        }
     }
 
     /// Every GraphQL operation received, in order.
@@ -481,15 +470,10 @@ impl MockPlatform {
         self.core.store.write(|s| s.queues.throttle.paused = paused);
     }
 
-    /// Waits until `predicate` holds on the state.
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let platform = opencti_mock::MockPlatform::start().await;
-    /// use std::time::Duration;
-    /// platform.wait_until("no connector", Duration::from_secs(1), |state| state.connectors.all().count() == 0).await.unwrap();
-    /// # }
-    /// ```
+    /// Waits until `predicate` holds on the state, for this workspace's own tests (the
+    /// `internals` feature).
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
     pub async fn wait_until(&self, what: &str, timeout: Duration, predicate: impl FnMut(&State) -> bool) -> Result<()> {
         if self.core.store.wait_until(timeout, predicate).await {
             Ok(())
@@ -527,6 +511,7 @@ impl MockPlatform {
     }
 
     /// What the state shows of the platform's activity (for timeout errors).
+    #[cfg(feature = "internals")]
     fn idle_report(&self) -> String {
         self.core.store.read(crate::activity::Activity::of).to_string()
     }
@@ -605,7 +590,8 @@ impl MockPlatform {
     }
 
     /// How many tasks the platform started are still running (0 once [`close`](Self::close)
-    /// has returned). For tests of the platform's own shutdown.
+    /// has returned). For tests of the platform's own shutdown (the `internals` feature).
+    #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn tasks_running(&self) -> usize {
         self.core.tasks.len()

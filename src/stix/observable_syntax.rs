@@ -71,11 +71,6 @@ impl fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
-/// The hash algorithms the newest platform sources accept (`SUPPORTED_HASH_ALGORITHMS`:
-/// the key algorithms then the fuzzy ones).
-pub const SUPPORTED_HASH_ALGORITHMS: &[&str] =
-    &["MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "SDHASH", "TLSH", "LZJD"];
-
 /// Hash algorithms whose value the platform keeps as given (no lower-casing).
 const CASE_SENSITIVE_HASHES: &[&str] = &["SSDEEP", "SDHASH"];
 
@@ -119,11 +114,6 @@ fn checked_kind(stix_type: &str) -> Option<Checked> {
         "imsi" => Checked::Imsi,
         _ => return None,
     })
-}
-
-/// Whether the platform applies a syntax check to this STIX (or OpenCTI entity) type.
-pub fn is_checked_type(stix_type: &str) -> bool {
-    checked_kind(stix_type).is_some()
 }
 
 fn re(pattern: &str) -> Regex {
@@ -262,19 +252,6 @@ fn normalised_hashes(obj: &Value) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// The first hash algorithm of a StixFile / Artifact that the newest platform sources refuse
-/// with `UNSUPPORTED_ERROR` (`Hash <ALGO> algorithm not supported`), upper-cased and trimmed
-/// as the platform reports it.
-///
-/// This refusal is only in the newest stored `fieldDataAdapter.ts`; older 7.x versions keep
-/// any algorithm. It is not part of [`check_observable`].
-pub fn unsupported_hash_algorithm(stix_type: &str, obj: &Value) -> Option<String> {
-    if checked_kind(stix_type) != Some(Checked::Hashed) {
-        return None;
-    }
-    normalised_hashes(obj).into_iter().map(|(a, _)| a).find(|a| !SUPPORTED_HASH_ALGORITHMS.contains(&a.as_str()))
 }
 
 fn check_hashes(obj: &Value) -> Result<(), SyntaxError> {
@@ -716,15 +693,6 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_hash_algorithms_are_reported_upper_cased() {
-        let obj = json!({"hashes": {"sha256": "e3b0"}});
-        assert_eq!(unsupported_hash_algorithm("file", &obj), Some("SHA256".to_string()));
-        let obj = json!({"hashes": {"SHA3-256": "e3b0", "tlsh": "x"}});
-        assert_eq!(unsupported_hash_algorithm("file", &obj), None);
-        assert_eq!(unsupported_hash_algorithm("ipv4-addr", &json!({"hashes": {"X": "y"}})), None);
-    }
-
-    #[test]
     fn autonomous_system_numbers_have_at_most_ten_digits() {
         ok("autonomous-system", json!({"number": 15169}));
         ok("autonomous-system", json!({"number": "4200000000"}));
@@ -767,8 +735,8 @@ mod tests {
         ok("cryptocurrency-wallet", json!({"value": "?"}));
         ok("x509-certificate", json!({"hashes": {"MD5": "short"}}));
         ok("user-account", json!({}));
-        assert!(!is_checked_type("url"));
-        assert!(is_checked_type("x-opencti-hostname"));
+        assert!(checked_kind("url").is_none());
+        assert!(checked_kind("x-opencti-hostname").is_some());
     }
 
     #[test]

@@ -41,14 +41,10 @@ pub const FUNCTIONAL_ERROR: &str = "FUNCTIONAL_ERROR";
 pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
 /// `UNSUPPORTED_ERROR`.
 pub const UNSUPPORTED_ERROR: &str = "UNSUPPORTED_ERROR";
-/// `DATABASE_ERROR`.
-pub const DATABASE_ERROR: &str = "DATABASE_ERROR";
 
 /// pycti's `PROCESSING_COUNT`: a `MISSING_REFERENCE_ERROR` is retried while the attempt
 /// index (0-based) is below it, so 4 retries and 5 attempts in all.
 pub const MISSING_REFERENCE_RETRIES: u32 = 4;
-/// Attempts the worker makes for an object whose reference never resolves.
-pub const MISSING_REFERENCE_ATTEMPTS: u32 = MISSING_REFERENCE_RETRIES + 1;
 /// The platform refuses unresolved *optional* references (everything but a relationship's
 /// `fromId`/`toId`) only while the `opencti-retry-number` header is at most 2; from this
 /// retry number on it accepts the object and drops those references.
@@ -59,19 +55,8 @@ pub const MAX_PROCESSING_COUNT: u32 = 100;
 pub const MAX_REPORTED_SOURCE_LENGTH: usize = 50_000;
 /// The work error source used instead of a source that is too long.
 pub const BUNDLE_TOO_LARGE: &str = "Bundle too large";
-/// The work error message after [`MAX_PROCESSING_COUNT`] retries.
-pub const MAX_RETRY_MESSAGE: &str =
-    "Max number of retries reached, please see error logs of workers for more details. Bundle will be sent to dead letter queue.";
 /// The work error message for an element the bundle splitter cannot process.
 pub const INCOMPATIBLE_ELEMENT_MESSAGE: &str = "Incompatible element in bundle";
-/// The work error message for an element with too many references.
-pub const TOO_LARGE_ELEMENT_MESSAGE: &str = "Too large element in bundle";
-/// The work error source pycti uses for a `DRAFT_LOCKED` error.
-pub const DRAFT_READ_ONLY_SOURCE: &str = "Draft in read only";
-/// Doc codes pycti logs as expected functional errors (warning instead of error); the item
-/// is reported on the work either way.
-pub const EXPECTED_FUNCTIONAL_ERROR_DOC_CODES: &[&str] =
-    &["INCORRECT_OBSERVABLE_FORMAT", "INCORRECT_INDICATOR_FORMAT", "INDICATOR_PATTERN_EXCLUDED"];
 
 /// A platform refusal: the GraphQL error `extensions.code`, `message` and `extensions.data`
 /// (keys in the platform's order, `http_status` and `genre` first).
@@ -141,20 +126,6 @@ impl Refusal {
         Refusal { code, message: message.into(), data }
     }
 
-    /// The `doc_code` of the refusal, if any.
-    pub fn doc_code(&self) -> Option<&str> {
-        self.data.get("doc_code").and_then(Value::as_str)
-    }
-
-    /// The GraphQL error object the platform puts in `errors` (HTTP 200).
-    pub fn graphql_error(&self) -> Value {
-        json!({
-            "message": self.message,
-            "extensions": {"code": self.code, "data": Value::Object(self.data.clone())},
-            "name": self.code,
-        })
-    }
-
     /// The dict pycti raises (`ValueError(dict)`): `name`, `error_message`, then `data`
     /// without its `input` key.
     pub fn worker_exception_dict(&self) -> Value {
@@ -173,19 +144,6 @@ impl Refusal {
     /// the Python repr of [`Refusal::worker_exception_dict`].
     pub fn work_error_text(&self) -> String {
         python_repr(&self.worker_exception_dict())
-    }
-
-    /// The work error pycti records for `item` (the STIX object as the worker holds it when
-    /// the call fails, see `refusals.md`).
-    pub fn work_error(&self, item: &Value) -> WorkError {
-        WorkError { error: self.work_error_text(), source: work_error_source(item) }
-    }
-
-    /// Whether pycti logs it as an expected functional error (warning) rather than an
-    /// unrecognized one; both are reported on the work.
-    pub fn is_expected_functional(&self) -> bool {
-        let text = self.work_error_text();
-        EXPECTED_FUNCTIONAL_ERROR_DOC_CODES.iter().any(|c| text.contains(c))
     }
 
     /// What the worker does with this refusal on attempt `attempt_index` (0-based, the value
@@ -306,20 +264,6 @@ pub fn invalid_pattern(pattern_type: &str) -> Refusal {
     )
 }
 
-/// An indicator whose pattern holds a value of an exclusion list (only when exclusion lists
-/// are configured).
-pub fn pattern_excluded(pattern_type: &str, excluded_value: &str, exclusion_list_id: &str) -> Refusal {
-    Refusal::new(
-        FUNCTIONAL_ERROR,
-        format!("Indicator of type {pattern_type} is contained in exclusion list."),
-        vec![
-            ("doc_code", json!("INDICATOR_PATTERN_EXCLUDED")),
-            ("excludedValue", json!(excluded_value)),
-            ("exclusionList", json!(exclusion_list_id)),
-        ],
-    )
-}
-
 /// A score outside 0–100 or not an integer (`checkScore`, observables and indicators).
 pub fn invalid_score() -> Refusal {
     Refusal::new(VALIDATION_ERROR, "The score should be an integer between 0 and 100", vec![("field", json!("x_opencti_score"))])
@@ -341,29 +285,9 @@ pub fn created_by_not_identity(entity_type: &str) -> Refusal {
     Refusal::new(FUNCTIONAL_ERROR, "CreatedBy relation must be an Identity entity", vec![("entityType", json!(entity_type))])
 }
 
-/// A hash algorithm outside `SUPPORTED_HASH_ALGORITHMS` (newest platform sources only),
-/// upper-cased and trimmed.
-pub fn unsupported_hash_algorithm(algorithm: &str) -> Refusal {
-    Refusal::new(
-        UNSUPPORTED_ERROR,
-        format!("Hash {algorithm} algorithm not supported"),
-        vec![("supported", json!(crate::stix::observable_syntax::SUPPORTED_HASH_ALGORITHMS))],
-    )
-}
-
 /// An Artifact with both `payload_bin` and `url`.
 pub fn payload_bin_and_url() -> Refusal {
     Refusal::new(FUNCTIONAL_ERROR, "Cannot create observable with both payload_bin and url filled.", vec![])
-}
-
-/// An observable whose hashes match several existing observables with different values for
-/// the same algorithm (upsert).
-pub fn hashes_collision(algorithm: &str) -> Refusal {
-    Refusal::new(
-        VALIDATION_ERROR,
-        "Hashes collision",
-        vec![("field", json!(format!("hashes_{}", algorithm.to_uppercase()))), ("algorithm", json!(algorithm))],
-    )
 }
 
 /// The work error source pycti records: `json.dumps(item)` (Python's default formatting,
@@ -381,39 +305,6 @@ pub fn incompatible_element(id: &str) -> WorkError {
     WorkError {
         error: INCOMPATIBLE_ELEMENT_MESSAGE.to_string(),
         source: format!("Element {id} is incompatible and couldn't be processed"),
-    }
-}
-
-/// The work error for an element with at least `objects_max_refs` references (when the
-/// worker sets that limit).
-pub fn too_large_element(id: &str) -> WorkError {
-    WorkError {
-        error: TOO_LARGE_ELEMENT_MESSAGE.to_string(),
-        source: format!("Element {id} is too large and couldn't be processed"),
-    }
-}
-
-/// The work error after the worker exhausted [`MAX_PROCESSING_COUNT`] retries.
-pub fn max_retries(item: &Value) -> WorkError {
-    WorkError { error: MAX_RETRY_MESSAGE.to_string(), source: work_error_source(item) }
-}
-
-/// The work error for an exception pycti raises itself before calling the platform, e.g. a
-/// `KeyError` on a required property (`str(KeyError('value'))` is `'value'`).
-pub fn worker_key_error(key: &str, item: &Value) -> WorkError {
-    WorkError { error: python_repr(&json!(key)), source: work_error_source(item) }
-}
-
-/// Bounds (seconds) of pycti's wait before missing-reference retry `attempt_index`
-/// (0-based): `uniform(1, 3)` by default; with `OPENCTI_MISSING_REF_RETRY_EXPONENTIAL=true`,
-/// `0.5 × 2^attempt_index` ±50 % (defaults of the initial delay and factor). Values are
-/// rounded to 2 decimals by pycti.
-pub fn missing_ref_retry_delay_bounds(attempt_index: u32, exponential: bool) -> (f64, f64) {
-    if exponential {
-        let base = 0.5 * 2f64.powi(attempt_index as i32);
-        (base * 0.5, base * 1.5)
-    } else {
-        (1.0, 3.0)
     }
 }
 
@@ -670,7 +561,6 @@ mod tests {
             r.work_error_text(),
             "{'name': 'FUNCTIONAL_ERROR', 'error_message': 'Observable is not correctly formatted', 'http_status': 400, 'genre': 'BUSINESS', 'type': 'IPv4-Addr', 'doc_code': 'INCORRECT_OBSERVABLE_FORMAT'}"
         );
-        assert!(r.is_expected_functional());
     }
 
     #[test]
@@ -717,18 +607,6 @@ mod tests {
             created_by_not_identity("Malware").work_error_text(),
             "{'name': 'FUNCTIONAL_ERROR', 'error_message': 'CreatedBy relation must be an Identity entity', 'http_status': 400, 'genre': 'BUSINESS', 'entityType': 'Malware'}"
         );
-        assert_eq!(
-            unsupported_hash_algorithm("SHA256").work_error_text(),
-            "{'name': 'UNSUPPORTED_ERROR', 'error_message': 'Hash SHA256 algorithm not supported', 'http_status': 500, 'genre': 'BUSINESS', 'supported': ['MD5', 'SHA-1', 'SHA-256', 'SHA-512', 'SHA3-256', 'SHA3-512', 'SSDEEP', 'SDHASH', 'TLSH', 'LZJD']}"
-        );
-        assert_eq!(
-            pattern_excluded("stix", "8.8.8.8", "list-1").work_error_text(),
-            "{'name': 'FUNCTIONAL_ERROR', 'error_message': 'Indicator of type stix is contained in exclusion list.', 'http_status': 400, 'genre': 'BUSINESS', 'doc_code': 'INDICATOR_PATTERN_EXCLUDED', 'excludedValue': '8.8.8.8', 'exclusionList': 'list-1'}"
-        );
-        assert_eq!(
-            hashes_collision("md5").work_error_text(),
-            "{'name': 'VALIDATION_ERROR', 'error_message': 'Hashes collision', 'http_status': 500, 'genre': 'BUSINESS', 'field': 'hashes_MD5', 'algorithm': 'md5'}"
-        );
     }
 
     #[test]
@@ -773,9 +651,8 @@ mod tests {
             "value": "999.1.1",
             "nb_deps": 1
         });
-        let got = invalid_observable("IPv4-Addr", json!({"value": "999.1.1"})).work_error(&item);
         assert_eq!(
-            got.source,
+            work_error_source(&item),
             r#"{"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--4b1e8c2a-7d3f-5a6b-9c8d-1e2f3a4b5c6d", "value": "999.1.1", "nb_deps": 1}"#
         );
     }
@@ -789,22 +666,19 @@ mod tests {
     }
 
     #[test]
-    fn splitter_and_worker_errors_use_fixed_texts() {
+    fn splitter_errors_use_fixed_texts() {
         let e = incompatible_element("x-acme-widget--5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716");
         assert_eq!(e.error, "Incompatible element in bundle");
         assert_eq!(
             e.source,
             "Element x-acme-widget--5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716 is incompatible and couldn't be processed"
         );
-        let k = worker_key_error("value", &json!({"type": "domain-name"}));
-        assert_eq!(k.error, "'value'");
-        assert_eq!(too_large_element("report--1").source, "Element report--1 is too large and couldn't be processed");
     }
 
     #[test]
     fn missing_references_are_retried_four_times_then_reported() {
         let r = missing_reference(&["x--1".to_string()]);
-        let handling: Vec<_> = (0..MISSING_REFERENCE_ATTEMPTS).map(|i| r.worker_handling(i)).collect();
+        let handling: Vec<_> = (0..=MISSING_REFERENCE_RETRIES).map(|i| r.worker_handling(i)).collect();
         assert_eq!(
             handling,
             [WorkerHandling::Retry, WorkerHandling::Retry, WorkerHandling::Retry, WorkerHandling::Retry, WorkerHandling::Report]
@@ -812,20 +686,4 @@ mod tests {
         assert_eq!(relationship_not_allowed("uses", "A", "B").worker_handling(0), WorkerHandling::Report);
     }
 
-    #[test]
-    fn the_graphql_error_has_the_platform_shape() {
-        let e = invalid_pattern("stix").graphql_error();
-        assert_eq!(e["extensions"]["code"], "FUNCTIONAL_ERROR");
-        assert_eq!(e["name"], "FUNCTIONAL_ERROR");
-        assert_eq!(e["extensions"]["data"]["http_status"], 400);
-        assert_eq!(e["extensions"]["data"]["doc_code"], "INCORRECT_INDICATOR_FORMAT");
-    }
-
-    #[test]
-    fn retry_delays_follow_the_legacy_or_exponential_schedule() {
-        assert_eq!(missing_ref_retry_delay_bounds(0, false), (1.0, 3.0));
-        assert_eq!(missing_ref_retry_delay_bounds(3, false), (1.0, 3.0));
-        assert_eq!(missing_ref_retry_delay_bounds(0, true), (0.25, 0.75));
-        assert_eq!(missing_ref_retry_delay_bounds(3, true), (2.0, 6.0));
-    }
 }

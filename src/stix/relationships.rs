@@ -94,16 +94,6 @@ impl Relationships {
         out
     }
 
-    /// Relationship types allowed from one type to another (besides the any-to-any ones).
-    pub fn allowed_between(&self, from_type: &str, to_type: &str) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .allowed
-            .get(&(from_type.to_string(), to_type.to_string()))
-            .map(|s| s.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        v.sort_unstable();
-        v
-    }
 }
 
 #[cfg(test)]
@@ -119,6 +109,5 @@ mod tests {
         assert_eq!(t.check("related-to", "IPv4-Addr", "Report"), Ok(()));
         assert_eq!(t.check("indicates", "IPv4-Addr", "Malware"), Err(Refused::NotAllowed));
         assert_eq!(t.check("friends-with", "Malware", "Malware"), Err(Refused::NotCoreType));
-        assert!(t.allowed_between("Malware", "Malware").contains(&"variant-of"));
     }
 }

@@ -38,11 +38,6 @@ impl Clearance {
         Clearance { allowed }
     }
 
-    /// Whether the user is limited at all.
-    pub fn is_limited(&self) -> bool {
-        self.allowed.is_some()
-    }
-
     /// Whether the user may see and use the marking `marking_id` (any of its ids).
     pub fn allows(&self, knowledge: &Knowledge, marking_id: &str) -> bool {
         match &self.allowed {
@@ -156,6 +151,5 @@ mod tests {
         // The administrator and unlimited users see everything.
         let admin = Clearance::of(users.admin(), &k);
         assert!(k.all().all(|o| admin.can_see(&k, o)));
-        assert!(!admin.is_limited());
     }
 }

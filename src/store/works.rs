@@ -237,7 +237,7 @@ impl Works {
     }
 
     /// `toReceived`.
-    pub fn to_received(&mut self, id: &str, message: Option<&str>, now: DateTime<Utc>) {
+    pub fn mark_received(&mut self, id: &str, message: Option<&str>, now: DateTime<Utc>) {
         let Some(w) = self.items.get_mut(id) else { return };
         w.status = WorkStatus::Progress;
         w.received_time = Some(now);
@@ -297,7 +297,7 @@ impl Works {
     }
 
     /// `toProcessed`.
-    pub fn to_processed(&mut self, profile: Profile, id: &str, message: Option<&str>, in_error: bool, now: DateTime<Utc>) {
+    pub fn mark_processed(&mut self, profile: Profile, id: &str, message: Option<&str>, in_error: bool, now: DateTime<Utc>) {
         let Some(w) = self.items.get_mut(id) else { return };
         let finished = w.import_expected_number == 0 || profile.is_finished(w.import_expected_number, w.import_processed_number);
         if profile.supports_multipart_works() && w.is_multipart && !finished {
@@ -383,7 +383,7 @@ mod tests {
     fn to_processed_without_expectations_completes_the_work() {
         let mut works = Works::default();
         let id = new_work(&mut works, false);
-        works.to_processed(Profile::V7, &id, Some("done"), false, Utc::now());
+        works.mark_processed(Profile::V7, &id, Some("done"), false, Utc::now());
         let w = works.get(&id).unwrap();
         assert!(w.is_complete());
         assert_eq!(w.completed_number, 1);
@@ -395,7 +395,7 @@ mod tests {
         let mut works = Works::default();
         let id = new_work(&mut works, false);
         works.add_expectations(&id, 2, Utc::now());
-        works.to_processed(Profile::V7, &id, Some("done"), false, Utc::now());
+        works.mark_processed(Profile::V7, &id, Some("done"), false, Utc::now());
         assert!(!works.get(&id).unwrap().is_complete());
         works.report_expectation(Profile::V7, &id, None, Utc::now());
         assert!(!works.get(&id).unwrap().is_complete());
@@ -413,7 +413,7 @@ mod tests {
         works.add_expectations(&id, 1, Utc::now());
         works.report_expectation(Profile::V7, &id, None, Utc::now());
         assert!(!works.get(&id).unwrap().is_complete());
-        works.to_processed(Profile::V7, &id, None, false, Utc::now());
+        works.mark_processed(Profile::V7, &id, None, false, Utc::now());
         assert!(works.get(&id).unwrap().is_complete());
     }
 
@@ -422,7 +422,7 @@ mod tests {
         let mut works = Works::default();
         let id = new_work(&mut works, true);
         works.add_expectations(&id, 1, Utc::now());
-        works.to_processed(Profile::V7, &id, None, false, Utc::now());
+        works.mark_processed(Profile::V7, &id, None, false, Utc::now());
         assert!(!works.get(&id).unwrap().is_complete());
         works.report_expectation(Profile::V7, &id, None, Utc::now());
         assert!(works.get(&id).unwrap().is_complete());
@@ -432,10 +432,10 @@ mod tests {
     fn completion_by_to_processed_kills_the_work_only_in_the_6_9_profile() {
         let mut works = Works::default();
         let a = new_work(&mut works, false);
-        works.to_processed(Profile::V6_9, &a, None, false, Utc::now());
+        works.mark_processed(Profile::V6_9, &a, None, false, Utc::now());
         assert!(!works.is_alive(&a));
         let b = new_work(&mut works, false);
-        works.to_processed(Profile::V7, &b, None, false, Utc::now());
+        works.mark_processed(Profile::V7, &b, None, false, Utc::now());
         assert!(works.is_alive(&b));
     }
 
@@ -445,7 +445,7 @@ mod tests {
         let id = new_work(&mut works, false);
         assert!(works.delete(&id));
         works.add_expectations(&id, 3, Utc::now());
-        works.to_processed(Profile::V7, &id, None, false, Utc::now());
+        works.mark_processed(Profile::V7, &id, None, false, Utc::now());
         assert!(works.get(&id).is_none());
         assert!(!works.is_alive(&id));
     }

@@ -11,9 +11,7 @@ use std::fmt;
 
 use rustc_hash::FxHashSet;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 
-use super::checks::{RefAt, for_each_reference};
 use super::doc::{Doc, KeySeed};
 use crate::validate::{Finding, StixValidator};
 
@@ -28,7 +26,8 @@ pub struct BundleReport {
 
 /// Every reference an object holds: `(JSON pointer, referenced id)` for top-level
 /// `*_ref` / `*_refs` properties and the `marking_ref` of granular markings.
-pub fn references(obj: &Value) -> Vec<(String, String)> {
+#[cfg(any(test, feature = "internals"))]
+pub fn references(obj: &serde_json::Value) -> Vec<(String, String)> {
     let doc = Doc::from_value(obj);
     let mut out = Vec::new();
     if let Some(members) = doc.members() {
@@ -180,6 +179,52 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_, 'de> {
             self.walk.object(&obj);
         }
         Ok(())
+    }
+}
+
+/// Where a reference sits in its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefAt<'d> {
+    /// A `*_ref` property.
+    Key(&'d str),
+    /// An element of a `*_refs` property.
+    Item(&'d str, usize),
+    /// The `marking_ref` of a granular marking.
+    Granular(usize),
+}
+
+impl RefAt<'_> {
+    /// The JSON pointer, relative to the object.
+    fn pointer(&self) -> String {
+        match self {
+            RefAt::Key(k) => format!("/{k}"),
+            RefAt::Item(k, i) => format!("/{k}/{i}"),
+            RefAt::Granular(i) => format!("/granular_markings/{i}/marking_ref"),
+        }
+    }
+}
+
+/// Every reference an object holds: top-level `*_ref` / `*_refs` properties and the
+/// `marking_ref` of granular markings.
+fn for_each_reference<'d, 'a>(members: &'d [(Cow<'a, str>, Doc<'a>)], mut f: impl FnMut(RefAt<'d>, &'d Cow<'a, str>)) {
+    for (key, value) in members {
+        if key.ends_with("_refs") {
+            for (i, r) in value.as_array().into_iter().flatten().enumerate() {
+                if let Doc::String(r) = r {
+                    f(RefAt::Item(key, i), r);
+                }
+            }
+        } else if key.ends_with("_ref") {
+            if let Doc::String(r) = value {
+                f(RefAt::Key(key), r);
+            }
+        } else if key == "granular_markings" {
+            for (i, gm) in value.as_array().into_iter().flatten().enumerate() {
+                if let Some(Doc::String(r)) = gm.get("marking_ref") {
+                    f(RefAt::Granular(i), r);
+                }
+            }
+        }
     }
 }
 

@@ -4,11 +4,9 @@
 //! Each runs in the single pass [`super::StixValidator`] makes over an object's members,
 //! so an absent property costs nothing.
 
-use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use super::doc::Doc;
 
 /// RFC 4122 UUIDs have the variant bits `10`.
 fn is_rfc4122(u: &uuid::Uuid) -> bool {
@@ -92,48 +90,3 @@ pub(crate) const ORDERS: &[(&str, usize, &str, usize, bool)] = &[
     ("start", 10, "end", 11, false),
 ];
 
-/// Where a reference sits in its object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RefAt<'d> {
-    /// A `*_ref` property.
-    Key(&'d str),
-    /// An element of a `*_refs` property.
-    Item(&'d str, usize),
-    /// The `marking_ref` of a granular marking.
-    Granular(usize),
-}
-
-impl RefAt<'_> {
-    /// The JSON pointer, relative to the object.
-    pub(crate) fn pointer(&self) -> String {
-        match self {
-            RefAt::Key(k) => format!("/{k}"),
-            RefAt::Item(k, i) => format!("/{k}/{i}"),
-            RefAt::Granular(i) => format!("/granular_markings/{i}/marking_ref"),
-        }
-    }
-}
-
-/// Every reference an object holds: top-level `*_ref` / `*_refs` properties and the
-/// `marking_ref` of granular markings.
-pub(crate) fn for_each_reference<'d, 'a>(members: &'d [(Cow<'a, str>, Doc<'a>)], mut f: impl FnMut(RefAt<'d>, &'d Cow<'a, str>)) {
-    for (key, value) in members {
-        if key.ends_with("_refs") {
-            for (i, r) in value.as_array().into_iter().flatten().enumerate() {
-                if let Doc::String(r) = r {
-                    f(RefAt::Item(key, i), r);
-                }
-            }
-        } else if key.ends_with("_ref") {
-            if let Doc::String(r) = value {
-                f(RefAt::Key(key), r);
-            }
-        } else if key == "granular_markings" {
-            for (i, gm) in value.as_array().into_iter().flatten().enumerate() {
-                if let Some(Doc::String(r)) = gm.get("marking_ref") {
-                    f(RefAt::Granular(i), r);
-                }
-            }
-        }
-    }
-}

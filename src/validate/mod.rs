@@ -29,6 +29,7 @@
 //!   ([`crate::stix::plain_pattern::is_plain_pattern`]) cannot vouch for;
 //! - [`bundle::validate_bundle`] streams the `objects` array: one object is alive at a time.
 
+#[cfg(any(feature = "cli", feature = "internals"))]
 pub mod bundle;
 pub mod checks;
 pub mod doc;
@@ -128,11 +129,13 @@ impl StixValidator {
     }
 
     /// The STIX types with a schema.
+    #[cfg(feature = "internals")]
     pub fn types(&self) -> impl Iterator<Item = &str> {
         self.by_type.keys().map(|k| &**k)
     }
 
     /// Whether a type has a schema.
+    #[cfg(feature = "internals")]
     pub fn knows(&self, stix_type: &str) -> bool {
         self.by_type.contains_key(stix_type)
     }

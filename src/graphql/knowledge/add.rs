@@ -99,7 +99,6 @@ pub fn ingest(ctx: &ResolverContext<'_>, stix: &Map<String, Json>) -> Result<Cre
     let user = caller.user()?;
     let ictx = IngestContext {
         applicant_id: Some(user.id.clone()),
-        connector_id: None,
         draft_id: caller.draft_id.clone(),
         types: Default::default(),
     };

@@ -14,7 +14,8 @@ use async_graphql::Error;
 use async_graphql::dynamic::ResolverContext;
 use serde_json::{Map, Value as Json, json};
 
-use crate::graphql::builder::{Registry, named};
+use crate::graphql::builder::Registry;
+use crate::graphql::sdl::named;
 use crate::graphql::context::parts;
 use crate::graphql::errors::{ALREADY_DELETED_ERROR, functional};
 use crate::graphql::knowledge::add::{answer, indicator_for, input_map};
@@ -142,7 +143,6 @@ pub fn replace(ctx: &ResolverContext<'_>, obj: &StoredObject, mut body: Map<Stri
     let text = Json::Object(body).to_string();
     let ictx = IngestContext {
         applicant_id: Some(user.id.clone()),
-        connector_id: None,
         draft_id: caller.draft_id.clone(),
         types: Default::default(),
     };

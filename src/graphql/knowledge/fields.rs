@@ -12,7 +12,7 @@ use async_graphql::dynamic::ResolverContext;
 use serde_json::{Value as Json, json};
 
 use crate::graphql::builder::Registry;
-use crate::graphql::knowledge::list::{all_ids, connection, offset_of};
+use crate::graphql::knowledge::list::{connection, offset_of};
 use crate::graphql::knowledge::project::embedded_meta;
 use crate::graphql::knowledge::view::{Shared, View, arg_str, arg_strs, parent, parent_str, strings, with_view};
 use crate::store::knowledge::StoredObject;
@@ -304,11 +304,6 @@ pub fn attach_indicators(v: &View<'_>, nodes: &mut [Json]) {
     for (n, f) in nodes.iter_mut().zip(found) {
         n["__indicators"] = json!(f);
     }
-}
-
-/// Every id of a stored object, as JSON strings.
-pub fn ids_json(obj: &StoredObject) -> Json {
-    Json::Array(all_ids(obj).into_iter().map(Json::String).collect())
 }
 
 #[cfg(test)]

@@ -24,7 +24,6 @@ use async_graphql::dynamic::ResolverContext;
 use serde_json::{Map, Value as Json, json};
 
 use crate::graphql::knowledge::project::{OPENCTI_SCO_EXTENSION, opencti_extension};
-use crate::graphql::knowledge::types::is_observable;
 use crate::graphql::knowledge::view::{View, strings};
 use crate::stix::OPENCTI_EXTENSION;
 use crate::stix::refusals::{Refusal, missing_reference};
@@ -333,7 +332,3 @@ pub fn complete(stix: &mut Map<String, Json>, stix_type: &str, now: &str) {
     }
 }
 
-/// Whether a stored object is an observable (re-exported for the add path).
-pub fn observable(obj: &crate::store::knowledge::StoredObject) -> bool {
-    is_observable(obj)
-}

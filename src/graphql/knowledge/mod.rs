@@ -33,7 +33,8 @@ use async_graphql::Error;
 use async_graphql::dynamic::ResolverContext;
 use serde_json::{Value as Json, json};
 
-use crate::graphql::builder::{Registry, TypeInfo, named};
+use crate::graphql::builder::Registry;
+use crate::graphql::sdl::{TypeInfo, named};
 use crate::graphql::errors::UNSUPPORTED_ERROR;
 use crate::graphql::knowledge::list::{ListArgs, all_ids, connection, resolve_ids, select};
 use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, strings, with_view};

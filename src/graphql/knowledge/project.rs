@@ -16,7 +16,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::graphql::builder::named;
+use crate::graphql::sdl::named;
 use crate::graphql::knowledge::types::{IDENTITY_CLASSES, graphql_type, parent_types};
 use crate::graphql::knowledge::view::View;
 use crate::stix::OPENCTI_EXTENSION;

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::graphql::builder::TypeInfo;
+use crate::graphql::sdl::TypeInfo;
 use crate::stix::OBSERVABLE_TYPES;
 use crate::store::knowledge::StoredObject;
 
@@ -66,11 +66,6 @@ pub fn stix_type_of(entity_type: &str) -> String {
         "stix-sighting-relationship" => "sighting".into(),
         other => other.to_lowercase(),
     }
-}
-
-/// Whether a stored object is an observable.
-pub fn is_observable(obj: &StoredObject) -> bool {
-    OBSERVABLE_TYPES.iter().any(|(s, _)| *s == &*obj.stix_type)
 }
 
 /// The platform's `parent_types` of an object.

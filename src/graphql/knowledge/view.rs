@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::ResolverContext;
 use async_graphql::{Error, Name, Value};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-use crate::graphql::builder::TypeInfo;
+use crate::graphql::sdl::TypeInfo;
 use crate::graphql::context::parts;
 use crate::graphql::knowledge::project;
 use crate::graphql::knowledge::types::graphql_type;
@@ -33,24 +33,17 @@ pub struct View<'a> {
     pub state: &'a State,
     /// The schema as data.
     pub api: &'a Api,
-    /// The caller.
-    pub user: &'a User,
     /// The knowledge read: the main one, or the draft's the request runs in.
     knowledge: &'a Knowledge,
     clearance: Clearance,
 }
 
 impl<'a> View<'a> {
-    /// The view of `user`.
-    pub fn new(state: &'a State, api: &'a Api, user: &'a User) -> Self {
-        View::in_draft(state, api, user, None)
-    }
-
     /// The view of `user` inside a draft (`opencti-draft-id`); the main knowledge when the
     /// draft does not exist.
     pub fn in_draft(state: &'a State, api: &'a Api, user: &'a User, draft_id: Option<&str>) -> Self {
         let knowledge = state.knowledge_in(draft_id);
-        View { state, api, user, knowledge, clearance: Clearance::of(user, knowledge) }
+        View { state, api, knowledge, clearance: Clearance::of(user, knowledge) }
     }
 
     /// The knowledge store.
@@ -61,11 +54,6 @@ impl<'a> View<'a> {
     /// Whether the caller may see `obj`.
     pub fn visible(&self, obj: &StoredObject) -> bool {
         self.clearance.can_see(self.knowledge, obj)
-    }
-
-    /// Whether the caller's visibility is limited by markings at all.
-    pub fn is_limited(&self) -> bool {
-        self.clearance.is_limited()
     }
 
     /// An object the caller may see, by internal id, standard id or any STIX id.
@@ -159,7 +147,3 @@ pub fn strings(v: &Json) -> Vec<String> {
     }
 }
 
-/// A JSON object from a map.
-pub fn object(map: Map<String, Json>) -> Json {
-    Json::Object(map)
-}
