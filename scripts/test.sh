@@ -4,7 +4,9 @@
 # - Rust checks: formatting, clippy (warnings denied), docs (warnings denied).
 # - cargo nextest: every test, including the pycti interop tests, which create a pinned
 #   pycti 7.261026.0 venv under target/ on first use (from PyPI).
-# - doc tests (nextest does not run them).
+# - doc tests (nextest does not run them), and the public API's shape (every root item has
+#   an example, every type it names is exported; from rustdoc's JSON, on the nightly
+#   toolchain the machine has for cargo-fuzz).
 # - every benchmark in quick mode (scripts/bench.sh), so they cannot rot.
 # - the RabbitMQ broker the AMQP tests use is provided first (scripts/broker.sh).
 set -euo pipefail
@@ -41,6 +43,13 @@ cargo test --workspace --doc --locked
 
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked
+
+step "public API: every root item has a runnable example; every type it names is exported"
+# rustdoc's JSON output is a nightly option (the machine's nightly, also used for
+# cargo-fuzz); its own target directory keeps the stable builds' fingerprints intact.
+CARGO_TARGET_DIR=target/api-json cargo +nightly rustdoc --lib --no-default-features --locked -- \
+    -Z unstable-options --output-format json
+python3 scripts/api_check.py target/api-json/doc/opencti_mock.json
 
 step "benchmarks, quick mode (tiny sizes; correctness asserted, speed not judged)"
 # The dev profile reuses the test build: only the five bench binaries are compiled. The

@@ -48,6 +48,13 @@ pub struct Activity {
 
 impl Activity {
     /// Whether nothing is in progress.
+    ///
+    /// ```
+    /// use opencti_mock::Activity;
+    /// assert!(Activity::default().is_idle());
+    /// // one job not yet delivered is enough to be busy
+    /// assert!(!Activity { pending_jobs: 1, ..Activity::default() }.is_idle());
+    /// ```
     pub fn is_idle(&self) -> bool {
         *self == Activity::default()
     }

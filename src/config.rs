@@ -26,8 +26,12 @@ pub const DEFAULT_PORT: u16 = 4000;
 /// use opencti_mock::{MockPlatform, Settings};
 /// let mut settings = Settings::default();
 /// settings.mock.objects_max_refs = 1000;
+/// // the defaults are the standalone server's: port 4000 and the broker if one answers;
+/// // a test picks a free port and stays HTTP-only
+/// settings.app.port = 0;
+/// settings.mock.broker = opencti_mock::BrokerMode::Off;
 /// let platform = MockPlatform::builder().settings(settings).start().await;
-/// # drop(platform);
+/// assert!(!platform.url().ends_with(":4000"));
 /// # }
 /// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -49,6 +53,14 @@ pub struct Settings {
 /// `WORKER_LISTEN_API_SSL_VERIFY`, `WORKER_LISTEN_API_HTTP_PROXY`,
 /// `WORKER_LISTEN_API_HTTPS_PROXY` are read too), plus the timing the mock makes
 /// configurable.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::Worker};
+/// let worker: Worker = Settings::default().worker;
+/// // the worker's timing: a callback may take 300 s, a failed one is retried after 10 to 30 s
+/// let timing = (worker.listen_api_timeout_ms, worker.listen_api_retry_min_ms, worker.listen_api_retry_max_ms);
+/// assert_eq!(timing, (300_000, 10_000, 30_000));
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Worker {
@@ -80,6 +92,13 @@ impl Default for Worker {
 }
 
 /// `app:*`.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::App};
+/// let app: App = Settings::default().app;
+/// // the platform's port and body limit (`MockPlatform::builder()` picks a free port instead)
+/// assert_eq!((app.port, app.max_payload_body_size.as_str()), (4000, "50mb"));
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct App {
@@ -119,6 +138,13 @@ impl Default for App {
 }
 
 /// `app:admin:*`.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::Admin};
+/// let admin: Admin = Settings::default().app.admin;
+/// // no token configured: each platform makes one up (`MockPlatformBuilder::admin_token` sets it)
+/// assert!(admin.token.is_none());
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Admin {
@@ -129,6 +155,13 @@ pub struct Admin {
 }
 
 /// `app:graphql:*`.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::Graphql};
+/// let graphql: Graphql = Settings::default().app.graphql;
+/// // a development platform: GraphiQL served, and one mutation field per document
+/// assert!(graphql.playground.enabled && graphql.batching_protection.mutation_default == 1);
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Graphql {
@@ -140,6 +173,20 @@ pub struct Graphql {
 
 /// `app:graphql:batching_protection:*`: how often a root field may appear in one document
 /// (the platform's `graphql-no-alias` rule; `APP__GRAPHQL__BATCHING_PROTECTION__QUERY_DEFAULT`…).
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Settings, settings::BatchingProtection};
+/// let limits: BatchingProtection = Settings::default().app.graphql.batching_protection;
+/// let platform = MockPlatform::start().await;
+/// // a query field may appear twice in a document: a third `about` is refused
+/// let answer: serde_json::Value = reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({"query": "{ a: about { version } b: about { version } c: about { version } }"}))
+///     .send().await.unwrap().json().await.unwrap();
+/// let refusal = format!("Allowed number of calls for Query->about has been exceeded (max: {})", limits.query_default);
+/// assert_eq!((limits.query_default, answer["errors"][0]["message"].as_str()), (2, Some(refusal.as_str())));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct BatchingProtection {
@@ -158,6 +205,17 @@ impl Default for BatchingProtection {
 }
 
 /// `app:graphql:playground:*`.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Settings, settings::Playground};
+/// let playground: Playground = Settings::default().app.graphql.playground;
+/// let platform = MockPlatform::start().await;
+/// // GraphiQL is on by default: `GET /graphql` serves it
+/// let answer = reqwest::get(format!("{}/graphql", platform.url())).await.unwrap();
+/// assert!(playground.enabled && answer.status() == 200);
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Playground {
@@ -174,6 +232,13 @@ impl Default for Playground {
 }
 
 /// `rabbitmq:*`.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::RabbitMq};
+/// let rabbitmq: RabbitMq = Settings::default().rabbitmq;
+/// // a local broker with RabbitMQ's own defaults
+/// assert_eq!((rabbitmq.hostname.as_str(), rabbitmq.port, rabbitmq.username.as_str()), ("localhost", 5672, "guest"));
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct RabbitMq {
@@ -200,7 +265,7 @@ pub struct RabbitMq {
 impl RabbitMq {
     /// Applies an AMQP URL (`amqp://user:pass@host:port/vhost`, `amqps://…`): host, port,
     /// vhost, credentials and TLS, as `--amqp-url` does.
-    pub fn apply_amqp_url(&mut self, url: &str) -> Result<(), ConfigError> {
+    pub(crate) fn apply_amqp_url(&mut self, url: &str) -> Result<(), ConfigError> {
         let uri: lapin::uri::AMQPUri = url.parse().map_err(|e| ConfigError::Invalid(format!("invalid AMQP URL '{url}': {e}")))?;
         self.use_ssl = matches!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
         self.hostname = uri.authority.host;
@@ -229,6 +294,13 @@ impl Default for RabbitMq {
 }
 
 /// `minio:*`.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::Minio};
+/// let minio: Minio = Settings::default().minio;
+/// // the platform's defaults, handed to connectors in `config.s3` (the mock serves files itself)
+/// assert_eq!((minio.endpoint.as_str(), minio.port, minio.bucket_name.as_str()), ("localhost", 9000, "opencti-bucket"));
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Minio {
@@ -263,6 +335,13 @@ impl Default for Minio {
 }
 
 /// Mock-only settings (`MOCK__*`).
+///
+/// ```
+/// use opencti_mock::{BrokerMode, Profile, Settings, settings::Mock};
+/// let mock: Mock = Settings::default().mock;
+/// // a 7.x platform using a broker when one is found (`MockPlatform::builder()` turns the broker off)
+/// assert_eq!((mock.profile, mock.broker), (Profile::V7, BrokerMode::Auto));
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Mock {
@@ -316,6 +395,19 @@ pub struct Mock {
 }
 
 /// `mock:graphql_limits:*`: set far above any document pycti sends.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Settings, settings::GraphqlLimits};
+/// let limits: GraphqlLimits = Settings::default().mock.graphql_limits;
+/// let platform = MockPlatform::start().await;
+/// // a document nested one bracket deeper than allowed is refused before it is parsed
+/// let query = format!("{}{}", "{ a ".repeat(limits.max_nesting + 1), "}".repeat(limits.max_nesting + 1));
+/// let answer: serde_json::Value = reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({"query": query})).send().await.unwrap().json().await.unwrap();
+/// assert!(answer["errors"][0]["message"].as_str().is_some_and(|m| m.starts_with("Document is nested too deeply")), "{answer}");
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct GraphqlLimits {
@@ -375,7 +467,7 @@ impl std::str::FromStr for CallbackAuth {
 /// use opencti_mock::{BrokerMode, MockPlatform};
 /// // HTTP only: connectors push with stixBundlePush
 /// let platform = MockPlatform::builder().broker_mode(BrokerMode::Off).start().await;
-/// assert!(platform.broker().is_none());
+/// assert_eq!(platform.connector_env("EXTERNAL_IMPORT", platform.token()).get("CONNECTOR_QUEUE_PROTOCOL"), Some("api"));
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,6 +522,14 @@ impl Default for Mock {
 }
 
 /// A configuration problem.
+///
+/// ```
+/// use opencti_mock::{ConfigError, Settings};
+/// let mut settings = Settings::default();
+/// settings.app.max_payload_body_size = "lots".into();
+/// // a size that does not parse names its setting
+/// assert!(matches!(settings.max_payload_bytes(), Err(ConfigError::Size { key: "app:max_payload_body_size", .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A source could not be read or has the wrong shape.
@@ -448,6 +548,15 @@ pub enum ConfigError {
 impl Settings {
     /// Loads defaults, then `file` (JSON) if given, then the environment, then `overrides`
     /// (a partial `Settings` tree, e.g. from command-line flags).
+    ///
+    /// ```
+    /// use opencti_mock::{Profile, Settings};
+    /// // the overrides win over the defaults, the file and the environment
+    /// let settings = Settings::load(None, serde_json::json!({"app": {"port": 4100}, "mock": {"profile": "6.9"}})).expect("valid");
+    /// assert_eq!((settings.app.port, settings.mock.profile), (4100, Profile::V6_9));
+    /// // sizes are checked as they are loaded
+    /// assert!(Settings::load(None, serde_json::json!({"app": {"max_payload_body_size": "lots"}})).is_err());
+    /// ```
     pub fn load(file: Option<&Path>, overrides: serde_json::Value) -> Result<Settings, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(f) = file {
@@ -464,21 +573,32 @@ impl Settings {
     }
 
     /// The JSON body limit in bytes.
+    ///
+    /// ```
+    /// use opencti_mock::Settings;
+    /// let mut settings = Settings::default();
+    /// // the platform's syntax: powers of 1024
+    /// settings.app.max_payload_body_size = "10mb".into();
+    /// assert_eq!(settings.max_payload_bytes().ok(), Some(10 * 1024 * 1024));
+    /// ```
     pub fn max_payload_bytes(&self) -> Result<u64, ConfigError> {
         parse_size(&self.app.max_payload_body_size)
             .ok_or_else(|| ConfigError::Size { key: "app:max_payload_body_size", value: self.app.max_payload_body_size.clone() })
     }
 
-    /// How much the transcript keeps.
-    pub fn transcript_retention(&self) -> Result<crate::store::transcript::Retention, ConfigError> {
-        let size = |key: &'static str, value: &String| {
-            parse_size(value).map(|n| n as usize).ok_or_else(|| ConfigError::Size { key, value: value.clone() })
-        };
-        Ok(crate::store::transcript::Retention {
-            body_cap: size("mock:transcript_bundle_cap", &self.mock.transcript_bundle_cap)?,
-            max_entries: self.mock.transcript_max_entries,
-            body_budget: size("mock:transcript_body_budget", &self.mock.transcript_body_budget)?,
-        })
+    internal! {
+        /// How much the transcript keeps (public with the `internals` feature, for the
+        /// fuzz harness).
+        fn transcript_retention(&self) -> Result<crate::store::transcript::Retention, ConfigError> {
+            let size = |key: &'static str, value: &String| {
+                parse_size(value).map(|n| n as usize).ok_or_else(|| ConfigError::Size { key, value: value.clone() })
+            };
+            Ok(crate::store::transcript::Retention {
+                body_cap: size("mock:transcript_bundle_cap", &self.mock.transcript_bundle_cap)?,
+                max_entries: self.mock.transcript_max_entries,
+                body_budget: size("mock:transcript_body_budget", &self.mock.transcript_body_budget)?,
+            })
+        }
     }
 }
 

@@ -41,10 +41,32 @@ pub enum Error {
 
 impl Error {
     /// An error from any message (escape hatch).
+    ///
+    /// ```
+    /// use opencti_mock::Error;
+    /// let error = Error::other("the connector exited with status 1");
+    /// // shown as given, with no prefix
+    /// assert_eq!(error.to_string(), "the connector exited with status 1");
+    /// ```
     pub fn other(message: impl Into<String>) -> Self {
         Error::Other(message.into())
     }
 }
 
 /// `Result` with [`Error`].
+///
+/// ```
+/// use std::time::Duration;
+/// use opencti_mock::{MockPlatform, Result};
+///
+/// // a test helper that hands the platform's errors on with `?`
+/// async fn works_once_idle(platform: &MockPlatform) -> Result<usize> {
+///     platform.wait_idle(Duration::from_secs(10)).await?;
+///     Ok(platform.works().len())
+/// }
+/// # #[tokio::main] async fn main() {
+/// let platform = MockPlatform::start().await;
+/// assert_eq!(works_once_idle(&platform).await.ok(), Some(0));
+/// # }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

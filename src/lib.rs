@@ -102,21 +102,27 @@ pub use expect::{Expect, ExpectGuard, Matcher, Subject, Times, matchers};
 // Errors.
 pub use error::{Error, Result};
 // Options of the builder.
-pub use config::{BrokerMode, CallbackAuth, Settings};
+pub use config::{BrokerMode, CallbackAuth, ConfigError, Settings};
 pub use profile::Profile;
 pub use store::Clock;
 pub use store::faults::{FaultAction, FaultSpec};
 // What a test reads.
-pub use ingest::seed::{SeedError, SeedReport};
-pub use jobs::{JobError, Upload};
-pub use store::connectors::Connector;
+pub use ingest::seed::{SeedError, SeedRefusal, SeedReport};
+pub use jobs::{ImportOptions, JobError, Upload};
+pub use store::connectors::{Connector, ConnectorInfo, Registration};
 pub use store::drafts::Draft;
 pub use store::files::StoredFile;
 pub use store::findings::RecordedFinding;
-pub use store::jobs::{Job, JobStatus};
+pub use store::jobs::{Attempt, Job, JobKind, JobStatus, Transport};
 pub use store::knowledge::StoredObject;
 pub use store::transcript::{ReceivedBundle, ReceivedOperation, Refusal, RefusalKind};
 pub use store::works::{Work, WorkMessage, WorkStatus};
+
+/// The sections of [`Settings`], as the platform's configuration names them
+/// (`app`, `rabbitmq`, `minio`, `worker`, and the mock's own `mock`).
+pub mod settings {
+    pub use crate::config::{Admin, App, BatchingProtection, Graphql, GraphqlLimits, Minio, Mock, Playground, RabbitMq, Worker};
+}
 
 /// One platform instance ready to serve on a socket of your own (what `opencti-mock serve`
 /// and [`MockPlatform`] run), for this workspace's fuzz targets (the `internals` feature).

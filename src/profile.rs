@@ -40,6 +40,16 @@ pub enum Profile {
 
 impl Profile {
     /// The version string `about { version }` answers.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{MockPlatform, Profile};
+    /// let platform = MockPlatform::builder().profile(Profile::V6_9).start().await;
+    /// let about: serde_json::Value = reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({"query": "query Version { about { version } }"})).send().await.unwrap().json().await.unwrap();
+    /// assert_eq!(about["data"]["about"]["version"], Profile::V6_9.version());
+    /// # }
+    /// ```
     pub fn version(self) -> &'static str {
         match self {
             Profile::V7 => "7.261026.0",
@@ -48,16 +58,34 @@ impl Profile {
     }
 
     /// 7.x splits bundles in `stixBundlePush` and adds the expectations synchronously.
+    ///
+    /// ```
+    /// use opencti_mock::Profile;
+    /// // 6.9 leaves the split to its worker: a work closed right after the push completes early
+    /// assert!(Profile::V7.splits_on_push() && !Profile::V6_9.splits_on_push());
+    /// ```
     pub fn splits_on_push(self) -> bool {
         matches!(self, Profile::V7)
     }
 
     /// 7.x keeps a completed work alive; 6.9 deletes its Redis key on `toProcessed` completion.
+    ///
+    /// ```
+    /// use opencti_mock::Profile;
+    /// // on 6.9 the worker then drops the work's remaining messages
+    /// assert!(Profile::V6_9.completion_kills_work() && !Profile::V7.completion_kills_work());
+    /// ```
     pub fn completion_kills_work(self) -> bool {
         matches!(self, Profile::V6_9)
     }
 
     /// 7.x compares `processed >= expected`; 6.9 uses strict equality.
+    ///
+    /// ```
+    /// use opencti_mock::Profile;
+    /// // one object reported twice: 4 processed of 3 expected
+    /// assert!(Profile::V7.is_finished(3, 4) && !Profile::V6_9.is_finished(3, 4));
+    /// ```
     pub fn is_finished(self, expected: i64, processed: i64) -> bool {
         match self {
             Profile::V7 => processed >= expected,
@@ -66,6 +94,12 @@ impl Profile {
     }
 
     /// Whether `workAdd(isMultiPartWork: true)` changes completion (a 7.x feature).
+    ///
+    /// ```
+    /// use opencti_mock::Profile;
+    /// // 6.9 accepts the argument but completes such a work like any other
+    /// assert!(Profile::V7.supports_multipart_works() && !Profile::V6_9.supports_multipart_works());
+    /// ```
     pub fn supports_multipart_works(self) -> bool {
         matches!(self, Profile::V7)
     }

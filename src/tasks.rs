@@ -123,11 +123,13 @@ impl Tasks {
     }
 
     /// How many tracked tasks have not ended yet.
+    #[cfg(feature = "internals")]
     pub fn len(&self) -> usize {
         self.tracker.len()
     }
 
     /// Whether every tracked task has ended.
+    #[cfg(feature = "internals")]
     pub fn is_empty(&self) -> bool {
         self.tracker.is_empty()
     }

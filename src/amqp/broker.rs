@@ -191,6 +191,7 @@ impl Broker {
     }
 
     /// The name this platform's connections carry (`connection_name` client property).
+    #[cfg(feature = "internals")]
     pub fn connection_name(&self) -> &str {
         &self.inner.connection_name
     }
@@ -201,6 +202,7 @@ impl Broker {
     }
 
     /// Waits until the connection is up (after a reconnection), at most `timeout`.
+    #[cfg(feature = "internals")]
     pub async fn wait_connected(&self, timeout: Duration) -> bool {
         let mut rx = self.inner.connected.subscribe();
         tokio::time::timeout(timeout, rx.wait_for(|c| *c)).await.is_ok_and(|r| r.is_ok())

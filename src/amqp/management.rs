@@ -99,6 +99,7 @@ impl Management {
     }
 
     /// The bindings whose destination is `queue`.
+    #[cfg(feature = "internals")]
     pub async fn queue_bindings(&self, queue: &str) -> Result<Vec<Json>, String> {
         let resp = self.send(self.client.get(self.url(&["queues", &self.vhost, queue, "bindings"]))).await?;
         if !resp.status().is_success() {
@@ -108,6 +109,7 @@ impl Management {
     }
 
     /// An exchange of the platform's vhost; `None` when it does not exist.
+    #[cfg(feature = "internals")]
     pub async fn exchange(&self, name: &str) -> Result<Option<Json>, String> {
         let resp = self.send(self.client.get(self.url(&["exchanges", &self.vhost, name]))).await?;
         match resp.status() {
@@ -149,6 +151,7 @@ impl Management {
 
     /// Closes every connection whose client-provided name is `name` (a dropped connection
     /// for one platform only); returns how many were closed.
+    #[cfg(feature = "internals")]
     pub async fn close_connections_named(&self, name: &str) -> Result<usize, String> {
         let resp = self.send(self.client.get(self.url(&["connections"]))).await?;
         if !resp.status().is_success() {

@@ -9,7 +9,6 @@
 use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
-use serde_json::Value as Json;
 
 use super::Broker;
 
@@ -37,17 +36,19 @@ impl Broker {
 
     /// Sends a job to a connector: persistent publish to `amqp.connector.exchange` with
     /// `listen_routing_<id>`, landing in `listen_<id>` (`pushToConnector`).
-    pub async fn publish_job(&self, connector_id: &str, job: &Json) -> Result<(), String> {
+    #[cfg(feature = "internals")]
+    pub async fn publish_job(&self, connector_id: &str, job: &serde_json::Value) -> Result<(), String> {
         self.publish_raw_job(connector_id, job.to_string().as_bytes()).await
     }
 
-    /// [`Broker::publish_job`] with the message's exact bytes.
+    /// Publishes a job with the message's exact bytes (the dispatcher keeps them).
     pub async fn publish_raw_job(&self, connector_id: &str, body: &[u8]) -> Result<(), String> {
         let q = self.inner.names.connector(connector_id);
         self.publish(&q.listen_exchange, &q.listen_routing, body).await
     }
 
     /// Puts a message on a connector's push queue, as `pushToWorkerForConnector` does.
+    #[cfg(feature = "internals")]
     pub async fn publish_to_worker(&self, connector_id: &str, body: &[u8]) -> Result<(), String> {
         let q = self.inner.names.connector(connector_id);
         self.publish(&q.push_exchange, &q.push_routing, body).await

@@ -22,7 +22,7 @@ pub async fn wait_for_ingestion(platform: &MockPlatform, connector_id: &str, lim
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let internal = platform.read(|s| s.queues.pending(connector_id));
-        let on_broker = match platform.broker() {
+        let on_broker = match platform.core().amqp.broker() {
             Some(b) => b.push_ready(&[connector_id.to_string()]).await.unwrap_or(0),
             None => 0,
         };

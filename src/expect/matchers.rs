@@ -18,8 +18,38 @@ use crate::store::works::Work;
 
 /// A condition on what an expectation counts (a [`Subject`]: GraphQL operations unless
 /// said otherwise).
+///
+/// ```
+/// use opencti_mock::{Expect, Matcher, ReceivedBundle};
+///
+/// // bundles that came over the broker
+/// struct OverAmqp;
+/// impl Matcher<ReceivedBundle> for OverAmqp {
+///     fn matches(&self, bundle: &ReceivedBundle) -> bool {
+///         bundle.transport == "amqp"
+///     }
+/// }
+///
+/// let pushed = ReceivedBundle { connector_id: "feed-1".into(), work_id: None, transport: "api".into(), bytes: 64, objects: 1, content: None };
+/// assert!(!OverAmqp.matches(&pushed));
+/// let none_over_amqp = Expect::given(OverAmqp).expect(0);
+/// # let _ = none_over_amqp;
+/// ```
 pub trait Matcher<T: Subject = ReceivedOperation>: Send + Sync {
     /// Whether `item` satisfies the condition.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{Matcher, MockPlatform, ReceivedOperation, matchers::operation};
+    /// let platform = MockPlatform::start().await;
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+    /// let health = &platform.received_operations()[0];
+    /// // a matcher tried on what was received, before it is mounted; a closure is one too
+    /// let answered = |op: &ReceivedOperation| op.http_status == 200;
+    /// assert!(operation("Health").matches(health) && answered.matches(health));
+    /// # }
+    /// ```
     fn matches(&self, item: &T) -> bool;
 }
 
@@ -40,6 +70,13 @@ where
 }
 
 /// Matches everything of its subject.
+///
+/// ```
+/// use opencti_mock::{Matcher, ReceivedBundle, matchers::any};
+/// let empty = ReceivedBundle { connector_id: String::new(), work_id: None, transport: "api".into(), bytes: 0, objects: 0, content: None };
+/// // even an empty bundle of no connector
+/// assert!(any().matches(&empty));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Any;
 
@@ -62,6 +99,12 @@ impl<T: Subject> Matcher<T> for Any {
 }
 
 /// Sent by, or belonging to, a connector (by id).
+///
+/// ```
+/// use opencti_mock::{Matcher, ReceivedBundle, matchers::connector};
+/// let bundle = ReceivedBundle { connector_id: "feed-1".into(), work_id: None, transport: "api".into(), bytes: 64, objects: 1, content: None };
+/// assert!(connector("feed-1").matches(&bundle) && !connector("feed-2").matches(&bundle));
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConnectorId(String);
 
@@ -89,6 +132,16 @@ impl Matcher<Work> for ConnectorId {
 }
 
 /// A bundle whose object count is in a range.
+///
+/// ```
+/// use opencti_mock::{Matcher, ReceivedBundle, matchers::objects};
+/// let bundle = |objects| ReceivedBundle {
+///     connector_id: "feed-1".into(), work_id: None, transport: "api".into(), bytes: 64, objects, content: None,
+/// };
+/// let range = objects(1..=100);
+/// // both ends included, nothing outside
+/// assert!(range.matches(&bundle(1)) && range.matches(&bundle(100)) && !range.matches(&bundle(0)) && !range.matches(&bundle(101)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct ObjectCount {
     min: usize,
@@ -124,6 +177,25 @@ impl Matcher<ReceivedBundle> for ObjectCount {
 }
 
 /// A complete work.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use serde_json::json;
+/// use opencti_mock::{Expect, MockPlatform, Work, matchers::completed};
+/// let platform = MockPlatform::start().await;
+/// let done = Expect::<Work>::given(completed()).expect(1).mount_as_scoped(&platform);
+/// let graphql = |query: &str, variables: serde_json::Value| reqwest::Client::new().post(format!("{}/graphql", platform.url()))
+///     .bearer_auth(platform.token()).json(&json!({"query": query, "variables": variables})).send();
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// graphql("mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///     json!({"input": {"id": id, "name": "feed", "type": "EXTERNAL_IMPORT"}})).await.unwrap();
+/// graphql("mutation WorkAdd($connectorId: String!) { workAdd(connectorId: $connectorId) { id } }", json!({"connectorId": id})).await.unwrap();
+/// // a work counts once it is complete, whenever it was created
+/// assert!(done.received().is_empty());
+/// graphql("mutation WorkToProcessed($id: ID!) { workEdit(id: $id) { toProcessed } }", json!({"id": platform.works()[0].id})).await.unwrap();
+/// assert_eq!(done.received().len(), 1);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Completed;
 
@@ -145,6 +217,27 @@ impl Matcher<Work> for Completed {
 }
 
 /// A work with no error recorded.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use serde_json::json;
+/// use opencti_mock::{Matcher, MockPlatform, matchers::{completed, without_errors}};
+/// let platform = MockPlatform::start().await;
+/// let graphql = |query: &str, variables: serde_json::Value| reqwest::Client::new().post(format!("{}/graphql", platform.url()))
+///     .bearer_auth(platform.token()).json(&json!({"query": query, "variables": variables})).send();
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// graphql("mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///     json!({"input": {"id": id, "name": "feed", "type": "EXTERNAL_IMPORT"}})).await.unwrap();
+/// graphql("mutation WorkAdd($connectorId: String!) { workAdd(connectorId: $connectorId) { id } }", json!({"connectorId": id})).await.unwrap();
+/// // the connector closes its work in error
+/// graphql(
+///     "mutation WorkToProcessed($id: ID!, $message: String) { workEdit(id: $id) { toProcessed(message: $message, inError: true) } }",
+///     json!({"id": platform.works()[0].id, "message": "feed unreachable"}),
+/// ).await.unwrap();
+/// let work = platform.works().remove(0);
+/// assert!(completed().matches(&work) && !without_errors().matches(&work));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct WithoutErrors;
 
@@ -166,6 +259,18 @@ impl Matcher<Work> for WithoutErrors {
 }
 
 /// Operation name (`RegisterConnector`) or root field (`registerConnector`).
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{Matcher, MockPlatform, matchers::operation};
+/// let platform = MockPlatform::start().await;
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+/// let health = &platform.received_operations()[0];
+/// // by operation name or by root field
+/// assert!(operation("Health").matches(health) && operation("about").matches(health) && !operation("workAdd").matches(health));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Operation(String);
 
@@ -188,13 +293,32 @@ impl Matcher<ReceivedOperation> for Operation {
 
 /// A variable at a dotted path (`input.type`, `connectorInfo.run_and_terminate`) equal to a
 /// JSON value.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{Matcher, MockPlatform, matchers::variable};
+/// let platform = MockPlatform::start().await;
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b", "name": "feed", "type": "EXTERNAL_IMPORT",
+///             "scope": ["ipv4-addr"]}},
+///     }))
+///     .send().await.unwrap();
+/// let register = &platform.received_operations()[0];
+/// // an array index is a segment of the path too
+/// assert!(variable("input.type", "EXTERNAL_IMPORT").matches(register) && variable("input.scope.0", "ipv4-addr").matches(register));
+/// assert!(!variable("input.type", "INTERNAL_ENRICHMENT").matches(register));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Variable {
     path: String,
     value: Value,
 }
 
-/// Matches a variable value by dotted path.
+/// Matches a variable value by dotted path; a number in the path indexes a list
+/// (`input.scope.0`).
 ///
 /// ```
 /// use opencti_mock::{Expect, matchers::variable};
@@ -226,6 +350,18 @@ impl Matcher<ReceivedOperation> for Variable {
 }
 
 /// The authenticated user's name.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{Matcher, MockPlatform, matchers::user};
+/// let platform = MockPlatform::start().await;
+/// let token = platform.add_connector_user("importer");
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(&token)
+///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+/// let health = &platform.received_operations()[0];
+/// assert!(user("importer").matches(health) && !user("analyst").matches(health));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct UserName(String);
 
@@ -247,6 +383,18 @@ impl Matcher<ReceivedOperation> for UserName {
 }
 
 /// Operations answered with an error code (`AUTH_REQUIRED`…).
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{Matcher, MockPlatform, matchers::error_code};
+/// let platform = MockPlatform::start().await;
+/// // a token the platform does not know
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth("not-a-token")
+///     .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+/// let denied = &platform.received_operations()[0];
+/// assert!(error_code("AUTH_REQUIRED").matches(denied) && !error_code("FORBIDDEN_ACCESS").matches(denied));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ErrorCode(String);
 
@@ -268,6 +416,19 @@ impl Matcher<ReceivedOperation> for ErrorCode {
 }
 
 /// Operations answered without any error.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{Matcher, MockPlatform, matchers::succeeded};
+/// let platform = MockPlatform::start().await;
+/// for token in [platform.token(), "not-a-token"] {
+///     reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(token)
+///         .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+/// }
+/// let outcomes: Vec<bool> = platform.received_operations().iter().map(|op| succeeded().matches(op)).collect();
+/// assert_eq!(outcomes, [true, false]);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Succeeded;
 

@@ -47,6 +47,20 @@ pub struct SeedReport {
 }
 
 /// One object a seed could not store.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, SeedRefusal};
+/// let platform = MockPlatform::start().await;
+/// let report = platform.seed(r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697884", "value": "not an address"}]}"#)
+///     .expect("a bundle");
+/// // the invalid address is not stored: the refusal names it, with the error a work would record
+/// let refusal: &SeedRefusal = &report.refused[0];
+/// assert_eq!(refusal.id.as_deref(), Some("ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697884"));
+/// assert!(refusal.error.contains("INCORRECT_OBSERVABLE_FORMAT"), "{}", refusal.error);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeedRefusal {
     /// Its id in the bundle (when it has one).

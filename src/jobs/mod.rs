@@ -309,6 +309,16 @@ pub struct Upload {
 
 impl Upload {
     /// A global file (no entity, no marking) that starts the automatic import.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{MockPlatform, Upload};
+    /// let platform = MockPlatform::start().await;
+    /// // stored under import/global/, by its base name
+    /// let (file, _) = platform.upload(Upload::new("exports/iocs.txt", "text/plain", "198.51.100.7")).expect("stored");
+    /// assert_eq!(file.id, "import/global/iocs.txt");
+    /// # }
+    /// ```
     pub fn new(filename: impl Into<String>, mime_type: impl Into<String>, content: impl Into<Bytes>) -> Upload {
         Upload {
             filename: filename.into(),
@@ -363,6 +373,26 @@ pub fn upload_file(jobs: &Dispatcher, upload: Upload, asker: &Asker) -> Result<(
 }
 
 /// Options of an import job.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{ImportOptions, MockPlatform};
+/// let platform = MockPlatform::start().await;
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": id, "name": "importer", "type": "INTERNAL_IMPORT_FILE", "scope": ["text/plain"]}},
+///     }))
+///     .send().await.unwrap();
+/// let (file, _) = platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+/// // an import into a draft rather than a workbench: the job's message says so
+/// let options = ImportOptions { validation_mode: Some("draft".into()), ..ImportOptions::default() };
+/// platform.ask_import(&file.id, Some(id), &options).expect("the file is stored");
+/// let message: serde_json::Value = serde_json::from_str(&platform.jobs()[0].message).unwrap();
+/// assert_eq!(message["event"]["validation_mode"], "draft");
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// `workbench` (the default) or `draft`.

@@ -49,10 +49,13 @@ impl MockPlatformBuilder {
     ///
     /// ```
     /// # #[tokio::main] async fn main() {
-    /// use std::time::Duration;
     /// use opencti_mock::*;
-    /// let platform = MockPlatform::builder().settings(Settings::default()).start().await;
-    /// # let _ = platform;
+    /// let mut settings = Settings::default();
+    /// // the defaults are the standalone server's (port 4000, the broker if one answers)
+    /// settings.app.port = 0;
+    /// settings.mock.broker = BrokerMode::Off;
+    /// let platform = MockPlatform::builder().settings(settings).start().await;
+    /// assert!(!platform.url().ends_with(":4000"));
     /// # }
     /// ```
     pub fn settings(mut self, settings: Settings) -> Self {
@@ -143,8 +146,8 @@ impl MockPlatformBuilder {
     /// use std::time::Duration;
     /// use opencti_mock::*;
     /// let platform = MockPlatform::builder().broker_mode(BrokerMode::Off).start().await;
-    /// assert!(platform.broker().is_none());
-    /// # let _ = platform;
+    /// // no broker: a connector is told to push over HTTP
+    /// assert_eq!(platform.connector_env("EXTERNAL_IMPORT", platform.token()).get("CONNECTOR_QUEUE_PROTOCOL"), Some("api"));
     /// # }
     /// ```
     pub fn broker_mode(mut self, mode: crate::config::BrokerMode) -> Self {

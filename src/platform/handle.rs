@@ -133,6 +133,15 @@ impl MockPlatform {
     /// `token` (from [`add_connector_user`](Self::add_connector_user), or the admin's):
     /// `OPENCTI_URL`, `OPENCTI_TOKEN`, a fresh `CONNECTOR_ID`, `CONNECTOR_TYPE`, and the
     /// queue protocol this platform serves. See [`ConnectorEnv`](crate::ConnectorEnv).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("INTERNAL_ENRICHMENT", platform.token());
+    /// // no broker: the connector pushes with stixBundlePush (and, not `auto`, gets jobs only when asked)
+    /// assert_eq!((env.get("CONNECTOR_QUEUE_PROTOCOL"), env.get("CONNECTOR_AUTO")), (Some("api"), Some("false")));
+    /// # }
+    /// ```
     pub fn connector_env(&self, connector_type: &str, token: &str) -> crate::ConnectorEnv {
         crate::platform::ConnectorEnv::new(&self.url, token, connector_type, self.core.amqp.broker().is_some())
     }
@@ -219,6 +228,18 @@ impl MockPlatform {
 
     /// Stores every object of a STIX bundle (JSON text) as the administrator, through the
     /// ingest path, before returning; objects the platform would refuse are in the report.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let report = platform.seed(r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"},
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697884", "value": "not an address"}]}"#)
+    ///     .expect("a bundle");
+    /// // stored at once; the invalid address is refused, with the error a work would record
+    /// assert_eq!((report.created, report.refused.len(), platform.objects().len()), (1, 1, 1));
+    /// # }
+    /// ```
     pub fn seed(&self, bundle: &str) -> std::result::Result<crate::ingest::seed::SeedReport, crate::ingest::seed::SeedError> {
         crate::ingest::seed::seed_bundle(&self.core.store, bundle)
     }
@@ -365,12 +386,46 @@ impl MockPlatform {
     }
 
     /// Stores a file with every option (entity, markings, workbench, no automatic import).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{MockPlatform, Upload};
+    /// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]}"#;
+    /// let platform = MockPlatform::builder().seed(bundle).start().await;
+    /// // a file of an entity, marked TLP:GREEN
+    /// let upload = Upload {
+    ///     entity_id: Some("ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883".into()),
+    ///     markings: vec!["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da".into()],
+    ///     ..Upload::new("whois.txt", "text/plain", "NetRange: 198.51.100.0 - 198.51.100.255")
+    /// };
+    /// let (file, _) = platform.upload(upload).expect("the entity is stored");
+    /// assert!(file.id.starts_with("import/IPv4-Addr/") && file.id.ends_with("/whois.txt"), "{}", file.id);
+    /// # }
+    /// ```
     pub fn upload(&self, upload: crate::jobs::Upload) -> std::result::Result<(StoredFile, Vec<Work>), crate::jobs::JobError> {
         crate::jobs::upload_file(&self.core.jobs, upload, &Default::default())
     }
 
     /// Sends import jobs for a stored file, as `askJobImport` does: to `connector_id`, or to
     /// every active import connector whose scope holds the file's MIME type.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// // an import connector for text files registers (not `auto`: uploads start no import)
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({
+    ///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///         "variables": {"input": {"id": id, "name": "importer", "type": "INTERNAL_IMPORT_FILE", "scope": ["text/plain"]}},
+    ///     }))
+    ///     .send().await.unwrap();
+    /// let (file, _) = platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+    /// let works = platform.ask_import(&file.id, None, &Default::default()).expect("the file is stored");
+    /// assert_eq!(works.iter().map(|w| w.connector_id.as_str()).collect::<Vec<_>>(), [id]);
+    /// # }
+    /// ```
     pub fn ask_import(
         &self,
         file_id: &str,
@@ -484,6 +539,24 @@ impl MockPlatform {
 
     /// What the platform still has in progress: messages queued for the worker or being
     /// processed, messages ready on the broker's push queues, jobs not yet delivered.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use serde_json::json;
+    /// let platform = opencti_mock::MockPlatform::builder().ingest_paused(true).start().await;
+    /// let graphql = |query: &str, variables: serde_json::Value| reqwest::Client::new().post(format!("{}/graphql", platform.url()))
+    ///     .bearer_auth(platform.token()).json(&json!({"query": query, "variables": variables})).send();
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// graphql("mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///     json!({"input": {"id": id, "name": "feed", "type": "EXTERNAL_IMPORT"}})).await.unwrap();
+    /// let bundle = json!({"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///     {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]});
+    /// graphql("mutation Push($connectorId: String!, $bundle: String!) { stixBundlePush(connectorId: $connectorId, bundle: $bundle) }",
+    ///     json!({"connectorId": id, "bundle": bundle.to_string()})).await.unwrap();
+    /// // ingestion is paused: the pushed object waits in the worker's queue
+    /// assert_eq!(platform.activity().await.queued_messages, 1);
+    /// # }
+    /// ```
     pub async fn activity(&self) -> crate::activity::Activity {
         crate::activity::activity(&self.core).await
     }
@@ -551,15 +624,10 @@ impl MockPlatform {
         verify_all(&self.core.store, &mounted)
     }
 
-    /// The RabbitMQ broker this platform uses, if any.
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let platform = opencti_mock::MockPlatform::start().await;
-    /// // in-process platforms are HTTP-only unless built with a broker
-    /// assert!(platform.broker().is_none());
-    /// # }
-    /// ```
+    /// The RabbitMQ broker this platform uses, if any, for this workspace's own tests (the
+    /// `internals` feature).
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
     pub fn broker(&self) -> Option<&crate::amqp::Broker> {
         self.core.amqp.broker()
     }

@@ -12,6 +12,25 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What `pingConnector(connectorInfo:)` reports (pycti's `ConnectorInfo.all_details`).
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{ConnectorInfo, MockPlatform};
+/// use serde_json::json;
+/// let platform = MockPlatform::start().await;
+/// let graphql = |query: &str, variables: serde_json::Value| reqwest::Client::new().post(format!("{}/graphql", platform.url()))
+///     .bearer_auth(platform.token()).json(&json!({"query": query, "variables": variables})).send();
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// graphql("mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///     json!({"input": {"id": id, "name": "feed", "type": "EXTERNAL_IMPORT"}})).await.unwrap();
+/// // the connector's scheduler skipped a run: its queue is over the threshold
+/// graphql("mutation Ping($id: ID!, $info: ConnectorInfoInput) { pingConnector(id: $id, connectorInfo: $info) { id } }",
+///     json!({"id": id, "info": {"run_and_terminate": false, "buffering": true, "queue_threshold": 500.0,
+///         "queue_messages_size": 612.5}})).await.unwrap();
+/// let info: Option<ConnectorInfo> = platform.connector(id).and_then(|c| c.connector_info);
+/// assert_eq!(info.map(|i| (i.buffering, i.queue_messages_size)), Some((true, 612.5)));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectorInfo {
     /// The connector runs once and exits.
@@ -29,6 +48,24 @@ pub struct ConnectorInfo {
 }
 
 /// The fields of `RegisterConnectorInput`.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, Registration};
+/// let platform = MockPlatform::start().await;
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": id, "name": "enricher", "type": "INTERNAL_ENRICHMENT", "scope": [], "auto": true}},
+///     }))
+///     .send().await.unwrap();
+/// // the fields as received, but an empty scope is stored as null, as the platform stores it
+/// let registration: Registration = platform.connector(id).expect("registered").registration;
+/// let (kind, auto, scope) = (registration.connector_type, registration.auto, registration.scope);
+/// assert_eq!((kind.as_str(), auto, scope), ("INTERNAL_ENRICHMENT", Some(true), None));
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Registration {
     /// Connector id (a UUID on the platform).
@@ -76,11 +113,16 @@ pub struct Registration {
 /// # #[tokio::main] async fn main() {
 /// use opencti_mock::MockPlatform;
 /// let platform = MockPlatform::start().await;
-/// // after the connector registered:
-/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
-/// if let Some(connector) = platform.connector(id) {
-///     println!("{} pinged with state {:?}", connector.registration.name, connector.connector_state);
-/// }
+/// let env = platform.connector_env("EXTERNAL_IMPORT", platform.token());
+/// // the connector registers, as pycti does at start-up
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": env.connector_id(), "name": "feed", "type": "EXTERNAL_IMPORT"}},
+///     }))
+///     .send().await.unwrap();
+/// let connector = platform.connector(env.connector_id()).expect("registered");
+/// assert_eq!((connector.registration.name.as_str(), connector.connector_state.as_deref()), ("feed", None));
 /// # }
 /// ```
 #[derive(Debug, Clone, Serialize)]
@@ -115,16 +157,67 @@ pub struct Connector {
 
 impl Connector {
     /// Connector id.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let env = platform.connector_env("EXTERNAL_IMPORT", platform.token());
+    /// // the connector registers with the CONNECTOR_ID of its environment
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({
+    ///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///         "variables": {"input": {"id": env.connector_id(), "name": "feed", "type": "EXTERNAL_IMPORT"}},
+    ///     }))
+    ///     .send().await.unwrap();
+    /// let connector = platform.connector(env.connector_id()).expect("registered");
+    /// assert_eq!(connector.id(), env.connector_id());
+    /// # }
+    /// ```
     pub fn id(&self) -> &str {
         &self.registration.id
     }
 
     /// Scope list as the platform returns it (`connector_scope`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({
+    ///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///         "variables": {"input": {"id": id, "name": "importer", "type": "INTERNAL_IMPORT_FILE", "scope": ["text/plain", "text/csv"]}},
+    ///     }))
+    ///     .send().await.unwrap();
+    /// assert_eq!(platform.connector(id).map(|c| c.scope()), Some(vec!["text/plain".to_string(), "text/csv".to_string()]));
+    /// # }
+    /// ```
     pub fn scope(&self) -> Vec<String> {
         self.registration.scope.clone().unwrap_or_default()
     }
 
     /// The platform's liveness rule: a heartbeat within the last five minutes.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// use opencti_mock::{Clock, MockPlatform};
+    /// let clock = Clock::manual("2026-01-01T00:00:00Z".parse().unwrap());
+    /// let platform = MockPlatform::builder().clock(clock.clone()).start().await;
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({
+    ///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///         "variables": {"input": {"id": id, "name": "feed", "type": "EXTERNAL_IMPORT"}},
+    ///     }))
+    ///     .send().await.unwrap();
+    /// let connector = platform.connector(id).expect("registered");
+    /// assert!(connector.is_active(clock.now()));
+    /// // five minutes without a ping or a registration
+    /// clock.advance(Duration::from_secs(5 * 60));
+    /// assert!(!connector.is_active(clock.now()));
+    /// # }
+    /// ```
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.last_seen_at.is_some_and(|seen| now - seen < TimeDelta::minutes(5))
     }

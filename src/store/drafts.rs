@@ -35,14 +35,14 @@ pub struct Draft {
     pub created_at: DateTime<Utc>,
     /// Standard ids of the objects written into the draft.
     pub touched: BTreeSet<String>,
-    /// The draft's knowledge.
+    /// The draft's knowledge (not part of what the APIs show).
     #[serde(skip)]
-    pub knowledge: Knowledge,
+    pub(crate) knowledge: Knowledge,
 }
 
 impl Draft {
     /// The draft without its knowledge (what the APIs show), without copying the knowledge.
-    pub fn summary(&self) -> Draft {
+    pub(crate) fn summary(&self) -> Draft {
         Draft {
             id: self.id.clone(),
             name: self.name.clone(),

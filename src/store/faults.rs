@@ -78,12 +78,43 @@ fn one() -> u32 {
 }
 
 impl FaultSpec {
-    /// A rule firing on the `n`-th call of `operation` only.
+    /// A rule firing on the `n`-th call of `operation` only (calls count from 1; `n` = 0
+    /// fires on the first call, as 1 does).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{FaultAction, FaultSpec, MockPlatform};
+    /// let platform = MockPlatform::start().await;
+    /// platform.add_fault(FaultSpec::on_call("Health", 2, FaultAction::Error { code: "DATABASE_ERROR".into(), message: "down".into() }));
+    /// for _ in 0..3 {
+    ///     reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///         .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+    /// }
+    /// // the second call fails, the ones around it do not
+    /// let failed: Vec<bool> = platform.received_operations().iter().map(|op| !op.error_codes.is_empty()).collect();
+    /// assert_eq!(failed, [false, true, false]);
+    /// # }
+    /// ```
     pub fn on_call(operation: impl Into<String>, n: u32, action: FaultAction) -> Self {
         FaultSpec { operation: operation.into(), from_call: n, times: Some(1), action }
     }
 
     /// A rule firing on every call of `operation`.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{FaultAction, FaultSpec, MockPlatform};
+    /// let platform = MockPlatform::start().await;
+    /// // a proxy in front of the platform that answers `about` (root field) with 502, every time
+    /// platform.add_fault(FaultSpec::always("about", FaultAction::HttpStatus { status: 502, body: "Bad Gateway".into() }));
+    /// for _ in 0..2 {
+    ///     reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///         .json(&serde_json::json!({"query": "query Health { about { version } }"})).send().await.unwrap();
+    /// }
+    /// let statuses: Vec<u16> = platform.received_operations().iter().map(|op| op.http_status).collect();
+    /// assert_eq!(statuses, [502, 502]);
+    /// # }
+    /// ```
     pub fn always(operation: impl Into<String>, action: FaultAction) -> Self {
         FaultSpec { operation: operation.into(), from_call: 1, times: None, action }
     }

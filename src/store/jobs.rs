@@ -6,6 +6,26 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// What a job asks.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{JobKind, MockPlatform};
+/// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]}"#;
+/// let platform = MockPlatform::builder().seed(bundle).start().await;
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": id, "name": "enricher", "type": "INTERNAL_ENRICHMENT", "scope": ["IPv4-Addr"]}},
+///     }))
+///     .send().await.unwrap();
+/// platform.ask_enrichment(id, "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883").expect("both exist");
+/// // an enrichment, for a connector of the type it names
+/// let kind = platform.jobs()[0].kind;
+/// assert_eq!((kind, kind.connector_type()), (JobKind::InternalEnrichment, "INTERNAL_ENRICHMENT"));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobKind {
@@ -17,6 +37,13 @@ pub enum JobKind {
 
 impl JobKind {
     /// The connector type it goes to.
+    ///
+    /// ```
+    /// use opencti_mock::JobKind;
+    /// // the `type` the connector registered with
+    /// let types = [JobKind::InternalEnrichment, JobKind::InternalImportFile].map(JobKind::connector_type);
+    /// assert_eq!(types, ["INTERNAL_ENRICHMENT", "INTERNAL_IMPORT_FILE"]);
+    /// ```
     pub fn connector_type(self) -> &'static str {
         match self {
             JobKind::InternalEnrichment => "INTERNAL_ENRICHMENT",
@@ -26,6 +53,25 @@ impl JobKind {
 }
 
 /// How a job reaches its connector.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{JobStatus, MockPlatform, Transport};
+/// let platform = MockPlatform::start().await;
+/// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": id, "name": "importer", "type": "INTERNAL_IMPORT_FILE", "scope": ["text/plain"]}},
+///     }))
+///     .send().await.unwrap();
+/// let (file, _) = platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+/// platform.ask_import(&file.id, Some(id), &Default::default()).expect("the file is stored");
+/// // no broker and no callback URI: the job waits in the platform
+/// let job = &platform.jobs()[0];
+/// assert_eq!((job.transport, job.status), (Transport::None, JobStatus::Queued));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
@@ -39,6 +85,13 @@ pub enum Transport {
 
 impl Transport {
     /// `amqp`, `http` or `none`.
+    ///
+    /// ```
+    /// use opencti_mock::Transport;
+    /// // the names the control API's `GET /_mock/jobs` gives
+    /// let names = [Transport::Amqp, Transport::Http, Transport::None].map(Transport::as_str);
+    /// assert_eq!(names, ["amqp", "http", "none"]);
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Amqp => "amqp",
@@ -72,6 +125,32 @@ pub enum JobStatus {
 }
 
 /// One HTTP delivery attempt.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> opencti_mock::Result<()> {
+/// use std::time::Duration;
+/// use opencti_mock::{Attempt, MockPlatform};
+/// use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+/// // the connector's HTTP listener (`listen_protocol=api`), acknowledging every job
+/// let listener = MockServer::start().await;
+/// Mock::given(method("POST")).respond_with(ResponseTemplate::new(202)).mount(&listener).await;
+/// let platform = MockPlatform::start().await;
+/// let (id, callback) = ("8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b", format!("{}/api/callback", listener.uri()));
+/// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+///     .json(&serde_json::json!({
+///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+///         "variables": {"input": {"id": id, "name": "importer", "type": "INTERNAL_IMPORT_FILE", "scope": ["text/plain"],
+///             "listen_callback_uri": callback}},
+///     }))
+///     .send().await.unwrap();
+/// let (file, _) = platform.upload_file("iocs.txt", "text/plain", "198.51.100.7");
+/// platform.ask_import(&file.id, Some(id), &Default::default()).expect("the file is stored");
+/// // the worker POSTs the job to the callback: idle once it is acknowledged, at the first attempt
+/// platform.wait_idle(Duration::from_secs(10)).await?;
+/// let attempts: Vec<Attempt> = platform.jobs()[0].attempts.clone();
+/// assert_eq!(attempts.iter().map(|a| a.status).collect::<Vec<_>>(), [Some(202)]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
     /// When it started.

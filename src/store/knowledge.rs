@@ -65,11 +65,32 @@ pub struct StoredObject {
 impl StoredObject {
     /// Whether the platform created it at its first start (the built-in markings), rather
     /// than received it.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]}"#;
+    /// let platform = opencti_mock::MockPlatform::builder().seed(bundle).start().await;
+    /// let ip = platform.object("ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883").expect("seeded");
+    /// let red = platform.object("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed").expect("TLP:RED");
+    /// assert!(red.is_built_in() && !ip.is_built_in());
+    /// # }
+    /// ```
     pub fn is_built_in(&self) -> bool {
         crate::stix::markings::is_built_in(&self.standard_id)
     }
 
     /// The stored STIX body parsed.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]}"#;
+    /// let platform = opencti_mock::MockPlatform::builder().seed(bundle).start().await;
+    /// let ip = platform.object("ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883").expect("seeded");
+    /// assert_eq!(ip.json()["value"], "198.51.100.7");
+    /// # }
+    /// ```
     pub fn json(&self) -> serde_json::Value {
         // Bodies are only ever stored after being parsed as JSON objects.
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
@@ -80,6 +101,19 @@ impl StoredObject {
     /// the stored body under its standard id, its extension completed with the object's
     /// internal id, entity type, creation and update times and STIX ids. Every read path
     /// uses this one function.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let bundle = r#"{"type": "bundle", "id": "bundle--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697881", "objects": [
+    ///   {"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883", "value": "198.51.100.7"}]}"#;
+    /// let platform = opencti_mock::MockPlatform::builder().seed(bundle).start().await;
+    /// let ip = platform.object("ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883").expect("seeded");
+    /// let stix = ip.stix();
+    /// // under the standard id the platform computed, with the platform's extension
+    /// assert_eq!(stix["id"], ip.standard_id.as_str());
+    /// assert_eq!(stix["extensions"]["extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba"]["type"], "IPv4-Addr");
+    /// # }
+    /// ```
     pub fn stix(&self) -> serde_json::Value {
         use serde_json::{Value, json};
         let mut stix = self.json();

@@ -47,6 +47,12 @@ pub enum WorkStatus {
 
 impl WorkStatus {
     /// The enum value as GraphQL returns it.
+    ///
+    /// ```
+    /// use opencti_mock::WorkStatus;
+    /// // what `work(id:) { status }` answers for a running work
+    /// assert_eq!(WorkStatus::Progress.as_str(), "progress");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             WorkStatus::Wait => "wait",
@@ -144,6 +150,24 @@ pub struct Work {
 
 impl Work {
     /// Whether the work is complete.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use serde_json::json;
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// let graphql = |query: &str, variables: serde_json::Value| reqwest::Client::new().post(format!("{}/graphql", platform.url()))
+    ///     .bearer_auth(platform.token()).json(&json!({"query": query, "variables": variables})).send();
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// graphql("mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///     json!({"input": {"id": id, "name": "feed", "type": "EXTERNAL_IMPORT"}})).await.unwrap();
+    /// graphql("mutation WorkAdd($connectorId: String!) { workAdd(connectorId: $connectorId) { id } }", json!({"connectorId": id})).await.unwrap();
+    /// let work = platform.works().remove(0);
+    /// assert!(!work.is_complete());
+    /// // the connector closes it, nothing being expected
+    /// graphql("mutation WorkToProcessed($id: ID!) { workEdit(id: $id) { toProcessed } }", json!({"id": work.id})).await.unwrap();
+    /// assert!(platform.work(&work.id).is_some_and(|w| w.is_complete()));
+    /// # }
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.status == WorkStatus::Complete
     }
