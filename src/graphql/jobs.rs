@@ -50,8 +50,10 @@ pub fn file_node(f: &StoredFile) -> Json {
         "name": f.name,
         "size": f.size,
         "lastModified": iso(f.last_modified),
+        "uploadStatus": "complete",
         "metaData": {"mimetype": f.mime_type, "version": iso(f.last_modified), "entity_id": f.entity_id,
-                      "file_markings": f.markings, "creator_id": f.uploaded_by},
+                      "file_markings": f.markings, "creator_id": f.uploaded_by,
+                      "list_filters": f.metadata.get("list_filters")},
         "__markings": f.markings,
     })
 }
@@ -86,7 +88,7 @@ fn store_upload(
     store(
         ctx,
         Upload {
-            mime_type: file.mime_type.clone().unwrap_or_else(|| guess_mime(&file.name)),
+            mime_type: file.mime_type.clone().unwrap_or_else(|| crate::store::files::guess_mime(&file.name)),
             filename: file.name,
             content: file.content,
             markings: arg_strs(ctx, markings),
@@ -125,18 +127,3 @@ fn draft_workspace_add(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
               "draft_status": "open", "entity_type": "DraftWorkspace"}))
 }
 
-/// A MIME type from a file name's extension, for uploads that carry none.
-pub fn guess_mime(name: &str) -> String {
-    let ext = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
-    match ext.as_str() {
-        "json" => "application/json",
-        "txt" => "text/plain",
-        "csv" => "text/csv",
-        "pdf" => "application/pdf",
-        "html" | "htm" => "text/html",
-        "xml" => "application/xml",
-        "md" => "text/markdown",
-        _ => "application/octet-stream",
-    }
-    .to_string()
-}

@@ -541,7 +541,7 @@ async fn upload_file(State(state): State<AppState>, JsonBody(body): JsonBody<Upl
         _ => return error(StatusCode::BAD_REQUEST, "give exactly one of content (text) and content_base64"),
     };
     let upload = crate::jobs::Upload {
-        mime_type: body.mime_type.unwrap_or_else(|| crate::graphql::jobs::guess_mime(&body.name)),
+        mime_type: body.mime_type.unwrap_or_else(|| crate::store::files::guess_mime(&body.name)),
         filename: body.name,
         content,
         markings: body.markings,

@@ -22,6 +22,7 @@
 //! has a broker; otherwise it waits, and the transcript says why.
 
 pub mod dispatch;
+pub mod export;
 pub mod message;
 
 use bytes::Bytes;

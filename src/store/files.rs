@@ -95,6 +95,46 @@ pub fn import_path(filename: &str, entity: Option<(&str, &str)>, pending: bool) 
     }
 }
 
+/// The MIME type the platform gives a stored file: guessed from the extension of its name
+/// (the platform's `guessMimeType`: the `mime-types` table, then `app:filename_to_mimes`
+/// for YARA), whatever the upload's own content type; `application/octet-stream` when
+/// the extension says nothing.
+pub fn guess_mime(name: &str) -> String {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "json" => "application/json",
+        "txt" | "text" => "text/plain",
+        "csv" => "text/csv",
+        "pdf" => "application/pdf",
+        "html" | "htm" => "text/html",
+        "xml" => "application/xml",
+        "md" | "markdown" => "text/markdown",
+        "yar" | "yara" => "text/yara+plain",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "zip" => "application/zip",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+    .to_string()
+}
+
+/// A file name as the platform stores it: the stem cut to 200 characters and the
+/// extension to 10, without an ellipsis (`truncate` in the platform's `format.js`).
+pub fn stored_name(name: &str) -> String {
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, Some(ext)),
+        _ => (name, None),
+    };
+    let stem: String = stem.chars().take(200).collect();
+    match ext {
+        Some(ext) => format!("{stem}.{}", ext.chars().take(10).collect::<String>()),
+        None => stem,
+    }
+}
+
 /// The last path segment of a file name.
 pub fn base_name(filename: &str) -> &str {
     filename.rsplit(['/', '\\']).next().unwrap_or(filename)
@@ -103,6 +143,22 @@ pub fn base_name(filename: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mime_type_comes_from_the_extension() {
+        assert_eq!(guess_mime("2026_TLP:ALL_(ExportFileStix)_Report-x_full.json"), "application/json");
+        assert_eq!(guess_mime("rules.YAR"), "text/yara+plain");
+        assert_eq!(guess_mime("export.unknown"), "application/octet-stream");
+        assert_eq!(guess_mime("no-extension"), "application/octet-stream");
+    }
+
+    #[test]
+    fn stored_names_are_cut_like_the_platforms() {
+        let long = format!("{}.{}", "s".repeat(250), "e".repeat(12));
+        assert_eq!(stored_name(&long), format!("{}.{}", "s".repeat(200), "e".repeat(10)));
+        assert_eq!(stored_name("a.csv"), "a.csv");
+        assert_eq!(stored_name("plain"), "plain");
+    }
 
     #[test]
     fn paths_follow_the_platform() {

@@ -72,12 +72,12 @@ const OPERATIONS: &[(&str, Operation)] = &[
     ("clearAccessRestriction", clear_access_restriction),
     ("askEnrichment", ask_enrichment),
     ("askEnrichments", ask_enrichments),
+    ("exportPush", crate::graphql::knowledge::export::export_push),
 ];
 
 /// Operations answered with [`not_supported`], and why.
 const REFUSED: &[(&str, &str)] = &[
     ("analysisPush", "analysis files are not stored"),
-    ("exportPush", "export files are not stored"),
     ("removeFromDraft", "objects cannot be taken out of a draft"),
 ];
 
@@ -366,7 +366,7 @@ fn import_push(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -
     // The content is stored under the entity (`import/<type>/<id>/<name>`), and the
     // automatic import starts unless `noTriggerImport`.
     let upload = crate::jobs::Upload {
-        mime_type: file.mime_type.clone().unwrap_or_else(|| crate::graphql::jobs::guess_mime(&file.name)),
+        mime_type: file.mime_type.clone().unwrap_or_else(|| crate::store::files::guess_mime(&file.name)),
         filename: file.name,
         content: file.content,
         markings: arg_strs(ctx, "fileMarkings"),

@@ -38,6 +38,7 @@ const FIELDS: &[(&str, FieldFn)] = &[
     ("observables", observables),
     ("samples", samples),
     ("toStix", to_stix),
+    ("exportFiles", crate::graphql::knowledge::export::export_files),
 ];
 
 /// Registers the computed fields on every non-root object type declaring them.

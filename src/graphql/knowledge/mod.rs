@@ -18,6 +18,7 @@
 
 pub mod add;
 pub mod edit;
+pub mod export;
 pub mod fields;
 pub mod input;
 pub mod list;
@@ -57,9 +58,6 @@ pub const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("ruleClear", "inference rules are not modelled"),
     ("rulesRescan", "inference rules are not modelled"),
     ("ruleApplyAsync", "inference rules are not modelled"),
-    ("stixCoreObjectsExportPush", "export files are not stored"),
-    ("stixDomainObjectsExportPush", "export files are not stored"),
-    ("stixCyberObservablesExportPush", "export files are not stored"),
     ("artifactImport", "file contents are not stored, so an artifact cannot be built from one"),
 ];
 
@@ -71,6 +69,9 @@ pub fn register(r: &mut Registry, info: TypeInfo, roots: &[(String, String)]) {
         let (root, field) = (root.as_str(), field.as_str());
         let Some(f) = api.info.field(root, field) else { continue };
         let returns = named(&f.ty).to_string();
+        if export::register_root(r, &api, field) {
+            continue;
+        }
         if let Some((_, why)) = NOT_SUPPORTED.iter().find(|(n, _)| *n == field) {
             let name = field.to_string();
             r.json(root, field, move |_| Err(not_supported(&name, why)));

@@ -166,6 +166,7 @@ pub fn file_node(f: &Json, obj: &StoredObject) -> Json {
         "id": format!("import/{}/{}/{name}", obj.entity_type, obj.internal_id),
         "name": f.get("name").cloned().unwrap_or(json!("")),
         "size": f.get("size").cloned().unwrap_or(Json::Null),
+        "uploadStatus": "complete",
         "metaData": {"mimetype": f.get("mime_type").cloned().unwrap_or(Json::Null), "version": f.get("version").cloned().unwrap_or(Json::Null)},
         "__markings": f.get("object_marking_refs").cloned().unwrap_or(json!([])),
     })
