@@ -53,13 +53,6 @@ macro_rules! internal {
         #[cfg(not(feature = "internals"))]
         $(#[$attr])* pub(crate) fn $($item)*
     };
-    ($(#[$attr:meta])* async fn $($item:tt)*) => {
-        #[cfg(feature = "internals")]
-        #[doc(hidden)]
-        $(#[$attr])* pub async fn $($item)*
-        #[cfg(not(feature = "internals"))]
-        $(#[$attr])* pub(crate) async fn $($item)*
-    };
 }
 
 internal! {

@@ -17,7 +17,7 @@ use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs,
 use crate::jobs::export::{ExportFile, folder, store_export};
 use crate::store::files::StoredFile;
 
-/// The list pushes, and the entity type each defaults to.
+/// The list pushes.
 const LIST_PUSHES: &[&str] =
     &["stixCoreObjectsExportPush", "stixDomainObjectsExportPush", "stixCyberObservablesExportPush", "stixCoreRelationshipsExportPush"];
 
@@ -42,42 +42,34 @@ pub fn register_root(r: &mut Registry, api: &Shared, field: &str) -> bool {
 /// The element is found by any id, whatever the edited type (pycti pushes observables
 /// through `stixDomainObjectEdit`); its folder keeps the id as the connector passed it.
 pub fn export_push(ctx: &ResolverContext<'_>, api: &Api, id: &str, _declared: &str) -> Result<Json, Error> {
-    let (core, caller) = parts(ctx)?;
-    let file = upload(ctx, &arg(ctx, "file")).ok_or_else(|| functional("exportPush needs a file (multipart upload)", json!({})))?;
     let element = with_view(ctx, api, |v| Ok(v.get(id).map(|o| (o.entity_type.to_string(), o.internal_id.to_string()))))?;
     let (entity_type, internal_id) =
         element.ok_or_else(|| functional("Cant upload a file an none existing element", json!({"id": id})))?;
-    store_export(
-        &core.store,
-        ExportFile {
-            folder: folder(&entity_type, Some(id)),
-            filename: file.name,
-            content: file.content,
-            markings: arg_strs(ctx, "file_markings"),
-            entity_id: Some(internal_id),
-            list_filters: None,
-            uploaded_by: caller.user.as_ref().map(|u| u.id.clone()),
-        },
-    );
-    Ok(json!(true))
+    push(ctx, folder(&entity_type, Some(id)), Some(internal_id), None)
 }
 
 /// `stixCoreObjectsExportPush(entity_id, entity_type, file, file_markings, listFilters)`
 /// and its kin: the file of a list export, under `export/<entity_type>[/<entity_id>]`.
 fn list_push(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    let entity_type = arg_str(ctx, "entity_type").unwrap_or_default();
+    let entity_id = arg_str(ctx, "entity_id").filter(|id| !id.is_empty());
+    let list_filters = Some(arg_str(ctx, "listFilters").unwrap_or_default());
+    push(ctx, folder(&entity_type, entity_id.as_deref()), entity_id, list_filters)
+}
+
+/// Stores the request's uploaded `file` with its `file_markings` in `folder`; `true`.
+fn push(ctx: &ResolverContext<'_>, folder: String, entity_id: Option<String>, list_filters: Option<String>) -> Result<Json, Error> {
     let (core, caller) = parts(ctx)?;
     let file = upload(ctx, &arg(ctx, "file")).ok_or_else(|| functional("an export push needs a file (multipart upload)", json!({})))?;
-    let entity_type = arg_str(ctx, "entity_type").unwrap_or_else(|| "Stix-Cyber-Observable".to_string());
-    let entity_id = arg_str(ctx, "entity_id").filter(|id| !id.is_empty());
     store_export(
         &core.store,
         ExportFile {
-            folder: folder(&entity_type, entity_id.as_deref()),
+            folder,
             filename: file.name,
             content: file.content,
             markings: arg_strs(ctx, "file_markings"),
             entity_id,
-            list_filters: Some(arg_str(ctx, "listFilters").unwrap_or_default()),
+            list_filters,
             uploaded_by: caller.user.as_ref().map(|u| u.id.clone()),
         },
     );
