@@ -18,6 +18,53 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The database keys the platform converts relation filter keys to (`rel_<type>.*`, its
+/// `checkAndConvertFilters`), and the filter key each stands for. Export jobs carry
+/// filters converted that way (`list_params.filters`) and connectors send them back
+/// unchanged, so the mock reads both spellings.
+pub const CONVERTED_KEYS: &[(&str, &str)] = &[
+    ("rel_object-marking.*", "objectMarking"),
+    ("rel_object-label.*", "objectLabel"),
+    ("rel_created-by.*", "createdBy"),
+    ("rel_object.*", "objects"),
+    ("rel_kill-chain-phase.*", "killChainPhases"),
+    ("rel_external-reference.*", "externalReferences"),
+    ("rel_granted.*", "objectOrganization"),
+];
+
+/// The filter key a converted database key stands for (the key itself otherwise).
+pub fn canonical_key(key: &str) -> &str {
+    CONVERTED_KEYS.iter().find(|(db, _)| *db == key).map_or(key, |(_, k)| k)
+}
+
+/// A filter group as the platform hands it to export connectors: every key made a list,
+/// relation keys converted to their database keys (`objectMarking` becomes
+/// `["rel_object-marking.*"]`), each filter's other members kept in place.
+pub fn convert_keys(group: &Value) -> Value {
+    let mut out = group.clone();
+    if let Some(filters) = out.get_mut("filters").and_then(Value::as_array_mut) {
+        for f in filters.iter_mut() {
+            let names: Vec<String> = match f.get("key") {
+                Some(Value::String(k)) => vec![k.clone()],
+                Some(Value::Array(ks)) => ks.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                _ => continue,
+            };
+            let converted = names
+                .iter()
+                .map(|k| CONVERTED_KEYS.iter().find(|(_, key)| key == k).map_or(k.as_str(), |(db, _)| db))
+                .map(|k| Value::String(k.to_string()))
+                .collect();
+            f["key"] = Value::Array(converted);
+        }
+    }
+    if let Some(groups) = out.get_mut("filterGroups").and_then(Value::as_array_mut) {
+        for g in groups.iter_mut() {
+            *g = convert_keys(g);
+        }
+    }
+    out
+}
+
 /// A filter group.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -109,6 +156,13 @@ pub trait Subject {
 
     /// Whether text compares case-insensitively.
     fn case_insensitive(&self) -> bool {
+        false
+    }
+
+    /// Whether `key` holds ids the platform filters with a terms query (its internal id
+    /// fields and id attributes): `not_eq` on such a key excludes every value whatever the
+    /// filter's mode.
+    fn is_id_key(&self, _key: &str) -> bool {
         false
     }
 }
@@ -316,8 +370,11 @@ fn filter_matches(f: &Filter, subject: &dyn Subject) -> bool {
     let negated = op.starts_with("not_");
     let all = f.mode.as_deref() == Some("and");
     if negated {
-        // "field is none of the values" ("and" mode: "not all of them").
-        if all { !f.values.iter().all(value_matches) } else { !f.values.iter().any(value_matches) }
+        // The platform's query: on id keys, `not_eq` is one `must_not terms` clause (none of
+        // the values); otherwise each value is a `must_not` clause combined by the mode —
+        // "and": none of the values, "or" (the default): not all of them.
+        let terms = op == "not_eq" && !f.key.names().is_empty() && f.key.names().iter().all(|k| subject.is_id_key(k));
+        if terms || all { !f.values.iter().any(value_matches) } else { !f.values.iter().all(value_matches) }
     } else if all {
         f.values.iter().all(value_matches)
     } else {
@@ -376,6 +433,35 @@ mod tests {
         assert!(within.matches(&lookup(&obj)));
         let past = one(json!({"key": "created", "values": ["now-1d", "now"], "operator": "within"}));
         assert!(!past.matches(&lookup(&obj)));
+    }
+
+    #[test]
+    fn negated_filters_combine_their_values_as_the_platform_does() {
+        let obj = json!({"name": "Emotet", "labels": ["a", "b"]});
+        let one =
+            |f: Value| FilterGroup::from_json(&json!({"mode": "and", "filters": [f], "filterGroups": []})).unwrap().unwrap();
+        // "or" (the default): not all of the values
+        assert!(one(json!({"key": "name", "values": ["Emotet", "Other"], "operator": "not_eq"})).matches(&lookup(&obj)));
+        // "and": none of them
+        assert!(
+            !one(json!({"key": "name", "values": ["Emotet", "Other"], "operator": "not_eq", "mode": "and"}))
+                .matches(&lookup(&obj))
+        );
+        assert!(
+            one(json!({"key": "name", "values": ["X", "Other"], "operator": "not_eq", "mode": "and"})).matches(&lookup(&obj))
+        );
+    }
+
+    #[test]
+    fn relation_keys_convert_to_database_keys_and_back() {
+        let g = json!({"mode": "and", "filters": [{"key": "objectMarking", "values": ["m1"]}, {"key": ["entity_type"], "values": ["Malware"]}],
+                       "filterGroups": [{"mode": "or", "filters": [{"key": "createdBy", "values": ["i1"]}], "filterGroups": []}]});
+        let c = convert_keys(&g);
+        assert_eq!(c["filters"][0], json!({"key": ["rel_object-marking.*"], "values": ["m1"]}));
+        assert_eq!(c["filters"][1]["key"], json!(["entity_type"]));
+        assert_eq!(c["filterGroups"][0]["filters"][0]["key"], json!(["rel_created-by.*"]));
+        assert_eq!(canonical_key("rel_object-marking.*"), "objectMarking");
+        assert_eq!(canonical_key("name"), "name");
     }
 
     #[test]

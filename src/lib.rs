@@ -101,6 +101,7 @@ pub use store::Clock;
 pub use store::faults::{FaultAction, FaultSpec};
 // What a test reads.
 pub use ingest::seed::{SeedError, SeedRefusal, SeedReport};
+pub use jobs::export_ask::{ExportAsk, ExportTarget};
 pub use jobs::{ImportOptions, JobError, Upload};
 pub use store::connectors::{Connector, ConnectorInfo, Registration};
 pub use store::drafts::Draft;

@@ -2,7 +2,8 @@
 //! libtest-mimic harness), judged on the unchanged pycti connector of each type that passes
 //! its suite — `fixtures/connectors/conformance/correct.py` (EXTERNAL_IMPORT),
 //! `…/enrichment/correct.py` (INTERNAL_ENRICHMENT), `…/import_file/correct.py`
-//! (INTERNAL_IMPORT_FILE) — which must give the committed verdicts. Tests are named
+//! (INTERNAL_IMPORT_FILE), `…/export_file/correct.py` (INTERNAL_EXPORT_FILE) — which must
+//! give the committed verdicts. Tests are named
 //! `<ID> <title> [<TYPE>]`; select by ID prefix:
 //! `cargo nextest run --test conformance -E 'test(/^EXT-IMPORT/)'`.
 //!
@@ -22,8 +23,12 @@ use opencti_mock::conform::{Session, run};
 const CONNECTOR: &str = "correct";
 
 /// Each type with a suite, and the folder of its connectors.
-const TYPES: &[(&str, &str)] =
-    &[("EXTERNAL_IMPORT", "conformance"), ("INTERNAL_ENRICHMENT", "enrichment"), ("INTERNAL_IMPORT_FILE", "import_file")];
+const TYPES: &[(&str, &str)] = &[
+    ("EXTERNAL_IMPORT", "conformance"),
+    ("INTERNAL_ENRICHMENT", "enrichment"),
+    ("INTERNAL_IMPORT_FILE", "import_file"),
+    ("INTERNAL_EXPORT_FILE", "export_file"),
+];
 
 fn expected_verdict(folder: &str, id: &str) -> Option<String> {
     let path = root().join(format!("fixtures/connectors/{folder}/expected/{CONNECTOR}.verdicts"));
@@ -57,6 +62,7 @@ fn record(connector_type: &str, folder: &str) -> Evidence {
             session.scope = Some("IPv4-Addr,Domain-Name".into());
             session.job.settings.insert("max_tlp".into(), "CONNECTOR_MAX_TLP".into());
         }
+        "INTERNAL_EXPORT_FILE" => session.scope = Some("application/vnd.oasis.stix+json".into()),
         _ => session.scope = Some("application/json".into()),
     }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -40,6 +40,7 @@ fn deployment(connector_type: &str) -> &'static [&'static str] {
             "CONNECTOR_RUN_AND_TERMINATE=true",
         ],
         "INTERNAL_ENRICHMENT" => &["--scope", "IPv4-Addr,Domain-Name", "--setting", "max_tlp=CONNECTOR_MAX_TLP"],
+        "INTERNAL_EXPORT_FILE" => &["--scope", "application/vnd.oasis.stix+json"],
         _ => &["--scope", "application/json"],
     }
 }
@@ -147,6 +148,14 @@ fn a_connector_pushing_more_than_the_payload_limit_fails() {
 #[case::enrichment_crashing_at_start("INTERNAL_ENRICHMENT", "enrichment", "crash_at_start", "api", 1)]
 #[case::import_validating_before_import("INTERNAL_IMPORT_FILE", "import_file", "validate_before_import", "api", 0)]
 #[case::import_validating_before_import_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "validate_before_import", "amqp", 0)]
+#[case::correct_export_over_http("INTERNAL_EXPORT_FILE", "export_file", "correct", "api", 0)]
+#[case::correct_export_over_rabbitmq("INTERNAL_EXPORT_FILE", "export_file", "correct", "amqp", 0)]
+#[case::export_without_impersonation("INTERNAL_EXPORT_FILE", "export_file", "no_impersonation", "api", 1)]
+#[case::export_without_impersonation_over_rabbitmq("INTERNAL_EXPORT_FILE", "export_file", "no_impersonation", "amqp", 1)]
+#[case::export_ignoring_the_access_filter("INTERNAL_EXPORT_FILE", "export_file", "ignores_access_filter", "api", 1)]
+#[case::export_naming_its_own_file("INTERNAL_EXPORT_FILE", "export_file", "own_file_name", "api", 1)]
+#[case::export_of_lists_only("INTERNAL_EXPORT_FILE", "export_file", "lists_only", "api", 0)]
+#[case::export_writing_text_for_json("INTERNAL_EXPORT_FILE", "export_file", "text_for_json", "api", 0)]
 fn job_connectors_give_their_committed_verdicts(
     #[case] connector_type: &str,
     #[case] folder: &str,

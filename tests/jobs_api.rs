@@ -570,3 +570,107 @@ async fn a_reset_forgets_jobs_files_drafts_and_works_and_numbers_new_jobs_after_
     assert!(asked["errors"].is_null(), "{asked}");
     assert!(p.jobs()[0].seq > first_job, "job {} after job {first_job}", p.jobs()[0].seq);
 }
+
+const EXPORT_ASK: &str = "mutation Ask($input: StixCoreObjectsExportAskInput!) { stixCoreObjectsExportAsk(input: $input) { id name size uploadStatus } }";
+const EXPORT_FILES: &str = "query Files($c: ExportContext!) { stixCoreObjectsExportFiles(first: 10, exportContext: $c) { edges { node { id name uploadStatus metaData { errors { message } } } } } }";
+
+#[tokio::test]
+async fn an_export_ask_reaches_every_active_export_connector_of_its_format_and_lists_its_progress() {
+    // Arrange: a STIX exporter, a CSV exporter and one with no scope (every format)
+    let p = platform(Profile::V7).await;
+    let (stix, _) = register(&p, "INTERNAL_EXPORT_FILE", &["application/vnd.oasis.stix+json"], false, false, None).await;
+    let (csv, _) = register(&p, "INTERNAL_EXPORT_FILE", &["text/csv"], false, false, None).await;
+    let (any, _) = register(&p, "INTERNAL_EXPORT_FILE", &[], false, false, None).await;
+    let input = json!({"format": "application/vnd.oasis.stix+json", "exportType": "simple", "contentMaxMarkings": [],
+        "fileMarkings": [], "exportContext": {"entity_type": "IPv4-Addr"}, "search": "198",
+        "filters": {"mode": "and", "filters": [{"key": "objectMarking", "values": []}], "filterGroups": []}});
+
+    // Act
+    let (_, asked) = gql(p.url(), Some(TOKEN), EXPORT_ASK, json!({"input": input})).await;
+
+    // Assert: one work (a virtual file) per connector in scope, named by the platform
+    let files = asked["data"]["stixCoreObjectsExportAsk"].as_array().cloned().unwrap_or_else(|| panic!("{asked}"));
+    assert_eq!(files.len(), 2, "{asked}");
+    let works = p.works();
+    let owners: Vec<&str> = files
+        .iter()
+        .map(|f| works.iter().find(|w| w.id == f["id"]).map(|w| w.connector_id.as_str()).expect("a work per file"))
+        .collect();
+    assert!(owners.contains(&stix.as_str()) && owners.contains(&any.as_str()) && !owners.contains(&csv.as_str()), "{owners:?}");
+    for f in &files {
+        assert_eq!((f["size"].as_i64(), f["uploadStatus"].as_str()), (Some(0), Some("wait")));
+        let name = f["name"].as_str().unwrap_or_default();
+        assert!(name.contains("_TLP:ALL_(INTERNAL_EXPORT_FILE connector)_IPv4-Addr_simple.json"), "{name}");
+    }
+    let work = works.iter().find(|w| w.id == files[0]["id"]).expect("the work");
+    assert_eq!((work.event_type.as_str(), work.event_source_id.as_deref()), ("INTERNAL_EXPORT_FILE", Some("export/IPv4-Addr")));
+    // the job: a query, asked by the caller, its filters converted as the platform does
+    let job = p.jobs().into_iter().find(|j| j.work_id.as_deref() == Some(work.id.as_str())).expect("the job");
+    let message: Value = serde_json::from_str(&job.message).expect("JSON");
+    let caller = p.read(|s| s.users.by_token(TOKEN).map(|u| u.id.clone())).expect("the caller");
+    assert_eq!(message["internal"], json!({"work_id": work.id, "applicant_id": caller}));
+    assert_eq!(message["event"]["export_scope"], "query");
+    assert!(message["event"].get("event_type").is_none(), "a query export has no event_type");
+    assert_eq!(message["event"]["list_params"]["filters"]["filters"][0]["key"], json!(["rel_object-marking.*"]));
+
+    // the listing shows the exports in progress; one finished without error drops out, one in error stays
+    let (_, listed) = gql(p.url(), Some(TOKEN), EXPORT_FILES, json!({"c": {"entity_type": "IPv4-Addr"}})).await;
+    assert_eq!(listed["data"]["stixCoreObjectsExportFiles"]["edges"].as_array().map(Vec::len), Some(2), "{listed}");
+    let close = "mutation Close($id: ID!, $e: Boolean) { workEdit(id: $id) { toProcessed(message: \"done\", inError: $e) } }";
+    gql(p.url(), Some(TOKEN), close, json!({"id": files[0]["id"], "e": false})).await;
+    gql(p.url(), Some(TOKEN), close, json!({"id": files[1]["id"], "e": true})).await;
+    let (_, listed) = gql(p.url(), Some(TOKEN), EXPORT_FILES, json!({"c": {"entity_type": "IPv4-Addr"}})).await;
+    let edges = listed["data"]["stixCoreObjectsExportFiles"]["edges"].as_array().cloned().unwrap_or_default();
+    assert_eq!(edges.len(), 1, "{listed}");
+    assert_eq!(edges[0]["node"]["id"], files[1]["id"]);
+    assert_eq!(edges[0]["node"]["uploadStatus"], "complete");
+    assert_eq!(edges[0]["node"]["metaData"]["errors"][0]["message"], "done");
+}
+
+#[tokio::test]
+async fn an_export_ask_is_refused_as_the_platform_refuses_it() {
+    // Arrange
+    let p = platform(Profile::V7).await;
+    register(&p, "INTERNAL_EXPORT_FILE", &["text/csv"], false, false, None).await;
+    let analyst = p.add_user("analyst", &["KNOWLEDGE", "KNOWLEDGE_KNGETEXPORT_KNASKEXPORT"]);
+    p.limit_to_markings(&analyst, &["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]);
+    let red = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+    let client = reqwest::Client::new();
+    let post = |body: Value| client.post(format!("{}/_mock/exports", p.url())).bearer_auth(p.token()).json(&body).send();
+    let single =
+        "mutation Ask($id: ID!, $input: ExportAskInput!) { stixCoreObjectEdit(id: $id) { exportAsk(input: $input) { id } } }";
+    let input = json!({"format": "text/csv", "exportType": "simple", "contentMaxMarkings": [red], "fileMarkings": []});
+
+    // Act
+    let (_, above) = gql(p.url(), Some(&analyst), single, json!({"id": ENTITY, "input": input})).await;
+    let (_, untyped) =
+        gql(p.url(), Some(TOKEN), EXPORT_ASK, json!({"input": {"format": "text/csv", "exportType": "simple"}})).await;
+    let add = "mutation Add($input: DraftWorkspaceAddInput!) { draftWorkspaceAdd(input: $input) { id } }";
+    let (_, draft) = gql(p.url(), Some(TOKEN), add, json!({"input": {"name": "exports"}})).await;
+    let draft = draft["data"]["draftWorkspaceAdd"]["id"].as_str().unwrap_or_else(|| panic!("a draft: {draft}")).to_string();
+    let in_draft = reqwest::Client::new()
+        .post(format!("{}/graphql", p.url()))
+        .bearer_auth(TOKEN)
+        .header("opencti-draft-id", &draft)
+        .json(&json!({"query": single, "variables": {"id": ENTITY, "input": {"format": "text/csv", "exportType": "simple"}}}))
+        .send()
+        .await
+        .expect("answer")
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    let asked = post(json!({"format": "text/csv", "entity_id": ENTITY, "export_type": "full"})).await.expect("answer");
+    let neither = post(json!({"format": "text/csv"})).await.expect("answer");
+    let odd_type = post(json!({"format": "text/csv", "entity_id": ENTITY, "export_type": "partial"})).await.expect("answer");
+
+    // Assert
+    assert_eq!(common::error_code(&above).as_deref(), Some("FORBIDDEN_ACCESS"), "{above}");
+    assert_eq!(above["errors"][0]["message"], "You are not allowed to share these markings");
+    assert_eq!(untyped["errors"][0]["message"], "entity_type is missing from askListExport", "{untyped}");
+    assert_eq!(in_draft["errors"][0]["message"], "Cannot ask for export in draft", "{in_draft}");
+    assert_eq!(asked.status(), 200);
+    let works: Value = asked.json().await.expect("JSON");
+    assert!(works[0]["name"].as_str().is_some_and(|n| n.ends_with("_IPv4-Addr-198.51.100.7_full.csv")), "{works}");
+    assert_eq!(neither.status(), 400);
+    assert_eq!(odd_type.status(), 400);
+}

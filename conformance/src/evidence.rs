@@ -68,9 +68,10 @@ pub struct Job {
     /// Why the session sent it (`in-scope`, `out-of-scope`, `unknown-entity`, `above-max-tlp`,
     /// `valid-file`, `workbench`, `draft`, `corrupt-file`…).
     pub role: String,
-    /// `INTERNAL_ENRICHMENT` or `INTERNAL_IMPORT_FILE`.
+    /// `INTERNAL_ENRICHMENT`, `INTERNAL_IMPORT_FILE` or `INTERNAL_EXPORT_FILE`.
     pub kind: String,
-    /// The entity's standard id (enrichment) or the file id (import).
+    /// The entity's standard id (enrichment), the file id (import), or the folder the
+    /// exported file belongs in (export: `export/<type>[/<entity id>]`).
     pub subject: String,
     /// The job's work.
     pub work_id: Option<String>,
@@ -109,6 +110,38 @@ pub struct Job {
     /// forwarded for review unparsed.
     #[serde(default)]
     pub forwarded_unchanged: Vec<String>,
+    /// Export jobs: the format (MIME type) asked for.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Export jobs: the file name the platform composed for the connector to use.
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// Export jobs: what the exported file must not hold — the entity the requester may
+    /// not see, or one marked above the ask's max marking (its description), if any.
+    #[serde(default)]
+    pub withheld: Option<String>,
+    /// Export jobs: the files the connector pushed while the job ran.
+    #[serde(default)]
+    pub exported: Vec<ExportedFile>,
+}
+
+/// A file an export connector pushed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportedFile {
+    /// Storage id (`export/<type>[/<entity id>]/<lower-cased name>`).
+    pub id: String,
+    /// Its folder (the id without the name).
+    pub folder: String,
+    /// Its name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// What the content looks like: `json` (parses as JSON), `pdf`, `zip` (a zip archive,
+    /// such as an ODS or XLSX file), `text` (other UTF-8 text) or `binary`.
+    pub content_kind: String,
+    /// Which of the withheld entity's markers (its name, its ids) the content holds, when
+    /// it is text; `None` for binary content (not searched).
+    pub withheld_markers: Option<Vec<String>>,
 }
 
 /// A download from the file storage.

@@ -65,7 +65,7 @@ pub fn pushed_ids<'a>(ev: &'a Evidence, work_id: &'a str) -> std::collections::B
 /// Every job's work closed by the connector (`toProcessed`).
 pub fn jobs_answered(ev: &Evidence) -> Outcome {
     if ev.jobs.is_empty() {
-        return no_job(ev, "no job", &["in-scope", "valid-file"]);
+        return no_job(ev, "no job", &["in-scope", "valid-file", "single", "query"]);
     }
     let open: Vec<String> = ev
         .jobs
@@ -85,7 +85,7 @@ pub fn jobs_answered(ev: &Evidence) -> Outcome {
 /// `toReceived`.
 pub fn jobs_received_before_completed(ev: &Evidence) -> Outcome {
     if ev.jobs.is_empty() {
-        return no_job(ev, "no job", &["in-scope", "valid-file"]);
+        return no_job(ev, "no job", &["in-scope", "valid-file", "single", "query"]);
     }
     if ev.jobs.iter().all(|j| !j.processed) {
         return Outcome::blocked("no job was answered");

@@ -131,6 +131,8 @@ pub enum ConformType {
     InternalEnrichment,
     /// A connector the platform sends files to import (jobs).
     InternalImportFile,
+    /// A connector the platform asks for files of its knowledge (jobs).
+    InternalExportFile,
 }
 
 impl ConformType {
@@ -140,6 +142,7 @@ impl ConformType {
             ConformType::ExternalImport => "EXTERNAL_IMPORT",
             ConformType::InternalEnrichment => "INTERNAL_ENRICHMENT",
             ConformType::InternalImportFile => "INTERNAL_IMPORT_FILE",
+            ConformType::InternalExportFile => "INTERNAL_EXPORT_FILE",
         }
     }
 }
@@ -184,7 +187,7 @@ pub struct ConformArgs {
     /// How the connector pushes bundles.
     #[arg(long, value_enum, default_value_t = QueueProtocol::Api)]
     pub queue_protocol: QueueProtocol,
-    /// How a job connector (INTERNAL_ENRICHMENT, INTERNAL_IMPORT_FILE) gets its jobs.
+    /// How a job connector (INTERNAL_ENRICHMENT, INTERNAL_IMPORT_FILE, INTERNAL_EXPORT_FILE) gets its jobs.
     #[arg(long, value_enum, default_value_t = ListenProtocol::Api)]
     pub listen_protocol: ListenProtocol,
     /// Longest a job connector may take to close a job's work, in seconds.

@@ -211,6 +211,12 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                 changed: x.changed.clone(),
                 workbenches: x.workbenches.clone(),
                 forwarded_unchanged: x.forwarded_unchanged.clone(),
+                format: x.format.clone(),
+                file_name: (j.kind == crate::store::jobs::JobKind::InternalExportFile)
+                    .then(|| work.and_then(|w| w.name.clone()))
+                    .flatten(),
+                withheld: x.withheld.clone(),
+                exported: x.exported.clone(),
             })
         })
         .collect()

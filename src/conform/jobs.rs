@@ -17,6 +17,16 @@
 //! one that cannot be parsed, of the first type that can be corrupt (text cannot), `draft`
 //! the second with validation asked in a draft, then a `valid-file` of each other type.
 //!
+//! Export plan, in the first format of the scope, about [`samples::export_knowledge`]
+//! (stored first): `single` a simple export of its report, `single-full` a full one,
+//! `selection` one malware of two, `query` every malware, `impersonation` every malware
+//! asked by a user cleared for TLP markings only, `max-marking`
+//! every malware asked by the administrator with TLP:GREEN as the content max marking.
+//! After each, the export files pushed while it ran are recorded with what their content
+//! is and whether it holds what the ask withholds: for `impersonation` a PAP:RED malware
+//! the user (cleared for every TLP marking, no PAP one) may not see and the ask's
+//! `access_filter` does not exclude; for `max-marking` a TLP:RED malware.
+//!
 //! What the plan leaves out, and why, goes to the evidence: a check whose jobs were not
 //! sent is not applicable, not failed. After each job, the objects the connector created
 //! or changed and the workbenches it uploaded are recorded with it.
@@ -28,7 +38,8 @@ use std::time::Duration;
 
 use crate::MockPlatform;
 use crate::conform::samples::{self, Form};
-use crate::jobs::{ImportOptions, Upload};
+use crate::jobs::export_ask::ExportAsk;
+use crate::jobs::{Asker, ImportOptions, Upload};
 
 /// The max TLP the gate gives an enrichment connector (through the setting the user names),
 /// unless the user gives the setting a value of their own with `--env`.
@@ -40,7 +51,7 @@ const TLP_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"
 
 /// Whether a connector type is driven by jobs.
 pub fn is_job_type(connector_type: &str) -> bool {
-    matches!(connector_type, "INTERNAL_ENRICHMENT" | "INTERNAL_IMPORT_FILE")
+    matches!(connector_type, "INTERNAL_ENRICHMENT" | "INTERNAL_IMPORT_FILE" | "INTERNAL_EXPORT_FILE")
 }
 
 /// What the session knows of a job connector: its own settings and the samples given.
@@ -101,6 +112,12 @@ pub struct Sent {
     pub workbenches: Vec<String>,
     /// The workbenches holding the job's file byte for byte.
     pub forwarded_unchanged: Vec<String>,
+    /// Export jobs: the format asked for.
+    pub format: Option<String>,
+    /// Export jobs: what the file must not hold, if anything.
+    pub withheld: Option<String>,
+    /// Export jobs: the files pushed while the job ran.
+    pub exported: Vec<opencti_conformance::evidence::ExportedFile>,
 }
 
 /// What driving the connector did: the jobs sent, and the roles left out with the reason.
@@ -116,6 +133,160 @@ pub struct Driven {
 enum Step {
     Enrich { role: &'static str, entity: serde_json::Value, delete_first: bool, about: String },
     Import { role: &'static str, file: Upload, options: ImportOptions, about: String },
+    Export { role: &'static str, ask: ExportAsk, asker: Option<String>, withheld: Option<(&'static str, &'static str)>, about: String },
+}
+
+/// The export plan: the first format of the scope, about [`samples::export_knowledge`];
+/// `analyst` is the user cleared for TLP markings only.
+fn export_plan(scope: &[String], analyst: Option<String>, notes: &mut Vec<(String, String)>) -> Vec<Step> {
+    let Some(format) = scope.iter().map(|s| s.trim()).find(|s| !s.is_empty()) else {
+        for role in ["single", "single-full", "selection", "query", "impersonation", "max-marking"] {
+            notes.push((role.into(), "the connector registered no format (CONNECTOR_SCOPE is empty)".into()));
+        }
+        return Vec::new();
+    };
+    let about = |what: &str| format!("{what}, as {format}");
+    let mut steps = vec![
+        Step::Export {
+            role: "single",
+            ask: ExportAsk::entity(format, samples::EXPORT_REPORT),
+            asker: None,
+            withheld: None,
+            about: about("a report, simple"),
+        },
+        Step::Export {
+            role: "single-full",
+            ask: ExportAsk::entity(format, samples::EXPORT_REPORT).full(),
+            asker: None,
+            withheld: None,
+            about: about("a report, full"),
+        },
+        Step::Export {
+            role: "selection",
+            ask: ExportAsk::list(format, "Malware").selected([samples::EXPORT_MALWARE]),
+            asker: None,
+            withheld: None,
+            about: about("one malware of two"),
+        },
+        Step::Export {
+            role: "query",
+            ask: ExportAsk::list(format, "Malware"),
+            asker: None,
+            withheld: None,
+            about: about("every malware"),
+        },
+    ];
+    match analyst {
+        Some(user) => steps.push(Step::Export {
+            role: "impersonation",
+            ask: ExportAsk::list(format, "Malware"),
+            asker: Some(user),
+            withheld: Some(samples::EXPORT_HIDDEN),
+            about: about("every malware, asked by a user cleared for TLP markings only"),
+        }),
+        None => notes.push(("impersonation".into(), "the gate could not create its user cleared for TLP markings".into())),
+    }
+    let mut limited = ExportAsk::list(format, "Malware");
+    limited.content_max_markings = vec![TLP_GREEN.to_string()];
+    steps.push(Step::Export {
+        role: "max-marking",
+        ask: limited,
+        asker: None,
+        withheld: Some(samples::EXPORT_ABOVE_MAX),
+        about: about("every malware, content max marking TLP:GREEN"),
+    });
+    steps
+}
+
+/// Stores what export connectors are asked about and creates the user cleared for every
+/// TLP marking and no PAP one; that user's id.
+fn export_setup(platform: &MockPlatform, notes: &mut Vec<(String, String)>) -> Option<String> {
+    if let Err(e) = platform.seed(&samples::export_knowledge()) {
+        for role in ["single", "single-full", "selection", "query", "impersonation", "max-marking"] {
+            notes.push((role.into(), format!("the gate could not store its sample knowledge: {e}")));
+        }
+        return None;
+    }
+    let token = platform.add_user(
+        "[gate] analyst cleared for TLP markings",
+        &["KNOWLEDGE", "KNOWLEDGE_KNGETEXPORT", "KNOWLEDGE_KNGETEXPORT_KNASKEXPORT"],
+    );
+    let tlp: Vec<String> = crate::stix::markings::built_in_objects()
+        .into_iter()
+        .filter(|m| m["x_opencti_definition_type"] == "TLP")
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect();
+    platform.limit_to_markings(&token, &tlp.iter().map(String::as_str).collect::<Vec<_>>());
+    platform.read(|s| s.users.by_token(&token).map(|u| u.id.clone()))
+}
+
+/// What an exported file's content is (see [`opencti_conformance::evidence::ExportedFile`]).
+fn content_kind(content: &[u8]) -> &'static str {
+    if content.starts_with(b"%PDF") {
+        "pdf"
+    } else if content.starts_with(b"PK\x03\x04") {
+        "zip"
+    } else if let Ok(text) = std::str::from_utf8(content) {
+        if serde_json::from_str::<serde_json::Value>(text).is_ok() { "json" } else { "text" }
+    } else {
+        "binary"
+    }
+}
+
+/// What an export must not hold, in words, and its markers.
+type Withheld = (String, Vec<String>);
+
+/// A withheld malware in words, and its markers: its name and every id the platform
+/// knows it by.
+fn withheld_markers(platform: &MockPlatform, (id, name): (&str, &str)) -> Withheld {
+    let obj = platform.object(id);
+    let mut markers = vec![name.to_string(), id.to_string()];
+    let mut marking = String::new();
+    if let Some(o) = &obj {
+        markers.push(o.standard_id.clone());
+        markers.push(o.internal_id.to_string());
+        let refs = o.json()["object_marking_refs"].as_array().cloned().unwrap_or_default();
+        marking = refs
+            .iter()
+            .filter_map(|m| m.as_str().and_then(|m| platform.object(m)))
+            .filter_map(|m| m.json()["name"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    let standard = obj.map_or_else(|| id.to_string(), |o| o.standard_id);
+    (format!("the {marking} malware {name} ({standard})"), markers)
+}
+
+/// The export files stored since `before` (id → last modified) was taken.
+fn exported_since(
+    platform: &MockPlatform,
+    before: &HashMap<String, chrono::DateTime<chrono::Utc>>,
+    markers: &[String],
+) -> Vec<opencti_conformance::evidence::ExportedFile> {
+    platform.read(|s| {
+        s.files
+            .under("export/")
+            .filter(|f| before.get(&f.id) != Some(&f.last_modified))
+            .map(|f| {
+                let kind = content_kind(&f.content);
+                let found = std::str::from_utf8(&f.content)
+                    .ok()
+                    .map(|text| markers.iter().filter(|m| text.contains(m.as_str())).cloned().collect::<Vec<_>>());
+                opencti_conformance::evidence::ExportedFile {
+                    id: f.id.clone(),
+                    folder: f.id.rsplit_once('/').map_or_else(String::new, |(folder, _)| folder.to_string()),
+                    name: f.name.clone(),
+                    size: f.size,
+                    content_kind: kind.to_string(),
+                    withheld_markers: found,
+                }
+            })
+            .collect()
+    })
+}
+
+fn export_files(platform: &MockPlatform) -> HashMap<String, chrono::DateTime<chrono::Utc>> {
+    platform.read(|s| s.files.under("export/").map(|f| (f.id.clone(), f.last_modified)).collect())
 }
 
 /// The enrichment plan for a scope.
@@ -303,6 +474,10 @@ pub async fn drive(
     let plan = match connector_type {
         "INTERNAL_ENRICHMENT" => enrichment_plan(&scope, options, &mut driven.notes),
         "INTERNAL_IMPORT_FILE" => import_plan(&scope, options, &mut driven.notes),
+        "INTERNAL_EXPORT_FILE" => {
+            let analyst = export_setup(platform, &mut driven.notes);
+            export_plan(&scope, analyst, &mut driven.notes)
+        }
         _ => Vec::new(),
     };
     for step in plan {
@@ -314,6 +489,8 @@ pub async fn drive(
         // connector's writing.
         // The job's file, to tell a workbench holding it unchanged from one the connector made.
         let mut original: Option<bytes::Bytes> = None;
+        // An export step: the format asked, and what it withholds (in words, and its markers).
+        let mut export: Option<(String, Option<Withheld>)> = None;
         let (role, about, ask): (_, _, Box<dyn FnOnce() -> Result<crate::store::works::Work, String>>) = match step {
             Step::Enrich { role, entity, delete_first, about } => {
                 let id = entity["id"].as_str().unwrap_or_default().to_string();
@@ -342,7 +519,20 @@ pub async fn drive(
                 };
                 (role, about, Box::new(ask))
             }
+            Step::Export { role, ask, asker, withheld, about } => {
+                export = Some((ask.format.clone(), withheld.map(|w| withheld_markers(platform, w))));
+                let ask = move || {
+                    let asker = Asker { user_id: asker, draft_id: None };
+                    let works = crate::jobs::export_ask::ask_export(&platform.core().jobs, &ask, &asker).map_err(|e| e.to_string())?;
+                    works
+                        .into_iter()
+                        .find(|w| w.connector_id == connector_id)
+                        .ok_or_else(|| format!("the connector does not take {} (not active, or not in its scope)", ask.format))
+                };
+                (role, about, Box::new(ask))
+            }
         };
+        let files_before = export_files(platform);
         let before = fingerprints(platform);
         let work = ask();
         let work = match work {
@@ -373,9 +563,28 @@ pub async fn drive(
             let same = uploaded.iter().filter(|f| original.as_ref() == Some(&f.content)).map(|f| f.id.clone()).collect();
             (all, same)
         });
+        let (format, withheld, exported) = match export {
+            Some((format, withheld)) => {
+                let markers = withheld.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+                (Some(format), withheld.map(|(text, _)| text), exported_since(platform, &files_before, &markers))
+            }
+            None => (None, None, Vec::new()),
+        };
         if let Some(seq) = seq {
             let alive_after = alive.load(Ordering::SeqCst);
-            driven.sent.push(Sent { seq, role, sent_at, alive_after, about, changed, workbenches, forwarded_unchanged });
+            driven.sent.push(Sent {
+                seq,
+                role,
+                sent_at,
+                alive_after,
+                about,
+                changed,
+                workbenches,
+                forwarded_unchanged,
+                format,
+                withheld,
+                exported,
+            });
         }
     }
     driven
@@ -389,7 +598,7 @@ mod tests {
         steps
             .iter()
             .map(|s| match s {
-                Step::Enrich { role, .. } | Step::Import { role, .. } => *role,
+                Step::Enrich { role, .. } | Step::Import { role, .. } | Step::Export { role, .. } => *role,
             })
             .collect()
     }
@@ -439,7 +648,7 @@ mod tests {
             .iter()
             .map(|s| match s {
                 Step::Import { file, .. } => file.mime_type.as_str(),
-                Step::Enrich { .. } => "",
+                Step::Enrich { .. } | Step::Export { .. } => "",
             })
             .collect();
         assert_eq!(types, ["text/plain", "text/plain", "application/pdf", "text/plain", "application/pdf", "text/csv"]);
@@ -453,5 +662,27 @@ mod tests {
         let Step::Import { file, about, .. } = &steps[0] else { panic!() };
         assert_eq!((file.filename.as_str(), about.as_str()), ("event.json", "application/json (given)"));
         assert!(import_plan(&["application/x-nothing".into()], &JobOptions::default(), &mut notes).is_empty());
+    }
+
+    #[test]
+    fn an_export_plan_asks_in_the_first_format_for_each_scope_and_both_limits() {
+        let mut notes = Vec::new();
+        let scope = ["text/csv".to_string(), "application/json".to_string()];
+        let steps = export_plan(&scope, Some("analyst".into()), &mut notes);
+        assert_eq!(roles(&steps), ["single", "single-full", "selection", "query", "impersonation", "max-marking"]);
+        assert!(notes.is_empty());
+        for s in &steps {
+            if let Step::Export { ask, role, asker, withheld, .. } = s {
+                assert_eq!(ask.format, "text/csv");
+                assert_eq!(asker.is_some(), *role == "impersonation");
+                assert_eq!(withheld.is_some(), ["impersonation", "max-marking"].contains(role));
+            }
+        }
+        let steps = export_plan(&scope, None, &mut notes);
+        assert!(!roles(&steps).contains(&"impersonation"));
+        assert_eq!(notes.len(), 1);
+        notes.clear();
+        assert!(export_plan(&[], None, &mut notes).is_empty());
+        assert_eq!(notes.len(), 6, "every role is said not applicable: {notes:?}");
     }
 }

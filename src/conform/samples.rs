@@ -8,7 +8,7 @@
 //! platform and connectors use: `IPv4-Addr`, `ipv4-addr`, `Report`, `Organization`…),
 //! [`file()`] a file of a MIME type — a STIX bundle for JSON, text with indicators for text
 //! types, a one-page PDF, a Word document, a STIX 1.2 package for XML, a YARA rule — valid
-//! or corrupt. A user can give a sample of a
+//! or corrupt; [`export_knowledge`] is what export connectors are asked about. A user can give a sample of a
 //! format the gate cannot make (a MISP event) with `--sample-file MIME=PATH`.
 
 use serde_json::{Value, json};
@@ -19,6 +19,39 @@ const STIX_FEED: &str = include_str!("../../fixtures/conformance/import-feed.jso
 const STIX_REVIEW: &str = include_str!("../../fixtures/conformance/import-workbench.json");
 /// A truncated STIX bundle.
 const STIX_CORRUPT: &str = include_str!("../../fixtures/conformance/import-corrupt.json");
+/// The knowledge export connectors are asked about (see [`export_knowledge`]).
+const EXPORT_KNOWLEDGE: &str = include_str!("../../fixtures/conformance/export-knowledge.json");
+/// The report of [`export_knowledge`].
+pub const EXPORT_REPORT: &str = "report--9f8e7d6c-5b4a-4392-8170-6f5e4d3c2ba5";
+/// Its TLP:GREEN malware.
+pub const EXPORT_MALWARE: &str = "malware--4f7a1c2e-5b3d-4e8f-9a0b-1c2d3e4f5a61";
+/// Its TLP:RED malware, `(STIX id, name)`: what an ask limited to TLP:GREEN must not get.
+pub const EXPORT_ABOVE_MAX: (&str, &str) = ("malware--8b1e2d3c-4a5f-4b6e-8d7c-9e0f1a2b3c72", "Quillrot");
+/// Its PAP:RED malware, `(STIX id, name)`: what a user cleared for every TLP marking and no
+/// PAP one may not see — and what the ask's `access_filter` does not exclude (the platform
+/// adds the markings of a type the user cannot share only when it excludes something), so
+/// only reading as that user keeps it out.
+pub const EXPORT_HIDDEN: (&str, &str) = ("malware--2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5ab6", "Vexhollow");
+
+/// The knowledge export connectors are asked about: a report on a TLP:GREEN malware, its
+/// attack pattern and their relationship, a malware marked TLP:RED
+/// ([`EXPORT_ABOVE_MAX`]) and one marked PAP:RED ([`EXPORT_HIDDEN`]).
+pub fn export_knowledge() -> String {
+    let mut bundle: Value = serde_json::from_str(EXPORT_KNOWLEDGE).expect("the export knowledge fixture is JSON");
+    let pap_red = crate::stix::markings::built_in_objects()
+        .into_iter()
+        .find(|m| m["name"] == "PAP:RED")
+        .and_then(|m| m["id"].as_str().map(str::to_string))
+        .expect("PAP:RED is built in");
+    let hidden = json!({"type": "malware", "spec_version": "2.1", "id": EXPORT_HIDDEN.0, "name": EXPORT_HIDDEN.1,
+        "is_family": true, "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z",
+        "description": "A PAP:RED malware: only users cleared for PAP markings may see it.",
+        "object_marking_refs": [pap_red]});
+    if let Some(objects) = bundle["objects"].as_array_mut() {
+        objects.push(hidden);
+    }
+    bundle.to_string()
+}
 
 /// The STIX type (and the properties fixing the OpenCTI entity type) of a scope entry, if
 /// the gate can build an entity of it.

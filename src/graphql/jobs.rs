@@ -14,6 +14,8 @@ use crate::graphql::knowledge::view::{arg, arg_str, arg_strs};
 use crate::jobs::{self, Asker, ImportOptions, JobError, Upload};
 use crate::store::clock::iso;
 use crate::store::files::StoredFile;
+use crate::store::works::{Work, WorkStatus};
+use chrono::{DateTime, Utc};
 
 /// Registers the resolvers.
 pub fn register(r: &mut Registry) {
@@ -39,22 +41,51 @@ pub fn job_error(e: JobError) -> Error {
     let data = match &e {
         JobError::UnknownConnector(id) | JobError::UnknownEntity(id) | JobError::UnknownFile(id) => json!({"id": id}),
         JobError::WrongType { id, .. } => json!({"id": id}),
+        JobError::Forbidden(message) => {
+            return crate::graphql::errors::FORBIDDEN_ACCESS.with(message.clone(), serde_json::Map::new());
+        }
+        _ => json!({}),
     };
     functional(e.to_string(), data)
 }
 
 /// The platform's `File` for a stored file.
-pub fn file_node(f: &StoredFile) -> Json {
+pub fn file_node(f: &StoredFile, now: DateTime<Utc>) -> Json {
     json!({
         "id": f.id,
+        "entity_type": "InternalFile",
         "name": f.name,
         "size": f.size,
         "lastModified": iso(f.last_modified),
+        "lastModifiedSinceMin": (now - f.last_modified).num_minutes(),
         "uploadStatus": "complete",
         "metaData": {"mimetype": f.mime_type, "version": iso(f.last_modified), "entity_id": f.entity_id,
                       "file_markings": f.markings, "creator_id": f.uploaded_by,
-                      "list_filters": f.metadata.get("list_filters")},
+                      "list_filters": f.metadata.get("list_filters"), "messages": [], "errors": []},
         "__markings": f.markings,
+    })
+}
+
+/// How long an export's work may stay idle before its file shows as `timeout`.
+const EXPORT_TIMEOUT_MINUTES: i64 = 20;
+
+/// The platform's virtual `File` for an export in progress (`workToExportFile`): the
+/// work's id and name, no content, the work's status as `uploadStatus` (`timeout` when it
+/// is not complete and has been idle for 20 minutes), its messages and errors.
+pub fn work_file_node(w: &Work, now: DateTime<Utc>) -> Json {
+    let idle = (now - w.updated_at).num_minutes();
+    let status = if w.status != WorkStatus::Complete && idle >= EXPORT_TIMEOUT_MINUTES { "timeout" } else { w.status.as_str() };
+    json!({
+        "id": w.id,
+        "entity_type": "InternalFile",
+        "name": w.name.as_deref().unwrap_or("Unknown"),
+        "size": 0,
+        "lastModified": iso(w.updated_at),
+        "lastModifiedSinceMin": idle,
+        "uploadStatus": status,
+        "metaData": {"messages": crate::graphql::project::messages(&w.messages),
+                     "errors": crate::graphql::project::messages(&w.errors)},
+        "__markings": [],
     })
 }
 
@@ -65,7 +96,7 @@ fn the_upload(ctx: &ResolverContext<'_>) -> Result<Attached, Error> {
 fn store(ctx: &ResolverContext<'_>, up: Upload) -> Result<Json, Error> {
     let (core, _) = parts(ctx)?;
     let (file, _) = jobs::upload_file(&core.jobs, up, &asker(ctx)?).map_err(job_error)?;
-    Ok(file_node(&file))
+    Ok(file_node(&file, core.store.clock().now()))
 }
 
 fn upload_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
@@ -111,7 +142,7 @@ fn ask_job_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
     };
     jobs::ask_import(&core.jobs, &file_id, connector_id.as_deref(), true, &options, &asker(ctx)?).map_err(job_error)?;
     let file = core.store.read(|s| s.files.get(&file_id).cloned());
-    Ok(file.map(|f| file_node(&f)).unwrap_or(Json::Null))
+    Ok(file.map(|f| file_node(&f, core.store.clock().now())).unwrap_or(Json::Null))
 }
 
 fn draft_workspace_add(ctx: &ResolverContext<'_>) -> Result<Json, Error> {

@@ -116,7 +116,7 @@ pub fn user(u: &User) -> Json {
     })
 }
 
-fn messages(list: &[WorkMessage]) -> Json {
+pub fn messages(list: &[WorkMessage]) -> Json {
     Json::Array(
         list.iter()
             .enumerate()

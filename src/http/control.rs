@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/files", get(files).post(upload_file))
         .route("/files/{*id}", get(file))
         .route("/imports", post(ask_import))
+        .route("/exports", post(ask_export))
         .route("/drafts", get(drafts))
         .route_layer(middleware::from_fn_with_state(state, admin_only));
     Router::new().route("/health", get(health)).merge(guarded).layer(middleware::map_response(json_errors))
@@ -449,7 +450,8 @@ async fn reset(State(state): State<AppState>) -> Response {
 fn job_error(e: crate::jobs::JobError) -> Response {
     use crate::jobs::JobError;
     let status = match e {
-        JobError::WrongType { .. } => StatusCode::BAD_REQUEST,
+        JobError::WrongType { .. } | JobError::Invalid(_) => StatusCode::BAD_REQUEST,
+        JobError::Forbidden(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::NOT_FOUND,
     };
     error(status, e.to_string())
@@ -584,6 +586,63 @@ async fn ask_import(State(state): State<AppState>, JsonBody(body): JsonBody<Impo
     };
     let asker = crate::jobs::Asker { user_id: None, draft_id: body.draft_id };
     match crate::jobs::ask_import(&state.core.jobs, &body.file_id, body.connector_id.as_deref(), true, &options, &asker) {
+        Ok(works) => axum::Json(works).into_response(),
+        Err(e) => job_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportBody {
+    format: String,
+    #[serde(default = "simple")]
+    export_type: String,
+    /// One entity …
+    #[serde(default)]
+    entity_id: Option<String>,
+    /// … or a list of this type (with `entity_id` as the list's entity, if any).
+    #[serde(default)]
+    entity_type: Option<String>,
+    #[serde(default)]
+    selected_ids: Vec<String>,
+    #[serde(default)]
+    list_params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    content_max_markings: Vec<String>,
+    #[serde(default)]
+    file_markings: Option<Vec<String>>,
+    /// The asking user (the administrator by default).
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+fn simple() -> String {
+    "simple".into()
+}
+
+async fn ask_export(State(state): State<AppState>, JsonBody(body): JsonBody<ExportBody>) -> Response {
+    use crate::jobs::export_ask::{ExportAsk, ExportTarget};
+    if !["simple", "full"].contains(&body.export_type.as_str()) {
+        return error(StatusCode::BAD_REQUEST, format!("export_type '{}' is neither simple nor full", body.export_type));
+    }
+    let target = match (body.entity_type, body.entity_id) {
+        (Some(entity_type), entity_id) => {
+            ExportTarget::List { entity_type, entity_id, selected_ids: body.selected_ids, list_params: body.list_params }
+        }
+        (None, Some(id)) => ExportTarget::Entity(id),
+        (None, None) => {
+            return error(StatusCode::BAD_REQUEST, "an export needs entity_id (one entity) or entity_type (a list)".to_string());
+        }
+    };
+    let ask = ExportAsk {
+        format: body.format,
+        export_type: body.export_type,
+        content_max_markings: body.content_max_markings,
+        file_markings: Some(body.file_markings.unwrap_or_default()),
+        target,
+    };
+    let asker = crate::jobs::Asker { user_id: body.user_id, draft_id: None };
+    match crate::jobs::export_ask::ask_export(&state.core.jobs, &ask, &asker) {
         Ok(works) => axum::Json(works).into_response(),
         Err(e) => job_error(e),
     }

@@ -6,7 +6,12 @@
 //!   only resolves a bundle for a few types, and pycti registers `enrichment_resolution:
 //!   none`); manual asks carry `trigger: "update"`, `mode: "manual"`;
 //! - file import: no `event_type`, `trigger`/`mode` hard-coded to `update`/`auto` even for
-//!   a manual ask, `entity_id` absent for a global import, a top-level `configuration`.
+//!   a manual ask, `entity_id` absent for a global import, a top-level `configuration`;
+//! - file export: a single export's `internal` has `trigger: null` and `mode: "manual"`, a
+//!   list export's only `work_id` and `applicant_id`; a query export has no `event_type`;
+//!   a list's `entity_id` is absent without an entity (then `entity_name` is `global`);
+//!   `file_markings` is absent when the ask left it out; a selection carries
+//!   `list_params` only from 7.x on (`export.md` §2.6).
 //!
 //! Golden files in `fixtures/jobs/` pin the bytes.
 
@@ -87,6 +92,100 @@ pub fn import_file(i: &Internal, e: &ImportEvent, configuration: Option<&str>) -
     event.insert("bypass_validation".into(), json!(e.bypass_validation));
     event.insert("force_validation".into(), json!(e.force_validation));
     json!({"internal": internal(i), "event": event, "configuration": configuration}).to_string()
+}
+
+/// How much an export covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportScope {
+    /// One entity.
+    Single,
+    /// The selected elements of a list.
+    Selection,
+    /// Whatever a list's parameters match.
+    Query,
+}
+
+/// The event of an `INTERNAL_EXPORT_FILE` job.
+#[derive(Debug, Clone)]
+pub struct ExportEvent {
+    /// Single, selection or query.
+    pub scope: ExportScope,
+    /// The file name the platform composed.
+    pub file_name: String,
+    /// The MIME type asked for.
+    pub format: String,
+    /// `simple` or `full`.
+    pub export_type: String,
+    /// The entity (internal id): the exported one, or the one whose list it is.
+    pub entity_id: Option<String>,
+    /// Its representative name (`global` for a list without an entity).
+    pub entity_name: String,
+    /// The entity's type, or the list's.
+    pub entity_type: String,
+    /// The file's markings (`None`: absent).
+    pub file_markings: Option<Vec<String>>,
+    /// A selection's ids.
+    pub selected_ids: Vec<String>,
+    /// A list's parameters (`None`: absent).
+    pub list_params: Option<Json>,
+    /// Access filter plus the ids.
+    pub main_filter: Json,
+    /// What the content may carry, as a filter.
+    pub access_filter: Json,
+}
+
+/// An `INTERNAL_EXPORT_FILE` job asked by `applicant_id`.
+pub fn export(work_id: &str, applicant_id: &str, e: &ExportEvent) -> String {
+    let mut event = Map::new();
+    let mut put = |k: &str, v: Json| {
+        event.insert(k.into(), v);
+    };
+    let internal = match e.scope {
+        ExportScope::Single => {
+            put("event_type", json!("INTERNAL_EXPORT_FILE"));
+            put("file_name", json!(e.file_name));
+            put("format", json!(e.format));
+            put("export_scope", json!("single"));
+            put("entity_id", json!(e.entity_id));
+            put("entity_name", json!(e.entity_name));
+            put("entity_type", json!(e.entity_type));
+            put("export_type", json!(e.export_type));
+            if let Some(m) = &e.file_markings {
+                put("file_markings", json!(m));
+            }
+            put("main_filter", e.main_filter.clone());
+            put("access_filter", e.access_filter.clone());
+            json!({"work_id": work_id, "applicant_id": applicant_id, "trigger": null, "mode": "manual"})
+        }
+        ExportScope::Selection | ExportScope::Query => {
+            if e.scope == ExportScope::Selection {
+                put("event_type", json!("INTERNAL_EXPORT_FILE"));
+                put("export_scope", json!("selection"));
+                put("file_name", json!(e.file_name));
+                put("selected_ids", json!(e.selected_ids));
+            } else {
+                put("export_scope", json!("query"));
+                put("file_name", json!(e.file_name));
+            }
+            if let Some(p) = &e.list_params {
+                put("list_params", p.clone());
+            }
+            put("format", json!(e.format));
+            put("export_type", json!(e.export_type));
+            if let Some(id) = &e.entity_id {
+                put("entity_id", json!(id));
+            }
+            put("entity_name", json!(e.entity_name));
+            put("entity_type", json!(e.entity_type));
+            if let Some(m) = &e.file_markings {
+                put("file_markings", json!(m));
+            }
+            put("main_filter", e.main_filter.clone());
+            put("access_filter", e.access_filter.clone());
+            json!({"work_id": work_id, "applicant_id": applicant_id})
+        }
+    };
+    json!({"internal": internal, "event": event}).to_string()
 }
 
 #[cfg(test)]
@@ -170,5 +269,47 @@ mod tests {
             force_validation: false,
         };
         assert_eq!(import_file(&i, &e, Some("{\"pages\":2}")), golden("import-entity-draft.json"));
+    }
+
+    fn export_event(scope: ExportScope) -> ExportEvent {
+        let list = scope != ExportScope::Single;
+        ExportEvent {
+            scope,
+            file_name: if list {
+                "2026-10-27T09:15:02.114Z_TLP:GREEN_(ExportFileCsv)_Malware_simple.csv".into()
+            } else {
+                "2026-10-27T09:15:02.114Z_TLP:ALL_(ExportFileStix)_Report-Operation Foo_full.json".into()
+            },
+            format: if list { "text/csv".into() } else { "application/vnd.oasis.stix+json".into() },
+            export_type: if list { "simple".into() } else { "full".into() },
+            entity_id: (!list).then(|| "3b1d0c8e-0000-4000-8000-000000000001".into()),
+            entity_name: if list { "global".into() } else { "Operation Foo".into() },
+            entity_type: if list { "Malware".into() } else { "Report".into() },
+            file_markings: Some(vec!["c9819001-d8a2-4d69-a6c2-0e2b4d8b0b1e".into()]),
+            selected_ids: if scope == ExportScope::Selection { vec!["malware--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883".into()] } else { vec![] },
+            list_params: list.then(|| json!({"search": "apt", "orderBy": "name", "orderMode": "asc",
+                "filters": {"mode": "and", "filters": [{"key": ["entity_type"], "values": ["Malware"], "operator": "eq", "mode": "or"}], "filterGroups": []}})),
+            main_filter: json!({"mode": "and", "filters": [{"key": "ids", "values": ["3b1d0c8e-0000-4000-8000-000000000001"], "mode": "or", "operator": "eq"}], "filterGroups": []}),
+            access_filter: json!({"mode": "and", "filters": [], "filterGroups": []}),
+        }
+    }
+
+    const EXPORT_WORK: &str = "work_c0ffee00-0000-4000-8000-000000000003_2026-10-27T09:15:02.114Z";
+    const APPLICANT: &str = "88ec0c6a-13ce-5e39-b486-354fe4a7084f";
+
+    #[test]
+    fn single_export_matches_the_golden_file() {
+        assert_eq!(export(EXPORT_WORK, APPLICANT, &export_event(ExportScope::Single)), golden("export-single.json"));
+    }
+
+    #[test]
+    fn selection_export_matches_the_golden_file() {
+        assert_eq!(export(EXPORT_WORK, APPLICANT, &export_event(ExportScope::Selection)), golden("export-selection.json"));
+    }
+
+    #[test]
+    fn query_export_without_file_markings_matches_the_golden_file() {
+        let e = ExportEvent { file_markings: None, ..export_event(ExportScope::Query) };
+        assert_eq!(export(EXPORT_WORK, APPLICANT, &e), golden("export-query.json"));
     }
 }

@@ -8,6 +8,8 @@
 //! - an automatic enrichment (an entity created) goes to every active enrichment connector
 //!   registered with `auto: true` whose scope holds the entity type (case-insensitive);
 //!   the work is `Enrichment (<standard id>)`;
+//! - an export (`exportAsk` and the list asks, [`export_ask`]) goes to every active export
+//!   connector whose scope holds the format; the work is named after the file to produce;
 //! - a file import goes to every active import connector whose scope holds the file's
 //!   MIME type — only `auto` ones for an upload, any for `askJobImport` — minus the
 //!   `only_contextual` ones when the file belongs to no entity; the work is
@@ -23,6 +25,7 @@
 
 pub mod dispatch;
 pub mod export;
+pub mod export_ask;
 pub mod message;
 
 use bytes::Bytes;
@@ -47,6 +50,7 @@ pub use dispatch::Dispatcher;
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JobError {
     /// No connector with that id.
     #[error("Connector {0} not found")]
@@ -67,6 +71,14 @@ pub enum JobError {
     /// No file with that id.
     #[error("File {0} not found")]
     UnknownFile(String),
+    /// The asker may not ask this (the platform's `FORBIDDEN_ACCESS`), e.g. an export
+    /// limited by a marking the asker cannot share.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The ask itself is invalid (the platform's functional error), e.g. a list export
+    /// without an entity type.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Who asks, and in which draft.

@@ -435,6 +435,64 @@ impl MockPlatform {
         crate::jobs::ask_import(&self.core.jobs, file_id, connector_id, true, options, &Default::default())
     }
 
+    /// Asks for an export as the administrator, as `exportAsk` and the list asks do: a
+    /// work and a job for every active export connector whose scope holds the format; the
+    /// works, in `wait` (none when no connector takes the format).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{ExportAsk, MockPlatform};
+    /// let platform = MockPlatform::start().await;
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({
+    ///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///         "variables": {"input": {"id": id, "name": "csv", "type": "INTERNAL_EXPORT_FILE", "scope": ["text/csv"]}},
+    ///     }))
+    ///     .send().await.unwrap();
+    /// let works = platform.ask_export(&ExportAsk::list("text/csv", "Malware")).expect("a valid ask");
+    /// assert_eq!(works.len(), 1);
+    /// assert!(works[0].name.as_deref().is_some_and(|n| n.ends_with("_TLP:ALL_(csv)_Malware_simple.csv")));
+    /// // the job's message, as the platform builds it
+    /// let message: serde_json::Value = serde_json::from_str(&platform.jobs()[0].message).unwrap();
+    /// assert_eq!((message["event"]["export_scope"].as_str(), message["event"]["entity_name"].as_str()), (Some("query"), Some("global")));
+    /// // no connector takes PDF
+    /// assert!(platform.ask_export(&ExportAsk::list("application/pdf", "Malware")).expect("valid").is_empty());
+    /// # }
+    /// ```
+    pub fn ask_export(&self, ask: &crate::jobs::export_ask::ExportAsk) -> std::result::Result<Vec<Work>, crate::jobs::JobError> {
+        crate::jobs::export_ask::ask_export(&self.core.jobs, ask, &Default::default())
+    }
+
+    /// Asks for an export as the user holding `token` (the job's `applicant_id`: a
+    /// connector that impersonates reads the knowledge as that user). See
+    /// [`MockPlatform::ask_export`].
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{ExportAsk, JobError, MockPlatform};
+    /// let platform = MockPlatform::start().await;
+    /// let err = platform.ask_export_as("no-such-token", &ExportAsk::list("text/csv", "Malware")).expect_err("no user");
+    /// assert_eq!(err, JobError::Invalid("No user holds this token".into()));
+    /// let analyst = platform.add_user("analyst", &["KNOWLEDGE", "KNOWLEDGE_KNGETEXPORT_KNASKEXPORT"]);
+    /// let err = platform.ask_export_as(&analyst, &ExportAsk::list("text/csv", "")).expect_err("no type");
+    /// assert_eq!(err, JobError::Invalid("entity_type is missing from askListExport".into()));
+    /// # }
+    /// ```
+    pub fn ask_export_as(
+        &self,
+        token: &str,
+        ask: &crate::jobs::export_ask::ExportAsk,
+    ) -> std::result::Result<Vec<Work>, crate::jobs::JobError> {
+        let user_id = self
+            .core
+            .store
+            .read(|s| s.users.by_token(token).map(|u| u.id.clone()))
+            .ok_or_else(|| crate::jobs::JobError::Invalid("No user holds this token".into()))?;
+        let asker = crate::jobs::Asker { user_id: Some(user_id), draft_id: None };
+        crate::jobs::export_ask::ask_export(&self.core.jobs, ask, &asker)
+    }
+
     /// A stored file by id (`import/global/feed.json`).
     ///
     /// ```

@@ -7,6 +7,7 @@ pub mod pattern;
 pub mod plain_pattern;
 pub mod refusals;
 pub mod relationships;
+pub mod representative;
 pub mod standard_id;
 pub mod supported_types;
 use serde::Deserialize;

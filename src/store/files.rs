@@ -121,6 +121,33 @@ pub fn guess_mime(name: &str) -> String {
     .to_string()
 }
 
+/// The extension the platform gives an export of MIME type `format`
+/// (`mime.extension(format)` — mime-db's first extension — then the platform's
+/// `specialTypesExtensions` for the STIX and MITRE Navigator types, else `unknown`).
+///
+/// The table holds the types export connectors declare and the ones [`guess_mime`] knows;
+/// a type outside it gets `unknown`, as a type outside mime-db does on the platform.
+pub fn export_extension(format: &str) -> &'static str {
+    match format.trim().to_ascii_lowercase().as_str() {
+        "application/json" => "json",
+        "text/plain" => "txt",
+        "text/csv" => "csv",
+        "application/pdf" => "pdf",
+        "text/html" => "html",
+        "application/xml" | "text/xml" => "xml",
+        "text/markdown" => "md",
+        "application/vnd.oasis.opendocument.spreadsheet" => "ods",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/zip" => "zip",
+        "image/png" => "png",
+        "image/jpeg" => "jpeg",
+        "image/gif" => "gif",
+        "image/svg+xml" => "svg",
+        "application/vnd.oasis.stix+json" | "application/vnd.mitre.navigator+json" => "json",
+        _ => "unknown",
+    }
+}
+
 /// A file name as the platform stores it: the stem cut to 200 characters and the
 /// extension to 10, without an ellipsis (`truncate` in the platform's `format.js`).
 pub fn stored_name(name: &str) -> String {

@@ -28,11 +28,14 @@ use serde::Serialize;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum JobKind {
     /// `INTERNAL_ENRICHMENT`.
     InternalEnrichment,
     /// `INTERNAL_IMPORT_FILE`.
     InternalImportFile,
+    /// `INTERNAL_EXPORT_FILE`.
+    InternalExportFile,
 }
 
 impl JobKind {
@@ -48,6 +51,7 @@ impl JobKind {
         match self {
             JobKind::InternalEnrichment => "INTERNAL_ENRICHMENT",
             JobKind::InternalImportFile => "INTERNAL_IMPORT_FILE",
+            JobKind::InternalExportFile => "INTERNAL_EXPORT_FILE",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod enrichment;
+pub mod export_file;
 pub mod external_import;
 pub mod import_file;
 
@@ -14,5 +15,6 @@ pub fn all() -> Vec<Check> {
     checks.extend(external_import::checks());
     checks.extend(enrichment::checks());
     checks.extend(import_file::checks());
+    checks.extend(export_file::checks());
     checks
 }

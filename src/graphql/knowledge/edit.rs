@@ -73,6 +73,7 @@ const OPERATIONS: &[(&str, Operation)] = &[
     ("askEnrichment", ask_enrichment),
     ("askEnrichments", ask_enrichments),
     ("exportPush", crate::graphql::knowledge::export::export_push),
+    ("exportAsk", crate::graphql::knowledge::export::export_ask),
 ];
 
 /// Operations answered with [`not_supported`], and why.

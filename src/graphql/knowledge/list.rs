@@ -89,9 +89,11 @@ const SEARCHED: &[&str] = &[
     "cpe",
 ];
 
-/// Whether the mock evaluates a filter key: a key of its own, or a STIX / OpenCTI property
-/// name (lower-case, digits, `_`, with a `.path` for dictionaries such as `hashes.MD5`).
+/// Whether the mock evaluates a filter key: a key of its own (or its converted database
+/// key), or a STIX / OpenCTI property name (lower-case, digits, `_`, with a `.path` for
+/// dictionaries such as `hashes.MD5`).
 pub fn known_key(key: &str) -> bool {
+    let key = crate::filters::canonical_key(key);
     if SPECIAL_KEYS.contains(&key) {
         return true;
     }
@@ -277,7 +279,7 @@ impl Element<'_, '_> {
 impl Subject for Element<'_, '_> {
     fn values(&self, key: &str) -> Vec<Json> {
         let (obj, body, v) = (self.obj, self.body, self.view);
-        match key {
+        match crate::filters::canonical_key(key) {
             "id" => vec![json!(obj.internal_id.to_string())],
             "ids" => {
                 let mut ids: Vec<Json> = all_ids(obj).into_iter().map(Json::String).collect();
@@ -378,6 +380,23 @@ impl Subject for Element<'_, '_> {
 
     fn case_insensitive(&self) -> bool {
         true
+    }
+
+    fn is_id_key(&self, key: &str) -> bool {
+        matches!(
+            crate::filters::canonical_key(key),
+            "id" | "ids"
+                | "standard_id"
+                | "x_opencti_stix_ids"
+                | "objectLabel"
+                | "objectMarking"
+                | "createdBy"
+                | "objects"
+                | "objectOrganization"
+                | "killChainPhases"
+                | "externalReferences"
+                | "creator_id"
+        )
     }
 }
 

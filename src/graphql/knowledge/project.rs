@@ -164,6 +164,7 @@ pub fn file_node(f: &Json, obj: &StoredObject) -> Json {
     let name = f.get("name").and_then(Json::as_str).unwrap_or_default();
     json!({
         "id": format!("import/{}/{}/{name}", obj.entity_type, obj.internal_id),
+        "entity_type": "InternalFile",
         "name": f.get("name").cloned().unwrap_or(json!("")),
         "size": f.get("size").cloned().unwrap_or(Json::Null),
         "uploadStatus": "complete",
@@ -190,60 +191,6 @@ fn renames(m: &mut Map<String, Json>, stix_type: &str) {
 
 fn s<'m>(m: &'m Map<String, Json>, k: &str) -> Option<&'m str> {
     m.get(k).and_then(Json::as_str).filter(|s| !s.is_empty())
-}
-
-fn text(m: &Map<String, Json>, k: &str) -> Option<String> {
-    match m.get(k) {
-        Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Json::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The first hash of SHA-256, SHA-512, SHA-1, MD5 (then any other).
-fn hash_value(m: &Map<String, Json>) -> Option<String> {
-    let list = m.get("hashes")?.as_array()?;
-    let get = |alg: &str| {
-        list.iter()
-            .find(|h| h["algorithm"].as_str().is_some_and(|a| a.eq_ignore_ascii_case(alg)))
-            .and_then(|h| h["hash"].as_str().map(str::to_string))
-    };
-    ["SHA-256", "SHA-512", "SHA-1", "MD5"]
-        .iter()
-        .find_map(|a| get(a))
-        .or_else(|| list.iter().find_map(|h| h["hash"].as_str().map(str::to_string)))
-}
-
-/// The platform's representative value of an observable (`observableValue`).
-fn observable_value(m: &Map<String, Json>, entity_type: &str) -> String {
-    let first = |keys: &[&str]| keys.iter().find_map(|k| text(m, k));
-    let v = match entity_type {
-        "Autonomous-System" => first(&["name", "number"]),
-        "Directory" => first(&["path"]),
-        "Email-Message" => first(&["body", "subject"]),
-        "Artifact" => hash_value(m).or_else(|| first(&["payload_bin", "url"])),
-        "StixFile" => hash_value(m).or_else(|| first(&["name"])),
-        "X509-Certificate" => hash_value(m).or_else(|| first(&["subject", "issuer"])),
-        "Mutex" => first(&["name"]),
-        "Network-Traffic" => first(&["src_port", "dst_port"]),
-        "Process" => first(&["pid", "command_line"]),
-        "Software" => match (s(m, "name"), s(m, "version")) {
-            (Some(n), Some(v)) => Some(format!("{n} ({v})")),
-            (Some(n), None) => Some(n.to_string()),
-            _ => first(&["cpe", "swid"]),
-        },
-        "User-Account" => first(&["account_login", "user_id"]),
-        "Bank-Account" => first(&["iban"]),
-        "Payment-Card" => first(&["card_number", "holder_name"]),
-        "Windows-Registry-Key" => first(&["attribute_key", "key"]),
-        "Windows-Registry-Value-Type" => first(&["name", "data"]),
-        "Media-Content" => first(&["content", "title", "url"]),
-        "Persona" => first(&["persona_name"]),
-        "SSH-Key" => first(&["fingerprint_sha256", "fingerprint_md5", "key_type"]),
-        "Email-Mime-Part-Type" => first(&["body", "content_type"]),
-        _ => first(&["value"]),
-    };
-    v.unwrap_or_else(|| "Unknown".into())
 }
 
 /// Fields that depend on the type.
@@ -304,7 +251,7 @@ fn type_specific(m: &mut Map<String, Json>, obj: &StoredObject) {
         _ => {}
     }
     if crate::stix::is_observable_type(&obj.stix_type) {
-        let value = observable_value(m, entity_type);
+        let value = crate::stix::representative::observable_value(m, entity_type);
         m.insert("observable_value".into(), json!(value));
     }
 }
