@@ -109,6 +109,7 @@ pub use store::files::StoredFile;
 pub use store::findings::RecordedFinding;
 pub use store::jobs::{Attempt, Job, JobKind, JobStatus, Transport};
 pub use store::knowledge::StoredObject;
+pub use store::playbooks::{PlaybookResult, PlaybookStep};
 pub use store::transcript::{ReceivedBundle, ReceivedOperation, Refusal, RefusalKind};
 pub use store::works::{Work, WorkMessage, WorkStatus};
 

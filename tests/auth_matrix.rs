@@ -388,6 +388,8 @@ const CONTROL_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/_mock/files", "/_mock/files"),
     ("POST", "/_mock/imports", "/_mock/imports"),
     ("POST", "/_mock/exports", "/_mock/exports"),
+    ("POST", "/_mock/playbook-steps", "/_mock/playbook-steps"),
+    ("GET", "/_mock/playbook-steps", "/_mock/playbook-steps"),
     ("GET", "/_mock/files", "/_mock/files"),
     ("GET", "/_mock/files/{id}", "/_mock/files/import/global/x.json"),
     ("GET", "/_mock/drafts", "/_mock/drafts"),

@@ -331,3 +331,93 @@ async fn https_callbacks_reach_a_connector_with_a_self_signed_certificate_unless
         assert!(status.contains("certificate"), "{status}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_update_enrichment_runs_once_per_update_of_an_entity_in_its_scope() {
+    // Arrange: an enrichment connector that asks for updates only (not creations)
+    let platform = platform("api").await;
+    platform.seed(IPV4_GREEN).expect("seeded");
+    let mut env = listen_env("api", "IPv4-Addr");
+    env.push(("CONNECTOR_AUTO_UPDATE".into(), "true".into()));
+    let (connector, id, _) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
+    assert_eq!(platform.connector(&id).and_then(|c| c.registration.auto_update), Some(true));
+    let patch =
+        "mutation E($id: ID!, $input: [EditInput]!) { stixCyberObservableEdit(id: $id) { fieldPatch(input: $input) { id } } }";
+    let edit = |score: &str| {
+        let input = serde_json::json!([{"key": "x_opencti_score", "value": [score]}]);
+        common::gql(
+            platform.url(),
+            Some(platform.token()),
+            patch,
+            serde_json::json!({"id": "ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10", "input": input}),
+        )
+    };
+    let jobs_of = |platform: &MockPlatform| platform.jobs().into_iter().filter(|j| j.connector_id == id).collect::<Vec<_>>();
+
+    // Act 1: an update of an entity in scope
+    let (_, answer) = edit("40").await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    wait_for("the update's job", Duration::from_secs(30), &connector, || !jobs_of(&platform).is_empty()).await;
+    let first = jobs_of(&platform)[0].clone();
+    let done = processed(&platform, &connector, first.work_id.as_deref().expect("a work")).await;
+
+    // Assert 1: trigger update, automatic; the connector's own push back does not re-trigger it
+    let message: serde_json::Value = serde_json::from_str(&first.message).expect("JSON");
+    assert_eq!((message["internal"]["trigger"].as_str(), message["internal"]["mode"].as_str()), (Some("update"), Some("auto")));
+    assert!(done.name.as_deref().is_some_and(|n| n.starts_with("Enrichment (ipv4-addr--")), "{:?}", done.name);
+    assert!(done.errors.is_empty(), "{:?}", done.errors);
+
+    // Act 2: a second update, then an edit that changes nothing
+    edit("60").await;
+    wait_for("the second update's job", Duration::from_secs(30), &connector, || jobs_of(&platform).len() >= 2).await;
+    let second = jobs_of(&platform)[1].clone();
+    processed(&platform, &connector, second.work_id.as_deref().expect("a work")).await;
+    edit("60").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Assert 2: one job per update that changed something, none for creations (auto is off)
+    assert_eq!(jobs_of(&platform).len(), 2, "{:#?}", jobs_of(&platform).iter().map(|j| &j.message).collect::<Vec<_>>());
+    assert!(
+        platform.objects().iter().any(|o| &*o.entity_type == "Autonomous-System"),
+        "the enrichment created an AS, which is no update of an entity in scope"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playbook_step_is_enriched_and_its_bundle_returned_without_a_work_or_a_push() {
+    // Arrange: a playbook-compatible enrichment connector
+    let platform = platform("api").await;
+    platform.seed(IPV4_GREEN).expect("seeded");
+    let mut env = listen_env("api", "IPv4-Addr");
+    env.push(("ENRICHMENT_PLAYBOOK_COMPATIBLE".into(), "true".into()));
+    let (connector, id, _) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
+    assert_eq!(platform.connector(&id).and_then(|c| c.registration.playbook_compatible), Some(true));
+    let works_before = platform.works().len();
+
+    // Act
+    let step = platform.run_playbook_step(&id, "ipv4-addr--ff7a8a3c-0df5-5ad3-a3b8-0d3a1e4c7a10").expect("step sent");
+    wait_for("the connector's answer", Duration::from_secs(60), &connector, || {
+        platform.playbook_steps().first().is_some_and(|s| !s.results.is_empty())
+    })
+    .await;
+
+    // Assert: the enriched bundle comes back through playbookStepExecution…
+    let answered = platform.playbook_steps().remove(0);
+    assert_eq!((answered.execution_id.as_str(), answered.step_id.as_str()), (step.execution_id.as_str(), step.step_id.as_str()));
+    let bundle: serde_json::Value = serde_json::from_str(&answered.results[0].bundle).expect("a JSON bundle");
+    let objects = bundle["objects"].as_array().cloned().unwrap_or_default();
+    assert!(objects.iter().any(|o| o["type"] == "autonomous-system"), "the new knowledge: {bundle}");
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["id"] == step.data_instance_id.as_str()
+                && o["x_opencti_description"] == "Enriched by Jobs INTERNAL_ENRICHMENT"),
+        "the entity enriched: {bundle}"
+    );
+    let sent: serde_json::Value = serde_json::from_str(&platform.jobs()[0].message).expect("JSON");
+    assert!(sent["internal"]["work_id"].is_null() && sent["event"]["bundle"].is_object(), "{sent}");
+    // …and nothing else: no work, nothing pushed into the knowledge
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(platform.works().len(), works_before, "a playbook step has no work");
+    assert!(!platform.objects().iter().any(|o| &*o.entity_type == "Autonomous-System"), "the playbook goes on with the bundle");
+}

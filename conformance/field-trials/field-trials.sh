@@ -16,7 +16,7 @@
 #   VARIANTS=0                    skip the diagnostic variants (lib/variants.sh)
 #   VENVS=DIR                     where the venvs are (default OUT_DIR/venvs; reused when present)
 #   REBUILD_VENVS=1               recreate the venvs even if they exist
-#   PYTHON=python3.11             interpreter for the venvs
+#   PYTHON=python3.11             interpreter for the venvs (lib/connectors.tsv may name another, column 6)
 #   FEED_PORT=8765                loopback port of the feed and API stub server
 #   CONNECTORS_COMMIT=<sha>       recorded when the checkout is not a git work tree
 #   TRIAL_TIMEOUT=900             seconds before one gate session is killed
@@ -61,7 +61,9 @@ for n in $names; do
   if [ -x "$VENVS/$n/bin/python" ] && [ "${REBUILD_VENVS:-0}" != 1 ]; then continue; fi
   rm -rf "${VENVS:?}/$n"
   echo "== venv $n"
-  "$HERE/lib/mkvenv.sh" "$CONNECTORS" "$rel" "$n" || echo "venv $n FAILED (see $VENVS/$n.install.log)"
+  # The interpreter: the connector's own when lib/connectors.tsv names one (column 6), else $PYTHON.
+  own_py=$(grep -P "^$n\t" "$HERE/lib/connectors.tsv" | cut -f6)
+  PYTHON=${own_py:-${PYTHON:-python3.11}} "$HERE/lib/mkvenv.sh" "$CONNECTORS" "$rel" "$n" || echo "venv $n FAILED (see $VENVS/$n.install.log)"
 done
 
 # 2. The feed data (written at each run, with pycti's ids) and the loopback server.

@@ -1,6 +1,6 @@
-//! Files, imports and drafts: `uploadImport`, `uploadPending`, `askJobImport`,
-//! `draftWorkspaceAdd` (the enrichment asks are edit operations, in
-//! `knowledge::edit`). The work itself is done by [`crate::jobs`].
+//! Files, imports, drafts and playbook steps: `uploadImport`, `uploadPending`,
+//! `askJobImport`, `draftWorkspaceAdd`, `playbookStepExecution` (the enrichment and export
+//! asks are edit operations, in `knowledge::edit` and `knowledge::export`). The work itself is done by [`crate::jobs`].
 
 use async_graphql::Error;
 use async_graphql::dynamic::ResolverContext;
@@ -23,6 +23,7 @@ pub fn register(r: &mut Registry) {
     r.json("Mutation", "uploadPending", upload_pending);
     r.json("Mutation", "askJobImport", ask_job_import);
     r.json("Mutation", "draftWorkspaceAdd", draft_workspace_add);
+    r.json("Mutation", "playbookStepExecution", playbook_step_execution);
 }
 
 fn arg_bool(ctx: &ResolverContext<'_>, name: &str) -> bool {
@@ -158,3 +159,25 @@ fn draft_workspace_add(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
               "draft_status": "open", "entity_type": "DraftWorkspace"}))
 }
 
+
+/// `playbookStepExecution`: a connector's answer to a playbook step (its bundle, a JSON
+/// string); refused when the step was never sent or the bundle is not JSON.
+fn playbook_step_execution(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    let (core, caller) = parts(ctx)?;
+    let execution_id = arg_str(ctx, "execution_id").unwrap_or_default();
+    let step_id = arg_str(ctx, "step_id").unwrap_or_default();
+    let bundle = arg_str(ctx, "bundle").unwrap_or_default();
+    if let Err(e) = serde_json::from_str::<Json>(&bundle) {
+        return Err(functional(format!("The playbook step's bundle is not JSON: {e}"), json!({"step_id": step_id})));
+    }
+    let previous = arg_str(ctx, "previous_bundle").unwrap_or_default();
+    let user = caller.user.as_ref().map(|u| u.id.clone());
+    if jobs::playbook::record_result(&core.store, &execution_id, &step_id, bundle, previous, user) {
+        Ok(json!(true))
+    } else {
+        Err(functional(
+            format!("Playbook step {step_id} of execution {execution_id} was never sent"),
+            json!({"execution_id": execution_id, "step_id": step_id}),
+        ))
+    }
+}

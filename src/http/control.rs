@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/files/{*id}", get(file))
         .route("/imports", post(ask_import))
         .route("/exports", post(ask_export))
+        .route("/playbook-steps", get(playbook_steps).post(run_playbook_step))
         .route("/drafts", get(drafts))
         .route_layer(middleware::from_fn_with_state(state, admin_only));
     Router::new().route("/health", get(health)).merge(guarded).layer(middleware::map_response(json_errors))
@@ -646,6 +647,31 @@ async fn ask_export(State(state): State<AppState>, JsonBody(body): JsonBody<Expo
         Ok(works) => axum::Json(works).into_response(),
         Err(e) => job_error(e),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaybookStepBody {
+    connector_id: String,
+    entity_id: String,
+    /// `create` or `update` (the default).
+    #[serde(default)]
+    trigger: Option<String>,
+}
+
+async fn run_playbook_step(State(state): State<AppState>, JsonBody(body): JsonBody<PlaybookStepBody>) -> Response {
+    let trigger = body.trigger.unwrap_or_else(|| "update".into());
+    if !["create", "update"].contains(&trigger.as_str()) {
+        return error(StatusCode::BAD_REQUEST, format!("trigger '{trigger}' is neither create nor update"));
+    }
+    match crate::jobs::playbook::run_step(&state.core.jobs, &body.connector_id, &body.entity_id, &trigger) {
+        Ok(step) => axum::Json(step).into_response(),
+        Err(e) => job_error(e),
+    }
+}
+
+async fn playbook_steps(State(state): State<AppState>) -> Response {
+    axum::Json(state.core.store.read(|s| s.playbooks.all().to_vec())).into_response()
 }
 
 async fn drafts(State(state): State<AppState>) -> Response {

@@ -144,8 +144,8 @@ fn apply_here(
         });
         if let Some(u) = result.as_ref().ok().and_then(object::Committed::upserted) {
             stored.push(u.internal_id);
-            if u.created && !in_a_draft {
-                crate::store::jobs::note_created(s, u.internal_id, Some(connector_id));
+            if !in_a_draft {
+                crate::store::jobs::note_change(s, u, Some(connector_id));
             }
         }
         let (error, refused) = match result {

@@ -567,8 +567,8 @@ pub fn ingest_object(store: &crate::store::Store, raw: &str, ctx: &IngestContext
         }),
         _ => {
             let committed = commit(s, prepared, now, 0)?;
-            if let Some(u) = committed.upserted().filter(|u| u.created) {
-                crate::store::jobs::note_created(s, u.internal_id, None);
+            if let Some(u) = committed.upserted() {
+                crate::store::jobs::note_change(s, u, None);
             }
             Ok(committed)
         }

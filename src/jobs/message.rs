@@ -13,6 +13,9 @@
 //!   `file_markings` is absent when the ask left it out; a selection carries
 //!   `list_params` only from 7.x on (`export.md` §2.6).
 //!
+//! - playbook step: `work_id: null`, the playbook's ids under `internal.playbook`, the
+//!   bundle as an object.
+//!
 //! Golden files in `fixtures/jobs/` pin the bytes.
 
 use serde_json::{Map, Value as Json, json};
@@ -92,6 +95,48 @@ pub fn import_file(i: &Internal, e: &ImportEvent, configuration: Option<&str>) -
     event.insert("bypass_validation".into(), json!(e.bypass_validation));
     event.insert("force_validation".into(), json!(e.force_validation));
     json!({"internal": internal(i), "event": event, "configuration": configuration}).to_string()
+}
+
+/// The `playbook` part of a playbook step's `internal`.
+#[derive(Debug, Clone)]
+pub struct PlaybookIds {
+    /// The event that started the playbook.
+    pub event_id: String,
+    /// This run of the playbook.
+    pub execution_id: String,
+    /// The playbook.
+    pub playbook_id: String,
+    /// Standard id of the bundle's main object.
+    pub data_instance_id: String,
+    /// This step.
+    pub step_id: String,
+    /// The step before it.
+    pub previous_step_id: String,
+}
+
+/// A playbook's enrichment step (`PLAYBOOK_CONNECTOR_COMPONENT`): no work (`work_id:
+/// null`, so pycti reports nothing on a work), the playbook's ids, the automation
+/// manager as applicant, and the bundle as a JSON *object* (not a string, unlike
+/// `stix_objects`); pycti answers with `playbookStepExecution`.
+pub fn playbook(ids: &PlaybookIds, applicant_id: &str, trigger: &str, bundle: &Json) -> String {
+    json!({
+        "internal": {
+            "work_id": null,
+            "playbook": {
+                "event_id": ids.event_id,
+                "execution_id": ids.execution_id,
+                "playbook_id": ids.playbook_id,
+                "data_instance_id": ids.data_instance_id,
+                "step_id": ids.step_id,
+                "previous_step_id": ids.previous_step_id,
+            },
+            "applicant_id": applicant_id,
+            "trigger": trigger,
+            "mode": "auto",
+        },
+        "event": {"entity_id": ids.data_instance_id, "bundle": bundle},
+    })
+    .to_string()
 }
 
 /// How much an export covers.
@@ -296,6 +341,21 @@ mod tests {
 
     const EXPORT_WORK: &str = "work_c0ffee00-0000-4000-8000-000000000003_2026-10-27T09:15:02.114Z";
     const APPLICANT: &str = "88ec0c6a-13ce-5e39-b486-354fe4a7084f";
+
+    #[test]
+    fn playbook_step_matches_the_golden_file() {
+        let ids = PlaybookIds {
+            event_id: "1732615200000-0".into(),
+            execution_id: "6f1c2d3e-0000-4000-8000-0000000000e1".into(),
+            playbook_id: "6f1c2d3e-0000-4000-8000-0000000000b1".into(),
+            data_instance_id: "ipv4-addr--3b6f1e1c-2f4b-5c0e-9d8a-1b2c3d4e5f60".into(),
+            step_id: "6f1c2d3e-0000-4000-8000-000000000052".into(),
+            previous_step_id: "6f1c2d3e-0000-4000-8000-000000000051".into(),
+        };
+        let bundle = json!({"type": "bundle", "id": "bundle--6f1c2d3e-0000-4000-8000-0000000000ff", "objects": [entity()]});
+        let m = playbook(&ids, "c49fe040-2dad-412d-af07-ce639204ad55", "update", &bundle);
+        assert_eq!(m, golden("playbook-step.json"));
+    }
 
     #[test]
     fn single_export_matches_the_golden_file() {

@@ -5,9 +5,10 @@
 //! Selection follows the platform (`domain/enrichment.js`, `database/file-storage.ts`):
 //! - a manual enrichment (`askEnrichment`) goes to the named connector with no active or
 //!   scope check; the work is `Manual enrichment`;
-//! - an automatic enrichment (an entity created) goes to every active enrichment connector
-//!   registered with `auto: true` whose scope holds the entity type (case-insensitive);
-//!   the work is `Enrichment (<standard id>)`;
+//! - an automatic enrichment (an entity created, or changed by a merge or an edit) goes to
+//!   every active enrichment connector registered with `auto: true` (creation) or
+//!   `auto_update: true` (update) whose scope holds the entity type (case-insensitive),
+//!   but the connector whose push wrote it; the work is `Enrichment (<standard id>)`;
 //! - an export (`exportAsk` and the list asks, [`export_ask`]) goes to every active export
 //!   connector whose scope holds the format; the work is named after the file to produce;
 //! - a file import goes to every active import connector whose scope holds the file's
@@ -27,13 +28,14 @@ pub mod dispatch;
 pub mod export;
 pub mod export_ask;
 pub mod message;
+pub mod playbook;
 
 use bytes::Bytes;
 
 use crate::store::State;
 use crate::store::connectors::Connector;
 use crate::store::files::{StoredFile, base_name, import_path};
-use crate::store::jobs::{JobKind, Transport};
+use crate::store::jobs::{Change, JobKind, Noted, Transport};
 use crate::store::transcript::EntryKind;
 use crate::store::works::{NewWork, Work};
 
@@ -162,34 +164,43 @@ fn create(
         )
         .clone();
     let message = build(&work.id);
+    let what = format!("({}) for connector {} ({source}), work {}", kind.connector_type(), connector.id(), work.id);
+    let seq = add_job(jobs, s, connector, kind, Some(&work.id), source, message, &what);
+    Created { seq, work }
+}
+
+/// Records a job for `connector` (its transport decided here) and notes it in the
+/// transcript as `job <seq> <what>, via <transport>`; its sequence number.
+#[allow(clippy::too_many_arguments)]
+fn add_job(
+    jobs: &Dispatcher,
+    s: &mut State,
+    connector: &Connector,
+    kind: JobKind,
+    work_id: Option<&str>,
+    source: &str,
+    message: String,
+    what: &str,
+) -> u64 {
+    let now = jobs.store().clock().now();
     let transport = transport_of(jobs, connector);
     let job = crate::store::jobs::Jobs::new_job(
         connector.id(),
         kind,
-        Some(work.id.clone()),
+        work_id.map(str::to_string),
         source.to_string(),
         message,
         transport,
         now,
     );
     let seq = s.jobs.add(job);
-    s.transcript.push(
-        now,
-        EntryKind::Note {
-            message: format!(
-                "job {seq} ({}) for connector {} ({source}), work {}, via {}",
-                kind.connector_type(),
-                connector.id(),
-                work.id,
-                match transport {
-                    Transport::Http => "HTTP callback",
-                    Transport::Amqp => "RabbitMQ",
-                    Transport::None => "nothing yet (no broker, no callback URI)",
-                }
-            ),
-        },
-    );
-    Created { seq, work }
+    let via = match transport {
+        Transport::Http => "HTTP callback",
+        Transport::Amqp => "RabbitMQ",
+        Transport::None => "nothing yet (no broker, no callback URI)",
+    };
+    s.transcript.push(now, EntryKind::Note { message: format!("job {seq} {what}, via {via}") });
+    seq
 }
 
 /// `askEnrichment` / `askEnrichments`: one job per named connector for the entity.
@@ -243,34 +254,36 @@ fn enrich(
     Ok(deliver_all(jobs, created))
 }
 
-/// Automatic enrichment of newly created entities (internal id, and the connector whose
-/// push created it): every active `auto` enrichment connector whose scope holds the entity
-/// type gets a job (`trigger: create`) — except the connector that created the entity.
-pub fn auto_enrich(jobs: &Dispatcher, created: &[(String, Option<String>)]) -> Vec<Work> {
+/// Automatic enrichment of the entities created or changed (see
+/// [`crate::store::jobs::note_change`]): every active enrichment connector whose scope
+/// holds the entity type and that asks for the change (`auto: true` on creation, `trigger:
+/// create`; `auto_update: true` on update, `trigger: update`) gets a job — except the
+/// connector whose push wrote it.
+pub fn auto_enrich(jobs: &Dispatcher, noted: &[Noted]) -> Vec<Work> {
     let now = jobs.store().clock().now();
-    let targets: Vec<(String, Vec<String>)> = jobs.store().read(|s| {
+    let targets: Vec<(String, Vec<String>, Change)> = jobs.store().read(|s| {
         let candidates: Vec<&Connector> = s
             .connectors
             .all()
-            .filter(|c| c.registration.connector_type == JobKind::InternalEnrichment.connector_type())
-            .filter(|c| c.registration.auto == Some(true) && c.is_active(now))
+            .filter(|c| c.registration.connector_type == JobKind::InternalEnrichment.connector_type() && c.is_active(now))
             .collect();
-        created
+        noted
             .iter()
-            .filter_map(|(id, source)| {
-                let obj = s.knowledge.get(id).filter(|o| !o.deleted)?;
+            .filter_map(|n| {
+                let obj = s.knowledge.get(&n.internal_id).filter(|o| !o.deleted)?;
                 let ids: Vec<String> = candidates
                     .iter()
-                    .filter(|c| in_scope(c, &obj.entity_type) && Some(c.id()) != source.as_deref())
+                    .filter(|c| n.change.wanted_by(&c.registration))
+                    .filter(|c| in_scope(c, &obj.entity_type) && Some(c.id()) != n.source_connector.as_deref())
                     .map(|c| c.id().to_string())
                     .collect();
-                (!ids.is_empty()).then(|| (id.clone(), ids))
+                (!ids.is_empty()).then(|| (n.internal_id.clone(), ids, n.change))
             })
             .collect()
     });
     targets
         .into_iter()
-        .filter_map(|(id, connectors)| enrich(jobs, &connectors, &id, &Asker::default(), "auto", "create").ok())
+        .filter_map(|(id, connectors, change)| enrich(jobs, &connectors, &id, &Asker::default(), "auto", change.trigger()).ok())
         .flatten()
         .collect()
 }

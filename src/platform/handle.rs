@@ -493,6 +493,47 @@ impl MockPlatform {
         crate::jobs::export_ask::ask_export(&self.core.jobs, ask, &asker)
     }
 
+    /// Sends a playbook step to a playbook-compatible enrichment connector, as the
+    /// platform's playbook engine does: no work, the playbook's ids, the entity's bundle
+    /// (`trigger: update`). The connector's answer (`playbookStepExecution`) shows in
+    /// [`MockPlatform::playbook_steps`].
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{JobError, MockPlatform};
+    /// let platform = MockPlatform::start().await;
+    /// let id = "8f5a3c1e-2b4d-4e6f-9a7b-0c1d2e3f4a5b";
+    /// reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({
+    ///         "query": "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
+    ///         "variables": {"input": {"id": id, "name": "enricher", "type": "INTERNAL_ENRICHMENT", "scope": ["IPv4-Addr"]}},
+    ///     }))
+    ///     .send().await.unwrap();
+    /// // registered without playbook_compatible: the platform offers it to no playbook
+    /// let err = platform.run_playbook_step(id, "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed").expect_err("not compatible");
+    /// assert!(matches!(err, JobError::Invalid(_)));
+    /// # }
+    /// ```
+    pub fn run_playbook_step(
+        &self,
+        connector_id: &str,
+        entity_id: &str,
+    ) -> std::result::Result<crate::store::playbooks::PlaybookStep, crate::jobs::JobError> {
+        crate::jobs::playbook::run_step(&self.core.jobs, connector_id, entity_id, "update")
+    }
+
+    /// The playbook steps sent, each with the connector's answers.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::start().await;
+    /// assert!(platform.playbook_steps().is_empty());
+    /// # }
+    /// ```
+    pub fn playbook_steps(&self) -> Vec<crate::store::playbooks::PlaybookStep> {
+        self.core.store.read(|s| s.playbooks.all().to_vec())
+    }
+
     /// A stored file by id (`import/global/feed.json`).
     ///
     /// ```

@@ -210,9 +210,10 @@ pub struct Jobs {
     /// Jobs forgotten by resets: numbering goes on, so a job number held by a delivery
     /// task never names a later job.
     forgotten: u64,
-    /// Entities created since the last automatic-enrichment pass (internal id, and the
-    /// connector whose push created it), drained by [`crate::jobs::run_auto_enrichment`].
-    created: Vec<(String, Option<String>)>,
+    /// Entities created or changed since the last automatic-enrichment pass (internal id,
+    /// the connector whose push wrote it, and the change), drained by
+    /// [`crate::jobs::run_auto_enrichment`].
+    created: Vec<Noted>,
     /// Woken when an entity is noted.
     created_signal: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -275,8 +276,8 @@ impl Jobs {
         self.created_signal.clone()
     }
 
-    /// Takes the entities created since the last call.
-    pub fn take_created(&mut self) -> Vec<(String, Option<String>)> {
+    /// Takes the entities created or changed since the last call.
+    pub fn take_created(&mut self) -> Vec<Noted> {
         std::mem::take(&mut self.created)
     }
 
@@ -301,17 +302,66 @@ impl Jobs {
     }
 }
 
-/// Notes a newly created entity for automatic enrichment when some enrichment connector is
-/// registered with `auto: true` (other than the connector whose push created it: an
-/// enrichment does not re-trigger itself).
-pub fn note_created(s: &mut crate::store::State, internal_id: uuid::Uuid, source_connector: Option<&str>) {
+/// What happened to an entity, for automatic enrichment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Created: connectors registered with `auto: true` enrich it (`trigger: create`).
+    Created,
+    /// Changed by a merge or an edit: connectors registered with `auto_update: true`
+    /// enrich it (`trigger: update`).
+    Updated,
+}
+
+impl Change {
+    /// The job's `trigger`.
+    pub fn trigger(self) -> &'static str {
+        match self {
+            Change::Created => "create",
+            Change::Updated => "update",
+        }
+    }
+
+    /// Whether a connector's registration asks for enrichment on this change.
+    pub fn wanted_by(self, registration: &crate::store::connectors::Registration) -> bool {
+        match self {
+            Change::Created => registration.auto == Some(true),
+            Change::Updated => registration.auto_update == Some(true),
+        }
+    }
+}
+
+/// An entity noted for automatic enrichment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Noted {
+    /// Its internal id.
+    pub internal_id: String,
+    /// The connector whose push wrote it, if any (it is not sent its own change).
+    pub source_connector: Option<String>,
+    /// What happened.
+    pub change: Change,
+}
+
+/// Notes an entity written (created, or merged with a change) for automatic enrichment
+/// when some enrichment connector asks for that change (`auto` on creation, `auto_update`
+/// on update) — other than the connector whose push wrote it: an enrichment does not
+/// re-trigger itself. A merge that changes nothing is not noted.
+pub fn note_change(s: &mut crate::store::State, upserted: &crate::store::knowledge::Upserted, source_connector: Option<&str>) {
+    let change = match (upserted.created, upserted.changed) {
+        (true, _) => Change::Created,
+        (false, true) => Change::Updated,
+        (false, false) => return,
+    };
     let wanted = s.connectors.all().any(|c| {
         c.registration.connector_type == JobKind::InternalEnrichment.connector_type()
-            && c.registration.auto == Some(true)
+            && change.wanted_by(&c.registration)
             && Some(c.id()) != source_connector
     });
     if wanted {
-        s.jobs.created.push((internal_id.to_string(), source_connector.map(str::to_string)));
+        s.jobs.created.push(Noted {
+            internal_id: upserted.internal_id.to_string(),
+            source_connector: source_connector.map(str::to_string),
+            change,
+        });
         s.jobs.created_signal.notify_one();
     }
 }

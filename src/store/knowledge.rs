@@ -182,6 +182,9 @@ pub struct Upserted {
     pub internal_id: Uuid,
     /// Whether it was created (false: merged into an existing object).
     pub created: bool,
+    /// Whether what it says changed (always for a creation; for a merge, whether the
+    /// stored body differs from the one it replaced).
+    pub changed: bool,
 }
 
 /// Events kept: the platform writes its stream with `XADD … MAXLEN ~ redis:trimming`,
@@ -339,12 +342,13 @@ impl Knowledge {
                     self.by_stix_id.insert(id.into_boxed_str(), slot);
                 }
                 self.by_stix_id.insert(obj.standard_id.as_str().into(), slot);
+                let changed = obj.body != c.body;
                 obj.body = c.body;
                 obj.updated_at = now;
                 obj.writes += 1;
                 let internal_id = obj.internal_id;
                 self.log(KnowledgeEvent { at: now, kind: EventKind::Update, slot });
-                Upserted { internal_id, created: false }
+                Upserted { internal_id, created: false, changed }
             }
             None => {
                 let slot = u32::try_from(self.slots.len).expect("fewer than 4 billion objects");
@@ -381,7 +385,7 @@ impl Knowledge {
                 });
                 self.live += 1;
                 self.log(KnowledgeEvent { at: now, kind: EventKind::Create, slot });
-                Upserted { internal_id, created: true }
+                Upserted { internal_id, created: true, changed: true }
             }
         }
     }

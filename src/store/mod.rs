@@ -28,6 +28,7 @@ pub mod files;
 pub mod findings;
 pub mod jobs;
 pub mod knowledge;
+pub mod playbooks;
 pub mod queues;
 pub mod transcript;
 pub mod users;
@@ -71,6 +72,8 @@ pub struct State {
     pub jobs: jobs::Jobs,
     /// Draft workspaces.
     pub drafts: drafts::Drafts,
+    /// Playbook steps sent to connectors, and their answers.
+    pub playbooks: playbooks::Playbooks,
     /// How many times the state was reset (`POST /_mock/reset`).
     pub resets: u64,
 }
@@ -78,7 +81,7 @@ pub struct State {
 impl State {
     /// `POST /_mock/reset`: forgets everything the platform received — connectors, works,
     /// knowledge, queues (messages from RabbitMQ are acknowledged), faults, findings, the
-    /// transcript, dead letters, files, jobs and drafts. Kept: the profile, the users and
+    /// transcript, dead letters, files, jobs, drafts and playbook steps. Kept: the profile, the users and
     /// their tokens, and the settings the queues carry; numbering (transcript, queues,
     /// jobs) goes on, so what a reader remembers never names something new. The built-in
     /// markings are the caller's to create again (they come through the worker).
@@ -100,6 +103,7 @@ impl State {
             files,
             jobs,
             drafts,
+            playbooks,
             resets,
         } = self;
         *connectors = connectors::Connectors::default();
@@ -113,6 +117,7 @@ impl State {
         *files = files::Files::default();
         jobs.clear();
         *drafts = drafts::Drafts::default();
+        *playbooks = playbooks::Playbooks::default();
         *resets += 1;
     }
 
@@ -172,6 +177,7 @@ impl Store {
             files: files::Files::default(),
             jobs: jobs::Jobs::default(),
             drafts: drafts::Drafts::default(),
+            playbooks: playbooks::Playbooks::default(),
             resets: 0,
         };
         let (version, _) = watch::channel(0);

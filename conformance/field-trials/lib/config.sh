@@ -16,6 +16,7 @@
 #           abuse-ssl, stopforumspam and import-document-ai have no scope in their code (the
 #           READMEs of the first and last list CONNECTOR_SCOPE as mandatory); ismalicious has one, which never reaches
 #           pycti (main.py hands OpenCTIConnectorHelper a flat dict pycti does not read).
+#           The export connectors have none in their code either: theirs is their docker-compose.yml's.
 #   ENVS    the connector's own settings (conform --env KEY=VALUE)
 #   GATE    what the gate is told (conform --setting NAME=VAR, --sample-file MIME=PATH)
 # shellcheck disable=SC2034  # SCOPE, ENVS and GATE are read by run_trial.sh
@@ -63,6 +64,26 @@ conn_config() {
       ENVS=("IMPORT_DOCUMENT_AI_API_BASE_URL=$backend" "IMPORT_DOCUMENT_AI_API_KEY=trial-key"
             "IMPORT_DOCUMENT_AI_INCLUDE_RELATIONSHIPS=true" "IMPORT_DOCUMENT_AI_CREATE_INDICATOR=false"
             "CONNECTOR_VALIDATE_BEFORE_IMPORT=true");;
+    # The export connectors have no scope in their code (they hand pycti their config.yml, or
+    # nothing): CONNECTOR_SCOPE is their docker-compose.yml's, and the format the gate asks for.
+    export-file-stix:default)
+      SCOPE=application/vnd.oasis.stix+json;;
+    export-file-csv:default)
+      SCOPE=text/csv
+      ENVS=("EXPORT_FILE_CSV_DELIMITER=;");;
+    export-file-txt:default)
+      SCOPE=text/plain;;
+    export-file-yara:default)
+      SCOPE=text/yara+plain;;
+    export-report-pdf:default)
+      SCOPE=application/pdf
+      ENVS=("EXPORT_REPORT_PDF_PRIMARY_COLOR=#ff8c00" "EXPORT_REPORT_PDF_SECONDARY_COLOR=#000000"
+            "EXPORT_REPORT_PDF_COMPANY_ADDRESS_LINE_1=Example Name" "EXPORT_REPORT_PDF_COMPANY_ADDRESS_LINE_2=123 Main Street"
+            "EXPORT_REPORT_PDF_COMPANY_ADDRESS_LINE_3=Miami, FL 33101 USA" "EXPORT_REPORT_PDF_COMPANY_PHONE_NUMBER=888.888.8888"
+            "EXPORT_REPORT_PDF_COMPANY_EMAIL=intelligence_reports@example.com" "EXPORT_REPORT_PDF_COMPANY_WEBSITE=https://example.com"
+            "EXPORT_REPORT_PDF_INDICATORS_ONLY=false" "EXPORT_REPORT_PDF_DEFANG_URLS=false");;
+    export-ttps-file-navigator:default)
+      SCOPE=application/vnd.mitre.navigator+json;;
     *) echo "unknown connector or configuration: $1 ${2:-default}" >&2; return 1;;
   esac
 }

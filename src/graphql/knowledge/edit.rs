@@ -153,9 +153,13 @@ pub fn replace(ctx: &ResolverContext<'_>, obj: &StoredObject, mut body: Map<Stri
     };
     let prepared = prepare(&text, &ictx).map_err(to_error)?.replacing();
     let now = core.store.clock().now();
+    let in_draft = caller.draft_id.as_deref().is_some_and(|d| !d.is_empty());
     core.store.write(|s| {
         let resolution = check(s, &prepared, 0).map_err(to_error)?;
-        store(s, prepared, resolution, now);
+        let committed = store(s, prepared, resolution, now);
+        if let Some(u) = committed.upserted().filter(|_| !in_draft) {
+            crate::store::jobs::note_change(s, u, None);
+        }
         Ok(())
     })
 }
