@@ -421,3 +421,77 @@ async fn a_playbook_step_is_enriched_and_its_bundle_returned_without_a_work_or_a
     assert_eq!(platform.works().len(), works_before, "a playbook step has no work");
     assert!(!platform.objects().iter().any(|o| &*o.entity_type == "Autonomous-System"), "the playbook goes on with the bundle");
 }
+
+const REPORT_WITH_MALWARE: &str = r#"{"type":"bundle","id":"bundle--2b0c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e","objects":[
+ {"type":"malware","spec_version":"2.1","id":"malware--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883","name":"Emotet","is_family":true,
+  "created":"2026-10-01T00:00:00.000Z","modified":"2026-10-01T00:00:00.000Z"},
+ {"type":"malware","spec_version":"2.1","id":"malware--7d2e9f1a-3b4c-4d5e-8f6a-1b2c3d4e5f60","name":"Redline","is_family":true,
+  "created":"2026-10-01T00:00:00.000Z","modified":"2026-10-01T00:00:00.000Z"},
+ {"type":"report","spec_version":"2.1","id":"report--6a1f3c2e-7b8d-4e9f-a0b1-c2d3e4f5a6b7","name":"Operation Foo",
+  "description":"The actor loaded Emotet first.","published":"2026-10-01T00:00:00.000Z",
+  "created":"2026-10-01T00:00:00.000Z","modified":"2026-10-01T00:00:00.000Z",
+  "object_refs":["malware--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a697883"]}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analysis_connector_maps_an_elements_fields_and_files_and_the_platform_reads_the_mapping() {
+    // Arrange: an INTERNAL_ANALYSIS connector for text files, a report naming one malware in
+    // its description and another in an attached file
+    let platform = platform("api").await;
+    platform.seed(REPORT_WITH_MALWARE).expect("seeded");
+    let token = platform.add_connector_user("[C] analysis");
+    let id = uuid::Uuid::new_v4().to_string();
+    let env = listen_env("api", "text/plain");
+    let connector = start_connector("analysis/correct.py", &platform, &token, &id, "INTERNAL_ANALYSIS", &env);
+    wait_for("the connector to register", Duration::from_secs(60), &connector, || platform.connector(&id).is_some()).await;
+    let report = "report--6a1f3c2e-7b8d-4e9f-a0b1-c2d3e4f5a6b7";
+    let upload = Upload {
+        entity_id: Some(report.into()),
+        no_trigger_import: true,
+        ..Upload::new("brief.txt", "text/plain", "Later waves dropped Redline.")
+    };
+    let (file, _) = platform.upload(upload).expect("stored");
+    let read = "query A($id: ID!, $s: String!, $t: AnalysisContentType!) { stixCoreObjectAnalysis(id: $id, contentSource: $s, contentType: $t) { ... on MappingAnalysis { analysisType analysisStatus mappedEntities { matchedString isEntityInContainer matchedEntity { ... on Malware { name } } } } } }";
+
+    // Act 1: the fields, asked through the platform's GraphQL
+    let ask = "mutation Ask($id: ID!) { stixCoreObjectEdit(id: $id) { askAnalysis(contentSource: \"content_mapping\", contentType: fields) { id name status } } }";
+    let (_, asked) = common::gql(platform.url(), Some(platform.token()), ask, serde_json::json!({"id": report})).await;
+    let work = asked["data"]["stixCoreObjectEdit"]["askAnalysis"].clone();
+    assert_eq!((work["name"].as_str(), work["status"].as_str()), (Some("Content fields analysis"), Some("wait")), "{asked}");
+    let done = processed(&platform, &connector, work["id"].as_str().expect("a work")).await;
+    let (_, fields) = common::gql(
+        platform.url(),
+        Some(platform.token()),
+        read,
+        serde_json::json!({"id": report, "s": "content_mapping", "t": "fields"}),
+    )
+    .await;
+
+    // Assert 1: the mapping the connector pushed, resolved
+    assert_eq!(done.messages.last().map(|m| m.message.as_str()), Some("1 entities found"), "{:?}", done.errors);
+    let analysis = &fields["data"]["stixCoreObjectAnalysis"];
+    assert_eq!(analysis["analysisStatus"], "complete", "{fields}");
+    assert_eq!(
+        analysis["mappedEntities"],
+        serde_json::json!([{"matchedString": "Emotet", "isEntityInContainer": true, "matchedEntity": {"name": "Emotet"}}])
+    );
+
+    // Act 2: the attached file, from the Rust API
+    let work = platform.ask_analysis(report, "file", &file.id, None).expect("a connector in scope");
+    processed(&platform, &connector, &work.id).await;
+    let (_, files) =
+        common::gql(platform.url(), Some(platform.token()), read, serde_json::json!({"id": report, "s": file.id, "t": "file"}))
+            .await;
+
+    // Assert 2: the file's analysis, stored under the report's analysis folder
+    assert_eq!(work.name.as_deref(), Some("Content file analysis"));
+    let mapped = &files["data"]["stixCoreObjectAnalysis"]["mappedEntities"];
+    assert_eq!(
+        mapped,
+        &serde_json::json!([{"matchedString": "Redline", "isEntityInContainer": false, "matchedEntity": {"name": "Redline"}}]),
+        "{files}"
+    );
+    let internal = platform.object(report).expect("the report").internal_id.to_string();
+    let stored: Vec<String> = platform.files().into_iter().map(|f| f.id).filter(|f| f.starts_with("analysis/")).collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.iter().all(|f| f.starts_with(&format!("analysis/Report/{internal}/"))), "{stored:?}");
+}

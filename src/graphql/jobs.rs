@@ -45,6 +45,9 @@ pub fn job_error(e: JobError) -> Error {
         JobError::Forbidden(message) => {
             return crate::graphql::errors::FORBIDDEN_ACCESS.with(message.clone(), serde_json::Map::new());
         }
+        JobError::NoConnector(message) => {
+            return crate::graphql::errors::RESOURCE_NOT_FOUND.with(message.clone(), serde_json::Map::new());
+        }
         _ => json!({}),
     };
     functional(e.to_string(), data)

@@ -13,6 +13,8 @@
 //!   `file_markings` is absent when the ask left it out; a selection carries
 //!   `list_params` only from 7.x on (`export.md` §2.6).
 //!
+//! - analysis: `applicant_id: null`, `mode` before `trigger`, `content_fields` for fields,
+//!   `file_id`/`file_mime`/`file_fetch` for a file;
 //! - playbook step: `work_id: null`, the playbook's ids under `internal.playbook`, the
 //!   bundle as an object.
 //!
@@ -95,6 +97,48 @@ pub fn import_file(i: &Internal, e: &ImportEvent, configuration: Option<&str>) -
     event.insert("bypass_validation".into(), json!(e.bypass_validation));
     event.insert("force_validation".into(), json!(e.force_validation));
     json!({"internal": internal(i), "event": event, "configuration": configuration}).to_string()
+}
+
+/// The event of an `INTERNAL_ANALYSIS` job.
+#[derive(Debug, Clone)]
+pub struct AnalysisEvent {
+    /// The element's standard id.
+    pub entity_id: String,
+    /// Its type.
+    pub entity_type: String,
+    /// `fields` or `file`.
+    pub content_type: String,
+    /// `content_mapping` for fields; the file id for a file.
+    pub content_source: String,
+    /// A file analysis: the file's id and MIME type.
+    pub file: Option<(String, String)>,
+    /// `<content type>_analysis_<source or file name>.analysis`.
+    pub analysis_name: String,
+}
+
+/// An `INTERNAL_ANALYSIS` job: `applicant_id` null, `mode` before `trigger`; the fields
+/// analysed are `description content`; a file analysis names the file three ways (source,
+/// id, fetch path).
+pub fn analysis(work_id: &str, e: &AnalysisEvent) -> String {
+    let mut event = Map::new();
+    event.insert("event_type".into(), json!("INTERNAL_ANALYSIS"));
+    event.insert("entity_id".into(), json!(e.entity_id));
+    event.insert("entity_type".into(), json!(e.entity_type));
+    event.insert("content_type".into(), json!(e.content_type));
+    event.insert("content_source".into(), json!(e.content_source));
+    match &e.file {
+        Some((id, mime)) => {
+            event.insert("file_id".into(), json!(id));
+            event.insert("file_mime".into(), json!(mime));
+            event.insert("file_fetch".into(), json!(format!("/storage/get/{id}")));
+        }
+        None => {
+            event.insert("content_fields".into(), json!(crate::jobs::analysis::ANALYSED_FIELDS));
+        }
+    }
+    event.insert("analysis_name".into(), json!(e.analysis_name));
+    json!({"internal": {"work_id": work_id, "applicant_id": null, "mode": "manual", "trigger": "update"}, "event": event})
+        .to_string()
 }
 
 /// The `playbook` part of a playbook step's `internal`.
@@ -341,6 +385,19 @@ mod tests {
 
     const EXPORT_WORK: &str = "work_c0ffee00-0000-4000-8000-000000000003_2026-10-27T09:15:02.114Z";
     const APPLICANT: &str = "88ec0c6a-13ce-5e39-b486-354fe4a7084f";
+
+    #[test]
+    fn file_analysis_matches_the_golden_file() {
+        let e = AnalysisEvent {
+            entity_id: "report--6a1f3c2e-7b8d-5e9f-a0b1-c2d3e4f5a6b7".into(),
+            entity_type: "Report".into(),
+            content_type: "file".into(),
+            content_source: "import/Report/0d9a3f5e-1111-4222-8333-444455556666/brief.pdf".into(),
+            file: Some(("import/Report/0d9a3f5e-1111-4222-8333-444455556666/brief.pdf".into(), "application/pdf".into())),
+            analysis_name: "file_analysis_brief.pdf.analysis".into(),
+        };
+        assert_eq!(analysis(EXPORT_WORK, &e), golden("analysis-file.json"));
+    }
 
     #[test]
     fn playbook_step_matches_the_golden_file() {

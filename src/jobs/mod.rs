@@ -11,6 +11,8 @@
 //!   but the connector whose push wrote it; the work is `Enrichment (<standard id>)`;
 //! - an export (`exportAsk` and the list asks, [`export_ask`]) goes to every active export
 //!   connector whose scope holds the format; the work is named after the file to produce;
+//! - an analysis (`askAnalysis`, [`analysis`]) goes to the first active analysis connector
+//!   in scope (the file's MIME type; any for fields), or the one named;
 //! - a file import goes to every active import connector whose scope holds the file's
 //!   MIME type — only `auto` ones for an upload, any for `askJobImport` — minus the
 //!   `only_contextual` ones when the file belongs to no entity; the work is
@@ -24,6 +26,7 @@
 //! time); otherwise the message is published to its `listen_<id>` queue when the platform
 //! has a broker; otherwise it waits, and the transcript says why.
 
+pub mod analysis;
 pub mod dispatch;
 pub mod export;
 pub mod export_ask;
@@ -81,6 +84,10 @@ pub enum JobError {
     /// without an entity type.
     #[error("{0}")]
     Invalid(String),
+    /// No connector can take the job (the platform's `RESOURCE_NOT_FOUND`), e.g. an
+    /// analysis with no active analysis connector in scope.
+    #[error("{0}")]
+    NoConnector(String),
 }
 
 /// Who asks, and in which draft.

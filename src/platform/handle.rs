@@ -493,6 +493,37 @@ impl MockPlatform {
         crate::jobs::export_ask::ask_export(&self.core.jobs, ask, &asker)
     }
 
+    /// Asks for an analysis as the administrator, as `askAnalysis` does: of an element's
+    /// fields (`content_type` `fields`, `content_source` `content_mapping`) or of one of
+    /// its files (`file`, the file id), by the first active analysis connector in scope or
+    /// `connector_id`; the work.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{JobError, MockPlatform};
+    /// let platform = MockPlatform::start().await;
+    /// let tlp_red = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+    /// let err = platform.ask_analysis(tlp_red, "fields", "content_mapping", None).expect_err("no analysis connector");
+    /// assert_eq!(err, JobError::NoConnector("No connector found for analysis".into()));
+    /// # }
+    /// ```
+    pub fn ask_analysis(
+        &self,
+        entity_id: &str,
+        content_type: &str,
+        content_source: &str,
+        connector_id: Option<&str>,
+    ) -> std::result::Result<Work, crate::jobs::JobError> {
+        crate::jobs::analysis::ask_analysis(
+            &self.core.jobs,
+            entity_id,
+            content_source,
+            content_type,
+            connector_id,
+            &Default::default(),
+        )
+    }
+
     /// Sends a playbook step to a playbook-compatible enrichment connector, as the
     /// platform's playbook engine does: no work, the playbook's ids, the entity's bundle
     /// (`trigger: update`). The connector's answer (`playbookStepExecution`) shows in

@@ -36,6 +36,8 @@ pub enum JobKind {
     InternalImportFile,
     /// `INTERNAL_EXPORT_FILE`.
     InternalExportFile,
+    /// `INTERNAL_ANALYSIS`.
+    InternalAnalysis,
 }
 
 impl JobKind {
@@ -52,6 +54,7 @@ impl JobKind {
             JobKind::InternalEnrichment => "INTERNAL_ENRICHMENT",
             JobKind::InternalImportFile => "INTERNAL_IMPORT_FILE",
             JobKind::InternalExportFile => "INTERNAL_EXPORT_FILE",
+            JobKind::InternalAnalysis => "INTERNAL_ANALYSIS",
         }
     }
 }

@@ -74,11 +74,13 @@ const OPERATIONS: &[(&str, Operation)] = &[
     ("askEnrichments", ask_enrichments),
     ("exportPush", crate::graphql::knowledge::export::export_push),
     ("exportAsk", crate::graphql::knowledge::export::export_ask),
+    ("askAnalysis", crate::graphql::knowledge::analysis::ask_analysis),
+    ("analysisPush", crate::graphql::knowledge::analysis::analysis_push),
+    ("analysisClear", crate::graphql::knowledge::analysis::analysis_clear),
 ];
 
 /// Operations answered with [`not_supported`], and why.
 const REFUSED: &[(&str, &str)] = &[
-    ("analysisPush", "analysis files are not stored"),
     ("removeFromDraft", "objects cannot be taken out of a draft"),
 ];
 

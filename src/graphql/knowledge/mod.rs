@@ -17,6 +17,7 @@
 //! an error naming them ([`not_supported`]).
 
 pub mod add;
+pub mod analysis;
 pub mod edit;
 pub mod export;
 pub mod fields;
@@ -69,7 +70,7 @@ pub fn register(r: &mut Registry, info: TypeInfo, roots: &[(String, String)]) {
         let (root, field) = (root.as_str(), field.as_str());
         let Some(f) = api.info.field(root, field) else { continue };
         let returns = named(&f.ty).to_string();
-        if export::register_root(r, &api, field) {
+        if export::register_root(r, &api, field) || analysis::register_root(r, &api, field) {
             continue;
         }
         if let Some((_, why)) = NOT_SUPPORTED.iter().find(|(n, _)| *n == field) {
