@@ -191,6 +191,15 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                     && j.work_id.as_deref().is_some_and(|w| o.var_str("/id") == Some(w))
                     && closing.is_none_or(|c| o.seq < c.seq)
             });
+            let closed_in_error =
+                closing.is_some_and(|o| o.var("/inError").and_then(serde_json::Value::as_bool) == Some(true));
+            // An export closed after reporting errors on its work (`reportExpectation`, what
+            // export connectors do for what they could not export) failed too: the platform
+            // lists such a work with its errors. (Other jobs' work errors come from the
+            // worker, about what they pushed: their checks read those themselves.)
+            let reported_errors = j.kind == crate::store::jobs::JobKind::InternalExportFile
+                && closing.is_some()
+                && work.is_some_and(|w| !w.errors.is_empty());
             Some(Job {
                 seq: j.seq,
                 role: x.role.to_string(),
@@ -203,9 +212,12 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                 sent_at: x.sent_at,
                 received,
                 processed: closing.is_some(),
-                in_error: closing.is_some_and(|o| o.var("/inError").and_then(serde_json::Value::as_bool) == Some(true)),
+                in_error: closed_in_error || reported_errors,
                 work_status: work.map(|w| w.status.as_str().to_string()),
-                message: closing.and_then(|o| o.var_str("/message")).map(str::to_string),
+                message: match (closed_in_error, reported_errors) {
+                    (false, true) => work.and_then(|w| w.errors.last()).map(|e| e.message.clone()),
+                    _ => closing.and_then(|o| o.var_str("/message")).map(str::to_string),
+                },
                 connector_alive_after: x.alive_after,
                 about: Some(x.about.clone()),
                 changed: x.changed.clone(),

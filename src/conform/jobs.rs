@@ -21,7 +21,8 @@
 //! (stored first): `single` a simple export of its report, `single-full` a full one,
 //! `selection` one malware of two, `query` every malware, `impersonation` every malware
 //! asked by a user cleared for TLP markings only, `max-marking`
-//! every malware asked by the administrator with TLP:GREEN as the content max marking.
+//! every malware asked by the administrator with TLP:GREEN as the content max marking — the
+//! last two also as full exports of the report, which holds both restricted malware.
 //! After each, the export files pushed while it ran are recorded with what their content
 //! is and whether it holds what the ask withholds: for `impersonation` a PAP:RED malware
 //! the user (cleared for every TLP marking, no PAP one) may not see and the ask's
@@ -176,25 +177,39 @@ fn export_plan(scope: &[String], analyst: Option<String>, notes: &mut Vec<(Strin
             about: about("every malware"),
         },
     ];
+    // What must stay out, asked as a list export and as a full export of the report (which
+    // holds both restricted malware), so that a connector serving one scope only is judged
+    // on the one it serves.
     match analyst {
-        Some(user) => steps.push(Step::Export {
-            role: "impersonation",
-            ask: ExportAsk::list(format, "Malware"),
-            asker: Some(user),
-            withheld: Some(samples::EXPORT_HIDDEN),
-            about: about("every malware, asked by a user cleared for TLP markings only"),
-        }),
+        Some(user) => {
+            for (ask, what) in [
+                (ExportAsk::list(format, "Malware"), "every malware"),
+                (ExportAsk::entity(format, samples::EXPORT_REPORT).full(), "a report holding it, full"),
+            ] {
+                steps.push(Step::Export {
+                    role: "impersonation",
+                    ask,
+                    asker: Some(user.clone()),
+                    withheld: Some(samples::EXPORT_HIDDEN),
+                    about: about(&format!("{what}, asked by a user cleared for TLP markings only")),
+                });
+            }
+        }
         None => notes.push(("impersonation".into(), "the gate could not create its user cleared for TLP markings".into())),
     }
-    let mut limited = ExportAsk::list(format, "Malware");
-    limited.content_max_markings = vec![TLP_GREEN.to_string()];
-    steps.push(Step::Export {
-        role: "max-marking",
-        ask: limited,
-        asker: None,
-        withheld: Some(samples::EXPORT_ABOVE_MAX),
-        about: about("every malware, content max marking TLP:GREEN"),
-    });
+    for (mut ask, what) in [
+        (ExportAsk::list(format, "Malware"), "every malware"),
+        (ExportAsk::entity(format, samples::EXPORT_REPORT).full(), "a report holding it, full"),
+    ] {
+        ask.content_max_markings = vec![TLP_GREEN.to_string()];
+        steps.push(Step::Export {
+            role: "max-marking",
+            ask,
+            asker: None,
+            withheld: Some(samples::EXPORT_ABOVE_MAX),
+            about: about(&format!("{what}, content max marking TLP:GREEN")),
+        });
+    }
     steps
 }
 
@@ -669,7 +684,10 @@ mod tests {
         let mut notes = Vec::new();
         let scope = ["text/csv".to_string(), "application/json".to_string()];
         let steps = export_plan(&scope, Some("analyst".into()), &mut notes);
-        assert_eq!(roles(&steps), ["single", "single-full", "selection", "query", "impersonation", "max-marking"]);
+        assert_eq!(
+            roles(&steps),
+            ["single", "single-full", "selection", "query", "impersonation", "impersonation", "max-marking", "max-marking"]
+        );
         assert!(notes.is_empty());
         for s in &steps {
             if let Step::Export { ask, role, asker, withheld, .. } = s {

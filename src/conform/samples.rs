@@ -35,7 +35,8 @@ pub const EXPORT_HIDDEN: (&str, &str) = ("malware--2e3f4a5b-6c7d-4e8f-9a0b-1c2d3
 
 /// The knowledge export connectors are asked about: a report on a TLP:GREEN malware, its
 /// attack pattern and their relationship, a malware marked TLP:RED
-/// ([`EXPORT_ABOVE_MAX`]) and one marked PAP:RED ([`EXPORT_HIDDEN`]).
+/// ([`EXPORT_ABOVE_MAX`]) and one marked PAP:RED ([`EXPORT_HIDDEN`]) — the report holds
+/// all three malware.
 pub fn export_knowledge() -> String {
     let mut bundle: Value = serde_json::from_str(EXPORT_KNOWLEDGE).expect("the export knowledge fixture is JSON");
     let pap_red = crate::stix::markings::built_in_objects()
@@ -48,7 +49,13 @@ pub fn export_knowledge() -> String {
         "description": "A PAP:RED malware: only users cleared for PAP markings may see it.",
         "object_marking_refs": [pap_red]});
     if let Some(objects) = bundle["objects"].as_array_mut() {
-        objects.push(hidden);
+        for o in objects.iter_mut().filter(|o| o["id"] == EXPORT_REPORT) {
+            if let Some(refs) = o["object_refs"].as_array_mut() {
+                refs.push(json!(EXPORT_HIDDEN.0));
+            }
+        }
+        // First: the report refers to it.
+        objects.insert(0, hidden);
     }
     bundle.to_string()
 }

@@ -5,8 +5,8 @@
 //! report, `single-full` a full one, `selection` one malware of two, `query` every
 //! malware, `impersonation` every malware asked by a user cleared for TLP:GREEN only (one
 //! of the malware is TLP:RED), `max-marking` every malware asked by the administrator with
-//! TLP:GREEN as the content max marking — all in the first format of the connector's
-//! scope.
+//! TLP:GREEN as the content max marking — the last two also as full exports of the report,
+//! which holds both restricted malware — all in the first format of the connector's scope.
 
 use crate::check::{Check, Level, Outcome};
 use crate::evidence::{Evidence, ExportedFile, Job};
@@ -109,10 +109,15 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
-/// The file of a job: pushed under its name in its folder.
+/// The file of a job: pushed in its folder under its name — or under its name with another
+/// extension: the platform names a file of a format without a known extension
+/// `….unknown`, connectors rename it (export-file-yara pushes `….yar`), and the platform
+/// lists the folder, whatever the names in it.
 fn file_of(j: &Job) -> Option<&ExportedFile> {
     let name = j.file_name.as_deref()?;
-    j.exported.iter().find(|f| f.folder == j.subject && f.name == name)
+    let stem = |n: &str| n.rsplit_once('.').map_or(n, |(s, _)| s).to_lowercase();
+    let in_folder = || j.exported.iter().filter(|f| f.folder == j.subject);
+    in_folder().find(|f| f.name == name).or_else(|| in_folder().find(|f| stem(&f.name) == stem(name)))
 }
 
 fn export_jobs(ev: &Evidence) -> Vec<&Job> {
@@ -179,34 +184,41 @@ fn scopes_served(ev: &Evidence) -> Outcome {
     }
 }
 
+/// The jobs of `role` (a list export and a full export of the report, so that a connector
+/// serving one scope only is judged on the one it serves) are judged on every file the
+/// gate can search; blocked only when none can be.
 fn nothing_withheld(ev: &Evidence, role: &str) -> Outcome {
     let jobs = match jobs_of(ev, role) {
         Ok(j) => j,
         Err(o) => return o,
     };
-    let mut leaked = Vec::new();
+    let (mut leaked, mut judged, mut why_not) = (Vec::new(), 0, Vec::new());
     for j in &jobs {
-        if !j.processed {
-            return Outcome::blocked(format!("{}: not answered (see EXPORT-FILE-001)", describe_job(j)));
-        }
-        if j.in_error {
-            return Outcome::blocked(format!(
-                "{}: the export failed, so nothing can be judged: {}",
-                describe_job(j),
-                j.message.as_deref().unwrap_or("no message")
-            ));
-        }
-        let Some(file) = file_of(j) else {
-            return Outcome::blocked(format!("{}: no file where the platform lists it (see EXPORT-FILE-002)", describe_job(j)));
+        let file = match (j.processed, j.in_error, file_of(j)) {
+            (false, ..) => {
+                why_not.push(format!("{}: not answered (see EXPORT-FILE-001)", describe_job(j)));
+                continue;
+            }
+            (true, true, _) => {
+                why_not.push(format!("{}: the export failed: {}", describe_job(j), j.message.as_deref().unwrap_or("no message")));
+                continue;
+            }
+            (true, false, None) => {
+                why_not.push(format!("{}: no file where the platform lists it (see EXPORT-FILE-002)", describe_job(j)));
+                continue;
+            }
+            (true, false, Some(f)) => f,
         };
         let Some(markers) = &file.withheld_markers else {
-            return Outcome::blocked(format!(
+            why_not.push(format!(
                 "{}: the file is {} ({} bytes), which the gate cannot search",
                 describe_job(j),
                 file.content_kind,
                 file.size
             ));
+            continue;
         };
+        judged += 1;
         if !markers.is_empty() {
             leaked.push(format!(
                 "{}: {} holds {} ({})",
@@ -217,12 +229,14 @@ fn nothing_withheld(ev: &Evidence, role: &str) -> Outcome {
             ));
         }
     }
-    if leaked.is_empty() {
-        Outcome::Pass
-    } else {
+    if !leaked.is_empty() {
         let what = jobs[0].withheld.as_deref().unwrap_or("the withheld entity");
-        Outcome::fail(format!("no trace of {what} in the file"), sample(&leaked, 2))
+        return Outcome::fail(format!("no trace of {what} in the file"), sample(&leaked, 2));
     }
+    if judged == 0 {
+        return Outcome::blocked(format!("no file to judge: {}", sample(&why_not, 2)));
+    }
+    Outcome::Pass
 }
 
 /// The content kind a format calls for, when the gate can tell.
