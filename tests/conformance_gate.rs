@@ -156,6 +156,7 @@ fn a_connector_pushing_more_than_the_payload_limit_fails() {
 #[case::export_naming_its_own_file("INTERNAL_EXPORT_FILE", "export_file", "own_file_name", "api", 1)]
 #[case::export_of_lists_only("INTERNAL_EXPORT_FILE", "export_file", "lists_only", "api", 0)]
 #[case::export_writing_text_for_json("INTERNAL_EXPORT_FILE", "export_file", "text_for_json", "api", 0)]
+#[case::export_dropping_file_markings("INTERNAL_EXPORT_FILE", "export_file", "drops_file_markings", "api", 1)]
 fn job_connectors_give_their_committed_verdicts(
     #[case] connector_type: &str,
     #[case] folder: &str,

@@ -625,6 +625,15 @@ async fn an_export_ask_reaches_every_active_export_connector_of_its_format_and_l
     assert_eq!(edges[0]["node"]["id"], files[1]["id"]);
     assert_eq!(edges[0]["node"]["uploadStatus"], "complete");
     assert_eq!(edges[0]["node"]["metaData"]["errors"][0]["message"], "done");
+
+    // a stored export file is deleted by id (pycti's internal_file.delete); an unknown one is an error
+    let stored = p.upload(opencti_mock::jobs::Upload::new("x.csv", "text/csv", "a")).expect("stored").0;
+    let delete = "mutation D($f: String) { deleteImport(fileName: $f) }";
+    let (_, deleted) = gql(p.url(), Some(TOKEN), delete, json!({"f": stored.id})).await;
+    let (_, again) = gql(p.url(), Some(TOKEN), delete, json!({"f": stored.id})).await;
+    assert_eq!(deleted["data"]["deleteImport"], stored.id.as_str(), "{deleted}");
+    assert!(p.file(&stored.id).is_none());
+    assert_eq!(common::error_code(&again).as_deref(), Some("FUNCTIONAL_ERROR"), "{again}");
 }
 
 #[tokio::test]

@@ -123,6 +123,10 @@ pub struct Job {
     /// Export jobs: the files the connector pushed while the job ran.
     #[serde(default)]
     pub exported: Vec<ExportedFile>,
+    /// Export jobs: the markings the file must carry (`file_markings` of the ask), by
+    /// internal id.
+    #[serde(default)]
+    pub file_markings: Vec<String>,
 }
 
 /// A file an export connector pushed.
@@ -142,6 +146,9 @@ pub struct ExportedFile {
     /// Which of the withheld entity's markers (its name, its ids) the content holds, when
     /// it is text; `None` for binary content (not searched).
     pub withheld_markers: Option<Vec<String>>,
+    /// The file's markings as stored, by internal id.
+    #[serde(default)]
+    pub markings: Vec<String>,
 }
 
 /// A download from the file storage.

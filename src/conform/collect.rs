@@ -229,6 +229,7 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                     .flatten(),
                 withheld: x.withheld.clone(),
                 exported: x.exported.clone(),
+                file_markings: x.file_markings.clone(),
             })
         })
         .collect()

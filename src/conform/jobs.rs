@@ -119,6 +119,8 @@ pub struct Sent {
     pub withheld: Option<String>,
     /// Export jobs: the files pushed while the job ran.
     pub exported: Vec<opencti_conformance::evidence::ExportedFile>,
+    /// Export jobs: the markings the file must carry, by internal id.
+    pub file_markings: Vec<String>,
 }
 
 /// What driving the connector did: the jobs sent, and the roles left out with the reason.
@@ -210,6 +212,12 @@ fn export_plan(scope: &[String], analyst: Option<String>, notes: &mut Vec<(Strin
             about: about(&format!("{what}, content max marking TLP:GREEN")),
         });
     }
+    // Every file is to be marked TLP:GREEN, which the connector must pass back.
+    for step in &mut steps {
+        if let Step::Export { ask, .. } = step {
+            ask.file_markings = Some(vec![TLP_GREEN.to_string()]);
+        }
+    }
     steps
 }
 
@@ -294,6 +302,7 @@ fn exported_since(
                     size: f.size,
                     content_kind: kind.to_string(),
                     withheld_markers: found,
+                    markings: f.markings.clone(),
                 }
             })
             .collect()
@@ -505,7 +514,7 @@ pub async fn drive(
         // The job's file, to tell a workbench holding it unchanged from one the connector made.
         let mut original: Option<bytes::Bytes> = None;
         // An export step: the format asked, and what it withholds (in words, and its markers).
-        let mut export: Option<(String, Option<Withheld>)> = None;
+        let mut export: Option<(String, Option<Withheld>, Vec<String>)> = None;
         let (role, about, ask): (_, _, Box<dyn FnOnce() -> Result<crate::store::works::Work, String>>) = match step {
             Step::Enrich { role, entity, delete_first, about } => {
                 let id = entity["id"].as_str().unwrap_or_default().to_string();
@@ -535,7 +544,13 @@ pub async fn drive(
                 (role, about, Box::new(ask))
             }
             Step::Export { role, ask, asker, withheld, about } => {
-                export = Some((ask.format.clone(), withheld.map(|w| withheld_markers(platform, w))));
+                let markings = ask
+                    .file_markings
+                    .iter()
+                    .flatten()
+                    .map(|m| platform.object(m).map_or_else(|| m.clone(), |o| o.internal_id.to_string()))
+                    .collect();
+                export = Some((ask.format.clone(), withheld.map(|w| withheld_markers(platform, w)), markings));
                 let ask = move || {
                     let asker = Asker { user_id: asker, draft_id: None };
                     let works = crate::jobs::export_ask::ask_export(&platform.core().jobs, &ask, &asker).map_err(|e| e.to_string())?;
@@ -578,12 +593,12 @@ pub async fn drive(
             let same = uploaded.iter().filter(|f| original.as_ref() == Some(&f.content)).map(|f| f.id.clone()).collect();
             (all, same)
         });
-        let (format, withheld, exported) = match export {
-            Some((format, withheld)) => {
+        let (format, withheld, exported, file_markings) = match export {
+            Some((format, withheld, markings)) => {
                 let markers = withheld.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
-                (Some(format), withheld.map(|(text, _)| text), exported_since(platform, &files_before, &markers))
+                (Some(format), withheld.map(|(text, _)| text), exported_since(platform, &files_before, &markers), markings)
             }
-            None => (None, None, Vec::new()),
+            None => (None, None, Vec::new(), Vec::new()),
         };
         if let Some(seq) = seq {
             let alive_after = alive.load(Ordering::SeqCst);
@@ -599,6 +614,7 @@ pub async fn drive(
                 format,
                 withheld,
                 exported,
+                file_markings,
             });
         }
     }
@@ -692,6 +708,7 @@ mod tests {
         for s in &steps {
             if let Step::Export { ask, role, asker, withheld, .. } = s {
                 assert_eq!(ask.format, "text/csv");
+                assert_eq!(ask.file_markings.as_deref(), Some(&[TLP_GREEN.to_string()][..]));
                 assert_eq!(asker.is_some(), *role == "impersonation");
                 assert_eq!(withheld.is_some(), ["impersonation", "max-marking"].contains(role));
             }

@@ -1,5 +1,5 @@
 //! Files, imports, drafts and playbook steps: `uploadImport`, `uploadPending`,
-//! `askJobImport`, `draftWorkspaceAdd`, `playbookStepExecution` (the enrichment and export
+//! `askJobImport`, `deleteImport`, `draftWorkspaceAdd`, `playbookStepExecution` (the enrichment and export
 //! asks are edit operations, in `knowledge::edit` and `knowledge::export`). The work itself is done by [`crate::jobs`].
 
 use async_graphql::Error;
@@ -24,6 +24,7 @@ pub fn register(r: &mut Registry) {
     r.json("Mutation", "askJobImport", ask_job_import);
     r.json("Mutation", "draftWorkspaceAdd", draft_workspace_add);
     r.json("Mutation", "playbookStepExecution", playbook_step_execution);
+    r.json("Mutation", "deleteImport", delete_import);
 }
 
 fn arg_bool(ctx: &ResolverContext<'_>, name: &str) -> bool {
@@ -183,4 +184,20 @@ fn playbook_step_execution(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
             json!({"execution_id": execution_id, "step_id": step_id}),
         ))
     }
+}
+
+/// `deleteImport(fileName)`: deletes a stored file by id (pycti's `internal_file.delete`,
+/// the UI's delete of an import or an export file); its id.
+fn delete_import(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
+    let (core, _) = parts(ctx)?;
+    let id = arg_str(ctx, "fileName").unwrap_or_default();
+    let now = core.store.clock().now();
+    let removed = core.store.write(|s| {
+        let removed = s.files.remove(&id).is_some();
+        if removed {
+            s.transcript.push(now, crate::store::transcript::EntryKind::Note { message: format!("file deleted: {id}") });
+        }
+        removed
+    });
+    if removed { Ok(json!(id)) } else { Err(functional(format!("File {id} not found"), json!({"fileName": id}))) }
 }

@@ -5,7 +5,8 @@
 //! report, `single-full` a full one, `selection` one malware of two, `query` every
 //! malware, `impersonation` every malware asked by a user cleared for TLP:GREEN only (one
 //! of the malware is TLP:RED), `max-marking` every malware asked by the administrator with
-//! TLP:GREEN as the content max marking — the last two also as full exports of the report,
+//! TLP:GREEN as the content max marking — every ask with TLP:GREEN as the file's marking;
+//! the last two also as full exports of the report,
 //! which holds both restricted malware — all in the first format of the connector's scope.
 
 use crate::check::{Check, Level, Outcome};
@@ -105,6 +106,20 @@ pub fn checks() -> Vec<Check> {
             applies_to: TYPES,
             enforced_by_pycti: false,
             verify: format_kept,
+        },
+        Check {
+            id: "EXPORT-FILE-008",
+            title: "The file carries the job's file markings",
+            level: Level::Must,
+            requirement: "An export connector MUST push the file with the job's file_markings: the platform marks the file with \
+                          them only when the connector sends them back, and an unmarked file is open to every user who may read \
+                          exports.",
+            cites: "platform askEntityExport / askListExport (event.file_markings, domain/stix.js) and upload \
+                    (database/file-storage.ts: file_markings from the push); pycti 7.261026.0 push_entity_export / \
+                    push_list_export (file_markings)",
+            applies_to: TYPES,
+            enforced_by_pycti: false,
+            verify: file_markings_kept,
         },
     ]
 }
@@ -278,4 +293,26 @@ fn format_kept(ev: &Evidence) -> Outcome {
     } else {
         Outcome::fail(format!("{} content for {format}", wanted.join(" or ")), sample(&bad, 3))
     }
+}
+
+fn file_markings_kept(ev: &Evidence) -> Outcome {
+    let jobs = export_jobs(ev);
+    if jobs.is_empty() {
+        return no_job(ev, "no export job", &["single", "query"]);
+    }
+    let files: Vec<(&&Job, &ExportedFile)> = jobs.iter().filter_map(|j| file_of(j).map(|f| (j, f))).collect();
+    if files.is_empty() {
+        return Outcome::blocked("no export file was pushed where the platform lists it (see EXPORT-FILE-002)");
+    }
+    if files.iter().all(|(j, _)| j.file_markings.is_empty()) {
+        return Outcome::not_applicable("no job asked for file markings");
+    }
+    let bad: Vec<String> = files
+        .iter()
+        .filter(|(j, f)| !j.file_markings.iter().all(|m| f.markings.contains(m)))
+        .map(|(j, f)| {
+            format!("{}: {} carries {} of the {} asked", describe_job(j), f.name, f.markings.len(), j.file_markings.len())
+        })
+        .collect();
+    if bad.is_empty() { Outcome::Pass } else { Outcome::fail("every file with its job's file_markings", sample(&bad, 3)) }
 }
