@@ -39,7 +39,9 @@ pub enum Command {
     /// Run a connector against a fresh platform and report which platform behaviour it gets
     /// wrong: every check has an ID, a MUST/SHOULD level, the requirement and its source (a
     /// CI gate). Exit 0: no MUST check failed or blocked (no SHOULD either with --strict);
-    /// 1: the connector does not conform; 2: it could not be run.
+    /// 1: the connector does not conform (a requirement broken, or nothing passed); 2: the
+    /// gate could not judge every requirement (blocked checks, nothing failed), or the
+    /// connector could not be run.
     Conform(ConformArgs),
 }
 
@@ -512,7 +514,8 @@ pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> std::io::Result<u8
 }
 
 /// `opencti-mock conform`: runs the session, prints live progress and the report on `out`,
-/// writes JUnit if asked; returns the exit code (0 conforms, 1 does not, 2 could not run).
+/// writes JUnit if asked; returns the exit code (0 conforms, 1 does not, 2 could not judge
+/// every requirement or could not run).
 pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow::Result<u8> {
     use opencti_conformance::{registry, report};
     let connector_type = args.connector_type.as_str();

@@ -270,15 +270,25 @@ fn wanted_kind(format: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-fn format_kept(ev: &Evidence) -> Outcome {
+/// The export jobs and, for those that pushed one, their file; blocked without any.
+#[allow(clippy::type_complexity)]
+fn pushed_files(ev: &Evidence) -> Result<(Vec<&Job>, Vec<(&Job, &ExportedFile)>), Outcome> {
     let jobs = export_jobs(ev);
     if jobs.is_empty() {
-        return no_job(ev, "no export job", &["single", "query"]);
+        return Err(no_job(ev, "no export job", &["single", "query"]));
     }
-    let files: Vec<(&&Job, &ExportedFile)> = jobs.iter().filter_map(|j| file_of(j).map(|f| (j, f))).collect();
+    let files: Vec<(&Job, &ExportedFile)> = jobs.iter().filter_map(|j| file_of(j).map(|f| (*j, f))).collect();
     if files.is_empty() {
-        return Outcome::blocked("no export file was pushed where the platform lists it (see EXPORT-FILE-002)");
+        return Err(Outcome::blocked("no export file was pushed where the platform lists it (see EXPORT-FILE-002)"));
     }
+    Ok((jobs, files))
+}
+
+fn format_kept(ev: &Evidence) -> Outcome {
+    let (jobs, files) = match pushed_files(ev) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
     let format = jobs[0].format.clone().unwrap_or_default();
     let Some(wanted) = wanted_kind(&format) else {
         return Outcome::not_applicable(format!("the gate cannot tell a {format} file by its content"));
@@ -296,14 +306,10 @@ fn format_kept(ev: &Evidence) -> Outcome {
 }
 
 fn file_markings_kept(ev: &Evidence) -> Outcome {
-    let jobs = export_jobs(ev);
-    if jobs.is_empty() {
-        return no_job(ev, "no export job", &["single", "query"]);
-    }
-    let files: Vec<(&&Job, &ExportedFile)> = jobs.iter().filter_map(|j| file_of(j).map(|f| (j, f))).collect();
-    if files.is_empty() {
-        return Outcome::blocked("no export file was pushed where the platform lists it (see EXPORT-FILE-002)");
-    }
+    let (_, files) = match pushed_files(ev) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
     if files.iter().all(|(j, _)| j.file_markings.is_empty()) {
         return Outcome::not_applicable("no job asked for file markings");
     }
