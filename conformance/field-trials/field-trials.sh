@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # field-trials.sh — runs real OpenCTI connectors, unchanged, through `opencti-mock conform`
-# (issue 12; results recorded in conformance/FIELD-TRIALS.md). See README.md beside this script.
+# (issues 12 and 13; results recorded in conformance/FIELD-TRIALS.md). See README.md beside this script.
 #
 #   field-trials.sh CONNECTORS_CHECKOUT OPENCTI_MOCK_BIN [OUT_DIR]
 #
