@@ -79,6 +79,10 @@ pub struct Job {
     pub transport: String,
     /// Whether the connector acknowledged it (HTTP 200/202, or taken from the queue).
     pub delivered: bool,
+    /// Whether the platform itself could not send it (its broker gone, a publish refused):
+    /// no fault of the connector's.
+    #[serde(default)]
+    pub undeliverable: bool,
     /// HTTP statuses of the delivery attempts (`None`: no answer).
     pub attempts: Vec<Option<u16>>,
     /// Transcript sequence number when it was sent.

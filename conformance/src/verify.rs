@@ -67,16 +67,20 @@ pub fn jobs_answered(ev: &Evidence) -> Outcome {
     if ev.jobs.is_empty() {
         return no_job(ev, "no job", &["in-scope", "valid-file", "single", "query"]);
     }
-    let open: Vec<String> = ev
-        .jobs
-        .iter()
-        .filter(|j| !j.processed)
-        .map(|j| format!("{} work {}", describe_job(j), j.work_status.as_deref().unwrap_or("?")))
-        .collect();
-    if open.is_empty() {
+    // A job the platform itself could not send (its broker gone) is no fault of the
+    // connector's: it is left out, and only such jobs open blocks the check.
+    let (lost, sent): (Vec<&crate::evidence::Job>, Vec<&crate::evidence::Job>) =
+        ev.jobs.iter().filter(|j| !j.processed).partition(|j| j.undeliverable);
+    let open: Vec<String> =
+        sent.iter().map(|j| format!("{} work {}", describe_job(j), j.work_status.as_deref().unwrap_or("?"))).collect();
+    if !open.is_empty() {
+        return Outcome::fail(format!("all {} jobs' works closed", ev.jobs.len()), format!("not closed: {}", sample(&open, 3)));
+    }
+    if lost.is_empty() {
         Outcome::Pass
     } else {
-        Outcome::fail(format!("all {} jobs' works closed", ev.jobs.len()), format!("not closed: {}", sample(&open, 3)))
+        let lost: Vec<String> = lost.iter().map(|j| describe_job(j)).collect();
+        Outcome::blocked(format!("the platform could not send {} (see the transcript)", sample(&lost, 3)))
     }
 }
 
@@ -167,5 +171,49 @@ pub fn outcome(r: Result<(), Outcome>) -> Outcome {
     match r {
         Ok(()) => Outcome::Pass,
         Err(o) => o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Job;
+
+    fn job(seq: u64, processed: bool, undeliverable: bool) -> Job {
+        Job {
+            seq,
+            role: "query".into(),
+            kind: "INTERNAL_EXPORT_FILE".into(),
+            subject: "export/Malware".into(),
+            work_id: Some(format!("work-{seq}")),
+            transport: "amqp".into(),
+            delivered: !undeliverable,
+            undeliverable,
+            attempts: Vec::new(),
+            sent_at: 0,
+            received: processed,
+            processed,
+            in_error: false,
+            work_status: Some(if processed { "complete" } else { "wait" }.into()),
+            message: None,
+            connector_alive_after: true,
+            about: None,
+            changed: Vec::new(),
+            workbenches: Vec::new(),
+            forwarded_unchanged: Vec::new(),
+            format: None,
+            file_name: None,
+            withheld: None,
+            exported: Vec::new(),
+            file_markings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_job_the_platform_could_not_send_blocks_rather_than_fails() {
+        let ev = |jobs| Evidence { jobs, ..Evidence::default() };
+        assert_eq!(jobs_answered(&ev(vec![job(1, true, false), job(2, false, true)])).verdict(), "BLOCKED");
+        assert_eq!(jobs_answered(&ev(vec![job(1, false, false), job(2, false, true)])).verdict(), "FAIL");
+        assert_eq!(jobs_answered(&ev(vec![job(1, true, false)])).verdict(), "PASS");
     }
 }

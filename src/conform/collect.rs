@@ -208,6 +208,7 @@ fn jobs(s: &crate::store::State, operations: &[Operation], sent: &[Sent]) -> Vec
                 work_id: j.work_id.clone(),
                 transport: j.transport.as_str().to_string(),
                 delivered: j.status == crate::store::jobs::JobStatus::Delivered,
+                undeliverable: j.status == crate::store::jobs::JobStatus::Failed,
                 attempts: j.attempts.iter().map(|a| a.status).collect(),
                 sent_at: x.sent_at,
                 received,
