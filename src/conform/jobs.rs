@@ -22,11 +22,12 @@
 //! `selection` one malware of two, `query` every malware, `impersonation` every malware
 //! asked by a user cleared for TLP markings only, `max-marking`
 //! every malware asked by the administrator with TLP:GREEN as the content max marking — the
-//! last two also as full exports of the report, which holds both restricted malware.
+//! last two also as full exports of the report, which holds both restricted malware, and
+//! of the TLP:GREEN malware, which uses a restricted attack pattern of each kind.
 //! After each, the export files pushed while it ran are recorded with what their content
-//! is and whether it holds what the ask withholds: for `impersonation` a PAP:RED malware
-//! the user (cleared for every TLP marking, no PAP one) may not see and the ask's
-//! `access_filter` does not exclude; for `max-marking` a TLP:RED malware.
+//! is and whether it holds what the ask withholds: for `impersonation` the PAP:RED malware
+//! and attack pattern the user (cleared for every TLP marking, no PAP one) may not see and
+//! the ask's `access_filter` does not exclude; for `max-marking` the TLP:RED ones.
 //!
 //! What the plan leaves out, and why, goes to the evidence: a check whose jobs were not
 //! sent is not applicable, not failed. After each job, the objects the connector created
@@ -136,7 +137,7 @@ pub struct Driven {
 enum Step {
     Enrich { role: &'static str, entity: serde_json::Value, delete_first: bool, about: String },
     Import { role: &'static str, file: Upload, options: ImportOptions, about: String },
-    Export { role: &'static str, ask: ExportAsk, asker: Option<String>, withheld: Option<(&'static str, &'static str)>, about: String },
+    Export { role: &'static str, ask: ExportAsk, asker: Option<String>, withheld: Option<&'static [(&'static str, &'static str)]>, about: String },
 }
 
 /// The export plan: the first format of the scope, about [`samples::export_knowledge`];
@@ -179,15 +180,20 @@ fn export_plan(scope: &[String], analyst: Option<String>, notes: &mut Vec<(Strin
             about: about("every malware"),
         },
     ];
-    // What must stay out, asked as a list export and as a full export of the report (which
-    // holds both restricted malware), so that a connector serving one scope only is judged
-    // on the one it serves.
+    // What must stay out, asked as a list export, as a full export of the report (which
+    // holds the restricted malware) and of the malware (which uses the restricted attack
+    // patterns), so that a connector serving one scope or one entity type only is judged on
+    // what it serves.
+    let asks = || {
+        [
+            (ExportAsk::list(format, "Malware"), "every malware"),
+            (ExportAsk::entity(format, samples::EXPORT_REPORT).full(), "a report holding it, full"),
+            (ExportAsk::entity(format, samples::EXPORT_MALWARE).full(), "a malware using it, full"),
+        ]
+    };
     match analyst {
         Some(user) => {
-            for (ask, what) in [
-                (ExportAsk::list(format, "Malware"), "every malware"),
-                (ExportAsk::entity(format, samples::EXPORT_REPORT).full(), "a report holding it, full"),
-            ] {
+            for (ask, what) in asks() {
                 steps.push(Step::Export {
                     role: "impersonation",
                     ask,
@@ -199,10 +205,7 @@ fn export_plan(scope: &[String], analyst: Option<String>, notes: &mut Vec<(Strin
         }
         None => notes.push(("impersonation".into(), "the gate could not create its user cleared for TLP markings".into())),
     }
-    for (mut ask, what) in [
-        (ExportAsk::list(format, "Malware"), "every malware"),
-        (ExportAsk::entity(format, samples::EXPORT_REPORT).full(), "a report holding it, full"),
-    ] {
+    for (mut ask, what) in asks() {
         ask.content_max_markings = vec![TLP_GREEN.to_string()];
         steps.push(Step::Export {
             role: "max-marking",
@@ -259,25 +262,34 @@ fn content_kind(content: &[u8]) -> &'static str {
 /// What an export must not hold, in words, and its markers.
 type Withheld = (String, Vec<String>);
 
-/// A withheld malware in words, and its markers: its name and every id the platform
-/// knows it by.
-fn withheld_markers(platform: &MockPlatform, (id, name): (&str, &str)) -> Withheld {
-    let obj = platform.object(id);
-    let mut markers = vec![name.to_string(), id.to_string()];
-    let mut marking = String::new();
-    if let Some(o) = &obj {
-        markers.push(o.standard_id.clone());
-        markers.push(o.internal_id.to_string());
-        let refs = o.json()["object_marking_refs"].as_array().cloned().unwrap_or_default();
-        marking = refs
-            .iter()
-            .filter_map(|m| m.as_str().and_then(|m| platform.object(m)))
-            .filter_map(|m| m.json()["name"].as_str().map(str::to_string))
-            .collect::<Vec<_>>()
-            .join(", ");
+/// What an export withholds, in words, and its markers: the name of each object, every
+/// id the platform knows it by, and its MITRE id (what an ATT&CK Navigator layer names a
+/// technique by).
+fn withheld_markers(platform: &MockPlatform, withheld: &[(&str, &str)]) -> Withheld {
+    let (mut words, mut markers) = (Vec::new(), Vec::new());
+    for (id, name) in withheld {
+        markers.extend([name.to_string(), id.to_string()]);
+        let obj = platform.object(id);
+        let (mut marking, mut kind) = (String::new(), String::new());
+        if let Some(o) = &obj {
+            markers.push(o.standard_id.clone());
+            markers.push(o.internal_id.to_string());
+            let body = o.json();
+            markers.extend(body["x_mitre_id"].as_str().map(str::to_string));
+            kind = o.entity_type.to_lowercase().replace('-', " ");
+            marking = body["object_marking_refs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().and_then(|m| platform.object(m)))
+                .filter_map(|m| m.json()["name"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+        let standard = obj.map_or_else(|| id.to_string(), |o| o.standard_id);
+        words.push(format!("the {marking} {kind} {name} ({standard})"));
     }
-    let standard = obj.map_or_else(|| id.to_string(), |o| o.standard_id);
-    (format!("the {marking} malware {name} ({standard})"), markers)
+    (words.join(" and "), markers)
 }
 
 /// The export files stored since `before` (id → last modified) was taken.
@@ -702,7 +714,18 @@ mod tests {
         let steps = export_plan(&scope, Some("analyst".into()), &mut notes);
         assert_eq!(
             roles(&steps),
-            ["single", "single-full", "selection", "query", "impersonation", "impersonation", "max-marking", "max-marking"]
+            [
+                "single",
+                "single-full",
+                "selection",
+                "query",
+                "impersonation",
+                "impersonation",
+                "impersonation",
+                "max-marking",
+                "max-marking",
+                "max-marking"
+            ]
         );
         assert!(notes.is_empty());
         for s in &steps {

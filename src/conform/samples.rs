@@ -25,18 +25,28 @@ const EXPORT_KNOWLEDGE: &str = include_str!("../../fixtures/conformance/export-k
 pub const EXPORT_REPORT: &str = "report--9f8e7d6c-5b4a-4392-8170-6f5e4d3c2ba5";
 /// Its TLP:GREEN malware.
 pub const EXPORT_MALWARE: &str = "malware--4f7a1c2e-5b3d-4e8f-9a0b-1c2d3e4f5a61";
-/// Its TLP:RED malware, `(STIX id, name)`: what an ask limited to TLP:GREEN must not get.
-pub const EXPORT_ABOVE_MAX: (&str, &str) = ("malware--8b1e2d3c-4a5f-4b6e-8d7c-9e0f1a2b3c72", "Quillrot");
-/// Its PAP:RED malware, `(STIX id, name)`: what a user cleared for every TLP marking and no
-/// PAP one may not see — and what the ask's `access_filter` does not exclude (the platform
-/// adds the markings of a type the user cannot share only when it excludes something), so
-/// only reading as that user keeps it out.
-pub const EXPORT_HIDDEN: (&str, &str) = ("malware--2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5ab6", "Vexhollow");
+/// What an ask limited to TLP:GREEN must not get, `(STIX id, name)`: its TLP:RED malware,
+/// and the TLP:RED attack pattern its TLP:GREEN malware uses.
+pub const EXPORT_ABOVE_MAX: &[(&str, &str)] = &[
+    ("malware--8b1e2d3c-4a5f-4b6e-8d7c-9e0f1a2b3c72", "Quillrot"),
+    ("attack-pattern--7e6f5a4b-3c2d-4e1f-8a9b-0c1d2e3f4a87", "Exploit Public-Facing Application"),
+];
+/// What a user cleared for every TLP marking and no PAP one may not see, `(STIX id,
+/// name)`: its PAP:RED malware, and the PAP:RED attack pattern its TLP:GREEN malware uses
+/// — what the ask's `access_filter` does not exclude (the platform adds the markings of a
+/// type the user cannot share only when it excludes something), so only reading as that
+/// user keeps it out.
+pub const EXPORT_HIDDEN: &[(&str, &str)] = &[
+    ("malware--2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5ab6", "Vexhollow"),
+    ("attack-pattern--3f4a5b6c-7d8e-4f9a-8b0c-1d2e3f4a5bc7", "Trusted Relationship"),
+];
+/// The PAP:RED `uses` from the TLP:GREEN malware to the PAP:RED attack pattern.
+const EXPORT_HIDDEN_USES: &str = "relationship--4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6cd8";
 
-/// The knowledge export connectors are asked about: a report on a TLP:GREEN malware, its
-/// attack pattern and their relationship, a malware marked TLP:RED
-/// ([`EXPORT_ABOVE_MAX`]) and one marked PAP:RED ([`EXPORT_HIDDEN`]) — the report holds
-/// all three malware.
+/// The knowledge export connectors are asked about: a report on a TLP:GREEN malware that
+/// uses a TLP:GREEN, a TLP:RED and a PAP:RED attack pattern, a malware marked TLP:RED and
+/// one marked PAP:RED ([`EXPORT_ABOVE_MAX`], [`EXPORT_HIDDEN`]) — the report holds all
+/// three malware.
 pub fn export_knowledge() -> String {
     let mut bundle: Value = serde_json::from_str(EXPORT_KNOWLEDGE).expect("the export knowledge fixture is JSON");
     let pap_red = crate::stix::markings::built_in_objects()
@@ -44,18 +54,27 @@ pub fn export_knowledge() -> String {
         .find(|m| m["name"] == "PAP:RED")
         .and_then(|m| m["id"].as_str().map(str::to_string))
         .expect("PAP:RED is built in");
-    let hidden = json!({"type": "malware", "spec_version": "2.1", "id": EXPORT_HIDDEN.0, "name": EXPORT_HIDDEN.1,
-        "is_family": true, "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z",
+    let at = "2026-10-01T00:00:00.000Z";
+    let (malware, pattern) = (EXPORT_HIDDEN[0], EXPORT_HIDDEN[1]);
+    let hidden = json!({"type": "malware", "spec_version": "2.1", "id": malware.0, "name": malware.1,
+        "is_family": true, "created": at, "modified": at,
         "description": "A PAP:RED malware: only users cleared for PAP markings may see it.",
         "object_marking_refs": [pap_red]});
+    let hidden_pattern = json!({"type": "attack-pattern", "spec_version": "2.1", "id": pattern.0, "name": pattern.1,
+        "x_mitre_id": "T1199", "created": at, "modified": at, "object_marking_refs": [pap_red]});
+    let hidden_uses = json!({"type": "relationship", "spec_version": "2.1", "id": EXPORT_HIDDEN_USES,
+        "relationship_type": "uses", "source_ref": EXPORT_MALWARE, "target_ref": pattern.0,
+        "created": at, "modified": at, "object_marking_refs": [pap_red]});
     if let Some(objects) = bundle["objects"].as_array_mut() {
         for o in objects.iter_mut().filter(|o| o["id"] == EXPORT_REPORT) {
             if let Some(refs) = o["object_refs"].as_array_mut() {
-                refs.push(json!(EXPORT_HIDDEN.0));
+                refs.push(json!(malware.0));
             }
         }
-        // First: the report refers to it.
+        // Before what refers to them; the relationship after the malware it starts from.
+        objects.insert(0, hidden_pattern);
         objects.insert(0, hidden);
+        objects.push(hidden_uses);
     }
     bundle.to_string()
 }

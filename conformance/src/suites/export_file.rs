@@ -1,13 +1,13 @@
 //! INTERNAL_EXPORT_FILE: a connector the platform asks for files of its knowledge (one
 //! entity, a selection, a query), one job at a time, for the user who asked.
 //!
-//! What the gate sends (`src/conform/jobs.rs` in the mock): `single` a simple export of a
-//! report, `single-full` a full one, `selection` one malware of two, `query` every
-//! malware, `impersonation` every malware asked by a user cleared for TLP:GREEN only (one
-//! of the malware is TLP:RED), `max-marking` every malware asked by the administrator with
-//! TLP:GREEN as the content max marking — every ask with TLP:GREEN as the file's marking;
-//! the last two also as full exports of the report,
-//! which holds both restricted malware — all in the first format of the connector's scope.
+//! What the gate sends (`src/conform/jobs.rs` in the mock), in the first format of the
+//! connector's scope, every file to be marked TLP:GREEN: `single` a simple export of a
+//! report, `single-full` a full one, `selection` one malware of two, `query` every malware;
+//! `impersonation` every malware, the report and a malware (full), asked by a user cleared
+//! for every TLP marking and no PAP one — the PAP:RED malware and attack pattern must stay
+//! out; `max-marking` the same three asked by the administrator with TLP:GREEN as the
+//! content max marking — the TLP:RED ones must stay out.
 
 use crate::check::{Check, Level, Outcome};
 use crate::evidence::{Evidence, ExportedFile, Job};
