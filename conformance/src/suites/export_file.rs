@@ -235,13 +235,9 @@ fn nothing_withheld(ev: &Evidence, role: &str) -> Outcome {
         };
         judged += 1;
         if !markers.is_empty() {
-            leaked.push(format!(
-                "{}: {} holds {} ({})",
-                describe_job(j),
-                file.name,
-                j.withheld.as_deref().unwrap_or("the withheld entity"),
-                markers.join(", ")
-            ));
+            // Only the markers found are named: a file may hold one withheld object and not
+            // the other.
+            leaked.push(format!("{}: {} holds {}", describe_job(j), file.name, markers.join(", ")));
         }
     }
     if !leaked.is_empty() {
