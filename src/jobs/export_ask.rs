@@ -62,6 +62,17 @@ pub struct ExportAsk {
 }
 
 /// What an export covers.
+///
+/// ```
+/// use opencti_mock::{ExportAsk, ExportTarget};
+/// // a query export of the malware a search finds, with the list's own parameters
+/// let mut list_params = serde_json::Map::new();
+/// list_params.insert("search".into(), "emotet".into());
+/// list_params.insert("orderBy".into(), "name".into());
+/// let target = ExportTarget::List { entity_type: "Malware".into(), entity_id: None, selected_ids: vec![], list_params };
+/// let ask = ExportAsk { target, ..ExportAsk::list("text/csv", "Malware") };
+/// assert!(matches!(&ask.target, ExportTarget::List { selected_ids, .. } if selected_ids.is_empty()));
+/// ```
 #[derive(Debug, Clone)]
 pub enum ExportTarget {
     /// One entity (any of its ids): `export_scope: single`.

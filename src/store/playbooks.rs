@@ -46,6 +46,16 @@ pub struct PlaybookStep {
 }
 
 /// One `playbookStepExecution` call.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{MockPlatform, PlaybookResult};
+/// let platform = MockPlatform::start().await;
+/// // every answer to every step sent (none yet)
+/// let answers: Vec<PlaybookResult> = platform.playbook_steps().into_iter().flat_map(|s| s.results).collect();
+/// assert!(answers.is_empty());
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct PlaybookResult {
     /// When it came.
