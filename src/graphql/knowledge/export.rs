@@ -15,7 +15,7 @@ use crate::graphql::context::parts;
 use crate::graphql::errors::functional;
 use crate::graphql::jobs::{asker, file_node, job_error, work_file_node};
 use crate::graphql::knowledge::input::upload;
-use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, parent_str, with_view};
+use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, parent_str, strings, with_view};
 use crate::jobs::export::{ExportFile, folder, store_export};
 use crate::jobs::export_ask::{ExportAsk, ExportTarget, ask_export};
 use crate::store::works::WorkStatus;
@@ -147,7 +147,6 @@ fn list_files(ctx: &ResolverContext<'_>, api: &Api) -> Result<Json, Error> {
 /// The marking arguments of an ask: `contentMaxMarkings` (absent: none) and
 /// `fileMarkings` (absent: absent from the job, as on the platform).
 fn markings_of(input: &Json) -> (Vec<String>, Option<Vec<String>>) {
-    let strings = |v: &Json| -> Vec<String> { v.as_array().map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect()).unwrap_or_default() };
     let file_markings = input.get("fileMarkings").filter(|v| !v.is_null()).map(strings);
     (input.get("contentMaxMarkings").map(strings).unwrap_or_default(), file_markings)
 }
@@ -206,11 +205,7 @@ fn list_ask(ctx: &ResolverContext<'_>, field: &str, extra: &[&str], draft_refuse
         list_params.insert("visible_columns".into(), columns.clone());
     }
     let (content_max_markings, file_markings) = markings_of(&input);
-    let selected_ids = input
-        .get("selectedIds")
-        .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
-        .unwrap_or_default();
+    let selected_ids = input.get("selectedIds").map(strings).unwrap_or_default();
     let ask = ExportAsk {
         format: input["format"].as_str().unwrap_or_default().to_string(),
         export_type: input["exportType"].as_str().unwrap_or_default().to_string(),
