@@ -120,6 +120,8 @@ pub struct App {
     /// `app:request_timeout`: milliseconds of silence (both directions) before a socket is
     /// closed (`APP__REQUEST_TIMEOUT`, the platform's 1 200 000).
     pub request_timeout: u64,
+    /// `app:live_stream:*`.
+    pub live_stream: LiveStream,
 }
 
 impl Default for App {
@@ -133,7 +135,38 @@ impl Default for App {
             graphql: Graphql::default(),
             health_access_key: None,
             request_timeout: 1_200_000,
+            live_stream: LiveStream::default(),
         }
+    }
+}
+
+/// `app:live_stream:*` and the stream's retention: how the live stream paces itself and how
+/// much of it is kept.
+///
+/// ```
+/// use opencti_mock::{Settings, settings::LiveStream};
+/// let stream: LiveStream = Settings::default().app.live_stream;
+/// // a heartbeat every 5 s and the documented 2,000,000 events kept, as on the platform
+/// assert_eq!((stream.heartbeat_period, stream.retention), (5000, 2_000_000));
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LiveStream {
+    /// Milliseconds between heartbeats (`APP__LIVE_STREAM__HEARTBEAT_PERIOD`; the
+    /// platform's 5000). Tests shorten it.
+    pub heartbeat_period: u64,
+    /// Objects a connection remembers having sent, so it does not send them again as
+    /// dependencies (`APP__LIVE_STREAM__CACHE_MAX_SIZE`; the platform's 5000).
+    pub cache_max_size: usize,
+    /// Events kept (`APP__LIVE_STREAM__RETENTION`; the platform's `redis:trimming`, 2,000,000
+    /// in its documented configuration). A position older than the oldest kept event starts
+    /// at the oldest, as on the platform.
+    pub retention: usize,
+}
+
+impl Default for LiveStream {
+    fn default() -> Self {
+        LiveStream { heartbeat_period: 5000, cache_max_size: 5000, retention: crate::store::events::DEFAULT_RETENTION }
     }
 }
 

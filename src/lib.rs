@@ -67,6 +67,7 @@ internal! {
     mod profile;
     mod stix;
     mod store;
+    mod stream;
     mod tasks;
     mod validate;
 }
@@ -105,18 +106,22 @@ pub use jobs::export_ask::{ExportAsk, ExportTarget};
 pub use jobs::{ImportOptions, JobError, Upload};
 pub use store::connectors::{Connector, ConnectorInfo, Registration};
 pub use store::drafts::Draft;
+pub use store::events::EventId;
 pub use store::files::StoredFile;
 pub use store::findings::RecordedFinding;
 pub use store::jobs::{Attempt, Job, JobKind, JobStatus, Transport};
 pub use store::knowledge::StoredObject;
 pub use store::playbooks::{PlaybookResult, PlaybookStep};
+pub use store::streams::{ConnectionEnd, StreamCollection, StreamConnection};
 pub use store::transcript::{ReceivedBundle, ReceivedOperation, Refusal, RefusalKind};
 pub use store::works::{Work, WorkMessage, WorkStatus};
 
 /// The sections of [`Settings`], as the platform's configuration names them
 /// (`app`, `rabbitmq`, `minio`, `worker`, and the mock's own `mock`).
 pub mod settings {
-    pub use crate::config::{Admin, App, BatchingProtection, Graphql, GraphqlLimits, Minio, Mock, Playground, RabbitMq, Worker};
+    pub use crate::config::{
+        Admin, App, BatchingProtection, Graphql, GraphqlLimits, LiveStream, Minio, Mock, Playground, RabbitMq, Worker,
+    };
 }
 
 /// One platform instance ready to serve on a socket of your own (what `opencti-mock serve`

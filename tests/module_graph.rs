@@ -21,8 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["ingest", "expect", "config"],
     // Transports and what travels on them: the broker, the jobs delivered over it.
     &["amqp", "jobs"],
-    // The services one platform is made of.
-    &["core", "status", "activity"],
+    // The services one platform is made of, the live stream among them.
+    &["core", "status", "activity", "stream"],
     // The GraphQL API, then the HTTP server in front of it.
     &["graphql", "http"],
     // Assembling and driving a platform: the Rust handle, the conformance gate, the CLI.

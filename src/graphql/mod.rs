@@ -17,6 +17,7 @@ pub mod project;
 pub mod sdl;
 pub mod settings;
 pub mod stix;
+pub mod stream;
 #[cfg(feature = "internals")]
 mod validate_only;
 pub mod work;
@@ -28,9 +29,14 @@ pub use builder::BuildError;
 pub use validate_only::{schema, validate_document};
 
 /// The schema's texts: the platform core, the knowledge layer (its root fields are
-/// registered by kind, read off its own text), jobs and settings.
-pub const TEXTS: [&str; 4] =
-    [include_str!("schema.graphql"), knowledge::SDL, include_str!("jobs.graphql"), include_str!("settings.graphql")];
+/// registered by kind, read off its own text), jobs, settings and the live stream's collections.
+pub const TEXTS: [&str; 5] = [
+    include_str!("schema.graphql"),
+    knowledge::SDL,
+    include_str!("jobs.graphql"),
+    include_str!("settings.graphql"),
+    include_str!("stream.graphql"),
+];
 
 /// Where the knowledge layer's text is in [`TEXTS`].
 const KNOWLEDGE_TEXT: usize = 1;
@@ -49,6 +55,8 @@ pub fn registry(definitions: &sdl::Definitions) -> builder::Registry {
     jobs::register(&mut r);
     settings::register(&mut r);
     knowledge::register(&mut r, sdl::TypeInfo::of(definitions), definitions.roots_of(KNOWLEDGE_TEXT));
+    // After the knowledge layer, which answers every `…EditMutations` type it finds.
+    stream::register(&mut r);
     r
 }
 

@@ -60,11 +60,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/exports", post(ask_export))
         .route("/playbook-steps", get(playbook_steps).post(run_playbook_step))
         .route("/drafts", get(drafts))
+        .merge(super::stream_control::routes())
         .route_layer(middleware::from_fn_with_state(state, admin_only));
     Router::new().route("/health", get(health)).merge(guarded).layer(middleware::map_response(json_errors))
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"status": "error", "error": message.into()}))).into_response()
 }
 
@@ -97,7 +98,7 @@ async fn json_errors(response: Response) -> Response {
 
 /// A JSON request body read within the platform's payload limit; what is wrong with it is
 /// answered in the control API's error shape.
-struct JsonBody<T>(T);
+pub(super) struct JsonBody<T>(pub(super) T);
 
 impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = Response;

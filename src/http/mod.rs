@@ -1,5 +1,5 @@
-//! The HTTP surface of a platform: `/graphql`, `/health`, and the mock's control API
-//! under `/_mock/`.
+//! The HTTP surface of a platform: `/graphql`, `/health`, `/storage`, the live stream
+//! (`/stream`), and the mock's control API under `/_mock/`.
 //!
 //! [`router`] builds the whole application from a [`Core`], so tests can drive it without
 //! a socket; [`crate::platform::Platform::serve`] is the only place that binds one, and
@@ -12,6 +12,8 @@ pub mod graphql;
 pub mod multipart;
 pub mod serve;
 pub mod storage;
+pub mod stream;
+pub mod stream_control;
 
 use std::collections::HashMap;
 
@@ -46,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", post(graphql::post).get(graphiql))
         .route("/health", get(health))
         .route("/storage/get/{*id}", get(storage::get))
+        .route("/stream", get(stream::raw))
+        .route("/stream/{id}", get(stream::named))
         .nest("/_mock", control::router(state.clone()))
         .fallback(not_found)
         .with_state(state)

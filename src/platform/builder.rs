@@ -326,6 +326,35 @@ impl MockPlatformBuilder {
         self
     }
 
+    /// How often the live stream sends a heartbeat (the platform's 5 s); a test shortens it
+    /// to see the idle position move, or lengthens it to starve pycti's 45-second watchdog.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// let platform = opencti_mock::MockPlatform::builder().stream_heartbeat(Duration::from_millis(200)).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
+    pub fn stream_heartbeat(mut self, period: Duration) -> Self {
+        self.settings.app.live_stream.heartbeat_period = period.as_millis().max(1) as u64;
+        self
+    }
+
+    /// How many events the live stream keeps (the platform's `redis:trimming`, 2,000,000 by
+    /// default); a reader asking for an older position starts at the oldest kept.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::builder().stream_retention(1000).start().await;
+    /// # let _ = platform;
+    /// # }
+    /// ```
+    pub fn stream_retention(mut self, events: usize) -> Self {
+        self.settings.app.live_stream.retention = events;
+        self
+    }
+
     /// Start with ingestion paused (messages accumulate until resumed).
     ///
     /// ```

@@ -16,6 +16,7 @@
 mod builder;
 mod connector_env;
 mod handle;
+mod streams;
 
 pub use builder::MockPlatformBuilder;
 pub use connector_env::ConnectorEnv;
@@ -71,6 +72,7 @@ impl Platform {
             s.queues.throttle.paused = settings.mock.ingest_paused;
             let (min, max) = (settings.mock.missing_ref_retry_min_ms, settings.mock.missing_ref_retry_max_ms);
             s.queues.retry_delay = (Duration::from_millis(min.min(max)), Duration::from_millis(max.max(min)));
+            s.knowledge.event_log_mut().set_retention(settings.app.live_stream.retention);
             for spec in &settings.mock.connector_users {
                 let (name, token) = match spec.split_once('=') {
                     Some((n, t)) => (n, Some(t)),

@@ -1,6 +1,7 @@
 //! STIX facts the platform relies on: the OpenCTI extension, and how STIX types map to
 //! OpenCTI entity types.
 
+pub mod hierarchy;
 pub mod markings;
 pub mod observable_syntax;
 pub mod pattern;

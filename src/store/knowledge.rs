@@ -10,12 +10,14 @@
 //! through the slot map, type names are interned, and the event log stores slots.
 //!
 //! Objects created through the GraphQL entity API and objects ingested from bundles go
-//! through [`Knowledge::upsert`] and share one event log, which the live stream serves.
-//! Every write appends an event, so the log is bounded as the platform bounds its stream:
-//! it keeps the latest [`MAX_EVENTS`] and counts what it let go
-//! ([`Knowledge::events_dropped`], shown by `/_mock/health`). Unbounded, a connector that
-//! pushes the same objects again and again grew the process by 20 bytes an object for as
-//! long as it ran (the load bench's soak: 0.5 MB/s).
+//! through [`Knowledge::upsert`] and share one event log ([`EventLog`]), which the live
+//! stream serves: a creation, a change (an upsert that changes nothing is not one, as on the
+//! platform, whose empty patch publishes nothing), a deletion. Objects sit in their slots
+//! behind an `Arc`, so an event's snapshot of an object is the slot's own copy until the
+//! object changes again. The log is bounded as the platform bounds its stream and counts
+//! what it let go ([`Knowledge::events_dropped`], shown by `/_mock/health`). Unbounded, a
+//! connector that pushes the same objects again and again grew the process for as long as
+//! it ran (the load bench's soak: 0.5 MB/s).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use uuid::Uuid;
+
+pub use super::events::{EventBody, EventKind, EventLog, KnowledgeEvent};
 
 /// A stored object.
 ///
@@ -152,29 +156,6 @@ pub struct Candidate {
     pub body: Box<str>,
 }
 
-/// Kind of a knowledge event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    /// Object created.
-    Create,
-    /// Object updated (upsert).
-    Update,
-    /// Object deleted.
-    Delete,
-}
-
-/// One entry of the knowledge event log.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct KnowledgeEvent {
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// What happened.
-    pub kind: EventKind,
-    /// The object (see [`Knowledge::at_slot`]).
-    pub slot: u32,
-}
-
 /// Result of an upsert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upserted {
@@ -187,23 +168,21 @@ pub struct Upserted {
     pub changed: bool,
 }
 
-/// Events kept: the platform writes its stream with `XADD … MAXLEN ~ redis:trimming`,
-/// 2,000,000 by default (`database/redis.ts`); older events are dropped, a tenth of the
-/// limit at a time so each write costs amortised constant time.
-pub const MAX_EVENTS: usize = 2_000_000;
+/// Events kept by default (see [`EventLog`]).
+pub const MAX_EVENTS: usize = super::events::DEFAULT_RETENTION;
 
 /// Objects in fixed-size segments: growing never copies or over-reserves more than one
 /// segment (a plain `Vec` would double, leaving up to half its capacity unused).
 #[derive(Debug, Default, Clone)]
 struct Slots {
-    segments: Vec<Vec<StoredObject>>,
+    segments: Vec<Vec<Arc<StoredObject>>>,
     len: usize,
 }
 
 const SEGMENT: usize = 4096;
 
 impl Slots {
-    fn push(&mut self, obj: StoredObject) {
+    fn push(&mut self, obj: Arc<StoredObject>) {
         if self.len.is_multiple_of(SEGMENT) {
             self.segments.push(Vec::with_capacity(SEGMENT));
         }
@@ -213,16 +192,16 @@ impl Slots {
         self.len += 1;
     }
 
-    fn get(&self, i: usize) -> Option<&StoredObject> {
+    fn get(&self, i: usize) -> Option<&Arc<StoredObject>> {
         self.segments.get(i / SEGMENT)?.get(i % SEGMENT)
     }
 
-    fn get_mut(&mut self, i: usize) -> Option<&mut StoredObject> {
+    fn get_mut(&mut self, i: usize) -> Option<&mut Arc<StoredObject>> {
         self.segments.get_mut(i / SEGMENT)?.get_mut(i % SEGMENT)
     }
 
     fn iter(&self) -> impl Iterator<Item = &StoredObject> {
-        self.segments.iter().flatten()
+        self.segments.iter().flatten().map(|o| &**o)
     }
 }
 
@@ -233,8 +212,7 @@ pub struct Knowledge {
     by_internal: FxHashMap<Uuid, u32>,
     by_stix_id: FxHashMap<Box<str>, u32>,
     types: HashMap<String, Arc<str>>,
-    events: Vec<KnowledgeEvent>,
-    events_dropped: u64,
+    events: EventLog,
     built_ins: usize,
     live: usize,
 }
@@ -249,12 +227,12 @@ impl Knowledge {
 
     /// An object by internal id, standard id or any STIX id it was received under.
     pub fn get(&self, any_id: &str) -> Option<&StoredObject> {
-        self.slot_of(any_id).and_then(|s| self.slots.get(s as usize))
+        self.slot_of(any_id).and_then(|s| self.slots.get(s as usize)).map(|o| &**o)
     }
 
-    /// The object of an event slot (deleted ones included: see [`StoredObject::deleted`]).
-    pub fn at_slot(&self, slot: u32) -> Option<&StoredObject> {
-        self.slots.get(slot as usize)
+    /// The shared snapshot of an object (any of its ids), as events hold it.
+    pub fn get_shared(&self, any_id: &str) -> Option<Arc<StoredObject>> {
+        self.slot_of(any_id).and_then(|s| self.slots.get(s as usize)).cloned()
     }
 
     /// Number of stored objects.
@@ -283,27 +261,28 @@ impl Knowledge {
         self.all().filter(|o| !o.is_built_in())
     }
 
-    /// The event log: its latest events (see [`MAX_EVENTS`]).
+    /// The event log: its latest events (see [`EventLog`]).
     pub fn events(&self) -> &[KnowledgeEvent] {
+        self.events.all()
+    }
+
+    /// The event log itself.
+    pub fn event_log(&self) -> &EventLog {
         &self.events
     }
 
-    /// Events the log let go (the oldest), past [`MAX_EVENTS`].
+    /// The event log, to inject events or move its watermark.
+    pub fn event_log_mut(&mut self) -> &mut EventLog {
+        &mut self.events
+    }
+
+    /// Events the log let go (the oldest), past its retention.
     pub fn events_dropped(&self) -> u64 {
-        self.events_dropped
+        self.events.dropped()
     }
 
-    fn log(&mut self, event: KnowledgeEvent) {
-        self.log_bounded(event, MAX_EVENTS);
-    }
-
-    fn log_bounded(&mut self, event: KnowledgeEvent, max: usize) {
-        self.events.push(event);
-        if self.events.len() > max + max / 10 {
-            let excess = self.events.len() - max;
-            self.events.drain(..excess);
-            self.events_dropped += excess as u64;
-        }
+    fn log(&mut self, at: DateTime<Utc>, kind: EventKind, object: Arc<StoredObject>, previous: Option<Arc<StoredObject>>) {
+        self.events.push(at, kind, None, EventBody::Change { object, previous, sources: Arc::new([]) });
     }
 
     fn intern(&mut self, name: String) -> Arc<str> {
@@ -324,7 +303,9 @@ impl Knowledge {
         let existing = self.find(&c);
         match existing {
             Some(slot) => {
-                let obj = self.slots.get_mut(slot as usize).expect("index entries point to stored objects");
+                let shared = self.slots.get_mut(slot as usize).expect("index entries point to stored objects");
+                let previous = Arc::clone(shared);
+                let obj = Arc::make_mut(shared);
                 let mut new_ids = c.stix_ids;
                 if c.standard_id != obj.standard_id {
                     new_ids.push(std::mem::replace(&mut obj.standard_id, c.standard_id.clone()));
@@ -342,12 +323,15 @@ impl Knowledge {
                     self.by_stix_id.insert(id.into_boxed_str(), slot);
                 }
                 self.by_stix_id.insert(obj.standard_id.as_str().into(), slot);
-                let changed = obj.body != c.body;
+                let changed = obj.body != c.body || obj.stix_ids != previous.stix_ids || obj.standard_id != previous.standard_id;
                 obj.body = c.body;
                 obj.updated_at = now;
                 obj.writes += 1;
                 let internal_id = obj.internal_id;
-                self.log(KnowledgeEvent { at: now, kind: EventKind::Update, slot });
+                if changed {
+                    let object = Arc::clone(shared);
+                    self.log(now, EventKind::Update, object, Some(previous));
+                }
                 Upserted { internal_id, created: false, changed }
             }
             None => {
@@ -371,7 +355,7 @@ impl Knowledge {
                 self.by_internal.insert(internal_id, slot);
                 let stix_type = self.intern(c.stix_type);
                 let entity_type = self.intern(c.entity_type);
-                self.slots.push(StoredObject {
+                let object = Arc::new(StoredObject {
                     internal_id,
                     standard_id: c.standard_id,
                     stix_ids,
@@ -383,8 +367,9 @@ impl Knowledge {
                     writes: 1,
                     deleted: false,
                 });
+                self.slots.push(Arc::clone(&object));
                 self.live += 1;
-                self.log(KnowledgeEvent { at: now, kind: EventKind::Create, slot });
+                self.log(now, EventKind::Create, object, None);
                 Upserted { internal_id, created: true, changed: true }
             }
         }
@@ -402,16 +387,17 @@ impl Knowledge {
 
     /// The stored object a candidate would update, if any.
     pub fn existing(&self, c: &Candidate) -> Option<&StoredObject> {
-        self.find(c).and_then(|slot| self.slots.get(slot as usize))
+        self.find(c).and_then(|slot| self.slots.get(slot as usize)).map(|o| &**o)
     }
 
     /// Deletes an object (any of its ids). Its slot stays (events refer to it) but it is no
     /// longer found, listed or counted.
     pub fn remove(&mut self, any_id: &str, now: DateTime<Utc>) -> Option<StoredObject> {
         let slot = self.slot_of(any_id)?;
-        let obj = self.slots.get_mut(slot as usize)?;
-        obj.deleted = true;
-        let removed = obj.clone();
+        let shared = self.slots.get_mut(slot as usize)?;
+        Arc::make_mut(shared).deleted = true;
+        let snapshot = Arc::clone(shared);
+        let removed = (*snapshot).clone();
         self.by_internal.remove(&removed.internal_id);
         self.by_stix_id.remove(removed.standard_id.as_str());
         for id in &removed.stix_ids {
@@ -421,7 +407,7 @@ impl Knowledge {
         if removed.is_built_in() {
             self.built_ins -= 1;
         }
-        self.log(KnowledgeEvent { at: now, kind: EventKind::Delete, slot });
+        self.log(now, EventKind::Delete, snapshot, None);
         Some(removed)
     }
 
@@ -451,9 +437,11 @@ impl Knowledge {
         Some(removed)
     }
 
-    /// Removes everything (control API reset).
+    /// Removes everything (control API reset). The event log starts again empty, its ids
+    /// going on from where they were (a consumer's saved position stays meaningful).
     pub fn clear(&mut self) {
-        *self = Knowledge::default();
+        let events = self.events.restarted();
+        *self = Knowledge { events, ..Knowledge::default() };
     }
 }
 
@@ -534,13 +522,29 @@ mod tests {
     }
 
     #[test]
-    fn the_event_log_keeps_its_latest_events_and_counts_the_ones_it_let_go() {
+    fn events_snapshot_each_change_and_an_unchanged_upsert_is_none() {
         let mut k = Knowledge::default();
-        for slot in 0..100 {
-            k.log_bounded(KnowledgeEvent { at: Utc::now(), kind: EventKind::Update, slot }, 10);
-        }
-        assert!(k.events().len() <= 11, "{}", k.events().len());
-        assert_eq!(k.events().last().map(|e| e.slot), Some(99), "the latest stays");
-        assert_eq!(k.events_dropped(), 100 - k.events().len() as u64);
+        k.upsert(candidate("malware--a", &[], "{\"v\":1}"), Utc::now());
+        k.upsert(candidate("malware--a", &[], "{\"v\":1}"), Utc::now());
+        k.upsert(candidate("malware--a", &[], "{\"v\":2}"), Utc::now());
+        let kinds: Vec<EventKind> = k.events().iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::Create, EventKind::Update]);
+        let EventBody::Change { object, previous, .. } = &k.events()[1].body else { panic!("a change") };
+        assert_eq!((&*object.body, previous.as_ref().map(|p| &*p.body)), ("{\"v\":2}", Some("{\"v\":1}")));
+        let EventBody::Change { object: created, .. } = &k.events()[0].body else { panic!("a change") };
+        assert_eq!(&*created.body, "{\"v\":1}", "the creation keeps the object as created");
+        assert!(k.events()[0].id < k.events()[1].id);
+    }
+
+    #[test]
+    fn a_reset_keeps_the_event_ids_going() {
+        let mut k = Knowledge::default();
+        let now = Utc::now();
+        k.upsert(candidate("malware--a", &[], "{}"), now);
+        let last = k.event_log().last_id();
+        k.clear();
+        assert!(k.events().is_empty());
+        k.upsert(candidate("malware--a", &[], "{}"), now);
+        assert!(k.events()[0].id > last);
     }
 }

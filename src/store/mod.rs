@@ -23,6 +23,7 @@ pub mod access;
 pub mod clock;
 pub mod connectors;
 pub mod drafts;
+pub mod events;
 pub mod faults;
 pub mod files;
 pub mod findings;
@@ -30,6 +31,7 @@ pub mod jobs;
 pub mod knowledge;
 pub mod playbooks;
 pub mod queues;
+pub mod streams;
 pub mod transcript;
 pub mod users;
 pub mod works;
@@ -74,6 +76,8 @@ pub struct State {
     pub drafts: drafts::Drafts,
     /// Playbook steps sent to connectors, and their answers.
     pub playbooks: playbooks::Playbooks,
+    /// Live stream collections (kept by a reset, as users are).
+    pub streams: streams::StreamCollections,
     /// How many times the state was reset (`POST /_mock/reset`).
     pub resets: u64,
 }
@@ -104,11 +108,12 @@ impl State {
             jobs,
             drafts,
             playbooks,
+            streams: _,
             resets,
         } = self;
         *connectors = connectors::Connectors::default();
         *works = works::Works::default();
-        *knowledge = knowledge::Knowledge::default();
+        knowledge.clear();
         queues.clear();
         *faults = faults::Faults::default();
         *findings = findings::Findings::default();
@@ -178,6 +183,7 @@ impl Store {
             jobs: jobs::Jobs::default(),
             drafts: drafts::Drafts::default(),
             playbooks: playbooks::Playbooks::default(),
+            streams: streams::StreamCollections::default(),
             resets: 0,
         };
         let (version, _) = watch::channel(0);

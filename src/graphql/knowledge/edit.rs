@@ -116,7 +116,7 @@ pub fn register_operations(r: &mut Registry, api: &Shared) {
 }
 
 /// `[EditInput]` as a list of JSON objects (a single object counts as a list of one).
-pub(super) fn edit_inputs(v: &Json) -> Vec<Json> {
+pub(crate) fn edit_inputs(v: &Json) -> Vec<Json> {
     match v {
         Json::Array(items) => items.iter().filter(|i| i.is_object()).cloned().collect(),
         Json::Object(_) => vec![v.clone()],
