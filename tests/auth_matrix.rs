@@ -393,6 +393,12 @@ const CONTROL_ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/_mock/files", "/_mock/files"),
     ("GET", "/_mock/files/{id}", "/_mock/files/import/global/x.json"),
     ("GET", "/_mock/drafts", "/_mock/drafts"),
+    ("GET", "/_mock/streams", "/_mock/streams"),
+    ("POST", "/_mock/streams", "/_mock/streams"),
+    ("PUT", "/_mock/streams/{id}/live", "/_mock/streams/no-such-stream/live"),
+    ("GET", "/_mock/stream/connections", "/_mock/stream/connections"),
+    ("POST", "/_mock/stream/close", "/_mock/stream/close"),
+    ("POST", "/_mock/stream/events", "/_mock/stream/events"),
     // Last: it forgets what the others created.
     ("POST", "/_mock/reset", "/_mock/reset"),
 ];

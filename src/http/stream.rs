@@ -40,10 +40,6 @@ pub async fn named(
 fn serve(state: &AppState, route: Route, query: Option<String>, headers: &HeaderMap) -> Response {
     let core = &state.core;
     let user = super::auth::caller(&core.store, headers).user;
-    let admitted = match core.store.read(|s| session::admit(s, &route, user.as_ref())) {
-        Ok(a) => a,
-        Err(refusal) => return refused(core, &route, user.as_ref().map(|u| u.id.clone()), refusal),
-    };
     let pairs = query.as_deref().map(url_pairs).unwrap_or_default();
     let header = |name: &str| super::auth::header(headers, name);
     let mut params = StreamParams::read(&pairs, &header);
@@ -51,9 +47,14 @@ fn serve(state: &AppState, route: Route, query: Option<String>, headers: &Header
         // The raw stream reads only the start position.
         params = StreamParams { start: params.start, start_raw: params.start_raw, ..StreamParams::default() };
     }
-    let (_, rx) = match session::open(core, admitted, params) {
+    let user_id = user.as_ref().map(|u| u.id.clone());
+    let admitted = match core.store.read(|s| session::admit(s, &route, user.as_ref())) {
+        Ok(a) => a,
+        Err(refusal) => return refused(core, &route, user_id, &params, refusal),
+    };
+    let (_, rx) = match session::open(core, admitted, params.clone()) {
         Ok(opened) => opened,
-        Err(refusal) => return refused(core, &route, user.map(|u| u.id), refusal),
+        Err(refusal) => return refused(core, &route, user_id, &params, refusal),
     };
     let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|frame| (Ok::<_, Infallible>(event(frame)), rx)) });
     let mut response = Sse::new(events).into_response();
@@ -80,10 +81,15 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 /// A refusal as the platform sends it, recorded with the connection attempts.
-fn refused(core: &crate::core::Core, route: &Route, user_id: Option<String>, refusal: Refusal) -> Response {
+fn refused(core: &crate::core::Core, route: &Route, user_id: Option<String>, params: &StreamParams, refusal: Refusal) -> Response {
     let now = core.store.clock().now();
     core.store.write(|s| {
+        let connector_id = user_id.as_deref().and_then(|u| session::connector_of(s, u));
         let mut refused = crate::store::streams::StreamConnection::new(route.name(), user_id, now);
+        refused.connector_id = connector_id;
+        refused.start_from = params.start_raw.clone();
+        refused.recover = params.recover_raw.clone();
+        refused.flags = params.flags.clone();
         refused.end = Some(crate::store::streams::ConnectionEnd::Refused { status: refusal.status, reason: refusal.reason.clone() });
         refused.ended_at = Some(now);
         s.streams.connect(refused);

@@ -137,6 +137,11 @@ pub fn admit(s: &State, route: &Route, user: Option<&User>) -> Result<Admitted, 
     Ok(admitted(Some(collection.clone())))
 }
 
+/// The connector a user is the user of (the last registered), for the connection records.
+pub fn connector_of(s: &State, user_id: &str) -> Option<String> {
+    s.connectors.all().filter(|c| c.connector_user_id == user_id).last().map(|c| c.id().to_string())
+}
+
 /// One message on the wire.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -164,10 +169,7 @@ pub fn open(core: &Core, admitted: Admitted, params: StreamParams) -> Result<(St
     record.flags = params.flags.clone();
     let connection_id = record.connection_id.clone();
     core.store.write(|s| {
-        record.connector_id = admitted
-            .user
-            .as_ref()
-            .and_then(|u| s.connectors.all().find(|c| c.connector_user_id == u.id).map(|c| c.id().to_string()));
+        record.connector_id = admitted.user.as_ref().and_then(|u| connector_of(s, &u.id));
         s.streams.connect(record);
     });
     let (tx, rx) = mpsc::channel(CHANNEL);

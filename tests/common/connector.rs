@@ -23,6 +23,11 @@ impl Connector {
         let _ = self.child.wait();
     }
 
+    /// How it ended, once it has.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
