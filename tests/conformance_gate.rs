@@ -41,6 +41,7 @@ fn deployment(connector_type: &str) -> &'static [&'static str] {
         ],
         "INTERNAL_ENRICHMENT" => &["--scope", "IPv4-Addr,Domain-Name", "--setting", "max_tlp=CONNECTOR_MAX_TLP"],
         "INTERNAL_EXPORT_FILE" => &["--scope", "application/vnd.oasis.stix+json"],
+        "STREAM" => &[],
         _ => &["--scope", "application/json"],
     }
 }
@@ -165,6 +166,19 @@ fn job_connectors_give_their_committed_verdicts(
     #[case] exit_code: i32,
 ) {
     gate_on(connector_type, folder, name, &["--listen-protocol", listen, "--queue-protocol", listen], exit_code);
+}
+
+/// The STREAM suite: each run waits for pycti's ping (every 40 s) to save a position, so
+/// these take about a minute each (nextest's `pycti-slow` group).
+#[rstest::rstest]
+#[case::correct_stream("correct", "api", 0)]
+#[case::correct_stream_with_rabbitmq("correct", "amqp", 0)]
+#[case::stream_crashing_on_a_deletion("crash_on_delete", "api", 1)]
+#[case::stream_restarting_from_scratch("restarts_from_scratch", "api", 1)]
+#[case::stream_reading_the_live_stream("reads_live", "api", 1)]
+#[case::stream_ignoring_the_stop("ignores_stop", "api", 1)]
+fn stream_connectors_give_their_committed_verdicts(#[case] name: &str, #[case] queue: &str, #[case] exit_code: i32) {
+    gate_on("STREAM", "stream", name, &["--queue-protocol", queue], exit_code);
 }
 
 #[test]

@@ -58,6 +58,72 @@ pub struct Evidence {
     /// with the worker's reason.
     #[serde(default)]
     pub worker_refusals: Vec<String>,
+    /// What the live stream saw of a STREAM connector (`None` for the other types).
+    #[serde(default)]
+    pub stream: Option<StreamEvidence>,
+}
+
+/// What the live stream saw of a STREAM connector during the gate's stream plan: the
+/// collection it was given, what the gate changed in the knowledge (each change an event),
+/// every request the connector made to the stream, and the positions its pings saved.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StreamEvidence {
+    /// The collection the connector was configured with (`CONNECTOR_LIVE_STREAM_ID`).
+    pub collection_id: String,
+    /// The events the gate caused, in order.
+    pub produced: Vec<ProducedEvent>,
+    /// Every request the connector made to the live stream, in order.
+    pub connections: Vec<StreamRequest>,
+    /// The `start_from` of the state the platform held for the connector at the end of each
+    /// run (what a restart resumes from).
+    pub saved_at_end: Vec<Option<String>>,
+    /// The run in which the gate stopped the stream (410), when the plan got that far.
+    pub stopped_in_run: Option<usize>,
+    /// Where the plan could not go on, and why.
+    pub notes: Vec<String>,
+}
+
+/// An event the gate caused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProducedEvent {
+    /// Its stream id.
+    pub id: String,
+    /// `create`, `update` or `delete`.
+    pub kind: String,
+    /// When: `first-run`, `after-save` (first run, after a position was saved),
+    /// `while-down` (between the runs) or `second-run`.
+    pub phase: String,
+}
+
+/// One request to the live stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamRequest {
+    /// The run it was made in.
+    pub run: Option<usize>,
+    /// The stream asked for: `raw`, `live` or a collection id.
+    pub stream: String,
+    /// 200, or the refusal's status.
+    pub status: u16,
+    /// The refusal's reason phrase.
+    pub reason: Option<String>,
+    /// The start position sent (`Last-Event-ID` or `from`).
+    pub start_from: Option<String>,
+    /// The recovery date sent (`recover`).
+    pub recover: Option<String>,
+    /// Ids of the data events sent on it, in order.
+    pub sent_ids: Vec<String>,
+    /// Heartbeats sent on it.
+    pub heartbeats: u64,
+    /// `open`, `client_closed` (the connector went away), `server_closed` (the gate ended
+    /// it) or `refused`.
+    pub end: String,
+}
+
+impl StreamRequest {
+    /// Whether it was admitted.
+    pub fn admitted(&self) -> bool {
+        self.status == 200
+    }
 }
 
 /// A job the platform sent, and what became of it.
@@ -241,6 +307,13 @@ pub struct Run {
     /// once more, from scratch, to see whether the same data creates anything.
     #[serde(default)]
     pub after_state_reset: bool,
+    /// The signal that ended it, when one did (pycti stops itself with SIGTERM: 15).
+    #[serde(default)]
+    pub signal: Option<i32>,
+    /// The platform stopped what the connector reads during this run (the STREAM plan's
+    /// 410): exiting is then what it must do, not a crash.
+    #[serde(default)]
+    pub platform_stopped: bool,
 }
 
 /// A GraphQL operation received.

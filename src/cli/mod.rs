@@ -135,6 +135,8 @@ pub enum ConformType {
     InternalImportFile,
     /// A connector the platform asks for files of its knowledge (jobs).
     InternalExportFile,
+    /// A connector that reads the platform's live stream.
+    Stream,
 }
 
 impl ConformType {
@@ -145,6 +147,7 @@ impl ConformType {
             ConformType::InternalEnrichment => "INTERNAL_ENRICHMENT",
             ConformType::InternalImportFile => "INTERNAL_IMPORT_FILE",
             ConformType::InternalExportFile => "INTERNAL_EXPORT_FILE",
+            ConformType::Stream => "STREAM",
         }
     }
 }

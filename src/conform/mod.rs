@@ -17,6 +17,7 @@ mod collect;
 pub mod jobs;
 mod process;
 pub mod samples;
+pub mod stream;
 
 use std::time::{Duration, Instant};
 
@@ -139,6 +140,16 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
         .find(|(k, _)| k == "CONNECTOR_ID")
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // A STREAM connector reads a collection of the gate's (its own id when it has one).
+    let stream_plan = (session.connector_type == "STREAM").then(|| {
+        let collection = session
+            .env
+            .iter()
+            .find(|(k, _)| k == "CONNECTOR_LIVE_STREAM_ID")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        stream::prepare(&platform, &collection)
+    });
     let mut runs = Vec::new();
     let mut snapshots = Vec::new();
     let mut driven = jobs::Driven::default();
@@ -149,18 +160,30 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
         progress(Progress::RunStarted { index });
         let first_seq = platform.read(|s| s.transcript.last_seq()) + 1;
         let started = Instant::now();
-        let env = process::environment(session, platform.url(), &token, &connector_id);
+        let mut env = process::environment(session, platform.url(), &token, &connector_id);
         let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let driver: Option<process::Driver<'_>> = job_type.then(|| {
-            Box::pin(jobs::drive(
+        let driver: Option<process::Driver<'_>> = if let Some(plan) = &stream_plan {
+            if index == 1 {
+                stream::while_down(&platform, plan);
+            }
+            let collection = stream::collection_id(plan);
+            if !env.iter().any(|(k, _)| k == "CONNECTOR_LIVE_STREAM_ID") {
+                env.push(("CONNECTOR_LIVE_STREAM_ID".into(), collection));
+            }
+            stream::run_started(&platform, plan);
+            Some(Box::pin(stream::drive(&platform, &connector_id, index, plan.clone(), alive.clone())))
+        } else if job_type {
+            Some(Box::pin(jobs::drive(
                 &platform,
                 &connector_id,
                 &session.connector_type,
                 &session.job,
                 (session.job_timeout, session.run_timeout),
                 alive.clone(),
-            )) as process::Driver<'_>
-        });
+            )))
+        } else {
+            None
+        };
         let outcome = process::launch(session, &env, &platform, &connector_id, driver, alive).await;
         driven.sent.extend(outcome.driven.sent);
         driven.notes.extend(outcome.driven.notes);
@@ -175,7 +198,12 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
             seconds: started.elapsed().as_secs_f64(),
             output_tail: outcome.output_tail,
             after_state_reset,
+            signal: outcome.signal,
+            platform_stopped: stream_plan.as_ref().is_some_and(|plan| stream::stopped_in(plan, index)),
         };
+        if let Some(plan) = &stream_plan {
+            stream::run_ended(&platform, plan, &connector_id);
+        }
         progress(Progress::RunEnded(run.clone()));
         let stopped_early = run.end == RunEnd::NotStarted;
         runs.push(run);
@@ -207,7 +235,8 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
         }
         break;
     }
-    let evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots, &driven);
+    let mut evidence = collect::evidence(&platform, session, &connector_id, limit, runs, snapshots, &driven);
+    evidence.stream = stream_plan.as_ref().map(|plan| stream::evidence(&platform, &connector_id, plan));
     platform.close().await;
     Ok(evidence)
 }

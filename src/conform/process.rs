@@ -25,6 +25,8 @@ const OUTPUT_TAIL_LINES: usize = 200;
 pub struct Outcome {
     pub end: RunEnd,
     pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
     pub output_tail: String,
     /// What the driver did (job connectors).
     pub driven: Driven,
@@ -136,6 +138,7 @@ pub async fn launch(
             return Outcome {
                 end: RunEnd::NotStarted,
                 exit_code: None,
+                signal: None,
                 output_tail: format!("could not start {:?}: {e}", session.command),
                 driven: Driven::default(),
             };
@@ -154,7 +157,7 @@ pub async fn launch(
     let mut sent: Option<Driven> = None;
     let end = loop {
         tokio::select! {
-            status = child.wait() => break (RunEnd::Exited, status.ok().and_then(|s| s.code())),
+            status = child.wait() => break (RunEnd::Exited, status.ok()),
             out = async { driver.as_mut().expect("guarded").await }, if driver.is_some() && sent.is_none() => {
                 sent = Some(out);
             }
@@ -189,18 +192,20 @@ pub async fn launch(
         let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
     }
     let output_tail = lines.lock().expect("output lock").iter().cloned().collect::<Vec<_>>().join("\n");
-    Outcome { end: end.0, exit_code: end.1, output_tail, driven: sent.unwrap_or_default() }
+    use std::os::unix::process::ExitStatusExt;
+    let (exit_code, signal) = (end.1.and_then(|s| s.code()), end.1.and_then(|s| s.signal()));
+    Outcome { end: end.0, exit_code, signal, output_tail, driven: sent.unwrap_or_default() }
 }
 
 /// SIGTERM, then SIGKILL after the grace period.
-async fn stop(child: &mut tokio::process::Child, grace: Duration, end: RunEnd) -> (RunEnd, Option<i32>) {
+async fn stop(child: &mut tokio::process::Child, grace: Duration, end: RunEnd) -> (RunEnd, Option<std::process::ExitStatus>) {
     if let Some(pid) = child.id() {
         // The standard library only sends SIGKILL; SIGTERM lets the connector stop cleanly.
         // A failure means it already exited.
         let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     }
     match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => (end, status.ok().and_then(|s| s.code())),
+        Ok(status) => (end, status.ok()),
         Err(_) => {
             let _ = child.kill().await;
             (RunEnd::Killed, None)

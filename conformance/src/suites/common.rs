@@ -249,13 +249,17 @@ fn no_crash(ev: &Evidence) -> Outcome {
     let crashed: Vec<String> = ev
         .runs
         .iter()
-        .filter(|r| r.end == crate::evidence::RunEnd::Exited && r.exit_code != Some(0))
+        .filter(|r| r.end == crate::evidence::RunEnd::Exited && r.exit_code != Some(0) && !r.platform_stopped)
         .map(|r| {
             let last: Vec<&str> = r.output_tail.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
             format!(
                 "run {} exited with {} after {:.1} s: {}",
                 r.index + 1,
-                r.exit_code.map_or("a signal".to_string(), |c| format!("code {c}")),
+                match (r.exit_code, r.signal) {
+                    (Some(c), _) => format!("code {c}"),
+                    (None, Some(s)) => format!("signal {s}"),
+                    (None, None) => "a signal".to_string(),
+                },
                 r.seconds,
                 last.join(" | ")
             )

@@ -6,6 +6,7 @@ pub mod enrichment;
 pub mod export_file;
 pub mod external_import;
 pub mod import_file;
+pub mod stream;
 
 use crate::check::Check;
 
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Check> {
     checks.extend(enrichment::checks());
     checks.extend(import_file::checks());
     checks.extend(export_file::checks());
+    checks.extend(stream::checks());
     checks
 }
