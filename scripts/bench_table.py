@@ -14,6 +14,7 @@ BENCHES = {
     "validation": ("STIX validation", "cargo bench --bench validation"),
     "amqp": ("AMQP ingest against the broker alone", "cargo bench --bench amqp"),
     "jobs": ("Job dispatch", "cargo bench --bench jobs"),
+    "stream": ("Live stream", "cargo bench --bench stream"),
     "load": ("Load, soak and broker drops (`opencti-mock serve` in its own process)", "cargo bench --bench load"),
 }
 

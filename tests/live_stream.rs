@@ -86,7 +86,8 @@ async fn refusals_carry_the_reason_in_the_status_line_and_nothing_else() {
     let open = p.add_stream(StreamCollection::new("open")).unwrap();
     let bearer = |t: &str| format!("Bearer {t}");
     let (admin, conn) = (bearer(p.token()), bearer(&connector));
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("/stream".into(), vec![], "401 You are not authenticated, please check your credentials"),
         (
             "/stream".into(),

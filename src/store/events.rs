@@ -129,7 +129,7 @@ pub enum EventBody {
         /// The object before an update or a merge.
         previous: Option<Arc<StoredObject>>,
         /// The objects a merge absorbed, as they were.
-        sources: Arc<[Arc<StoredObject>]>,
+        sources: Vec<Arc<StoredObject>>,
     },
     /// An event given whole (a test's or a scenario's): the SSE event name and its data
     /// payload, sent as they are.

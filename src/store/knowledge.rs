@@ -282,7 +282,7 @@ impl Knowledge {
     }
 
     fn log(&mut self, at: DateTime<Utc>, kind: EventKind, object: Arc<StoredObject>, previous: Option<Arc<StoredObject>>) {
-        self.events.push(at, kind, None, EventBody::Change { object, previous, sources: Arc::new([]) });
+        self.events.push(at, kind, None, EventBody::Change { object, previous, sources: Vec::new() });
     }
 
     fn intern(&mut self, name: String) -> Arc<str> {

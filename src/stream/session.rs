@@ -419,7 +419,7 @@ impl Session {
     /// event after `position`).
     fn batch(&mut self, s: &State, position: EventId) -> (Vec<Frame>, Option<EventId>) {
         let events = s.knowledge.event_log().after(position);
-        let Some(last) = events.iter().take(BATCH).last().map(|e| e.id) else { return (Vec::new(), None) };
+        let Some(last) = events[..events.len().min(BATCH)].last().map(|e| e.id) else { return (Vec::new(), None) };
         let Some((clearance, filter)) = self.view(s) else { return (Vec::new(), Some(last)) };
         let mut frames = Vec::new();
         for (index, event) in events.iter().take(BATCH).enumerate() {
