@@ -162,11 +162,20 @@ pub struct LiveStream {
     /// in its documented configuration). A position older than the oldest kept event starts
     /// at the oldest, as on the platform.
     pub retention: usize,
+    /// Milliseconds between the 7.x `consumer_metrics` events a connection is sent, with
+    /// a heartbeat's id (`APP__LIVE_STREAM__CONSUMER_METRICS_PERIOD`; 0, the default: none).
+    /// Their cadence on the platform is not documented; pycti takes them as heartbeats.
+    pub consumer_metrics_period: u64,
 }
 
 impl Default for LiveStream {
     fn default() -> Self {
-        LiveStream { heartbeat_period: 5000, cache_max_size: 5000, retention: crate::store::events::DEFAULT_RETENTION }
+        LiveStream {
+            heartbeat_period: 5000,
+            cache_max_size: 5000,
+            retention: crate::store::events::DEFAULT_RETENTION,
+            consumer_metrics_period: 0,
+        }
     }
 }
 

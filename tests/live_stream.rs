@@ -370,3 +370,67 @@ async fn a_position_older_than_the_retention_starts_at_the_oldest_kept() {
     let first = sse.next_data().await;
     assert_eq!(first.id.as_deref(), info["firstEventId"].as_str(), "the oldest kept event");
 }
+
+#[tokio::test]
+async fn a_merge_is_one_merge_event_with_its_sources_and_their_ids_go_to_the_target() {
+    let p = platform().await;
+    p.seed(&bundle(json!([
+        malware(M1, "Emotet", json!({"labels": ["banker"]})),
+        malware(M2, "Geodo", json!({"labels": ["loader"]}))
+    ])))
+    .unwrap();
+    let mut sse = tail(&p, "live", p.token(), &[]).await;
+    let target = p.object(M1).unwrap().internal_id.to_string();
+    let (_, merged) = gql(
+        p.url(),
+        Some(p.token()),
+        "mutation($id: ID!, $ids: [String]!) { stixEdit(id: $id) { merge(stixObjectsIds: $ids) { id entity_type } } }",
+        json!({"id": target, "ids": [M2]}),
+    )
+    .await;
+    assert_eq!(merged["data"]["stixEdit"]["merge"]["id"], target, "{merged}");
+    let event = sse.next_data().await;
+    assert_eq!(event.event, "merge");
+    let m = event.json();
+    let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["version", "type", "scope", "message", "origin", "data", "context", "event_id"]);
+    assert_eq!(m["message"], "merges Malware `Geodo` in `Emotet`");
+    assert_eq!(m["context"]["sources"][0]["name"], "Geodo");
+    assert_eq!(m["data"]["aliases"], json!(["Geodo"]));
+    assert_eq!(m["data"]["labels"], json!(["banker", "loader"]));
+    // The source's ids now find the target; nothing else was published.
+    assert_eq!(p.object(M2).unwrap().internal_id.to_string(), target);
+    assert!(sse.next_within(Duration::from_millis(700)).await.is_some_and(|h| h.event == "heartbeat"));
+}
+
+#[tokio::test]
+async fn a_collection_with_origin_filters_recovers_nothing_and_says_no_recover() {
+    let p = platform().await;
+    p.seed(&bundle(json!([malware(M1, "Before", json!({}))]))).unwrap();
+    let by_system = json!({"mode": "and", "filterGroups": [],
+        "filters": [{"key": ["members_user"], "values": ["6a4b11e1-90ca-4e42-ba42-db7bc7f7d505"], "operator": "eq", "mode": "or"}]});
+    let id = p.add_stream(StreamCollection::new("origins").origin_filters(by_system)).unwrap();
+    let url = format!("{}/stream/{id}?recover=2099-01-01T00:00:00Z", p.url());
+    let mut sse = Sse::open(&url, Some(p.token()), &[("Last-Event-ID", "0-0")]).await;
+    assert_eq!(sse.next().await.event, "connected");
+    let told = sse.next().await;
+    assert_eq!(told.event, "no-recover");
+    assert_eq!(told.id.as_deref(), Some("4070908800000-0"), "the recovery position, where the stream resumes");
+}
+
+#[tokio::test]
+async fn consumer_metrics_come_with_heartbeat_ids_when_configured() {
+    let mut settings = opencti_mock::Settings::default();
+    settings.app.port = 0;
+    settings.mock.broker = opencti_mock::BrokerMode::Off;
+    settings.app.live_stream.heartbeat_period = 100;
+    settings.app.live_stream.consumer_metrics_period = 100;
+    let p = MockPlatform::builder().settings(settings).start().await;
+    let mut sse = tail(&p, "live", p.token(), &[]).await;
+    let heartbeat = sse.next().await;
+    let metrics = sse.next().await;
+    assert_eq!((heartbeat.event.as_str(), metrics.event.as_str()), ("heartbeat", "consumer_metrics"));
+    assert_eq!(metrics.id, heartbeat.id, "pycti saves its id as it saves a heartbeat's");
+    let m = metrics.json();
+    assert!(m["deliveryRate"].is_number() && m["timeLag"].is_number(), "{m}");
+}

@@ -282,3 +282,26 @@ async fn pycti_stops_when_the_platform_resets_its_state() {
     let status = exited(&mut connector, Duration::from_secs(70)).await;
     assert_eq!(status.signal(), Some(15), "{status:?}");
 }
+
+#[tokio::test]
+async fn pycti_switches_to_live_only_on_a_collection_that_recovers_nothing() {
+    let platform = MockPlatform::start().await;
+    let token = platform.add_connector_user("[C] stream");
+    // 7.x origin filters: the platform's own changes only, and no recovery.
+    let by_system = json!({"mode": "and", "filterGroups": [],
+        "filters": [{"key": ["members_user"], "values": ["6a4b11e1-90ca-4e42-ba42-db7bc7f7d505"], "operator": "eq", "mode": "or"}]});
+    let stream = platform.add_stream(StreamCollection::new("origins").origin_filters(by_system)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        Setup { platform, token, stream, id: uuid::Uuid::new_v4().to_string(), out: dir.path().join("out.ndjson"), _dir: dir };
+    let connector = start(&s, "correct.py");
+    connected(&s, &connector, 1).await;
+    wait_for("pycti to take the no-recover", Duration::from_secs(30), &connector, || {
+        connector.output().contains("Live stream recovery skipped by the platform; switching to live-only mode")
+    })
+    .await;
+    s.platform.seed(&bundle(json!([malware(1, json!({}))]))).unwrap();
+    wait_for("the live event", Duration::from_secs(30), &connector, || forwarded(&s.out).iter().any(|f| f.event == "create"))
+        .await;
+    assert!(forwarded(&s.out).iter().all(|f| f.referer.is_none()), "nothing recovered");
+}

@@ -72,6 +72,7 @@ fn project(s: &State, c: &StreamCollection) -> Json {
         "stream_live": c.stream_live,
         "stream_public": c.stream_public,
         "stream_public_user_id": null,
+        "origin_filters": c.origin_filters,
         "authorized_members": c.authorized_members.iter().map(|m| json!({"id": m, "name": m, "entity_type": "User", "access_right": "view"})).collect::<Vec<_>>(),
         "consumers": consumers,
     })
@@ -114,6 +115,18 @@ fn checked_filters(v: &Json) -> Result<Option<String>, Error> {
     Ok(Some(text))
 }
 
+/// An `origin_filters` value: a FilterGroup.
+fn checked_origin_filters(v: &Json) -> Result<Option<String>, Error> {
+    let text = match v {
+        Json::Null => return Ok(None),
+        Json::String(s) if s.trim().is_empty() => return Ok(None),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    crate::stream::filter::OriginFilter::parse(Some(&text)).map_err(|e| functional(e.0, json!({"origin_filters": text})))?;
+    Ok(Some(text))
+}
+
 fn members(v: &Json) -> Vec<String> {
     v.as_array().into_iter().flatten().filter_map(|m| m.get("id").or(Some(m)).and_then(Json::as_str)).map(str::to_string).collect()
 }
@@ -131,6 +144,7 @@ fn add(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
     c.stream_live = input.get("stream_live").and_then(Json::as_bool).unwrap_or(false);
     c.stream_public = input.get("stream_public").and_then(Json::as_bool).unwrap_or(false);
     c.authorized_members = members(input.get("authorized_members").unwrap_or(&Json::Null));
+    c.origin_filters = checked_origin_filters(input.get("origin_filters").unwrap_or(&Json::Null))?;
     Ok(core.store.write(|s| {
         s.streams.add(c.clone());
         project(s, &c)
@@ -150,15 +164,17 @@ fn field_patch(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
     let id = parent_str(ctx, "id").unwrap_or_default();
     let ops = edit_inputs(&arg(ctx, "input"));
     // Checked before anything changes: an edit applies whole or not at all.
-    const KEYS: &[&str] = &["name", "description", "filters", "stream_live", "stream_public", "authorized_members"];
+    const KEYS: &[&str] = &["name", "description", "filters", "origin_filters", "stream_live", "stream_public", "authorized_members"];
     if let Some(other) = ops.iter().filter_map(|op| op.get("key").and_then(Json::as_str)).find(|k| !KEYS.contains(k)) {
         return Err(functional(format!("Cannot edit {other} of a live stream"), json!({"key": other})));
     }
-    let mut filters = None;
+    let (mut filters, mut origin_filters) = (None, None);
     for op in &ops {
-        if op.get("key").and_then(Json::as_str) == Some("filters") {
-            let value = op.get("value").map(|v| v.get(0).cloned().unwrap_or(v.clone())).unwrap_or(Json::Null);
-            filters = Some(checked_filters(&value)?);
+        let value = op.get("value").map(|v| v.get(0).cloned().unwrap_or(v.clone())).unwrap_or(Json::Null);
+        match op.get("key").and_then(Json::as_str) {
+            Some("filters") => filters = Some(checked_filters(&value)?),
+            Some("origin_filters") => origin_filters = Some(checked_origin_filters(&value)?),
+            _ => {}
         }
     }
     core.store.write(|s| {
@@ -171,6 +187,7 @@ fn field_patch(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
                 "name" => c.name = first.as_str().unwrap_or_default().to_string(),
                 "description" => c.description = first.as_str().map(str::to_string),
                 "filters" => c.filters = filters.clone().flatten(),
+                "origin_filters" => c.origin_filters = origin_filters.clone().flatten(),
                 "stream_live" => c.stream_live = boolean(&first).unwrap_or(c.stream_live),
                 "stream_public" => c.stream_public = boolean(&first).unwrap_or(c.stream_public),
                 "authorized_members" => c.authorized_members = members(&value),

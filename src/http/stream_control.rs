@@ -47,6 +47,8 @@ struct AddBody {
     stream_public: bool,
     #[serde(default)]
     authorized_members: Vec<String>,
+    /// 7.x origin filters (a FilterGroup object or its JSON text).
+    origin_filters: Option<Json>,
 }
 
 fn yes() -> bool {
@@ -59,11 +61,16 @@ async fn add(State(state): State<AppState>, JsonBody(body): JsonBody<AddBody>) -
         c = c.with_id(id);
     }
     c.description = body.description;
-    c.filters = match body.filters {
+    let text = |v: Option<Json>| match v {
         None | Some(Json::Null) => None,
         Some(Json::String(text)) => Some(text),
         Some(group) => Some(group.to_string()),
     };
+    c.filters = text(body.filters);
+    c.origin_filters = text(body.origin_filters);
+    if let Err(e) = crate::stream::filter::OriginFilter::parse(c.origin_filters.as_deref()) {
+        return error(StatusCode::BAD_REQUEST, e.0);
+    }
     if let Some(filters) = &c.filters
         && let Err(e) = crate::stream::filter::validate(filters)
     {

@@ -490,6 +490,41 @@ fn merge(existing: &str, incoming: &str) -> Box<str> {
     Value::Object(old).to_string().into()
 }
 
+/// A merge's body: the target's, with each list property the upsert unites extended by the
+/// source's items, and the source's name (and aliases) among the target's aliases — as the
+/// platform's `mergeEntities` keeps the target's values and gathers the sources' names.
+pub fn merge_into(target: &str, source: &str, aliases_key: &str) -> Box<str> {
+    let (Ok(Value::Object(mut into)), Ok(Value::Object(from))) =
+        (serde_json::from_str::<Value>(target), serde_json::from_str::<Value>(source))
+    else {
+        return target.into();
+    };
+    for (k, v) in &from {
+        if let (true, Value::Array(add)) = (UNITED_ON_UPSERT.contains(&k.as_str()), v) {
+            let have = into.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(have) = have {
+                for item in add {
+                    if !have.contains(item) {
+                        have.push(item.clone());
+                    }
+                }
+            }
+        }
+    }
+    let target_name = into.get("name").cloned();
+    let mut names: Vec<Value> = from.get("name").into_iter().cloned().collect();
+    names.extend(from.get(aliases_key).and_then(Value::as_array).into_iter().flatten().cloned());
+    for name in names.into_iter().filter(|n| Some(n) != target_name.as_ref()) {
+        let have = into.entry(aliases_key.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(have) = have
+            && !have.contains(&name)
+        {
+            have.push(name);
+        }
+    }
+    Value::Object(into).to_string().into()
+}
+
 /// Replaces referenced ids by the standard ids of their targets (`Some`) or drops them
 /// (`None`), then recomputes a relationship's standard id from its resolved ends, as the
 /// platform computes it (the id computed from the ends as sent is not kept, unless it is

@@ -437,6 +437,60 @@ impl Knowledge {
         Some(removed)
     }
 
+    /// Merges `sources` into `target` (internal ids; the caller has checked they are of one
+    /// type and computed the merged `body`): the target takes the body and every id of the
+    /// sources, the sources are deleted, and what referred to a source refers to the target.
+    /// One `merge` event is logged (the platform publishes the merge, not the deletions).
+    /// `None` when the target or a source is not stored.
+    pub fn merge(&mut self, target: &str, sources: &[String], body: Box<str>, now: DateTime<Utc>) -> Option<Uuid> {
+        let target_slot = self.slot_of(target)?;
+        let source_slots: Vec<u32> = sources.iter().map(|s| self.slot_of(s)).collect::<Option<_>>()?;
+        let previous = Arc::clone(self.slots.get(target_slot as usize)?);
+        let mut absorbed = Vec::new();
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        for slot in source_slots.into_iter().filter(|s| *s != target_slot) {
+            let shared = self.slots.get_mut(slot as usize)?;
+            absorbed.push(Arc::clone(shared));
+            let source = Arc::make_mut(shared);
+            source.deleted = true;
+            let ids: Vec<String> = std::iter::once(source.standard_id.clone()).chain(source.stix_ids.iter().cloned()).collect();
+            self.by_internal.remove(&source.internal_id);
+            self.live -= 1;
+            for id in ids {
+                renamed.push((id.clone(), previous.standard_id.clone()));
+                self.by_stix_id.insert(id.into_boxed_str(), target_slot);
+            }
+        }
+        let shared = self.slots.get_mut(target_slot as usize)?;
+        let obj = Arc::make_mut(shared);
+        for (id, _) in &renamed {
+            if !obj.stix_ids.contains(id) && *id != obj.standard_id {
+                obj.stix_ids.push(id.clone());
+            }
+        }
+        obj.body = body;
+        obj.updated_at = now;
+        obj.writes += 1;
+        let internal_id = obj.internal_id;
+        let object = Arc::clone(shared);
+        // What referred to a source now refers to the target (the platform moves its relations).
+        for slot in 0..self.slots.len {
+            let Some(o) = self.slots.get(slot) else { continue };
+            if o.deleted || !renamed.iter().any(|(from, _)| o.body.contains(from.as_str())) {
+                continue;
+            }
+            let mut text = o.body.to_string();
+            for (from, to) in &renamed {
+                text = text.replace(&format!("\"{from}\""), &format!("\"{to}\""));
+            }
+            if let Some(shared) = self.slots.get_mut(slot) {
+                Arc::make_mut(shared).body = text.into_boxed_str();
+            }
+        }
+        self.events.push(now, EventKind::Merge, None, EventBody::Change { object, previous: Some(previous), sources: absorbed });
+        Some(internal_id)
+    }
+
     /// Removes everything (control API reset). The event log starts again empty, its ids
     /// going on from where they were (a consumer's saved position stays meaningful).
     pub fn clear(&mut self) {

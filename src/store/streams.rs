@@ -45,6 +45,10 @@ pub struct StreamCollection {
     /// Who may read it besides BYPASS users (user, group or organisation ids; empty:
     /// every user with `TAXIIAPI`).
     pub authorized_members: Vec<String>,
+    /// 7.x origin filters (a FilterGroup on `members_user`, `members_group`,
+    /// `members_organization`, matched against each event's origin). A collection with
+    /// them recovers nothing: a reader asking for a recovery is sent `no-recover` instead.
+    pub origin_filters: Option<String>,
 }
 
 impl StreamCollection {
@@ -58,7 +62,16 @@ impl StreamCollection {
             stream_live: true,
             stream_public: false,
             authorized_members: Vec::new(),
+            origin_filters: None,
         }
+    }
+
+    /// With 7.x origin filters (a FilterGroup on `members_user`, `members_group`,
+    /// `members_organization`): only events whose origin matches are sent, and recovery is
+    /// off (`no-recover`).
+    pub fn origin_filters(mut self, filters: serde_json::Value) -> Self {
+        self.origin_filters = Some(filters.to_string());
+        self
     }
 
     /// With this id instead of a fresh one.

@@ -147,6 +147,42 @@ fn resolve(group: &mut Value, knowledge: &Knowledge) {
     }
 }
 
+/// A collection's 7.x origin filters: who caused an event (`members_user` → the origin's
+/// `user_id`, `members_group` → `group_ids`, `members_organization` → `organization_ids`).
+#[derive(Debug, Clone, Default)]
+pub struct OriginFilter {
+    group: Option<FilterGroup>,
+}
+
+impl OriginFilter {
+    /// The filters of a collection (`None` or empty: every origin).
+    pub fn parse(filters: Option<&str>) -> Result<Self, FilterError> {
+        let Some(text) = filters.filter(|t| !t.trim().is_empty()) else { return Ok(OriginFilter::default()) };
+        let value: Value = serde_json::from_str(text).map_err(|e| FilterError(format!("invalid filter group: {e}")))?;
+        Ok(OriginFilter { group: FilterGroup::from_json(&value)? })
+    }
+
+    /// Whether there are any.
+    pub fn is_set(&self) -> bool {
+        self.group.as_ref().is_some_and(|g| !g.all_filters().is_empty())
+    }
+
+    /// Whether an event's origin passes.
+    pub fn matches(&self, origin: &Value) -> bool {
+        self.group.as_ref().is_none_or(|g| {
+            g.matches(&|key| {
+                let field = match key {
+                    "members_user" => "user_id",
+                    "members_group" => "group_ids",
+                    "members_organization" => "organization_ids",
+                    other => other,
+                };
+                flat([origin.get(field).cloned()])
+            })
+        })
+    }
+}
+
 /// A STIX object under the platform's stix testers.
 struct StixSubject<'a>(&'a Value);
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::filter::StreamFilter;
+use super::filter::{OriginFilter, StreamFilter};
 use super::params::StreamParams;
 use super::render;
 use crate::core::Core;
@@ -240,13 +240,17 @@ impl Session {
 
     /// What the reader may see now: its clearance and the collection's filters (`None` when
     /// the collection was stopped or deleted since: the platform then sends nothing more).
-    fn view(&self, s: &State) -> Option<(Clearance, StreamFilter)> {
+    fn view(&self, s: &State) -> Option<(Clearance, StreamFilter, OriginFilter)> {
         let clearance = self.admitted.user.as_ref().map_or_else(Clearance::unlimited, |u| Clearance::of(u, &s.knowledge));
         match &self.admitted.collection {
-            None => Some((clearance, StreamFilter::none())),
+            None => Some((clearance, StreamFilter::none(), OriginFilter::default())),
             Some(c) => {
                 let current = s.streams.get(&c.id).filter(|c| c.stream_live)?;
-                Some((clearance, StreamFilter::parse(current.filters.as_deref(), &s.knowledge).unwrap_or_default()))
+                Some((
+                    clearance,
+                    StreamFilter::parse(current.filters.as_deref(), &s.knowledge).unwrap_or_default(),
+                    OriginFilter::parse(current.origin_filters.as_deref()).unwrap_or_default(),
+                ))
             }
         }
     }
@@ -296,7 +300,20 @@ impl Session {
         }
         // The heartbeat's id: the reader's own start until something is read.
         let mut last_id: Option<EventId> = self.params.start;
+        // 7.x: a collection with origin filters recovers nothing; the reader is told, and
+        // resumes from the recovery position.
+        let origin_filtered = self.admitted.collection.as_ref().is_some_and(|c| {
+            OriginFilter::parse(c.origin_filters.as_deref()).is_ok_and(|f| f.is_set())
+        });
         let mut position = match (self.params.start, recovery) {
+            (_, Some((_, until))) if origin_filtered => {
+                let data = json!({"lastEventId": until.to_string()}).to_string();
+                if let Err(stop) = self.send(Frame { id: Some(until), name: "no-recover".into(), data }).await {
+                    return stop;
+                }
+                last_id = Some(until);
+                until
+            }
             (_, Some((from, until))) => {
                 if let Err(stop) = self.recover(from, until).await {
                     return stop;
@@ -308,6 +325,9 @@ impl Session {
             (None, None) => self.core.store.read(|s| s.knowledge.event_log().last_id()),
         };
         let period = Duration::from_millis(self.core.settings.app.live_stream.heartbeat_period.max(1));
+        let metrics_every = Duration::from_millis(self.core.settings.app.live_stream.consumer_metrics_period);
+        let mut metrics_at = tokio::time::Instant::now();
+        let opened = tokio::time::Instant::now();
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut changes = self.core.store.subscribe();
@@ -362,10 +382,35 @@ impl Session {
                             return stop;
                         }
                         self.record(|c| c.heartbeat(id));
+                        if !metrics_every.is_zero() && metrics_at.elapsed() >= metrics_every {
+                            metrics_at = tokio::time::Instant::now();
+                            let data = self.metrics(id, opened.elapsed());
+                            if let Err(stop) = self.send(Frame { id: Some(id), name: "consumer_metrics".into(), data }).await {
+                                return stop;
+                            }
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// The 7.x `consumer_metrics` payload: the connection's rates and lag (events per
+    /// second since it opened; the lag in seconds from its position to the stream's head).
+    fn metrics(&self, position: EventId, open_for: Duration) -> String {
+        let (sent, head) = self.core.store.read(|s| {
+            let sent = s.streams.connections().iter().rev().find(|c| c.connection_id == self.connection_id).map_or(0, |c| c.events_sent);
+            (sent, s.knowledge.event_log().last_id())
+        });
+        let rate = sent as f64 / open_for.as_secs_f64().max(1.0);
+        let rate = (rate * 100.0).round() / 100.0;
+        let lag = head.ms.saturating_sub(position.ms) as f64 / 1000.0;
+        json!({
+            "connectionId": self.connection_id, "lastEventId": position.to_string(),
+            "deliveryRate": rate, "processingRate": rate, "resolutionRate": rate, "productionRate": rate,
+            "timeLag": lag, "estimatedOutOfDepth": null,
+        })
+        .to_string()
     }
 
     fn record(&self, f: impl FnOnce(&mut StreamConnection)) {
@@ -382,7 +427,7 @@ impl Session {
         let (from_date, until_date) = (from.date(), until.date());
         let store = self.core.store.clone();
         let frames = store.read(|s| {
-            let Some((clearance, filter)) = self.view(s) else { return Vec::new() };
+            let Some((clearance, filter, _)) = self.view(s) else { return Vec::new() };
             let mut objects: Vec<Arc<StoredObject>> = s
                 .knowledge
                 .all()
@@ -420,7 +465,7 @@ impl Session {
     fn batch(&mut self, s: &State, position: EventId) -> (Vec<Frame>, Option<EventId>) {
         let events = s.knowledge.event_log().after(position);
         let Some(last) = events[..events.len().min(BATCH)].last().map(|e| e.id) else { return (Vec::new(), None) };
-        let Some((clearance, filter)) = self.view(s) else { return (Vec::new(), Some(last)) };
+        let Some((clearance, filter, origins)) = self.view(s) else { return (Vec::new(), Some(last)) };
         let mut frames = Vec::new();
         for (index, event) in events.iter().take(BATCH).enumerate() {
             let rendered = render::live(event, &s.knowledge, index);
@@ -439,6 +484,9 @@ impl Session {
                 continue;
             }
             if !self.params.with_inferences && inferred(&rendered.data) {
+                continue;
+            }
+            if !origins.matches(rendered.payload.get("origin").unwrap_or(&Value::Null)) {
                 continue;
             }
             let sees = |data: &Value, obj: Option<&StoredObject>| {

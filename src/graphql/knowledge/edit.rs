@@ -64,6 +64,7 @@ const OPERATIONS: &[(&str, Operation)] = &[
     ("relationAdd", refs::relation_add_op),
     ("relationDelete", refs::relation_delete_op),
     ("delete", delete),
+    ("merge", merge),
     ("importPush", import_push),
     ("promoteToIndicator", promote_to_indicator),
     ("promote", promote),
@@ -91,6 +92,8 @@ pub fn register_operations(r: &mut Registry, api: &Shared) {
         if declared == "Work" {
             continue;
         }
+        // `stixEdit` edits any STIX object.
+        let declared = if declared == "Stix" { "StixObject" } else { declared };
         for op in ops.keys() {
             let (ty_name, op_name, declared) = (ty.clone(), op.clone(), declared.to_string());
             if let Some((_, why)) = REFUSED.iter().find(|(n, _)| *n == op) {
@@ -345,6 +348,39 @@ fn delete(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Res
     let now = core.store.clock().now();
     core.store.write(|s| s.knowledge.remove_cascade(&internal, now));
     Ok(json!(internal))
+}
+
+/// `merge(stixObjectsIds)`: the sources (any of their ids, visible to the caller, of the
+/// target's entity type) merged into the target; answers the target.
+fn merge(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Result<Json, Error> {
+    let sources = arg_strs(ctx, "stixObjectsIds");
+    let (target, bodies) = with_view(ctx, api, |v| {
+        let target = v.get_as(id, declared).ok_or_else(|| cant_find("merge", id))?;
+        let mut bodies = Vec::new();
+        for source in &sources {
+            let o = v.get_as(source, declared).ok_or_else(|| cant_find("merge", source))?;
+            if o.entity_type != target.entity_type {
+                return Err(functional(
+                    "Cannot merge entities of different types",
+                    json!({"id": source, "entity_type": &*o.entity_type, "target_type": &*target.entity_type}),
+                ));
+            }
+            bodies.push((o.internal_id.to_string(), o.body.to_string()));
+        }
+        Ok((target.clone(), bodies))
+    })?;
+    let aliases = if matches!(&*target.stix_type, "campaign" | "infrastructure" | "intrusion-set" | "malware" | "threat-actor" | "tool") {
+        "aliases"
+    } else {
+        "x_opencti_aliases"
+    };
+    let body = bodies.iter().fold(target.body.clone(), |into, (_, from)| crate::ingest::object::merge_into(&into, from, aliases));
+    let (core, _) = parts(ctx)?;
+    let now = core.store.clock().now();
+    let ids: Vec<String> = bodies.into_iter().map(|(i, _)| i).collect();
+    let target_id = target.internal_id.to_string();
+    core.store.write(|s| s.knowledge.merge(&target_id, &ids, body, now)).ok_or_else(|| cant_find("merge", id))?;
+    answer(ctx, api, &target_id)
 }
 
 /// `importPush(file, ...)`: the file's name, size and type are recorded on the object (the
