@@ -174,6 +174,7 @@ fn job_connectors_give_their_committed_verdicts(
 #[case::correct_stream("correct", "api", 0)]
 #[case::correct_stream_with_rabbitmq("correct", "amqp", 0)]
 #[case::stream_crashing_on_a_deletion("crash_on_delete", "api", 1)]
+#[case::stream_crashing_on_a_creation("crash_on_create", "api", 1)]
 #[case::stream_restarting_from_scratch("restarts_from_scratch", "api", 1)]
 #[case::stream_reading_the_live_stream("reads_live", "api", 1)]
 #[case::stream_ignoring_the_stop("ignores_stop", "api", 1)]

@@ -93,6 +93,10 @@ pub struct ProducedEvent {
     /// When: `first-run`, `after-save` (first run, after a position was saved),
     /// `while-down` (between the runs) or `second-run`.
     pub phase: String,
+    /// Whether the connector read on across a heartbeat after this event was sent (the
+    /// gate watches this after the first run's deletion; `None`: not watched).
+    #[serde(default)]
+    pub read_on: Option<bool>,
 }
 
 /// One request to the live stream.

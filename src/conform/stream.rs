@@ -2,9 +2,10 @@
 //! connector reads its collection, when it restarts it, and when it stops the stream.
 //!
 //! 1. **First run.** The gate gives the connector a collection of malware
-//!    (`CONNECTOR_LIVE_STREAM_ID`) and, once the connector reads it, creates three malware,
-//!    updates one and deletes another (`first-run`); when all were sent it waits for a
-//!    ping that saves a position at or after them (pycti pings every 40 s), then creates
+//!    (`CONNECTOR_LIVE_STREAM_ID`) and, once the connector reads it, creates three malware
+//!    and updates one; once it has read on across a heartbeat, deletes another and watches
+//!    it read on across the next one (`first-run`); then it waits for a ping that saves a
+//!    position at or after them (pycti pings every 40 s), creates
 //!    two more (`after-save`) and, once they were sent, stops the connector (SIGTERM): what
 //!    it received since its last save is what a restart must receive again.
 //! 2. **Between the runs** it creates one more (`while-down`).
@@ -131,7 +132,7 @@ fn produce(platform: &MockPlatform, plan: &SharedPlan, n: usize, kind: &str, pha
     }
     let event = platform.stream_position();
     (event > before).then(|| {
-        lock(plan).produced.push(ProducedEvent { id: event.to_string(), kind: kind.into(), phase: phase.into() });
+        lock(plan).produced.push(ProducedEvent { id: event.to_string(), kind: kind.into(), phase: phase.into(), read_on: None });
         event.to_string()
     })
 }
@@ -191,13 +192,29 @@ async fn first_run(platform: &MockPlatform, connector_id: &str, plan: &SharedPla
     for n in &created {
         ids.extend(produce(platform, plan, *n, "create", "first-run"));
     }
-    // The first one changes, the second one goes.
+    // The first one changes.
     ids.extend(produce(platform, plan, created[0], "update", "first-run"));
-    ids.extend(produce(platform, plan, created[1], "delete", "first-run"));
     if !wait(plan, alive, DELIVER, "the first events to be sent", || all_sent(platform, connector_id, &ids)).await {
         return;
     }
-    let last: EventId = ids.last().and_then(|i| i.parse().ok()).unwrap_or_default();
+    // Read on across a heartbeat, so that what happens to the connector after the deletion
+    // is the deletion's doing (pycti reads ahead of its callbacks).
+    if !read_on(platform, connector_id, plan, alive, "the connector to read on after its first events").await {
+        return;
+    }
+    // The second one goes.
+    let Some(deletion) = produce(platform, plan, created[1], "delete", "first-run") else { return };
+    if !wait(plan, alive, DELIVER, "the deletion to be sent", || all_sent(platform, connector_id, std::slice::from_ref(&deletion))).await {
+        return;
+    }
+    let survived = read_on(platform, connector_id, plan, alive, "the connector to read on after the deletion").await;
+    if let Some(e) = lock(plan).produced.iter_mut().find(|e| e.id == deletion) {
+        e.read_on = Some(survived);
+    }
+    if !survived {
+        return;
+    }
+    let last: EventId = deletion.parse().unwrap_or_default();
     if !wait(plan, alive, SAVE, "a ping saving a position at or after the first events", || {
         saved_position(platform, connector_id).is_some_and(|p| p >= last)
     })
@@ -207,6 +224,19 @@ async fn first_run(platform: &MockPlatform, connector_id: &str, plan: &SharedPla
     }
     let after: Vec<String> = (0..2).filter_map(|_| produce(platform, plan, next_number(plan), "create", "after-save")).collect();
     wait(plan, alive, DELIVER, "the events after the save to be sent", || all_sent(platform, connector_id, &after)).await;
+}
+
+/// Waits until the connector's open connection was sent one more heartbeat, while the
+/// connector runs; false when it went away first.
+async fn read_on(platform: &MockPlatform, connector_id: &str, plan: &SharedPlan, alive: &AtomicBool, what: &str) -> bool {
+    let heartbeats = |p: &MockPlatform| connections_of(p, connector_id).iter().filter(|c| c.end.is_none()).map(|c| c.heartbeats).max();
+    let Some(now) = heartbeats(platform) else {
+        lock(plan).notes.push(format!("the connector had no open connection when the gate waited for {what}"));
+        return false;
+    };
+    // Two of the platform's 5 s heartbeat periods, and a margin.
+    wait(plan, alive, Duration::from_secs(12), what, || heartbeats(platform).is_none_or(|h| h > now)).await
+        && heartbeats(platform).is_some_and(|h| h > now)
 }
 
 /// Between the runs: one more event, sent to nobody.

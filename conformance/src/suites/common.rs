@@ -228,7 +228,8 @@ fn state_round_trip(ev: &Evidence) -> Outcome {
     let Some(first_saved) =
         pings.iter().position(|p| verify::is_json_object(p.var_str("/state")) && p.var_str("/state") != Some("{}"))
     else {
-        return Outcome::blocked("no ping ever carried a saved state (see EXT-IMPORT-007)");
+        let see = if ev.connector_type == "STREAM" { "STREAM-002" } else { "EXT-IMPORT-007" };
+        return Outcome::blocked(format!("no ping ever carried a saved state (see {see})"));
     };
     let erasing: Vec<String> = pings[first_saved..]
         .iter()
@@ -251,7 +252,14 @@ fn no_crash(ev: &Evidence) -> Outcome {
         .iter()
         .filter(|r| r.end == crate::evidence::RunEnd::Exited && r.exit_code != Some(0) && !r.platform_stopped)
         .map(|r| {
-            let last: Vec<&str> = r.output_tail.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+            // What the crash said: its error lines when it logged some, else its last lines.
+            let errors: Vec<&str> =
+                r.output_tail.lines().filter(|l| l.contains("ERROR") || l.contains("Error") || l.contains("Traceback")).collect();
+            let last: Vec<&str> = if errors.is_empty() {
+                r.output_tail.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect()
+            } else {
+                errors.into_iter().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect()
+            };
             format!(
                 "run {} exited with {} after {:.1} s: {}",
                 r.index + 1,

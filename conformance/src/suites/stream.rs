@@ -261,26 +261,26 @@ fn handles_deletions(ev: &Evidence) -> Outcome {
         Err(o) => return o,
     };
     let Some(delete) = s.produced.iter().find(|e| e.kind == "delete" && e.phase == "first-run") else {
-        return Outcome::blocked(format!("the gate deleted nothing{}", notes(s)));
+        return Outcome::blocked(format!(
+            "the gate deleted nothing: the connector did not read on long enough (see RUN-001){}",
+            notes(s)
+        ));
     };
-    let Some(carrier) = s.connections.iter().find(|c| c.sent_ids.contains(&delete.id)) else {
-        return Outcome::blocked(format!("the deletion {} was never sent to the connector{}", delete.id, notes(s)));
-    };
-    let later = carrier.sent_ids.iter().skip_while(|i| **i != delete.id).skip(1).count();
-    let run = carrier.run.and_then(|r| ev.runs.get(r));
-    let died = run.is_some_and(|r| r.end == RunEnd::Exited) && carrier.end == "client_closed";
-    if died && later == 0 {
-        let tail: Vec<&str> = run.map(|r| r.output_tail.lines().rev().take(2).collect()).unwrap_or_default();
-        Outcome::fail(
-            "the connector reading on after the delete event",
-            format!(
-                "it exited right after the delete event {}: {}",
-                delete.id,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            ),
-        )
-    } else {
-        Outcome::Pass
+    match delete.read_on {
+        Some(true) => Outcome::Pass,
+        Some(false) => {
+            let errors: Vec<&str> = ev
+                .runs
+                .first()
+                .map(|r| r.output_tail.lines().filter(|l| l.contains("ERROR") || l.contains("Traceback")).collect())
+                .unwrap_or_default();
+            let said = errors.last().map(|l| format!(": {l}")).unwrap_or_default();
+            Outcome::fail(
+                "the connector reading on after the delete event",
+                format!("it stopped reading before the next heartbeat after the delete event {}{said}", delete.id),
+            )
+        }
+        None => Outcome::blocked(format!("the deletion {} was never sent to the connector{}", delete.id, notes(s))),
     }
 }
 
