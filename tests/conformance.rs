@@ -2,7 +2,8 @@
 //! libtest-mimic harness), judged on the unchanged pycti connector of each type that passes
 //! its suite — `fixtures/connectors/conformance/correct.py` (EXTERNAL_IMPORT),
 //! `…/enrichment/correct.py` (INTERNAL_ENRICHMENT), `…/import_file/correct.py`
-//! (INTERNAL_IMPORT_FILE), `…/export_file/correct.py` (INTERNAL_EXPORT_FILE) — which must
+//! (INTERNAL_IMPORT_FILE), `…/export_file/correct.py` (INTERNAL_EXPORT_FILE),
+//! `…/stream/correct.py` (STREAM) — which must
 //! give the committed verdicts. Tests are named
 //! `<ID> <title> [<TYPE>]`; select by ID prefix:
 //! `cargo nextest run --test conformance -E 'test(/^EXT-IMPORT/)'`.
@@ -28,6 +29,7 @@ const TYPES: &[(&str, &str)] = &[
     ("INTERNAL_ENRICHMENT", "enrichment"),
     ("INTERNAL_IMPORT_FILE", "import_file"),
     ("INTERNAL_EXPORT_FILE", "export_file"),
+    ("STREAM", "stream"),
 ];
 
 fn expected_verdict(folder: &str, id: &str) -> Option<String> {
@@ -63,6 +65,7 @@ fn record(connector_type: &str, folder: &str) -> Evidence {
             session.job.settings.insert("max_tlp".into(), "CONNECTOR_MAX_TLP".into());
         }
         "INTERNAL_EXPORT_FILE" => session.scope = Some("application/vnd.oasis.stix+json".into()),
+        "STREAM" => {}
         _ => session.scope = Some("application/json".into()),
     }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");

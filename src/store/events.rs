@@ -13,6 +13,8 @@
 //! never reused, not even after a platform reset, and the idle heartbeat's `<now>-0`
 //! ([`EventLog::watermark`]) is below every later event's id.
 
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -170,6 +172,50 @@ impl KnowledgeEvent {
 /// `redis:trimming`, 2,000,000 in the documented configuration.
 pub const DEFAULT_RETENTION: usize = 2_000_000;
 
+/// What readers derive from recent events (the live stream's wire form of each), kept
+/// for the latest [`DERIVED_KEPT`] events so that N readers of the stream compute it once
+/// rather than N times. Type-erased: the store does not know what the stream renders.
+#[derive(Default)]
+pub struct Derived {
+    kept: std::sync::Mutex<(HashMap<EventId, Arc<dyn Any + Send + Sync>>, VecDeque<EventId>)>,
+}
+
+/// Events whose derived form is kept.
+pub const DERIVED_KEPT: usize = 8192;
+
+impl Derived {
+    /// The value derived from event `id`, computed by `derive` on the first call.
+    pub fn get_or_derive<T: Any + Send + Sync>(&self, id: EventId, derive: impl FnOnce() -> T) -> Arc<T> {
+        let mut kept = self.kept.lock().expect("derived events lock");
+        if let Some(found) = kept.0.get(&id).cloned().and_then(|v| v.downcast::<T>().ok()) {
+            return found;
+        }
+        let value = Arc::new(derive());
+        let (map, order) = &mut *kept;
+        map.insert(id, value.clone());
+        order.push_back(id);
+        while order.len() > DERIVED_KEPT {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+        value
+    }
+}
+
+impl Clone for Derived {
+    /// A copy derives again (drafts copy the knowledge; what was derived is only a cache).
+    fn clone(&self) -> Self {
+        Derived::default()
+    }
+}
+
+impl fmt::Debug for Derived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Derived").finish_non_exhaustive()
+    }
+}
+
 /// The event log of one knowledge store.
 #[derive(Debug, Clone)]
 pub struct EventLog {
@@ -177,11 +223,12 @@ pub struct EventLog {
     dropped: u64,
     last: EventId,
     retention: usize,
+    derived: Derived,
 }
 
 impl Default for EventLog {
     fn default() -> Self {
-        EventLog { events: Vec::new(), dropped: 0, last: EventId::ZERO, retention: DEFAULT_RETENTION }
+        EventLog { events: Vec::new(), dropped: 0, last: EventId::ZERO, retention: DEFAULT_RETENTION, derived: Derived::default() }
     }
 }
 
@@ -255,10 +302,15 @@ impl EventLog {
         self.retention
     }
 
+    /// What readers derived from recent events.
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+
     /// An empty log that goes on from where `self` ended (ids are never reused) with the
     /// same retention.
     pub fn restarted(&self) -> EventLog {
-        EventLog { events: Vec::new(), dropped: 0, last: self.last, retention: self.retention }
+        EventLog { events: Vec::new(), dropped: 0, last: self.last, retention: self.retention, derived: Derived::default() }
     }
 }
 

@@ -187,30 +187,68 @@ fn origin(event: &KnowledgeEvent) -> Value {
     event.origin.as_deref().cloned().unwrap_or_else(|| json!({"socket": "internal", "user_id": SYSTEM_USER_ID}))
 }
 
-/// A live data event's name and payload, `event_id` last. Its `data` (and, for an update,
-/// the previous state) is also returned for filtering.
+/// A live data event as every reader is sent it — but its `event_id`, which depends on the
+/// reader's batch — with what readers filter on. Rendered once per event and shared by
+/// every reader (`crate::store::events::Derived`).
 pub struct Rendered {
     /// SSE event name (the event's `type`).
     pub name: String,
-    /// The whole payload.
-    pub payload: Value,
+    /// The payload's JSON text, `event_id` left out (see [`Rendered::wire`]).
+    pub body: String,
+    /// The millisecond of the platform's fallback `event_id` (`None`: the payload is sent
+    /// as it is, an injected event).
+    pub event_id_ms: Option<i64>,
+    /// The payload's `version` is 4 or more (the platform drops older events).
+    pub current_version: bool,
+    /// The payload's `origin`.
+    pub origin: Value,
     /// The STIX the event carries.
     pub data: Value,
-    /// The STIX before an update or a merge.
+    /// The STIX before an update or a merge (an injected update: from its reverse patch).
     pub previous: Option<Value>,
 }
 
-/// Renders a live event; `index` is its place in its batch (the platform's fallback
-/// `event_id` is `<updated_at ms>-<index>`).
-pub fn live(event: &KnowledgeEvent, knowledge: &Knowledge, index: usize) -> Rendered {
+impl Rendered {
+    /// The `data:` line for a reader: the payload with `event_id` last, `<updated_at
+    /// ms>-<index>` where `index` is the event's place in the reader's batch (the
+    /// platform's fallback), or without it (`None`: the raw stream).
+    pub fn wire(&self, index: Option<usize>) -> String {
+        match (self.event_id_ms, index) {
+            (Some(ms), Some(index)) => {
+                let open = self.body.strip_suffix('}').unwrap_or(&self.body);
+                format!("{open},\"event_id\":\"{ms}-{index}\"}}")
+            }
+            _ => self.body.clone(),
+        }
+    }
+}
+
+/// The previous state of an injected update: its data with its reverse patch applied.
+fn previous_of(payload: &Value) -> Option<Value> {
+    let mut data = payload.get("data")?.clone();
+    let reverse: json_patch::Patch = serde_json::from_value(payload.get("context")?.get("reverse_patch")?.clone()).ok()?;
+    json_patch::patch(&mut data, &reverse).ok()?;
+    Some(data)
+}
+
+/// Renders a live event.
+pub fn live(event: &KnowledgeEvent, knowledge: &Knowledge) -> Rendered {
     match &event.body {
         EventBody::Injected { name, payload } => {
             let data = payload.get("data").cloned().unwrap_or(Value::Null);
-            Rendered { name: name.to_string(), payload: (**payload).clone(), data, previous: None }
+            let version = payload.get("version").and_then(Value::as_str).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+            Rendered {
+                name: name.to_string(),
+                body: payload.to_string(),
+                event_id_ms: None,
+                current_version: version >= 4,
+                origin: payload.get("origin").cloned().unwrap_or(Value::Null),
+                data,
+                previous: previous_of(payload),
+            }
         }
         EventBody::Change { object, previous, sources } => {
             let data = data(object);
-            let event_id = format!("{}-{index}", object.updated_at.timestamp_millis());
             let kind = event.kind.name();
             let mut m = Map::new();
             m.insert("version".into(), json!(EVENT_VERSION));
@@ -239,14 +277,22 @@ pub fn live(event: &KnowledgeEvent, knowledge: &Knowledge, index: usize) -> Rend
                 ("delete", _) => message = create_or_delete_message("deletes", object, knowledge),
                 _ => message = create_message(object, knowledge),
             }
+            let origin = origin(event);
             m.insert("message".into(), json!(message));
-            m.insert("origin".into(), origin(event));
+            m.insert("origin".into(), origin.clone());
             m.insert("data".into(), data.clone());
             if let Some(c) = context {
                 m.insert("context".into(), c);
             }
-            m.insert("event_id".into(), json!(event_id));
-            Rendered { name: kind.to_string(), payload: Value::Object(m), data, previous: previous_data }
+            Rendered {
+                name: kind.to_string(),
+                body: Value::Object(m).to_string(),
+                event_id_ms: Some(object.updated_at.timestamp_millis()),
+                current_version: true,
+                origin,
+                data,
+                previous: previous_data,
+            }
         }
     }
 }

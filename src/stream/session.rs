@@ -468,30 +468,21 @@ impl Session {
         let Some((clearance, filter, origins)) = self.view(s) else { return (Vec::new(), Some(last)) };
         let mut frames = Vec::new();
         for (index, event) in events.iter().take(BATCH).enumerate() {
-            let rendered = render::live(event, &s.knowledge, index);
+            let rendered = s.knowledge.event_log().derived().get_or_derive(event.id, || render::live(event, &s.knowledge));
             if self.raw() {
-                let visible = event.object().is_none_or(|o| clearance.can_see(&s.knowledge, o));
-                if visible {
-                    let mut payload = rendered.payload;
-                    if let Some(m) = payload.as_object_mut() {
-                        m.remove("event_id");
-                    }
-                    frames.push(Frame { id: Some(event.id), name: rendered.name, data: payload.to_string() });
+                if event.object().is_none_or(|o| clearance.can_see(&s.knowledge, o)) {
+                    frames.push(Frame { id: Some(event.id), name: rendered.name.clone(), data: rendered.wire(None) });
                 }
                 continue;
             }
-            if rendered.payload.get("version").and_then(Value::as_str).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0) < 4 {
+            if !rendered.current_version || (!self.params.with_inferences && inferred(&rendered.data)) {
                 continue;
             }
-            if !self.params.with_inferences && inferred(&rendered.data) {
+            if !origins.matches(&rendered.origin) {
                 continue;
             }
-            if !origins.matches(rendered.payload.get("origin").unwrap_or(&Value::Null)) {
-                continue;
-            }
-            let sees = |data: &Value, obj: Option<&StoredObject>| {
-                obj.is_none_or(|o| clearance.can_see(&s.knowledge, o)) && filter.matches(data)
-            };
+            let sees =
+                |data: &Value, obj: Option<&StoredObject>| obj.is_none_or(|o| clearance.can_see(&s.knowledge, o)) && filter.matches(data);
             let (object, previous) = match &event.body {
                 EventBody::Change { object, previous, .. } => (Some(&**object), previous.as_deref()),
                 EventBody::Injected { .. } => (None, None),
@@ -499,13 +490,7 @@ impl Session {
             let now_visible = sees(&rendered.data, object);
             let name = match event.kind {
                 EventKind::Update => {
-                    let before = rendered.previous.as_ref().map_or_else(
-                        || {
-                            // An injected update: the previous state from its reverse patch.
-                            previous_of(&rendered.payload).is_some_and(|p| sees(&p, None))
-                        },
-                        |p| sees(p, previous),
-                    );
+                    let before = rendered.previous.as_ref().is_some_and(|p| sees(p, previous));
                     match (before, now_visible) {
                         (true, false) if !self.params.no_deletes => Some("delete"),
                         (false, true) => Some("create"),
@@ -524,7 +509,7 @@ impl Session {
             if let Some(id) = rendered.data.get("id").and_then(Value::as_str) {
                 self.cache.insert(id);
             }
-            frames.push(Frame { id: Some(event.id), name, data: rendered.payload.to_string() });
+            frames.push(Frame { id: Some(event.id), name, data: rendered.wire(Some(index)) });
         }
         (frames, Some(last))
     }
@@ -590,12 +575,4 @@ impl Session {
 /// Whether the STIX is inferred data (the OpenCTI extension's `is_inferred`).
 fn inferred(data: &Value) -> bool {
     data.get("extensions").and_then(|e| e.get(OPENCTI_EXTENSION)).and_then(|x| x.get("is_inferred")) == Some(&Value::Bool(true))
-}
-
-/// The previous state of an update payload: its data with its reverse patch applied.
-fn previous_of(payload: &Value) -> Option<Value> {
-    let mut data = payload.get("data")?.clone();
-    let reverse: json_patch::Patch = serde_json::from_value(payload.get("context")?.get("reverse_patch")?.clone()).ok()?;
-    json_patch::patch(&mut data, &reverse).ok()?;
-    Some(data)
 }
