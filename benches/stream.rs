@@ -192,7 +192,7 @@ async fn main() {
         let (twenty, twenty_ms) = delivery(20, events).await;
         Figure::new(
             "stream.delivery_20",
-            format!("↳ the same to each of 20 readers at once (events/s per reader; × 20 in all)"),
+            "↳ the same to each of 20 readers at once (events/s per reader; × 20 in all)".to_string(),
             twenty,
             "events/s",
         )

@@ -177,8 +177,11 @@ pub const DEFAULT_RETENTION: usize = 2_000_000;
 /// rather than N times. Type-erased: the store does not know what the stream renders.
 #[derive(Default)]
 pub struct Derived {
-    kept: std::sync::Mutex<(HashMap<EventId, Arc<dyn Any + Send + Sync>>, VecDeque<EventId>)>,
+    kept: std::sync::Mutex<Kept>,
 }
+
+/// Derived values by event, and the order they came in (the oldest go first).
+type Kept = (HashMap<EventId, Arc<dyn Any + Send + Sync>>, VecDeque<EventId>);
 
 /// Events whose derived form is kept.
 pub const DERIVED_KEPT: usize = 8192;

@@ -159,7 +159,7 @@ pub struct StreamConnection {
     pub flags: Vec<(String, String)>,
     /// Data events sent (recovery and dependencies included).
     pub events_sent: u64,
-    /// Ids of the data events sent, in order (the first 10,000).
+    /// Ids of the data events sent, in order (the first 2,000).
     pub sent_ids: Vec<String>,
     /// Heartbeats sent.
     pub heartbeats: u64,
@@ -171,11 +171,12 @@ pub struct StreamConnection {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// Ids kept per connection in [`StreamConnection::sent_ids`].
-pub const SENT_IDS_KEPT: usize = 10_000;
+/// Ids kept per connection in [`StreamConnection::sent_ids`] (the first ones: with
+/// [`CONNECTIONS_KEPT`] connections kept, at most a few tens of MB whatever readers do).
+pub const SENT_IDS_KEPT: usize = 2_000;
 
 /// Connections kept (the oldest go first).
-const CONNECTIONS_KEPT: usize = 1_000;
+pub const CONNECTIONS_KEPT: usize = 1_000;
 
 /// The collections of one platform and the connections to its stream.
 #[derive(Debug, Default, Clone)]
