@@ -434,3 +434,28 @@ async fn consumer_metrics_come_with_heartbeat_ids_when_configured() {
     let m = metrics.json();
     assert!(m["deliveryRate"].is_number() && m["timeLag"].is_number(), "{m}");
 }
+
+#[tokio::test]
+async fn an_event_caused_by_a_user_carries_that_user_as_its_origin() {
+    let p = platform().await;
+    let mut sse = tail(&p, "live", p.token(), &[]).await;
+    let connector = p.add_connector_user("[C] writer");
+    let (_, added) = gql(
+        p.url(),
+        Some(&connector),
+        "mutation($input: MalwareAddInput!) { malwareAdd(input: $input) { id } }",
+        json!({"input": {"name": "Written by a connector", "is_family": false}}),
+    )
+    .await;
+    assert!(added.get("errors").is_none(), "{added}");
+    let origin = sse.next_data().await.json()["origin"].clone();
+    let keys: Vec<&str> = origin.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["socket", "ip", "user_id", "group_ids", "organization_ids", "user_metadata", "applicant_id"]);
+    assert_eq!(origin["socket"], "query");
+    assert_ne!(origin["user_id"], "6a4b11e1-90ca-4e42-ba42-db7bc7f7d505", "the user, not the platform");
+    // A deletion too: here by the administrator.
+    let id = added["data"]["malwareAdd"]["id"].as_str().unwrap().to_string();
+    delete(&p, &id).await;
+    let deleted_by = sse.next_data().await.json()["origin"]["user_id"].clone();
+    assert!(deleted_by.is_string() && deleted_by != origin["user_id"], "{deleted_by}");
+}

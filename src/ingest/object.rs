@@ -426,22 +426,23 @@ pub fn check(state: &State, prepared: &Prepared, attempt: u32) -> Result<Resolut
 
 /// Stores a checked object (steps 5 and 6).
 pub fn store(state: &mut State, prepared: Prepared, resolution: Resolution, now: chrono::DateTime<chrono::Utc>) -> Committed {
-    let Prepared { raw, skipped, candidate, meta, replace, received_id, .. } = prepared;
+    let Prepared { raw, skipped, candidate, meta, replace, received_id, applicant_id, .. } = prepared;
     let Some(mut candidate) = candidate.filter(|_| !skipped) else { return Committed::Skipped };
     let Resolution { renamed, nested_missing } = resolution;
     if !renamed.is_empty() {
         candidate = rewrite_references(candidate, &renamed, &received_id);
     }
     // 5. The store.
+    let origin = applicant_id.as_deref().and_then(|id| origin_of(state, id));
     for m in meta {
         if state.knowledge.get(&m.standard_id).is_none() {
-            state.knowledge.upsert(m, now);
+            state.knowledge.upsert_by(m, now, origin.clone());
         }
     }
     if !replace && let Some(existing) = state.knowledge.existing(&candidate) {
         candidate.body = merge(&existing.body, &candidate.body);
     }
-    let upserted = state.knowledge.upsert(candidate, now);
+    let upserted = state.knowledge.upsert_by(candidate, now, origin);
     // 6. Nested references of observables (pycti adds them after the creation and stops at
     // the first failure).
     match nested_missing.first() {
@@ -488,6 +489,22 @@ fn merge(existing: &str, incoming: &str) -> Box<str> {
         }
     }
     Value::Object(old).to_string().into()
+}
+
+/// The platform's `origin` of a change made by `user_id` (its `userWithOrigin`): the user,
+/// its groups and organisations, and — as for every write the worker makes for a
+/// connector — the applicant it acts for. `None` for an unknown user.
+pub fn origin_of(state: &State, user_id: &str) -> Option<std::sync::Arc<Value>> {
+    let user = state.users.by_id(user_id)?;
+    Some(std::sync::Arc::new(serde_json::json!({
+        "socket": "query",
+        "ip": "::ffff:127.0.0.1",
+        "user_id": user.id,
+        "group_ids": [],
+        "organization_ids": [],
+        "user_metadata": {},
+        "applicant_id": user.id,
+    })))
 }
 
 /// A merge's body: the target's, with each list property the upsert unites extended by the

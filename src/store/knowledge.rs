@@ -213,6 +213,8 @@ pub struct Knowledge {
     by_stix_id: FxHashMap<Box<str>, u32>,
     types: HashMap<String, Arc<str>>,
     events: EventLog,
+    /// The origin of the write under way ([`Knowledge::upsert_by`]), none otherwise.
+    origin: Option<Arc<serde_json::Value>>,
     built_ins: usize,
     live: usize,
 }
@@ -282,7 +284,17 @@ impl Knowledge {
     }
 
     fn log(&mut self, at: DateTime<Utc>, kind: EventKind, object: Arc<StoredObject>, previous: Option<Arc<StoredObject>>) {
-        self.events.push(at, kind, None, EventBody::Change { object, previous, sources: Vec::new() });
+        let origin = self.origin.clone();
+        self.events.push(at, kind, origin, EventBody::Change { object, previous, sources: Vec::new() });
+    }
+
+    /// Stores as [`Knowledge::upsert`] does, the event it logs carrying `origin` (the
+    /// platform's `origin` object of the user who caused it).
+    pub fn upsert_by(&mut self, c: Candidate, now: DateTime<Utc>, origin: Option<Arc<serde_json::Value>>) -> Upserted {
+        self.origin = origin;
+        let upserted = self.upsert(c, now);
+        self.origin = None;
+        upserted
     }
 
     fn intern(&mut self, name: String) -> Arc<str> {
@@ -489,6 +501,14 @@ impl Knowledge {
         }
         self.events.push(now, EventKind::Merge, None, EventBody::Change { object, previous: Some(previous), sources: absorbed });
         Some(internal_id)
+    }
+
+    /// Deletes as [`Knowledge::remove_cascade`] does, the events it logs carrying `origin`.
+    pub fn remove_cascade_by(&mut self, any_id: &str, now: DateTime<Utc>, origin: Option<Arc<serde_json::Value>>) -> Option<StoredObject> {
+        self.origin = origin;
+        let removed = self.remove_cascade(any_id, now);
+        self.origin = None;
+        removed
     }
 
     /// Removes everything (control API reset). The event log starts again empty, its ids

@@ -344,9 +344,13 @@ fn delete(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Res
             ALREADY_DELETED_ERROR.with("Already deleted elements", json!({"id": id}).as_object().cloned().unwrap_or_default())
         );
     };
-    let (core, _) = parts(ctx)?;
+    let (core, caller) = parts(ctx)?;
     let now = core.store.clock().now();
-    core.store.write(|s| s.knowledge.remove_cascade(&internal, now));
+    let user_id = caller.user()?.id.clone();
+    core.store.write(|s| {
+        let origin = crate::ingest::object::origin_of(s, &user_id);
+        s.knowledge.remove_cascade_by(&internal, now, origin)
+    });
     Ok(json!(internal))
 }
 
