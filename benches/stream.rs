@@ -3,7 +3,8 @@
 //! - **Delivery**: `/stream/live` readers connected, then one bundle of malware seeded (one
 //!   `create` event each); timed from the bundle stored to the last event read by every
 //!   reader — 1 reader, then 20 at once. Each reader is a plain HTTP client that splits the
-//!   server-sent events and reads their ids, as pycti's SSE client does.
+//!   server-sent events and reads their ids, as pycti's SSE client does, and sends pycti's
+//!   flags (`no-dependencies: true`…).
 //! - **Latency**: one reader idle on the stream; a malware created, and timed until its
 //!   event is read; 200 times, p50 and p99.
 //! - **Memory per reader**: an `opencti-mock serve` process, its RSS before and after 200
@@ -38,6 +39,10 @@ async fn reader(url: &str, token: &str, from: &str) -> futures_util::stream::Box
         .get(format!("{url}/stream/live"))
         .bearer_auth(token)
         .header("Last-Event-ID", from)
+        // What pycti sends.
+        .header("listen-delete", "true")
+        .header("no-dependencies", "true")
+        .header("with-inferences", "false")
         .send()
         .await
         .expect("the stream answers");

@@ -436,6 +436,7 @@ impl Session {
                 .collect();
             objects.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.internal_id.cmp(&b.internal_id)));
             let mut frames = Vec::new();
+            let mut relations = Relations::default();
             for obj in objects {
                 if self.cache.contains(&obj.standard_id) || !clearance.can_see(&s.knowledge, &obj) {
                     continue;
@@ -445,7 +446,7 @@ impl Session {
                     continue;
                 }
                 let id = EventId::at(obj.updated_at);
-                self.dependencies(s, &clearance, &data, id, &mut frames);
+                self.dependencies(s, &clearance, &data, id, &mut frames, &mut relations);
                 let payload = render::initial(&obj, &s.knowledge, render::INIT_CREATE);
                 self.cache.insert(&obj.standard_id);
                 frames.push(Frame { id: Some(id), name: "create".into(), data: payload.to_string() });
@@ -467,6 +468,7 @@ impl Session {
         let Some(last) = events[..events.len().min(BATCH)].last().map(|e| e.id) else { return (Vec::new(), None) };
         let Some((clearance, filter, origins)) = self.view(s) else { return (Vec::new(), Some(last)) };
         let mut frames = Vec::new();
+        let mut relations = Relations::default();
         for (index, event) in events.iter().take(BATCH).enumerate() {
             let rendered = s.knowledge.event_log().derived().get_or_derive(event.id, || render::live(event, &s.knowledge));
             if self.raw() {
@@ -504,7 +506,7 @@ impl Session {
             let Some(name) = name else { continue };
             let name = if name.is_empty() { rendered.name.clone() } else { name.to_string() };
             if name != "delete" {
-                self.dependencies(s, &clearance, &rendered.data, event.id, &mut frames);
+                self.dependencies(s, &clearance, &rendered.data, event.id, &mut frames, &mut relations);
             }
             if let Some(id) = rendered.data.get("id").and_then(Value::as_str) {
                 self.cache.insert(id);
@@ -517,19 +519,15 @@ impl Session {
     /// The element's references not sent yet on this connection (deepest first), then —
     /// without `no-dependencies` — its core relationships not sent yet, each as `create`
     /// with `init-dependencies` under the trigger's id.
-    fn dependencies(&mut self, s: &State, clearance: &Clearance, data: &Value, id: EventId, frames: &mut Vec<Frame>) {
+    fn dependencies(&mut self, s: &State, clearance: &Clearance, data: &Value, id: EventId, frames: &mut Vec<Frame>, relations: &mut Relations) {
         self.missing_refs(&s.knowledge, clearance, data, id, frames, 0);
         if self.params.no_dependencies {
             return;
         }
         let Some(element) = data.get("id").and_then(Value::as_str) else { return };
-        let relations: Vec<Arc<StoredObject>> = s
-            .knowledge
-            .all()
-            .filter(|o| matches!(&*o.stix_type, "relationship" | "sighting") && o.body.contains(element))
-            .filter_map(|o| s.knowledge.get_shared(&o.internal_id.to_string()))
-            .collect();
-        for rel in relations {
+        let touching: Vec<Arc<StoredObject>> =
+            relations.of(&s.knowledge).iter().filter(|o| o.body.contains(element)).cloned().collect();
+        for rel in touching {
             if self.cache.contains(&rel.standard_id) || !clearance.can_see(&s.knowledge, &rel) {
                 continue;
             }
@@ -569,6 +567,22 @@ impl Session {
             let payload = render::initial(&obj, k, render::INIT_DEPENDENCIES);
             frames.push(Frame { id: Some(id), name: "create".into(), data: payload.to_string() });
         }
+    }
+}
+
+/// The stored relationships and sightings, listed once per batch (and only when a batch
+/// needs them): an element's core relationships are looked up among them.
+#[derive(Default)]
+struct Relations(Option<Vec<Arc<StoredObject>>>);
+
+impl Relations {
+    fn of(&mut self, k: &Knowledge) -> &[Arc<StoredObject>] {
+        self.0.get_or_insert_with(|| {
+            k.all()
+                .filter(|o| matches!(&*o.stix_type, "relationship" | "sighting"))
+                .filter_map(|o| k.get_shared(&o.internal_id.to_string()))
+                .collect()
+        })
     }
 }
 
