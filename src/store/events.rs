@@ -47,16 +47,31 @@ impl EventId {
     pub const ZERO: EventId = EventId { ms: 0, seq: 0 };
 
     /// `<ms>-0`: the first id of a millisecond (the platform's `streamEventId(date)`).
+    ///
+    /// ```
+    /// assert_eq!(opencti_mock::EventId::at_ms(1761550000000).to_string(), "1761550000000-0");
+    /// ```
     pub fn at_ms(ms: u64) -> EventId {
         EventId { ms, seq: 0 }
     }
 
-    /// `<ms of the date>-0`.
+    /// `<ms of the date>-0`: where a recovery up to `date` resumes, the id of an object
+    /// recovered with that `updated_at`.
+    ///
+    /// ```
+    /// let date = "2026-01-01T00:00:00Z".parse().unwrap();
+    /// assert_eq!(opencti_mock::EventId::at(date).to_string(), "1767225600000-0");
+    /// ```
     pub fn at(date: DateTime<Utc>) -> EventId {
         EventId::at_ms(u64::try_from(date.timestamp_millis()).unwrap_or(0))
     }
 
-    /// The date of the id's millisecond.
+    /// The date of the id's millisecond (what a heartbeat's data says).
+    ///
+    /// ```
+    /// let id: opencti_mock::EventId = "1767225600000-7".parse().unwrap();
+    /// assert_eq!(id.date().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+    /// ```
     pub fn date(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(i64::try_from(self.ms).unwrap_or(i64::MAX)).unwrap_or_default()
     }

@@ -53,6 +53,14 @@ pub struct StreamCollection {
 
 impl StreamCollection {
     /// A started, private collection of every event.
+    ///
+    /// ```
+    /// use opencti_mock::StreamCollection;
+    /// let feed = StreamCollection::new("feed");
+    /// assert!(feed.stream_live && !feed.stream_public && feed.filters.is_none());
+    /// // a fresh UUID v4 each time, as the platform's
+    /// assert_ne!(feed.id, StreamCollection::new("feed").id);
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         StreamCollection {
             id: uuid::Uuid::new_v4().to_string(),
@@ -69,42 +77,78 @@ impl StreamCollection {
     /// With 7.x origin filters (a FilterGroup on `members_user`, `members_group`,
     /// `members_organization`): only events whose origin matches are sent, and recovery is
     /// off (`no-recover`).
+    ///
+    /// ```
+    /// let mine = opencti_mock::StreamCollection::new("mine").origin_filters(serde_json::json!({"mode": "and", "filterGroups": [],
+    ///     "filters": [{"key": ["members_user"], "values": ["a-user-id"], "operator": "eq", "mode": "or"}]}));
+    /// assert!(mine.origin_filters.is_some());
+    /// ```
     pub fn origin_filters(mut self, filters: serde_json::Value) -> Self {
         self.origin_filters = Some(filters.to_string());
         self
     }
 
     /// With this id instead of a fresh one.
+    ///
+    /// ```
+    /// let feed = opencti_mock::StreamCollection::new("feed").with_id("5a2c6f0e-8a41-4d0b-9d3e-1f2a3b4c5d6e");
+    /// assert_eq!(feed.id, "5a2c6f0e-8a41-4d0b-9d3e-1f2a3b4c5d6e");
+    /// ```
     pub fn with_id(mut self, id: impl Into<String>) -> Self {
         self.id = id.into();
         self
     }
 
     /// With these filters (a FilterGroup).
+    ///
+    /// ```
+    /// let labelled = opencti_mock::StreamCollection::new("labelled").filters(serde_json::json!({"mode": "and", "filterGroups": [],
+    ///     "filters": [{"key": ["objectLabel"], "values": ["forward"], "operator": "eq", "mode": "or"}]}));
+    /// // kept as JSON text, as the platform keeps it
+    /// assert!(labelled.filters.unwrap().contains("objectLabel"));
+    /// ```
     pub fn filters(mut self, filters: serde_json::Value) -> Self {
         self.filters = Some(filters.to_string());
         self
     }
 
     /// With a description.
+    ///
+    /// ```
+    /// let feed = opencti_mock::StreamCollection::new("feed").description("what the SIEM reads");
+    /// assert_eq!(feed.description.as_deref(), Some("what the SIEM reads"));
+    /// ```
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
     }
 
     /// Readable without a token.
+    ///
+    /// ```
+    /// assert!(opencti_mock::StreamCollection::new("open feed").public().stream_public);
+    /// ```
     pub fn public(mut self) -> Self {
         self.stream_public = true;
         self
     }
 
     /// Stopped: readers get 410.
+    ///
+    /// ```
+    /// assert!(!opencti_mock::StreamCollection::new("paused").stopped().stream_live);
+    /// ```
     pub fn stopped(mut self) -> Self {
         self.stream_live = false;
         self
     }
 
     /// Only these members (and BYPASS users) may read it.
+    ///
+    /// ```
+    /// let restricted = opencti_mock::StreamCollection::new("restricted").members(["a-user-id"]);
+    /// assert_eq!(restricted.authorized_members, ["a-user-id"]);
+    /// ```
     pub fn members(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.authorized_members = ids.into_iter().map(Into::into).collect();
         self
@@ -112,6 +156,17 @@ impl StreamCollection {
 }
 
 /// How a stream connection ended, or why it was refused.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use opencti_mock::{ConnectionEnd, MockPlatform, StreamCollection};
+/// let platform = MockPlatform::start().await;
+/// let id = platform.add_stream(StreamCollection::new("paused").stopped()).unwrap();
+/// reqwest::Client::new().get(format!("{}/stream/{id}", platform.url())).send().await.unwrap();
+/// let refused = ConnectionEnd::Refused { status: 410, reason: "This live stream is stopped".into() };
+/// assert_eq!(platform.stream_connections()[0].end, Some(refused));
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -252,7 +307,7 @@ impl StreamCollections {
 
 impl StreamConnection {
     /// A connection to `stream` made now, nothing sent yet.
-    pub fn new(stream: &str, user_id: Option<String>, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(stream: &str, user_id: Option<String>, now: DateTime<Utc>) -> Self {
         StreamConnection {
             connection_id: uuid::Uuid::new_v4().to_string(),
             stream: stream.to_string(),
@@ -272,7 +327,7 @@ impl StreamConnection {
     }
 
     /// Counts a data event sent under `id`.
-    pub fn sent(&mut self, id: EventId) {
+    pub(crate) fn sent(&mut self, id: EventId) {
         self.events_sent += 1;
         if self.sent_ids.len() < SENT_IDS_KEPT {
             self.sent_ids.push(id.to_string());
@@ -281,7 +336,7 @@ impl StreamConnection {
     }
 
     /// Counts a heartbeat sent under `id`.
-    pub fn heartbeat(&mut self, id: EventId) {
+    pub(crate) fn heartbeat(&mut self, id: EventId) {
         self.heartbeats += 1;
         self.last_event_id = Some(id.to_string());
     }

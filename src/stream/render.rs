@@ -46,7 +46,7 @@ fn shown_type(entity_type: &str) -> &str {
     if entity_type == "StixFile" { "File" } else { entity_type }
 }
 
-/// `creates a <type> \`<name>\`` (or the relation form), as `generate-message.js`.
+/// ``` creates a <type> `<name>` ``` (or the relation form), as `generate-message.js`.
 fn create_or_delete_message(verb: &str, obj: &StoredObject, knowledge: &Knowledge) -> String {
     if matches!(&*obj.stix_type, "relationship" | "sighting") {
         let body = obj.json();
@@ -118,7 +118,7 @@ fn value_text(v: &Value) -> String {
 }
 
 /// An update's message from its patch: one part per operation type (`adds`, `replaces`,
-/// `removes`), each `\`<values>\` in \`<attribute>\``, joined by ` | ` (technical fields the
+/// `removes`), each ``` `values` in `attribute` ```, joined by ` | ` (technical fields the
 /// platform maintains itself — `modified`, `updated_at` — are not named).
 pub fn update_message(patch: &Value) -> String {
     let ops: Vec<&Value> = patch
