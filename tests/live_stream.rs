@@ -459,3 +459,32 @@ async fn an_event_caused_by_a_user_carries_that_user_as_its_origin() {
     let deleted_by = sse.next_data().await.json()["origin"]["user_id"].clone();
     assert!(deleted_by.is_string() && deleted_by != origin["user_id"], "{deleted_by}");
 }
+
+#[tokio::test]
+async fn heartbeats_keep_their_time_while_events_the_reader_does_not_see_flow() {
+    let p = platform().await;
+    let malware_only = json!({"mode": "and", "filterGroups": [],
+        "filters": [{"key": ["entity_type"], "values": ["Malware"], "operator": "eq", "mode": "or"}]});
+    let id = p.add_stream(StreamCollection::new("malware").filters(malware_only)).unwrap();
+    let mut sse = tail(&p, &id, p.token(), &[]).await;
+    // A steady flow of addresses, none of which this reader sees, for 1.5 s (heartbeats
+    // every 300 ms).
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    let mut heartbeats = Vec::new();
+    while started.elapsed() < Duration::from_millis(1500) {
+        n += 1;
+        let ip = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": format!("ipv4-addr--0b5b6e4c-8e1c-4a7e-9f2d-3c4b5a{n:06}"),
+            "value": format!("198.51.{}.{}", n / 250, n % 250)});
+        p.seed(&bundle(json!([ip]))).unwrap();
+        while let Some(m) = sse.next_within(Duration::from_millis(20)).await {
+            assert_eq!(m.event, "heartbeat", "nothing but heartbeats: {m:?}");
+            heartbeats.push(m.id.unwrap());
+        }
+    }
+    assert!(heartbeats.len() >= 3, "heartbeats while the stream was busy: {heartbeats:?}");
+    // Their ids follow the unseen events: a reader that saves one resumes past them.
+    let ids: Vec<opencti_mock::EventId> = heartbeats.iter().map(|h| h.parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] <= w[1]), "{ids:?}");
+    assert!(*ids.last().unwrap() > ids[0], "{ids:?}");
+}

@@ -328,8 +328,9 @@ impl Session {
         let metrics_every = Duration::from_millis(self.core.settings.app.live_stream.consumer_metrics_period);
         let mut metrics_at = tokio::time::Instant::now();
         let opened = tokio::time::Instant::now();
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Heartbeats keep their own time, as the platform's timer does: a busy stream whose
+        // events this reader does not see still tells it where it stands.
+        let mut next_heartbeat = tokio::time::Instant::now() + period;
         let mut changes = self.core.store.subscribe();
         loop {
             changes.borrow_and_update();
@@ -352,6 +353,12 @@ impl Session {
                 position = next;
                 last_id = Some(next);
                 self.record(|c| sent.iter().for_each(|id| c.sent(*id)));
+                if tokio::time::Instant::now() >= next_heartbeat {
+                    next_heartbeat = tokio::time::Instant::now() + period;
+                    if let Err(stop) = self.heartbeat(next, &mut metrics_at, metrics_every, opened).await {
+                        return stop;
+                    }
+                }
                 continue;
             }
             tokio::select! {
@@ -362,37 +369,50 @@ impl Session {
                         return Stop::Server;
                     }
                 }
-                _ = heartbeat.tick() => {
+                _ = tokio::time::sleep_until(next_heartbeat) => {
+                    next_heartbeat = tokio::time::Instant::now() + period;
                     // Idle: the position moves to now, as the platform's empty read does.
                     let now = self.core.store.clock().now();
-                    let mark = self.core.store.write(|s| {
+                    let mark = self.core.store.write_quiet(|s| {
                         let caught_up = s.knowledge.event_log().after(position).is_empty();
                         caught_up.then(|| s.knowledge.event_log_mut().watermark(now))
                     });
                     if let Some(mark) = mark {
-                        position = mark;
+                        // A reader that asked for a position ahead of now keeps it.
+                        position = position.max(mark);
                         last_id = Some(mark);
                     }
-                    // Only when nothing is waiting to be written, as the platform's.
                     if let Some(id) = last_id
-                        && self.tx.capacity() == self.tx.max_capacity()
+                        && let Err(stop) = self.heartbeat(id, &mut metrics_at, metrics_every, opened).await
                     {
-                        let date = crate::store::clock::iso(id.date());
-                        if let Err(stop) = self.send(Frame { id: Some(id), name: "heartbeat".into(), data: json!(date).to_string() }).await {
-                            return stop;
-                        }
-                        self.record(|c| c.heartbeat(id));
-                        if !metrics_every.is_zero() && metrics_at.elapsed() >= metrics_every {
-                            metrics_at = tokio::time::Instant::now();
-                            let data = self.metrics(id, opened.elapsed());
-                            if let Err(stop) = self.send(Frame { id: Some(id), name: "consumer_metrics".into(), data }).await {
-                                return stop;
-                            }
-                        }
+                        return stop;
                     }
                 }
             }
         }
+    }
+
+    /// A heartbeat with the position — only when nothing is waiting to be written, as the
+    /// platform's — and, when configured and due, `consumer_metrics` with the same id.
+    async fn heartbeat(
+        &self,
+        id: EventId,
+        metrics_at: &mut tokio::time::Instant,
+        metrics_every: Duration,
+        opened: tokio::time::Instant,
+    ) -> Result<(), Stop> {
+        if self.tx.capacity() != self.tx.max_capacity() {
+            return Ok(());
+        }
+        let date = crate::store::clock::iso(id.date());
+        self.send(Frame { id: Some(id), name: "heartbeat".into(), data: json!(date).to_string() }).await?;
+        self.record(|c| c.heartbeat(id));
+        if !metrics_every.is_zero() && metrics_at.elapsed() >= metrics_every {
+            *metrics_at = tokio::time::Instant::now();
+            let data = self.metrics(id, opened.elapsed());
+            self.send(Frame { id: Some(id), name: "consumer_metrics".into(), data }).await?;
+        }
+        Ok(())
     }
 
     /// The 7.x `consumer_metrics` payload: the connection's rates and lag (events per
@@ -415,7 +435,7 @@ impl Session {
 
     fn record(&self, f: impl FnOnce(&mut StreamConnection)) {
         let id = &self.connection_id;
-        self.core.store.write(|s| {
+        self.core.store.write_quiet(|s| {
             if let Some(c) = s.streams.connection_mut(id) {
                 f(c);
             }
