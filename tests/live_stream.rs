@@ -416,6 +416,11 @@ async fn a_collection_with_origin_filters_recovers_nothing_and_says_no_recover()
     let told = sse.next().await;
     assert_eq!(told.event, "no-recover");
     assert_eq!(told.id.as_deref(), Some("4070908800000-0"), "the recovery position, where the stream resumes");
+    // Events whose origin does not pass are not sent: the administrator's seed is not the
+    // system's doing.
+    let mut live = tail(&p, &id, p.token(), &[]).await;
+    p.seed(&bundle(json!([malware(M2, "By the administrator", json!({}))]))).unwrap();
+    assert_eq!(live.next().await.event, "heartbeat");
 }
 
 #[tokio::test]

@@ -287,10 +287,10 @@ async fn pycti_stops_when_the_platform_resets_its_state() {
 async fn pycti_switches_to_live_only_on_a_collection_that_recovers_nothing() {
     let platform = MockPlatform::start().await;
     let token = platform.add_connector_user("[C] stream");
-    // 7.x origin filters: the platform's own changes only, and no recovery.
-    let by_system = json!({"mode": "and", "filterGroups": [],
-        "filters": [{"key": ["members_user"], "values": ["6a4b11e1-90ca-4e42-ba42-db7bc7f7d505"], "operator": "eq", "mode": "or"}]});
-    let stream = platform.add_stream(StreamCollection::new("origins").origin_filters(by_system)).unwrap();
+    // 7.x origin filters: the administrator's changes only (a seed is theirs), and no recovery.
+    let by_admin = json!({"mode": "and", "filterGroups": [],
+        "filters": [{"key": ["members_user"], "values": [opencti_mock::store::users::ADMIN_USER_ID], "operator": "eq", "mode": "or"}]});
+    let stream = platform.add_stream(StreamCollection::new("origins").origin_filters(by_admin)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s =
         Setup { platform, token, stream, id: uuid::Uuid::new_v4().to_string(), out: dir.path().join("out.ndjson"), _dir: dir };
