@@ -494,17 +494,19 @@ fn merge(existing: &str, incoming: &str) -> Box<str> {
 /// The platform's `origin` of a change made by `user_id` (its `userWithOrigin`): the user,
 /// its groups and organisations, and — as for every write the worker makes for a
 /// connector — the applicant it acts for. `None` for an unknown user.
-pub fn origin_of(state: &State, user_id: &str) -> Option<std::sync::Arc<Value>> {
-    let user = state.users.by_id(user_id)?;
-    Some(std::sync::Arc::new(serde_json::json!({
-        "socket": "query",
-        "ip": "::ffff:127.0.0.1",
-        "user_id": user.id,
-        "group_ids": [],
-        "organization_ids": [],
-        "user_metadata": {},
-        "applicant_id": user.id,
-    })))
+pub fn origin_of(state: &mut State, user_id: &str) -> Option<std::sync::Arc<Value>> {
+    let user = state.users.by_id(user_id)?.id.clone();
+    state.knowledge.origin_of(&user, || {
+        Some(serde_json::json!({
+            "socket": "query",
+            "ip": "::ffff:127.0.0.1",
+            "user_id": user,
+            "group_ids": [],
+            "organization_ids": [],
+            "user_metadata": {},
+            "applicant_id": user,
+        }))
+    })
 }
 
 /// A merge's body: the target's, with each list property the upsert unites extended by the

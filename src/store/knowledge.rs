@@ -54,8 +54,10 @@ pub struct StoredObject {
     /// OpenCTI entity type (`IPv4-Addr`, `Malware`, `indicates`…).
     pub entity_type: Arc<str>,
     /// The STIX object as stored (JSON text, as received; read through [`StoredObject::json`]).
+    /// Shared: a new version of the object (its `updated_at`, its write count) shares an
+    /// unchanged body with the version the event log keeps.
     #[serde(skip)]
-    pub body: Box<str>,
+    pub body: Arc<str>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last update.
@@ -215,6 +217,9 @@ pub struct Knowledge {
     events: EventLog,
     /// The origin of the write under way ([`Knowledge::upsert_by`]), none otherwise.
     origin: Option<Arc<serde_json::Value>>,
+    /// Origins by user id, built once per user (an origin per event would cost more than
+    /// the event).
+    origins: HashMap<String, Arc<serde_json::Value>>,
     built_ins: usize,
     live: usize,
 }
@@ -288,6 +293,16 @@ impl Knowledge {
         self.events.push(at, kind, origin, EventBody::Change { object, previous, sources: Vec::new() });
     }
 
+    /// The origin of `user_id`'s writes, made by `make` the first time.
+    pub fn origin_of(&mut self, user_id: &str, make: impl FnOnce() -> Option<serde_json::Value>) -> Option<Arc<serde_json::Value>> {
+        if let Some(o) = self.origins.get(user_id) {
+            return Some(o.clone());
+        }
+        let origin = Arc::new(make()?);
+        self.origins.insert(user_id.to_string(), origin.clone());
+        Some(origin)
+    }
+
     /// Stores as [`Knowledge::upsert`] does, the event it logs carrying `origin` (the
     /// platform's `origin` object of the user who caused it).
     pub fn upsert_by(&mut self, c: Candidate, now: DateTime<Utc>, origin: Option<Arc<serde_json::Value>>) -> Upserted {
@@ -335,8 +350,10 @@ impl Knowledge {
                     self.by_stix_id.insert(id.into_boxed_str(), slot);
                 }
                 self.by_stix_id.insert(obj.standard_id.as_str().into(), slot);
-                let changed = obj.body != c.body || obj.stix_ids != previous.stix_ids || obj.standard_id != previous.standard_id;
-                obj.body = c.body;
+                let changed = *obj.body != *c.body || obj.stix_ids != previous.stix_ids || obj.standard_id != previous.standard_id;
+                if changed {
+                    obj.body = c.body.into();
+                }
                 obj.updated_at = now;
                 obj.writes += 1;
                 let internal_id = obj.internal_id;
@@ -373,7 +390,7 @@ impl Knowledge {
                     stix_ids,
                     stix_type,
                     entity_type,
-                    body: c.body,
+                    body: c.body.into(),
                     created_at: now,
                     updated_at: now,
                     writes: 1,
@@ -480,7 +497,7 @@ impl Knowledge {
                 obj.stix_ids.push(id.clone());
             }
         }
-        obj.body = body;
+        obj.body = body.into();
         obj.updated_at = now;
         obj.writes += 1;
         let internal_id = obj.internal_id;
@@ -496,7 +513,7 @@ impl Knowledge {
                 text = text.replace(&format!("\"{from}\""), &format!("\"{to}\""));
             }
             if let Some(shared) = self.slots.get_mut(slot) {
-                Arc::make_mut(shared).body = text.into_boxed_str();
+                Arc::make_mut(shared).body = text.into();
             }
         }
         self.events.push(now, EventKind::Merge, None, EventBody::Change { object, previous: Some(previous), sources: absorbed });

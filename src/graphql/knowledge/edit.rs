@@ -378,7 +378,7 @@ fn merge(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> Resu
     } else {
         "x_opencti_aliases"
     };
-    let body = bodies.iter().fold(target.body.clone(), |into, (_, from)| crate::ingest::object::merge_into(&into, from, aliases));
+    let body = bodies.iter().fold(Box::<str>::from(&*target.body), |into, (_, from)| crate::ingest::object::merge_into(&into, from, aliases));
     let (core, _) = parts(ctx)?;
     let now = core.store.clock().now();
     let ids: Vec<String> = bodies.into_iter().map(|(i, _)| i).collect();
