@@ -79,6 +79,11 @@ pub struct StreamEvidence {
     pub saved_at_end: Vec<Option<String>>,
     /// The run in which the gate stopped the stream (410), when the plan got that far.
     pub stopped_in_run: Option<usize>,
+    /// Whether a ping saved a position at or after the first run's events while the
+    /// connector ran — the gate waits 60 s for one (pycti pings every 40 s); `None` when
+    /// the plan did not get that far or the connector exited while the gate waited.
+    #[serde(default)]
+    pub saved_while_running: Option<bool>,
     /// Where the plan could not go on, and why.
     pub notes: Vec<String>,
 }

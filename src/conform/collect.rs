@@ -16,12 +16,15 @@ use crate::store::transcript::{EntryKind, RefusalKind};
 /// Samples of new objects and ids kept per snapshot.
 const SAMPLE: usize = 20;
 
-/// Waits until the connector's queue is empty (retries included, and its push queue on the
+/// Waits until the connector's queue is empty and the worker has applied what it took (retries
+/// included, and its push queue on the
 /// broker when there is one), at most `limit`.
 pub async fn wait_for_ingestion(platform: &MockPlatform, connector_id: &str, limit: Duration) {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let internal = platform.read(|s| s.queues.pending(connector_id));
+        // Waiting, or taken by the worker and not yet applied (the session's platform serves
+        // this one connector, so the worker's in-flight count is its own).
+        let internal = platform.read(|s| s.queues.pending(connector_id) + s.queues.in_flight());
         let on_broker = match platform.core().amqp.broker() {
             Some(b) => b.push_ready(&[connector_id.to_string()]).await.unwrap_or(0),
             None => 0,

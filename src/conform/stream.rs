@@ -54,6 +54,7 @@ pub struct Plan {
     run_offsets: Vec<usize>,
     saved_at_end: Vec<Option<String>>,
     stopped_in_run: Option<usize>,
+    saved_while_running: Option<bool>,
     notes: Vec<String>,
     counter: usize,
 }
@@ -215,11 +216,14 @@ async fn first_run(platform: &MockPlatform, connector_id: &str, plan: &SharedPla
         return;
     }
     let last: EventId = deletion.parse().unwrap_or_default();
-    if !wait(plan, alive, SAVE, "a ping saving a position at or after the first events", || {
+    let saved = wait(plan, alive, SAVE, "a ping saving a position at or after the first events", || {
         saved_position(platform, connector_id).is_some_and(|p| p >= last)
     })
-    .await
-    {
+    .await;
+    if saved || alive.load(Ordering::SeqCst) {
+        lock(plan).saved_while_running = Some(saved);
+    }
+    if !saved {
         return;
     }
     let after: Vec<String> = (0..2).filter_map(|_| produce(platform, plan, next_number(plan), "create", "after-save")).collect();
@@ -313,6 +317,7 @@ pub fn evidence(platform: &MockPlatform, connector_id: &str, plan: &SharedPlan) 
         produced: p.produced.clone(),
         connections,
         saved_at_end: p.saved_at_end.clone(),
+        saved_while_running: p.saved_while_running,
         stopped_in_run: p.stopped_in_run,
         notes: p.notes.clone(),
     }

@@ -161,6 +161,16 @@ fn registered_type(ev: &Evidence) -> Outcome {
 }
 
 fn named(ev: &Evidence) -> Outcome {
+    // The platform refuses a blank name: judged on every attempt, not only on the one it
+    // accepted, or a connector without a name would only ever be "not registered".
+    let blank: Vec<String> = ev
+        .calls("registerConnector")
+        .filter(|o| o.var_str("/input/name").is_none_or(|n| n.trim().is_empty()))
+        .map(|o| format!("input.name = {}", o.var("/input/name").cloned().unwrap_or_default()))
+        .collect();
+    if !blank.is_empty() {
+        return Outcome::fail("a non-empty input.name", verify::sample(&blank, 2));
+    }
     match registration(ev) {
         Ok(reg) if reg.var_str("/input/name").is_some_and(|n| !n.trim().is_empty()) => Outcome::Pass,
         Ok(reg) => Outcome::fail(

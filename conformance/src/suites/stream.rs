@@ -169,6 +169,17 @@ fn saves_position(ev: &Evidence) -> Outcome {
         return Outcome::blocked(format!("the first run's events were not all sent to the connector{}", notes(s)));
     }
     let saved = saved_in(ev, 0);
+    if s.saved_while_running == Some(false) {
+        // Saved, if at all, only when it was stopped: a crash would have lost it.
+        return Outcome::fail(
+            format!("a ping saving start_from at or after {}-{} while it runs (the gate waited 60 s)", last.0, last.1),
+            if saved.is_empty() {
+                "no ping carried a start_from".to_string()
+            } else {
+                format!("none while it ran; saved only when stopped: {}", sample(&saved, 3))
+            },
+        );
+    }
     if saved.iter().filter_map(|p| position(p)).any(|p| p >= last) {
         Outcome::Pass
     } else if ev.runs.first().is_some_and(|r| r.end == RunEnd::Exited) {
