@@ -122,11 +122,32 @@ fn negative_control(id: &str) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The fault switch is the connectors' own: nothing of the gate or the platform reads it.
+fn no_verifier_reads_the_fault_switch() -> Result<(), Failed> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut readers = Vec::new();
+    let mut folders = vec![root.join("src"), root.join("conformance/src")];
+    while let Some(dir) = folders.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if std::fs::read_to_string(&path)
+                .is_ok_and(|text| text.contains(opencti_reference_connectors::Fault::VARIABLE))
+            {
+                readers.push(path.display().to_string());
+            }
+        }
+    }
+    if readers.is_empty() { Ok(()) } else { Err(format!("the fault switch is read by {readers:?}").into()) }
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let trials = registry::all()
+    let mut trials: Vec<Trial> = registry::all()
         .iter()
         .map(|check| Trial::test(format!("{} can fail", check.id), move || negative_control(check.id)))
         .collect();
+    trials.push(Trial::test("no verifier reads the fault switch", no_verifier_reads_the_fault_switch));
     libtest_mimic::run(&args, trials).exit();
 }
