@@ -1,6 +1,7 @@
 //! The reference connectors through the CLI gate, as a CI pipeline runs it:
 //! `opencti-mock conform --type … -- <binary>` passes each of them (exit 0, every check
-//! PASS in the JUnit report), over HTTP and over RabbitMQ. The feed, lookup API and sink
+//! PASS in the JUnit report), over HTTP and over RabbitMQ (the stream connector has no
+//! other transport than the stream). The feed, lookup API and sink
 //! the connectors call are served by wiremock.
 
 mod support;
@@ -97,4 +98,14 @@ fn the_gate_passes_the_export_file_connector() {
 #[test]
 fn the_gate_passes_the_stream_connector() {
     gate("STREAM", API);
+}
+
+#[test]
+fn the_gate_passes_the_import_file_connector_over_rabbitmq() {
+    gate("INTERNAL_IMPORT_FILE", AMQP);
+}
+
+#[test]
+fn the_gate_passes_the_export_file_connector_over_rabbitmq() {
+    gate("INTERNAL_EXPORT_FILE", AMQP);
 }
