@@ -12,9 +12,6 @@
 //!
 //! Quick mode (`BENCH_QUICK=1`): a 1,000-object feed; correctness asserted, speed not judged.
 
-/// The matrix's deployment, as the tests have it.
-#[path = "../tests/support/mod.rs"]
-mod deployment;
 #[path = "../../../benches/support/figures.rs"]
 mod support;
 
@@ -22,9 +19,21 @@ use std::time::{Duration, Instant};
 
 use opencti_conformance::{Outcome, registry, report};
 use opencti_mock::MockPlatform;
-use opencti_mock::conform::run;
+use opencti_mock::conform::{Session, run};
 use serde_json::json;
 use support::Figure;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const IMPORT: &str = env!("CARGO_BIN_EXE_ref-external-import");
+
+const CONNECTORS: &[(&str, &str)] = &[
+    ("EXTERNAL_IMPORT", env!("CARGO_BIN_EXE_ref-external-import")),
+    ("INTERNAL_ENRICHMENT", env!("CARGO_BIN_EXE_ref-enrichment")),
+    ("INTERNAL_IMPORT_FILE", env!("CARGO_BIN_EXE_ref-import-file")),
+    ("INTERNAL_EXPORT_FILE", env!("CARGO_BIN_EXE_ref-export-file")),
+    ("STREAM", env!("CARGO_BIN_EXE_ref-stream")),
+];
 
 /// A feed of `items` items over ten families; four objects each.
 fn feed(items: usize) -> serde_json::Value {
@@ -41,12 +50,55 @@ fn feed(items: usize) -> serde_json::Value {
     json!({ "indicators": indicators })
 }
 
+async fn services(feed: &serde_json::Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(feed))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/lookup"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "score": 73, "tags": ["scanner"] })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path("/events")).respond_with(ResponseTemplate::new(202)).mount(&server).await;
+    server
+}
+
+/// The deployment of the matrix (as `tests/support/mod.rs` has it).
+fn session(connector_type: &str, binary: &str, amqp: bool, url: &str) -> Session {
+    let mut s = Session::new(connector_type, vec![binary.to_string()]);
+    let protocol = if amqp { "amqp" } else { "api" };
+    s.queue_protocol = protocol.into();
+    s.listen_protocol = protocol.into();
+    s.settle = Duration::from_secs(2);
+    s.job_timeout = Duration::from_secs(10);
+    s.env.push(("CONNECTOR_KIT_PING_PERIOD".into(), "0.5".into()));
+    match connector_type {
+        "EXTERNAL_IMPORT" => {
+            s.scope = Some("ipv4-addr,domain-name,url,indicator,identity,malware,relationship,marking-definition".into());
+            s.env.push(("CONNECTOR_RUN_AND_TERMINATE".into(), "true".into()));
+            s.env.push(("FEED_URL".into(), format!("{url}/feed.json")));
+        }
+        "INTERNAL_ENRICHMENT" => {
+            s.scope = Some("IPv4-Addr,Domain-Name".into());
+            s.job.settings.insert("max_tlp".into(), "LOOKUP_MAX_TLP".into());
+            s.env.push(("LOOKUP_API_URL".into(), url.into()));
+        }
+        "INTERNAL_IMPORT_FILE" => s.scope = Some("application/json,text/csv".into()),
+        "INTERNAL_EXPORT_FILE" => s.scope = Some("application/vnd.oasis.stix+json,text/csv".into()),
+        _ => s.env.push(("SINK_URL".into(), format!("{url}/events"))),
+    }
+    s
+}
+
 async fn matrix() {
-    let server = deployment::services().await;
+    let server = services(&feed(4)).await;
     let mut sessions = Vec::new();
-    for &(connector_type, _) in deployment::CONNECTORS {
-        for &transport in deployment::transports(connector_type) {
-            sessions.push(deployment::session(connector_type, transport, &server, None));
+    for &(connector_type, binary) in CONNECTORS {
+        for amqp in if connector_type == "STREAM" { &[false][..] } else { &[false, true][..] } {
+            sessions.push(session(connector_type, binary, *amqp, &server.uri()));
         }
     }
     let n = sessions.len();
@@ -122,8 +174,8 @@ async fn import_once(command: &[String], amqp: bool, url: &str) -> (f64, f64) {
 async fn throughput() {
     let items = support::size(25_000, 250);
     let objects = (items * 4 + 12) as f64;
-    let server = deployment::services_with(&feed(items)).await;
-    let kit = vec![deployment::binary("EXTERNAL_IMPORT").to_string()];
+    let server = services(&feed(items)).await;
+    let kit = vec![IMPORT.to_string()];
     let pycti = pycti_python()
         .map(|p| vec![p.to_string_lossy().into_owned(), format!("{}/benches/pycti_feed.py", env!("CARGO_MANIFEST_DIR"))]);
     for amqp in [false, true] {

@@ -62,15 +62,10 @@ pub fn feed() -> serde_json::Value {
 /// Starts the external services every reference connector may call: the feed, the lookup
 /// API and the event sink.
 pub async fn services() -> MockServer {
-    services_with(&feed()).await
-}
-
-/// [`services`] serving another feed.
-pub async fn services_with(feed: &serde_json::Value) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/feed.json"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(feed))
+        .respond_with(ResponseTemplate::new(200).set_body_json(feed()))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
