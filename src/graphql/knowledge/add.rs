@@ -47,6 +47,7 @@ pub fn register(r: &mut Registry, api: &Shared, field: &str, returns: &str) {
     let a = api.clone();
     match field {
         "stixCyberObservableAdd" => r.json("Mutation", field, move |ctx| observable_add(ctx, &a)),
+        "artifactImport" => r.json("Mutation", field, move |ctx| crate::graphql::knowledge::artifact::artifact_import(ctx, &a)),
         "stixCoreRelationshipAdd" => r.json("Mutation", field, move |ctx| relationship_add(ctx, &a, false)),
         "stixSightingRelationshipAdd" => r.json("Mutation", field, move |ctx| relationship_add(ctx, &a, true)),
         "stixRefRelationshipAdd" => {
@@ -159,7 +160,7 @@ fn drop_foreign_ids(v: &View<'_>, stix: &mut Map<String, Json>) {
 /// Builds a STIX object from an input under the caller's view: fields copied, references
 /// resolved, creator and files recorded, id assigned; `shape` adds the type's own
 /// properties.
-fn build(
+pub(super) fn build(
     ctx: &ResolverContext<'_>,
     api: &Api,
     stix_type: &str,
@@ -207,7 +208,7 @@ fn answer_as(ctx: &ResolverContext<'_>, api: &Api, id: &str, declared: &str) -> 
 
 /// Ingests, applies `upsertOperations` on an update, and answers the stored object (of
 /// GraphQL type `declared`).
-fn finish(
+pub(super) fn finish(
     ctx: &ResolverContext<'_>,
     api: &Api,
     stix: &Map<String, Json>,

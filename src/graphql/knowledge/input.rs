@@ -307,6 +307,10 @@ pub fn keep_extension(stix: &mut Map<String, Json>, existing: &Json, stix_type: 
         let mut merged = before.clone();
         if let Some(Json::Array(now)) = ext.get(key) {
             for item in now {
+                // A file uploaded again under the same name replaces the former version.
+                if key == "files" {
+                    merged.retain(|f| f.get("name") != item.get("name"));
+                }
                 if !merged.contains(item) {
                     merged.push(item.clone());
                 }

@@ -18,6 +18,7 @@
 
 pub mod add;
 pub mod analysis;
+pub mod artifact;
 pub mod edit;
 pub mod export;
 pub mod fields;
@@ -59,7 +60,6 @@ pub const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("ruleClear", "inference rules are not modelled"),
     ("rulesRescan", "inference rules are not modelled"),
     ("ruleApplyAsync", "inference rules are not modelled"),
-    ("artifactImport", "file contents are not stored, so an artifact cannot be built from one"),
 ];
 
 /// Registers every resolver of the entity API: `info` is the merged schema, `roots` the
