@@ -13,25 +13,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::{Client, ServeProcess, pycti_python, root};
+use common::{Client, ServeProcess, pycti_python, python_report, root};
 use serde_json::Value;
 
 fn run(serve: &ServeProcess, args: &[&str]) -> (bool, Value) {
-    let out = Command::new(pycti_python())
-        .arg(root().join("fixtures/python/import_bundle_roundtrip.py"))
-        .args(args)
-        .env("OPENCTI_URL", &serve.url)
-        .env("OPENCTI_TOKEN", &serve.admin_token)
-        .output()
-        .expect("python runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the driver prints a JSON report ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), report)
+    python_report("import_bundle_roundtrip.py", args, serve, &serve.admin_token)
 }
 
 fn strings(v: &Value) -> BTreeSet<String> {
