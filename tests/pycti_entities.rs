@@ -5,27 +5,13 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Client, ServeProcess, pycti_python, root};
+use common::{Client, ServeProcess, python_report};
 use serde_json::Value;
 
 fn roundtrip(serve: &ServeProcess, token: &str) -> Value {
-    let out = Command::new(pycti_python())
-        .arg(root().join("fixtures/python/entity_roundtrip.py"))
-        .env("OPENCTI_URL", &serve.url)
-        .env("OPENCTI_TOKEN", token)
-        .output()
-        .expect("python runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the driver prints a JSON report ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (ok, report) = python_report("entity_roundtrip.py", &[], serve, token);
     assert!(
-        out.status.success() && report["failures"].as_array().is_some_and(Vec::is_empty),
+        ok && report["failures"].as_array().is_some_and(Vec::is_empty),
         "pycti checks failed:\n{}",
         serde_json::to_string_pretty(&report["failures"]).unwrap_or_default()
     );

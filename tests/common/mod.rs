@@ -321,3 +321,23 @@ pub fn ipv4_bundle(n: usize) -> String {
         .collect();
     serde_json::json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": objects}).to_string()
 }
+
+/// Runs a pycti driver under `fixtures/python/` against `serve` as `token` and parses the
+/// JSON report it prints: `(exited successfully, report)`.
+pub fn python_report(script: &str, args: &[&str], serve: &ServeProcess, token: &str) -> (bool, serde_json::Value) {
+    let out = Command::new(pycti_python())
+        .arg(root().join("fixtures/python").join(script))
+        .args(args)
+        .env("OPENCTI_URL", &serve.url)
+        .env("OPENCTI_TOKEN", token)
+        .output()
+        .expect("python runs");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} prints a JSON report ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), report)
+}

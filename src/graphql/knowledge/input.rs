@@ -297,7 +297,9 @@ pub fn record_creation(
 }
 
 /// Unites the OpenCTI extension of an object being upserted with the stored one's (the
-/// ingest path replaces extensions wholesale): creators, files and organisations stay.
+/// ingest path replaces extensions wholesale): creators, files and organisations stay. A
+/// file is known by its name (its path `import/<type>/<id>/<name>` on the platform): one
+/// uploaded again under the same name replaces the stored one.
 pub fn keep_extension(stix: &mut Map<String, Json>, existing: &Json, stix_type: &str) {
     let Some(old) = opencti_extension(existing) else { return };
     let old = old.clone();
@@ -336,3 +338,26 @@ pub fn complete(stix: &mut Map<String, Json>, stix_type: &str, now: &str) {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upsert_keeps_the_stored_files_and_creators_and_replaces_a_file_of_the_same_name() {
+        let mut stored = Map::new();
+        let ext = extension_mut(&mut stored, "report");
+        ext.insert("files".into(), json!([{"name": "a.txt", "version": "1"}, {"name": "b.txt", "version": "1"}]));
+        ext.insert("creator_ids".into(), json!(["u1"]));
+        let mut incoming = Map::new();
+        let ext = extension_mut(&mut incoming, "report");
+        ext.insert("files".into(), json!([{"name": "a.txt", "version": "2"}]));
+        ext.insert("creator_ids".into(), json!(["u2"]));
+
+        keep_extension(&mut incoming, &Json::Object(stored), "report");
+
+        let ext = extension_mut(&mut incoming, "report");
+        assert_eq!(ext["files"], json!([{"name": "b.txt", "version": "1"}, {"name": "a.txt", "version": "2"}]));
+        assert_eq!(ext["creator_ids"], json!(["u1", "u2"]));
+    }
+}
