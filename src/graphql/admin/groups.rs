@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
 use crate::graphql::admin::users::relationship;
-use crate::graphql::admin::{admin_error, cant_find, page, project};
+use crate::graphql::admin::{admin_error, cant_find, input_name, project, register_edit, register_list};
 use crate::graphql::builder::Registry;
 use crate::graphql::context::parts;
 use crate::graphql::errors::functional;
 use crate::graphql::knowledge::edit::edit_inputs;
-use crate::graphql::knowledge::list::{ListArgs, connection};
+use crate::graphql::knowledge::list::connection;
 use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, parent_str, with_view};
 use crate::store::clock::iso;
 use crate::store::groups::{CAPABILITIES, Group, Role, capability_named};
@@ -27,24 +27,10 @@ use crate::store::users::Users;
 pub fn register(r: &mut Registry, api: &Shared) {
     let a = api.clone();
     r.json("Query", "group", move |ctx| read_group(ctx, &a, &arg_str(ctx, "id").unwrap_or_default()));
-    let a = api.clone();
-    r.json("Query", "groups", move |ctx| {
-        let args = ListArgs::read(ctx)?;
-        with_view(ctx, &a, |v| {
-            let nodes = v.state.users.groups().iter().map(|g| project::group(v, g, true)).collect();
-            Ok(page(nodes, &args, &["name", "description"]))
-        })
-    });
+    register_list(r, api, "groups", |v| v.state.users.groups().iter().map(|g| project::group(v, g, true)).collect(), &["name", "description"]);
     let a = api.clone();
     r.json("Query", "role", move |ctx| read_role(ctx, &a, &arg_str(ctx, "id").unwrap_or_default()));
-    let a = api.clone();
-    r.json("Query", "roles", move |ctx| {
-        let args = ListArgs::read(ctx)?;
-        with_view(ctx, &a, |v| {
-            let nodes = v.state.users.roles().iter().map(|g| project::role(v, g)).collect();
-            Ok(page(nodes, &args, &["name", "description"]))
-        })
-    });
+    register_list(r, api, "roles", |v| v.state.users.roles().iter().map(|r| project::role(v, r)).collect(), &["name", "description"]);
     let a = api.clone();
     r.json("Query", "capabilities", move |ctx| {
         let first = ctx.args.get("first").and_then(|f| f.i64().ok()).map_or(usize::MAX, |f| usize::try_from(f).unwrap_or(0));
@@ -55,12 +41,7 @@ pub fn register(r: &mut Registry, api: &Shared) {
     });
     let a = api.clone();
     r.json("Mutation", "groupAdd", move |ctx| group_add(ctx, &a));
-    r.json("Mutation", "groupEdit", |ctx| Ok(json!({"id": arg_str(ctx, "id").unwrap_or_default()})));
-    r.json("GroupEditMutations", "delete", |ctx| {
-        let (core, _) = parts(ctx)?;
-        let id = parent_str(ctx, "id").unwrap_or_default();
-        core.store.write(|s| s.users.delete_group(&id)).map(Json::from).map_err(admin_error)
-    });
+    register_edit(r, "groupEdit", "GroupEditMutations", Users::delete_group);
     let a = api.clone();
     r.json("GroupEditMutations", "fieldPatch", move |ctx| group_patch(ctx, &a));
     let a = api.clone();
@@ -89,21 +70,13 @@ pub fn register(r: &mut Registry, api: &Shared) {
     r.json("Mutation", "roleAdd", move |ctx| {
         let (core, _) = parts(ctx)?;
         let input = arg(ctx, "input");
-        let name = input["name"].as_str().unwrap_or_default().trim().to_string();
-        if name.chars().count() < 2 {
-            return Err(functional("Name must be at least 2 characters", json!({"field": "name"})));
-        }
+        let name = input_name(&input)?;
         let now = core.store.clock().now();
         let role = Role::new(&name, input["description"].as_str().map(str::to_string), now);
         let role = core.store.write(|s| s.users.add_role(role));
         read_role(ctx, &a, &role.id)
     });
-    r.json("Mutation", "roleEdit", |ctx| Ok(json!({"id": arg_str(ctx, "id").unwrap_or_default()})));
-    r.json("RoleEditMutations", "delete", |ctx| {
-        let (core, _) = parts(ctx)?;
-        let id = parent_str(ctx, "id").unwrap_or_default();
-        core.store.write(|s| s.users.delete_role(&id)).map(Json::from).map_err(admin_error)
-    });
+    register_edit(r, "roleEdit", "RoleEditMutations", Users::delete_role);
     let a = api.clone();
     r.json("RoleEditMutations", "fieldPatch", move |ctx| {
         let id = field_patch_with(ctx, "role", |users, id, now, ops| users.edit_role(id, now, |r| apply_ops(r, ops, role_field)))?;
@@ -176,10 +149,7 @@ fn read_role(ctx: &ResolverContext<'_>, api: &Api, id: &str) -> Result<Json, Err
 fn group_add(ctx: &ResolverContext<'_>, api: &Api) -> Result<Json, Error> {
     let (core, _) = parts(ctx)?;
     let input = arg(ctx, "input");
-    let name = input["name"].as_str().unwrap_or_default().trim().to_string();
-    if name.chars().count() < 2 {
-        return Err(functional("Name must be at least 2 characters", json!({"field": "name"})));
-    }
+    let name = input_name(&input)?;
     let now = core.store.clock().now();
     let mut g = Group::new(&name, now);
     g.description = input["description"].as_str().map(str::to_string);

@@ -27,8 +27,9 @@ use serde_json::{Value as Json, json};
 use crate::graphql::builder::Registry;
 use crate::graphql::errors::functional;
 use crate::graphql::knowledge::list::{ListArgs, connection};
-use crate::graphql::knowledge::view::Shared;
-use crate::store::users::AdminError;
+use crate::graphql::context::parts;
+use crate::graphql::knowledge::view::{Shared, View, arg_str, parent_str, with_view};
+use crate::store::users::{AdminError, Users};
 
 /// Registers the resolvers (after the knowledge layer, which answers every
 /// `…EditMutations` type it finds: these replace its handlers for the types here).
@@ -56,9 +57,39 @@ pub fn admin_error(e: AdminError) -> Error {
     }
 }
 
+/// The `name` of a creation input: at least two characters once trimmed (the platform's
+/// `@constraint(minLength: 2, format: "not-blank")`).
+pub fn input_name(input: &Json) -> Result<String, Error> {
+    let name = input["name"].as_str().unwrap_or_default().trim().to_string();
+    if name.chars().count() < 2 {
+        return Err(functional("Name must be at least 2 characters", json!({"field": "name"})));
+    }
+    Ok(name)
+}
+
 /// The platform's error for an edit of an element that does not exist.
 pub fn cant_find(id: &str) -> Error {
     functional("Cant find element to update", json!({"id": id}))
+}
+
+/// Registers an `xEdit(id)` root field (its value carries the id to the operations) and
+/// the `delete` operation of its `…EditMutations` type.
+pub fn register_edit(r: &mut Registry, field: &str, ty: &str, delete: fn(&mut Users, &str) -> Result<String, AdminError>) {
+    r.json("Mutation", field, |ctx| Ok(json!({"id": arg_str(ctx, "id").unwrap_or_default()})));
+    r.json(ty, "delete", move |ctx| {
+        let (core, _) = parts(ctx)?;
+        let id = parent_str(ctx, "id").unwrap_or_default();
+        core.store.write(|s| delete(&mut s.users, &id)).map(Json::from).map_err(admin_error)
+    });
+}
+
+/// Registers a list root field over the projected nodes `nodes` gives.
+pub fn register_list(r: &mut Registry, api: &Shared, field: &str, nodes: fn(&View<'_>) -> Vec<Json>, search_keys: &'static [&'static str]) {
+    let a = api.clone();
+    r.json("Query", field, move |ctx| {
+        let args = ListArgs::read(ctx)?;
+        with_view(ctx, &a, |v| Ok(page(nodes(v), &args, search_keys)))
+    });
 }
 
 /// Filters (keys read off the projected node), searches (`search_keys`), orders and pages

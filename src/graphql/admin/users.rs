@@ -9,17 +9,16 @@ use async_graphql::Error;
 use async_graphql::dynamic::ResolverContext;
 use serde_json::{Map, Value as Json, json};
 
-use crate::graphql::admin::{admin_error, cant_find, page, project};
+use crate::graphql::admin::{admin_error, cant_find, input_name, project, register_edit, register_list};
 use crate::graphql::builder::Registry;
 use crate::graphql::context::parts;
 use crate::graphql::errors::functional;
 use crate::graphql::knowledge::edit::edit_inputs;
-use crate::graphql::knowledge::list::ListArgs;
 use crate::graphql::knowledge::not_supported;
 use crate::graphql::knowledge::view::{Api, Shared, arg, arg_str, parent_str, with_view};
 use crate::profile::Profile;
 use crate::store::clock::iso;
-use crate::store::users::NewUser;
+use crate::store::users::{NewUser, Users};
 
 /// User attributes a field patch or a creation may set, besides `name` and `user_email`.
 const PROFILE: &[&str] = &[
@@ -52,24 +51,17 @@ pub fn register(r: &mut Registry, api: &Shared) {
     });
     let a = api.clone();
     r.json("Query", "user", move |ctx| read_user(ctx, &a, &arg_str(ctx, "id").unwrap_or_default()));
-    let a = api.clone();
-    r.json("Query", "users", move |ctx| {
-        let args = ListArgs::read(ctx)?;
-        with_view(ctx, &a, |v| {
-            let nodes = v.state.users.all().iter().map(|u| project::user(v, u, true)).collect();
-            Ok(page(nodes, &args, &["name", "user_email", "firstname", "lastname"]))
-        })
-    });
+    register_list(r, api, "users", |v| v.state.users.all().iter().map(|u| project::user(v, u, true)).collect(), &[
+        "name",
+        "user_email",
+        "firstname",
+        "lastname",
+    ]);
     let a = api.clone();
     r.json("Mutation", "userAdd", move |ctx| user_add(ctx, &a));
-    r.json("Mutation", "userEdit", |ctx| Ok(json!({"id": arg_str(ctx, "id").unwrap_or_default()})));
+    register_edit(r, "userEdit", "UserEditMutations", Users::delete_user);
     let a = api.clone();
     r.json("UserEditMutations", "fieldPatch", move |ctx| field_patch(ctx, &a));
-    r.json("UserEditMutations", "delete", |ctx| {
-        let (core, _) = parts(ctx)?;
-        let id = parent_str(ctx, "id").unwrap_or_default();
-        core.store.write(|s| s.users.delete_user(&id)).map(Json::from).map_err(admin_error)
-    });
     let a = api.clone();
     r.json("UserEditMutations", "relationAdd", move |ctx| relation_add(ctx, &a));
     let a = api.clone();
@@ -121,10 +113,7 @@ fn edit_value(key: &str, value: &Json) -> Json {
 fn user_add(ctx: &ResolverContext<'_>, api: &Api) -> Result<Json, Error> {
     let (core, _) = parts(ctx)?;
     let input = arg(ctx, "input");
-    let name = input["name"].as_str().unwrap_or_default().trim().to_string();
-    if name.chars().count() < 2 {
-        return Err(functional("Name must be at least 2 characters", json!({"field": "name"})));
-    }
+    let name = input_name(&input)?;
     let email = input["user_email"].as_str().map(str::to_string).unwrap_or_else(|| format!("{}@opencti.invalid", uuid::Uuid::new_v4()));
     if !email.contains('@') {
         return Err(functional("The email address is invalid", json!({"user_email": email})));
