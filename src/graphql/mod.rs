@@ -6,6 +6,7 @@
 //! executable schema from the texts read as data ([`sdl`]) (see there for how fields without a resolver are answered and how
 //! `@auth` is enforced). Resolvers stay thin: domain rules live in `store` and `ingest`.
 
+pub mod admin;
 pub mod builder;
 pub mod coerce;
 pub mod connector;
@@ -30,12 +31,14 @@ pub use builder::BuildError;
 pub use validate_only::{schema, validate_document};
 
 /// The schema's texts: the platform core, the knowledge layer (its root fields are
-/// registered by kind, read off its own text), jobs, settings and the live stream's collections.
-pub const TEXTS: [&str; 5] = [
+/// registered by kind, read off its own text), jobs, settings, administration and the live
+/// stream's collections.
+pub const TEXTS: [&str; 6] = [
     include_str!("schema.graphql"),
     knowledge::SDL,
     include_str!("jobs.graphql"),
     include_str!("settings.graphql"),
+    include_str!("admin.graphql"),
     include_str!("stream.graphql"),
 ];
 
@@ -55,7 +58,11 @@ pub fn registry(definitions: &sdl::Definitions) -> builder::Registry {
     stix::register(&mut r);
     jobs::register(&mut r);
     settings::register(&mut r);
+    let api: knowledge::view::Shared = std::sync::Arc::new(knowledge::view::Api { info: sdl::TypeInfo::of(definitions) });
     knowledge::register(&mut r, sdl::TypeInfo::of(definitions), definitions.roots_of(KNOWLEDGE_TEXT));
+    // After the knowledge layer, which answers every `…EditMutations` type it finds.
+    admin::register(&mut r, &api);
+    settings::register_edits(&mut r);
     // After the knowledge layer, which answers every `…EditMutations` type it finds.
     stream::register(&mut r);
     r

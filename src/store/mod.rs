@@ -27,8 +27,10 @@ pub mod events;
 pub mod faults;
 pub mod files;
 pub mod findings;
+pub mod groups;
 pub mod jobs;
 pub mod knowledge;
+pub mod parameters;
 pub mod playbooks;
 pub mod queues;
 pub mod streams;
@@ -78,6 +80,8 @@ pub struct State {
     pub playbooks: playbooks::Playbooks,
     /// Live stream collections (kept by a reset, as users are).
     pub streams: streams::StreamCollections,
+    /// Settings edits and platform messages (kept by a reset, as users are).
+    pub parameters: parameters::Parameters,
     /// How many times the state was reset (`POST /_mock/reset`).
     pub resets: u64,
 }
@@ -86,7 +90,7 @@ impl State {
     /// `POST /_mock/reset`: forgets everything the platform received — connectors, works,
     /// knowledge, queues (messages from RabbitMQ are acknowledged), faults, findings, the
     /// transcript, dead letters, files, jobs, drafts and playbook steps. Kept: the profile, the users and
-    /// their tokens, and the settings the queues carry; numbering (transcript, queues,
+    /// their tokens, groups and roles, the settings edits, and the settings the queues carry; numbering (transcript, queues,
     /// jobs) goes on, so what a reader remembers never names something new. The built-in
     /// markings are the caller's to create again (they come through the worker).
     ///
@@ -109,6 +113,7 @@ impl State {
             drafts,
             playbooks,
             streams: _,
+            parameters: _,
             resets,
         } = self;
         *connectors = connectors::Connectors::default();
@@ -184,6 +189,7 @@ impl Store {
             drafts: drafts::Drafts::default(),
             playbooks: playbooks::Playbooks::default(),
             streams: streams::StreamCollections::default(),
+            parameters: parameters::Parameters::default(),
             resets: 0,
         };
         let (version, _) = watch::channel(0);
