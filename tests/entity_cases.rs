@@ -180,6 +180,14 @@ async fn a_connector_bundle_with_a_case_and_its_objects_is_stored_with_its_objec
     gql(p.url(), Some("tok-cases"), TO_PROCESSED, json!({"id": work, "message": "done", "inError": false})).await;
     let done = p.wait_for_work_complete(&work, Duration::from_secs(10)).await.expect("the work completes");
     let read = call(&p, CASE, json!({"id": case})).await;
+    let as_domain_objects = call(
+        &p,
+        "query L($types: [String]) { stixDomainObjects(types: $types) { edges { node { __typename id } } } }",
+        json!({"types": ["Case"]}),
+    )
+    .await;
+    let as_core_object =
+        call(&p, "query R($id: String!) { stixCoreObject(id: $id) { __typename entity_type } }", json!({"id": case})).await;
     let component = call(
         &p,
         "query D($id: String!) { dataComponent(id: $id) { name dataSource { name } } }",
@@ -206,6 +214,11 @@ async fn a_connector_bundle_with_a_case_and_its_objects_is_stored_with_its_objec
     assert_eq!(objects, ["IPv4-Addr", "Malware"]);
     assert_eq!(c["tasks"], json!({"edges": [{"node": {"name": "Collect proxy logs", "due_date": "2024-05-17T17:00:00.000Z"}}]}));
     assert_eq!(component["data"]["dataComponent"], json!({"name": "Process Creation", "dataSource": {"name": "Process"}}));
+    assert_eq!(
+        as_domain_objects["data"]["stixDomainObjects"]["edges"],
+        json!([{"node": {"__typename": "CaseIncident", "id": c["id"]}}])
+    );
+    assert_eq!(as_core_object["data"]["stixCoreObject"], json!({"__typename": "CaseIncident", "entity_type": "Case-Incident"}));
 }
 
 #[tokio::test]
