@@ -291,6 +291,12 @@ async fn coverage_inputs_are_stored_under_their_stix_names_and_answered_under_th
     .await;
     let read_source =
         call(&p, "query D($id: String!) { dataSource(id: $id) { x_mitre_platforms } }", json!({"id": source["id"]})).await;
+    let with_components = call(
+        &p,
+        "mutation A($input: DataSourceAddInput!) { dataSourceAdd(input: $input) { id } }",
+        json!({"input": {"name": "Network Traffic", "dataComponents": [source["id"]]}}),
+    )
+    .await;
 
     // Assert
     let stix = |id: &Value| -> Value { serde_json::from_str(&p.object(id.as_str().unwrap()).unwrap().body).unwrap() };
@@ -312,4 +318,8 @@ async fn coverage_inputs_are_stored_under_their_stix_names_and_answered_under_th
         "{read}"
     );
     assert_eq!(read_source["data"]["dataSource"]["x_mitre_platforms"], json!(["windows"]));
+    assert_eq!(
+        with_components["errors"][0]["extensions"]["data"]["operation"], "dataSourceAdd.dataComponents",
+        "{with_components}"
+    );
 }
