@@ -279,8 +279,10 @@ pub fn build(
     let roots: Vec<&str> = std::iter::once(query.as_str()).chain(mutation.as_deref()).collect();
 
     let mut declared: HashSet<(String, String)> = HashSet::new();
+    // Limits first: they parse the document the coercion then reads.
     let mut builder = Schema::build(&query, mutation.as_deref(), None)
-        .extension(crate::graphql::limits::LimitsExtension);
+        .extension(crate::graphql::limits::LimitsExtension)
+        .extension(crate::graphql::coerce::CoerceVariables::new(crate::graphql::coerce::InputTypes::of(&types)));
     if !introspection {
         builder = builder.disable_introspection();
     }

@@ -7,6 +7,7 @@
 //! `@auth` is enforced). Resolvers stay thin: domain rules live in `store` and `ingest`.
 
 pub mod builder;
+pub mod coerce;
 pub mod connector;
 pub mod context;
 pub mod errors;
