@@ -289,6 +289,19 @@ async fn coverage_inputs_are_stored_under_their_stix_names_and_answered_under_th
         json!({"id": coverage["id"]}),
     )
     .await;
+    let edited = add(
+        &p,
+        "securityCoverageResultAdd",
+        "SecurityCoverageResultAddInput",
+        json!({"name": "edited run", "resultOf": coverage["id"]}),
+    )
+    .await;
+    let patched = call(
+        &p,
+        "mutation P($id: ID!, $input: [EditInput]!) { stixDomainObjectEdit(id: $id) { fieldPatch(input: $input) { id } } }",
+        json!({"id": edited["id"], "input": [{"key": "coverage_information", "value": [{"coverage_name": "DETECTION", "coverage_score": 20}]}]}),
+    )
+    .await;
     let read_source =
         call(&p, "query D($id: String!) { dataSource(id: $id) { x_mitre_platforms } }", json!({"id": source["id"]})).await;
     let with_components = call(
@@ -318,6 +331,12 @@ async fn coverage_inputs_are_stored_under_their_stix_names_and_answered_under_th
         "{read}"
     );
     assert_eq!(read_source["data"]["dataSource"]["x_mitre_platforms"], json!(["windows"]));
+    assert!(patched["errors"].is_null(), "{patched}");
+    assert_eq!(
+        stix(&edited["id"])["coverage"],
+        json!([{"name": "DETECTION", "score": 20}]),
+        "an edit is stored under the STIX names too"
+    );
     assert_eq!(
         with_components["errors"][0]["extensions"]["data"]["operation"], "dataSourceAdd.dataComponents",
         "{with_components}"

@@ -22,7 +22,7 @@ use crate::graphql::sdl::named;
 use crate::graphql::context::parts;
 use crate::graphql::errors::{ALREADY_DELETED_ERROR, functional};
 use crate::graphql::knowledge::add::{answer, indicator_for, input_map};
-use crate::graphql::knowledge::input::{Resolver, extension_mut, refusal_error, stix_property, upload};
+use crate::graphql::knowledge::input::{Resolver, coverage, extension_mut, refusal_error, stix_property, upload};
 use crate::graphql::knowledge::project::file_node;
 use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, parent_str, with_view};
 use crate::graphql::knowledge::{not_supported, refs};
@@ -329,7 +329,11 @@ pub(super) fn apply(
             }
             let prop = stix_property(stix_type, &key).to_string();
             let scalar = field.map(|f| named(&f.ty).to_string()).unwrap_or_default();
-            let values: Vec<Json> = values.iter().map(|x| coerce(x, &scalar)).collect();
+            let values: Vec<Json> = match key.as_str() {
+                // `[{coverage_name, coverage_score}]` is stored as the STIX `[{name, score}]`.
+                "coverage_information" => values.iter().flat_map(|x| coverage(&json!([x])).as_array().cloned().unwrap_or_default()).collect(),
+                _ => values.iter().map(|x| coerce(x, &scalar)).collect(),
+            };
             if let Some(ext) = body.get_mut("extensions").and_then(Json::as_object_mut) {
                 for e in ext.values_mut().filter_map(Json::as_object_mut) {
                     e.remove(prop.strip_prefix("x_opencti_").unwrap_or(&prop));

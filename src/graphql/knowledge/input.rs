@@ -102,7 +102,7 @@ pub fn stix_property<'k>(stix_type: &str, key: &'k str) -> &'k str {
 
 /// `coverage_information` (`[{coverage_name, coverage_score}]`) as the STIX `coverage`
 /// (`[{name, score}]`).
-fn coverage(value: &Json) -> Json {
+pub fn coverage(value: &Json) -> Json {
     let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
     Json::Array(items.iter().map(|c| json!({"name": c["coverage_name"], "score": c["coverage_score"]})).collect())
 }
