@@ -42,6 +42,12 @@ fn entity_type_of_graphql(name: &str) -> String {
     out
 }
 
+/// Input fields the mock does not serve (pycti never sends them), and why.
+const UNSERVED_INPUTS: &[(&str, &str)] = &[
+    ("dataComponents", "a data source's components are set from each component's dataSource"),
+    ("caseTemplates", "case templates are not modelled"),
+];
+
 /// Registers the creation mutation `field` returning `returns`.
 pub fn register(r: &mut Registry, api: &Shared, field: &str, returns: &str) {
     let a = api.clone();
@@ -236,6 +242,9 @@ fn entity_add(
     declared: &str,
 ) -> Result<Json, Error> {
     let stix_type = stix_type_of(entity_type);
+    if let Some((field, why)) = UNSERVED_INPUTS.iter().find(|(f, _)| input.get(*f).is_some_and(|v| !v.is_null())) {
+        return Err(crate::graphql::knowledge::not_supported(&format!("{}.{field}", ctx.field().name()), why));
+    }
     let (core, _) = parts(ctx)?;
     let now = iso(core.store.clock().now());
     let stix = build(ctx, api, &stix_type, &input, |stix, _| {

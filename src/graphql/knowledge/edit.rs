@@ -1,5 +1,8 @@
-//! Edits: `xEdit(id) { fieldPatch relationAdd relationDelete ... }`, the root patches
-//! (`indicatorFieldPatch`, `vocabularyFieldPatch`) and the grouping's relation roots.
+//! Edits: `xEdit(id) { fieldPatch relationAdd relationDelete ... }` and the root operations
+//! of one entity type, recognised by their names: `xFieldPatch` (`indicatorFieldPatch`,
+//! `taskFieldPatch`), `xRelationAdd` / `xRelationDelete` (`groupingRelationAdd`,
+//! `taskRelationDelete`) and `xDelete` answering an id (`taskDelete`,
+//! `securityCoverageDelete`).
 //!
 //! `xEdit(id)` answers an object holding the id; each operation loads the object (it must
 //! fit the type the edit is for: `stixCyberObservableEdit` edits observables only) and
@@ -19,7 +22,7 @@ use crate::graphql::sdl::named;
 use crate::graphql::context::parts;
 use crate::graphql::errors::{ALREADY_DELETED_ERROR, functional};
 use crate::graphql::knowledge::add::{answer, indicator_for, input_map};
-use crate::graphql::knowledge::input::{RENAMED, Resolver, extension_mut, refusal_error, upload};
+use crate::graphql::knowledge::input::{Resolver, coverage, extension_mut, refusal_error, stix_property, upload};
 use crate::graphql::knowledge::project::file_node;
 use crate::graphql::knowledge::view::{Api, Shared, View, arg, arg_str, arg_strs, parent_str, with_view};
 use crate::graphql::knowledge::{not_supported, refs};
@@ -30,8 +33,10 @@ use crate::store::knowledge::StoredObject;
 /// Registers a root field of the edit family; `false` when `field` is not one.
 pub fn register_root(r: &mut Registry, api: &Shared, field: &str, returns: &str) -> bool {
     let a = api.clone();
+    // The type a root operation of one entity type edits (`taskRelationAdd` → `Task`).
+    let own_type = |suffix: &str| field.strip_suffix(suffix).map(crate::graphql::knowledge::upper_first);
     match field {
-        "indicatorFieldPatch" | "vocabularyFieldPatch" => {
+        f if f.ends_with("FieldPatch") => {
             let declared = returns.to_string();
             r.json("Mutation", field, move |ctx| {
                 let id = arg_str(ctx, "id").unwrap_or_default();
@@ -40,14 +45,27 @@ pub fn register_root(r: &mut Registry, api: &Shared, field: &str, returns: &str)
                 answer(ctx, &a, &internal)
             });
         }
-        "groupingRelationAdd" => r.json("Mutation", field, move |ctx| {
-            let id = arg_str(ctx, "id").unwrap_or_default();
-            refs::relation_add(ctx, &a, &id, "Grouping", &input_map(ctx, "input"))
-        }),
-        "groupingRelationDelete" => r.json("Mutation", field, move |ctx| {
-            let id = arg_str(ctx, "id").unwrap_or_default();
-            refs::relation_delete(ctx, &a, &id, "Grouping")
-        }),
+        f if f.ends_with("RelationAdd") => {
+            let declared = own_type("RelationAdd").unwrap_or_default();
+            r.json("Mutation", field, move |ctx| {
+                let id = arg_str(ctx, "id").unwrap_or_default();
+                refs::relation_add(ctx, &a, &id, &declared, &input_map(ctx, "input"))
+            });
+        }
+        f if f.ends_with("RelationDelete") => {
+            let declared = own_type("RelationDelete").unwrap_or_default();
+            r.json("Mutation", field, move |ctx| {
+                let id = arg_str(ctx, "id").unwrap_or_default();
+                refs::relation_delete(ctx, &a, &id, &declared)
+            });
+        }
+        f if f.ends_with("Delete") && returns == "ID" => {
+            let declared = own_type("Delete").unwrap_or_default();
+            r.json("Mutation", field, move |ctx| {
+                let id = arg_str(ctx, "id").unwrap_or_default();
+                delete(ctx, &a, &id, &declared)
+            });
+        }
         f if f.ends_with("Edit") && returns.ends_with("EditMutations") => {
             r.json("Mutation", field, move |ctx| Ok(json!({"id": arg_str(ctx, "id").unwrap_or_default()})));
         }
@@ -309,9 +327,13 @@ pub(super) fn apply(
             if field.is_none() && !snake {
                 return Err(functional(format!("{key} is not a field of {gql} the mock can edit"), json!({"key": key})));
             }
-            let prop = RENAMED.iter().find(|(k, _)| *k == key).map(|(_, p)| p.to_string()).unwrap_or(key.clone());
+            let prop = stix_property(stix_type, &key).to_string();
             let scalar = field.map(|f| named(&f.ty).to_string()).unwrap_or_default();
-            let values: Vec<Json> = values.iter().map(|x| coerce(x, &scalar)).collect();
+            let values: Vec<Json> = match key.as_str() {
+                // `[{coverage_name, coverage_score}]` is stored as the STIX `[{name, score}]`.
+                "coverage_information" => values.iter().flat_map(|x| coverage(&json!([x])).as_array().cloned().unwrap_or_default()).collect(),
+                _ => values.iter().map(|x| coerce(x, &scalar)).collect(),
+            };
             if let Some(ext) = body.get_mut("extensions").and_then(Json::as_object_mut) {
                 for e in ext.values_mut().filter_map(Json::as_object_mut) {
                     e.remove(prop.strip_prefix("x_opencti_").unwrap_or(&prop));

@@ -37,6 +37,11 @@ const FIELDS: &[(&str, FieldFn)] = &[
     ("indicators", indicators),
     ("observables", observables),
     ("samples", samples),
+    ("tasks", tasks),
+    ("dataSource", data_source),
+    ("objectCovered", object_covered),
+    ("results", results),
+    ("resultOf", result_of),
     ("toStix", to_stix),
     ("exportFiles", crate::graphql::knowledge::export::export_files),
 ];
@@ -266,6 +271,48 @@ fn observables(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
 
 fn samples(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
     Ok(project_all(v, strings(&parent(ctx, "sample_refs")).iter().filter_map(|id| v.get_as(id, "StixCyberObservable"))))
+}
+
+/// The tasks of a case: the tasks whose objects include it.
+fn tasks(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
+    containers(ctx, v, "Task")
+}
+
+/// The object one reference property of the parent names, if it fits `declared`.
+fn referenced(ctx: &ResolverContext<'_>, v: &View<'_>, keys: &[&str], declared: &str) -> Json {
+    keys.iter()
+        .find_map(|k| parent_str(ctx, k))
+        .and_then(|id| v.get_as(&id, declared))
+        .map(|o| v.project(o))
+        .unwrap_or(Json::Null)
+}
+
+/// A data component's data source (`data_source_ref`, or MITRE's `x_mitre_data_source_ref`).
+fn data_source(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
+    Ok(referenced(ctx, v, &["data_source_ref", "x_mitre_data_source_ref"], "DataSource"))
+}
+
+/// What a security coverage covers (`covered_ref`).
+fn object_covered(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
+    Ok(referenced(ctx, v, &["covered_ref"], "StixDomainObject"))
+}
+
+/// The coverage a security coverage result is a result of (`result_of_ref`).
+fn result_of(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
+    Ok(referenced(ctx, v, &["result_of_ref"], "SecurityCoverage"))
+}
+
+/// The results of a security coverage: the results whose `result_of_ref` names it.
+fn results(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {
+    let ids = parent_ids(ctx);
+    let found: Vec<Json> = v
+        .knowledge()
+        .all()
+        .filter(|o| &*o.entity_type == "Security-Coverage-Result" && v.visible(o))
+        .filter(|o| raw_str(&o.body, "result_of_ref").map(str::to_string).or_else(|| o.json()["result_of_ref"].as_str().map(str::to_string)).is_some_and(|r| ids.contains(&r)))
+        .map(|o| v.project(o))
+        .collect();
+    Ok(Json::Array(found))
 }
 
 fn to_stix(ctx: &ResolverContext<'_>, v: &View<'_>) -> Result<Json, Error> {

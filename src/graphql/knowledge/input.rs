@@ -5,13 +5,20 @@
 //! - references, given as ids of existing objects (internal, standard or STIX): `createdBy`
 //!   → `created_by_ref`, `objectMarking` → `object_marking_refs`, `objects` → `object_refs`,
 //!   `samples` → `sample_refs`, the observables' `resolvesTo`, `belongsTo`, `networkSrc`...
+//!   the malware analysis' `hostVm`, `operatingSystem`, `installedSoftware`, `analysisSco`,
+//!   `analysisSample`, the data component's `dataSource`, the security coverage's
+//!   `objectCovered` (→ `covered_ref`) and its result's `resultOf` (→ `result_of_ref`)
 //!   (written as the targets' standard ids), `objectLabel` → `labels` (the labels' values),
 //!   `externalReferences` / `killChainPhases` → the embedded dictionaries of the stored
 //!   meta objects, `objectOrganization` → the OpenCTI extension's `granted_refs`; an id
 //!   that names nothing the caller can see is the platform's `MISSING_REFERENCE_ERROR`;
 //! - renamed properties: `stix_id` → `id`, `attribute_abstract` → `abstract`,
 //!   `attribute_count` → `count`, `attribute_date` → `date`, `attribute_key` → `key`;
-//!   `hashes` (`[{algorithm, hash}]`) → the STIX dictionary;
+//!   `hashes` (`[{algorithm, hash}]`) → the STIX dictionary; per type: the data source's
+//!   `x_mitre_platforms` → `platforms`, the security coverage's `coverage_last_result` /
+//!   `coverage_valid_from` / `coverage_valid_to` → `last_result` / `valid_from` / `valid_to`,
+//!   and `coverage_information` (`[{coverage_name, coverage_score}]`) → `coverage`
+//!   (`[{name, score}]`) on coverages and their results;
 //! - what is not STIX: attached `files` become file entries of the OpenCTI extension (name,
 //!   size, type, markings: the mock keeps no content), the creating user goes to the
 //!   extension's `creator_ids`; `update`, `upsertOperations`, `customFieldValues` (no custom
@@ -63,7 +70,42 @@ const REFERENCES: &[(&str, &str, bool)] = &[
     ("networkSrc", "src_ref", false),
     ("networkDst", "dst_ref", false),
     ("bornIn", "born_in_ref", false),
+    ("hostVm", "host_vm_ref", false),
+    ("operatingSystem", "operating_system_ref", false),
+    ("installedSoftware", "installed_software_refs", true),
+    ("analysisSco", "analysis_sco_refs", true),
+    ("analysisSample", "sample_ref", false),
+    ("dataSource", "data_source_ref", false),
+    ("objectCovered", "covered_ref", false),
+    ("resultOf", "result_of_ref", false),
 ];
+
+/// Input fields whose STIX property has another name for one STIX type only: the data
+/// source's platforms, the security coverage's dates (the result keeps the `coverage_`
+/// prefix), and the coverage scores of both.
+const TYPED_RENAMES: &[(&str, &str, &str)] = &[
+    ("data-source", "x_mitre_platforms", "platforms"),
+    ("security-coverage", "coverage_last_result", "last_result"),
+    ("security-coverage", "coverage_valid_from", "valid_from"),
+    ("security-coverage", "coverage_valid_to", "valid_to"),
+    ("security-coverage", "coverage_information", "coverage"),
+    ("security-coverage-result", "coverage_information", "coverage"),
+];
+
+/// The STIX property of an input field of an object of `stix_type`.
+pub fn stix_property<'k>(stix_type: &str, key: &'k str) -> &'k str {
+    if let Some((_, _, to)) = TYPED_RENAMES.iter().find(|(t, from, _)| *t == stix_type && *from == key) {
+        return to;
+    }
+    RENAMED.iter().find(|(k, _)| *k == key).map(|(_, p)| *p).unwrap_or(key)
+}
+
+/// `coverage_information` (`[{coverage_name, coverage_score}]`) as the STIX `coverage`
+/// (`[{name, score}]`).
+pub fn coverage(value: &Json) -> Json {
+    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+    Json::Array(items.iter().map(|c| json!({"name": c["coverage_name"], "score": c["coverage_score"]})).collect())
+}
 
 /// Input fields whose STIX property has another name.
 pub const RENAMED: &[(&str, &str)] =
@@ -258,9 +300,11 @@ pub fn copy_fields(stix: &mut Map<String, Json>, input: &Map<String, Json>, r: &
                     stix.insert("hashes".into(), value.clone());
                 }
             }
+            "coverage_information" => {
+                stix.insert(stix_property(stix_type, key).to_string(), coverage(value));
+            }
             other => {
-                let prop = RENAMED.iter().find(|(k, _)| *k == other).map(|(_, p)| *p).unwrap_or(other);
-                stix.insert(prop.to_string(), value.clone());
+                stix.insert(stix_property(stix_type, other).to_string(), value.clone());
             }
         }
     }

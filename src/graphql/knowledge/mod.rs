@@ -107,7 +107,8 @@ fn register_query(r: &mut Registry, api: &Shared, field: &str, returns: &str) {
     }
 }
 
-fn upper_first(s: &str) -> String {
+/// `s` with its first letter upper-cased (`caseIncident` → `CaseIncident`).
+pub(crate) fn upper_first(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

@@ -180,12 +180,23 @@ fn renames(m: &mut Map<String, Json>, stix_type: &str) {
         "sighting" => &[("count", "attribute_count")],
         "email-message" => &[("date", "attribute_date")],
         "windows-registry-key" => &[("key", "attribute_key")],
+        "data-source" | "x-mitre-data-source" => &[("platforms", "x_mitre_platforms"), ("x_mitre_collection_layers", "collection_layers")],
+        "security-coverage" => &[
+            ("last_result", "coverage_last_result"),
+            ("valid_from", "coverage_valid_from"),
+            ("valid_to", "coverage_valid_to"),
+        ],
         _ => &[],
     };
     for (from, to) in pairs {
         if let Some(val) = m.get(*from).cloned() {
             m.entry(to.to_string()).or_insert(val);
         }
+    }
+    // The STIX `coverage` ([{name, score}]) of security coverages and their results.
+    if let Some(Json::Array(items)) = m.get("coverage").filter(|_| stix_type.starts_with("security-coverage")) {
+        let list: Vec<Json> = items.iter().map(|c| json!({"coverage_name": c["name"], "coverage_score": c["score"]})).collect();
+        m.entry("coverage_information").or_insert(Json::Array(list));
     }
 }
 
