@@ -71,9 +71,24 @@ pub fn environment(session: &Session, url: &str, token: &str, connector_id: &str
     env
 }
 
-/// A port nothing listens on now (for the connector's HTTP listener).
+/// Where the connector's HTTP listener port is drawn from: below Linux's ephemeral range
+/// (32768–60999, `net.ipv4.ip_local_port_range`).
+const LISTENER_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port nothing listens on now, for the connector's HTTP listener to bind.
+///
+/// Not one the kernel hands out (binding port 0): the port is released before the connector
+/// binds it, and in between any outgoing connection of the machine (this process's own, the
+/// other tests') can be given that very ephemeral port — the connector then fails to listen
+/// and the gate would blame it. A port below the ephemeral range is only taken by a
+/// listener that chose it, which is checked here by binding it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(7070, |a| a.port())
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..64)
+        .map(|_| rng.gen_range(LISTENER_PORTS))
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(7070, |a| a.port()))
 }
 
 /// Keeps the last lines of a stream.
@@ -210,5 +225,18 @@ async fn stop(child: &mut tokio::process::Child, grace: Duration, end: RunEnd) -
             let _ = child.kill().await;
             (RunEnd::Killed, None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_ports_are_free_and_outside_the_ephemeral_range() {
+        let ports: Vec<u16> = (0..20).map(|_| free_port()).collect();
+
+        assert!(ports.iter().all(|p| LISTENER_PORTS.contains(p)), "{ports:?}");
+        assert!(ports.iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()), "{ports:?}");
     }
 }

@@ -39,8 +39,16 @@ impl Drop for Connector {
     }
 }
 
+/// A free port for a connector's HTTP listener, below the kernel's ephemeral range: a port
+/// of that range, released before the connector binds it, can meanwhile be handed to any
+/// outgoing connection of the machine (see `free_port` in `src/conform/process.rs`).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..64)
+        .map(|_| rng.gen_range(20_000..32_000))
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 /// The listen settings of a connector (HTTP on a free port, or AMQP — then it pushes over
