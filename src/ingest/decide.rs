@@ -123,7 +123,8 @@ fn decide_inner(message: &PushMessage, work_alive: bool) -> Decision {
         applicant_id: meta.applicant_id.clone(),
         draft_id: meta.draft_id.clone(),
         types: meta.entities_types.clone(),
-    };
+        standard_id: None,
+};
     // STIX findings are made once per object, on its first attempt.
     let mut findings = Vec::new();
     let mut prepare = |raw: &str| {

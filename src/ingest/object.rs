@@ -49,6 +49,11 @@ pub struct IngestContext {
     /// The message's `entities_types`: what is not in it is counted, not stored
     /// ([`crate::ingest::scope`]).
     pub types: crate::store::queues::TypeFilter,
+    /// The standard id a creation through the API computed from its input, when it differs
+    /// from the one the complete object gives: the platform derives the id from what the
+    /// caller sent, before it defaults `created` (a grouping created without a date is
+    /// identified by its name and context, and creating it again upserts it).
+    pub standard_id: Option<String>,
 }
 
 /// An object the platform refuses, as the worker reports it on the work
@@ -267,7 +272,7 @@ fn prepare_value(raw: &str, mut obj: Value, ctx: &IngestContext) -> Result<Prepa
         Precheck::Skip(_) => return Ok(Prepared { skipped: true, ..base }),
         Precheck::Fail(f) => return Err(ObjectError::new(f, &obj)),
     }
-    let standard = standard_id(&obj).unwrap_or_else(|| id.clone());
+    let standard = ctx.standard_id.clone().or_else(|| standard_id(&obj)).unwrap_or_else(|| id.clone());
     let mut stix_ids = Vec::new();
     if standard != id {
         stix_ids.push(id.clone());

@@ -93,7 +93,8 @@ pub fn seed_bundle(store: &Store, bundle: &str) -> Result<SeedReport, SeedError>
         applicant_id: Some(ADMIN_USER_ID.to_string()),
         draft_id: None,
         types: Default::default(),
-    };
+        standard_id: None,
+};
     let mut report = SeedReport { objects: split.bundles.len() + split.dropped.len(), ..SeedReport::default() };
     for dropped in &split.dropped {
         let e = object::incompatible(&dropped.id);

@@ -102,12 +102,18 @@ pub struct Created {
 /// Hands a STIX object to the ingest path as the caller; a refusal becomes the platform's
 /// error.
 pub fn ingest(ctx: &ResolverContext<'_>, stix: &Map<String, Json>) -> Result<Created, Error> {
+    ingest_as(ctx, stix, None)
+}
+
+/// [`ingest`], the object identified by `standard` when given.
+fn ingest_as(ctx: &ResolverContext<'_>, stix: &Map<String, Json>, standard: Option<String>) -> Result<Created, Error> {
     let (core, caller) = parts(ctx)?;
     let user = caller.user()?;
     let ictx = IngestContext {
         applicant_id: Some(user.id.clone()),
         draft_id: caller.draft_id.clone(),
         types: Default::default(),
+        standard_id: standard,
     };
     let text = Json::Object(stix.clone()).to_string();
     match ingest_object(&core.store, &text, &ictx) {
@@ -135,6 +141,18 @@ fn assign_id(stix: &mut Map<String, Json>, stix_type: &str) {
     probe.insert("type".into(), json!(stix_type));
     let id = standard_id(&Json::Object(probe)).unwrap_or_else(|| format!("{stix_type}--{}", Uuid::new_v4()));
     stix.insert("id".into(), json!(id));
+}
+
+/// The standard id of an object created without a `created` date, when it differs from the
+/// complete object's: the platform computes the id from the input, before it gives the
+/// object its creation date (only a grouping's id takes the date when there is one).
+fn input_standard_id(stix: &Map<String, Json>, input: &Map<String, Json>) -> Option<String> {
+    if input.get("created").is_some_and(|c| !c.is_null()) || stix.get("type").and_then(Json::as_str) != Some("grouping") {
+        return None;
+    }
+    let mut probe = stix.clone();
+    probe.remove("created");
+    standard_id(&Json::Object(probe))
 }
 
 /// The stored object an incoming STIX object will upsert, if any (by its ids).
@@ -221,7 +239,7 @@ pub(super) fn finish(
     input: &Map<String, Json>,
     declared: &str,
 ) -> Result<(Created, Json), Error> {
-    let created = ingest(ctx, stix)?;
+    let created = ingest_as(ctx, stix, input_standard_id(stix, input))?;
     if !created.created
         && let Some(Json::Array(ops)) = input.get("upsertOperations")
         && !ops.is_empty()

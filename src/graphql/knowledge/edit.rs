@@ -169,7 +169,8 @@ pub fn replace(ctx: &ResolverContext<'_>, obj: &StoredObject, mut body: Map<Stri
         applicant_id: Some(user.id.clone()),
         draft_id: caller.draft_id.clone(),
         types: Default::default(),
-    };
+        standard_id: None,
+};
     let to_error = |e: crate::ingest::object::ObjectError| match &e.refusal {
         Some(r) => refusal_error(r),
         None => functional(e.message.clone(), json!({"id": obj.internal_id.to_string()})),
