@@ -1,7 +1,8 @@
-//! The platform's input coercion of variables (graphql-js, GraphQL spec §3.11): a single
+//! The platform's input coercion of variables and literals (graphql-js, GraphQL spec §3.11): a single
 //! value where the schema's type is a list is a list of that value — in filter `values`
-//! and `key`, in list arguments, at any depth of an input object — and `ID` accepts an
-//! integer; what graphql-js refuses is still refused with the platform's error.
+//! and `key`, in list arguments, at any depth of an input object, in variables and in
+//! literals written in the document — and `ID` accepts an integer; what graphql-js refuses
+//! is still refused with the platform's error.
 
 mod common;
 
@@ -80,6 +81,21 @@ async fn list_arguments_and_list_fields_of_inputs_take_a_single_value_at_any_dep
         ["TrickBot"],
         "a single nested group for `filterGroups: [FilterGroup!]!`: {by_nested_group}"
     );
+}
+
+#[tokio::test]
+async fn literal_arguments_written_in_the_document_are_coerced_too() {
+    // Arrange
+    let p = MockPlatform::start().await;
+    malware(&p, "Emotet").await;
+    malware(&p, "TrickBot").await;
+    let query = r#"query { malwares(filters: {mode: and, filters: {key: "name", values: "Emotet"}, filterGroups: []}) { edges { node { id name } } } }"#;
+
+    // Act
+    let body = call(&p, query, json!({})).await;
+
+    // Assert
+    assert_eq!(names(&body), ["Emotet"], "a literal filter whose `values` is a string: {body}");
 }
 
 #[tokio::test]

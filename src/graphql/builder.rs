@@ -282,7 +282,11 @@ pub fn build(
     // Limits first: they parse the document the coercion then reads.
     let mut builder = Schema::build(&query, mutation.as_deref(), None)
         .extension(crate::graphql::limits::LimitsExtension)
-        .extension(crate::graphql::coerce::CoerceVariables::new(crate::graphql::coerce::InputTypes::of(&types)));
+        .extension(crate::graphql::coerce::CoerceVariables::new(crate::graphql::coerce::InputTypes::of(
+            &types,
+            &query,
+            mutation.as_deref(),
+        )));
     if !introspection {
         builder = builder.disable_introspection();
     }

@@ -23,82 +23,184 @@
 //!
 //! What graphql-js *refuses* (a string for an `Int`, an unknown input field, `null` for a
 //! non-null type) is left as it is, for async-graphql's validation to refuse with its
-//! message. Literal arguments written in the document are not rewritten (clients that send
-//! lists as literals write them as lists; pycti only uses variables).
+//! message.
+//!
+//! Arguments written as literals in the document are coerced the same way (graphql-js's
+//! `valueFromAST`: `stixCoreObjects(types: "Malware")`, a filter literal whose `values` is a
+//! string): the document's fields are walked from the root types through their declared
+//! return types (inline fragments and fragment definitions by their type condition), and
+//! each argument is rewritten against its declared type; variables inside a literal are
+//! left to the variables' own coercion.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::parser::types::{BaseType, Type, TypeDefinition, TypeKind};
-use async_graphql::{Name, Request, ServerResult, Value};
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeDefinition, TypeKind,
+};
+use async_graphql::{Name, Positioned, Request, ServerResult, Value};
+use async_graphql_value::Value as Literal;
+
+/// A field's arguments and the named type it returns.
+#[derive(Debug, Default)]
+struct FieldTypes {
+    arguments: HashMap<String, Type>,
+    returns: String,
+}
 
 /// The input types of a schema, as coercion needs them.
 #[derive(Debug, Default)]
 pub struct InputTypes {
     /// Input object types: field name → declared type.
     objects: HashMap<String, HashMap<String, Type>>,
+    /// Object and interface types: field name → its arguments and return type.
+    fields: HashMap<String, HashMap<String, FieldTypes>>,
+    /// The query and mutation root types.
+    roots: (String, Option<String>),
 }
 
 impl InputTypes {
-    /// Reads the input object types of parsed type definitions.
-    pub fn of(types: &[TypeDefinition]) -> InputTypes {
-        let objects = types
-            .iter()
-            .filter_map(|t| match &t.kind {
-                TypeKind::InputObject(io) => Some((
-                    t.name.node.to_string(),
-                    io.fields.iter().map(|f| (f.node.name.node.to_string(), f.node.ty.node.clone())).collect(),
-                )),
-                _ => None,
-            })
-            .collect();
-        InputTypes { objects }
+    /// Reads the input object types, and the fields' arguments, of parsed type definitions
+    /// whose query and mutation roots are `query` and `mutation`.
+    pub fn of(types: &[TypeDefinition], query: &str, mutation: Option<&str>) -> InputTypes {
+        let mut input = InputTypes { roots: (query.to_string(), mutation.map(str::to_string)), ..InputTypes::default() };
+        for t in types {
+            let name = t.name.node.to_string();
+            let fields = match &t.kind {
+                TypeKind::InputObject(io) => {
+                    let fields = io.fields.iter().map(|f| (f.node.name.node.to_string(), f.node.ty.node.clone())).collect();
+                    input.objects.insert(name, fields);
+                    continue;
+                }
+                TypeKind::Object(o) => &o.fields,
+                TypeKind::Interface(i) => &i.fields,
+                _ => continue,
+            };
+            let fields = fields
+                .iter()
+                .map(|f| {
+                    let arguments =
+                        f.node.arguments.iter().map(|a| (a.node.name.node.to_string(), a.node.ty.node.clone())).collect();
+                    (f.node.name.node.to_string(), FieldTypes { arguments, returns: named(&f.node.ty.node).to_string() })
+                })
+                .collect();
+            input.fields.insert(name, fields);
+        }
+        input
     }
 
-    /// `value` coerced to `ty`.
+    /// `value` (a variable's value) coerced to `ty`.
     pub fn coerce(&self, value: Value, ty: &Type) -> Value {
-        if matches!(value, Value::Null) {
+        // A variable's value holds no variables: it comes back constant.
+        let literal = self.coerce_literal(value.into_value(), ty);
+        literal.into_const().unwrap_or(Value::Null)
+    }
+
+    /// `value` (a literal of the document, or a variable's value) coerced to `ty`;
+    /// variables inside it are left as they are.
+    fn coerce_literal(&self, value: Literal, ty: &Type) -> Literal {
+        if matches!(value, Literal::Null | Literal::Variable(_)) {
             return value;
         }
         match &ty.base {
             BaseType::List(item) => match value {
-                Value::List(items) => Value::List(items.into_iter().map(|v| self.coerce(v, item)).collect()),
-                single => Value::List(vec![self.coerce(single, item)]),
+                Literal::List(items) => Literal::List(items.into_iter().map(|v| self.coerce_literal(v, item)).collect()),
+                single => Literal::List(vec![self.coerce_literal(single, item)]),
             },
             BaseType::Named(name) => self.coerce_named(value, name.as_str()),
         }
     }
 
-    fn coerce_named(&self, value: Value, name: &str) -> Value {
+    fn coerce_named(&self, value: Literal, name: &str) -> Literal {
         match (name, value) {
-            ("ID", Value::Number(n)) if n.is_i64() || n.is_u64() => Value::String(n.to_string()),
-            ("Int", Value::Number(n)) => match n.as_f64() {
+            ("ID", Literal::Number(n)) if n.is_i64() || n.is_u64() => Literal::String(n.to_string()),
+            ("Int", Literal::Number(n)) => match n.as_f64() {
                 Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() <= f64::from(i32::MAX) => {
                     // The check above bounds `f` to the Int range: the cast is exact.
                     #[allow(clippy::cast_possible_truncation)]
                     let i = f as i64;
-                    Value::Number(i.into())
+                    Literal::Number(i.into())
                 }
-                _ => Value::Number(n),
+                _ => Literal::Number(n),
             },
-            (_, Value::Object(fields)) => match self.objects.get(name) {
-                Some(declared) => Value::Object(
+            (_, Literal::Object(fields)) => match self.objects.get(name) {
+                Some(declared) => Literal::Object(
                     fields
                         .into_iter()
                         .map(|(k, v)| {
                             let v = match declared.get(k.as_str()) {
-                                Some(ty) => self.coerce(v, ty),
+                                Some(ty) => self.coerce_literal(v, ty),
                                 None => v,
                             };
                             (k, v)
                         })
                         .collect(),
                 ),
-                None => Value::Object(fields),
+                None => Literal::Object(fields),
             },
             (_, other) => other,
         }
+    }
+
+    /// Coerces every literal argument of `doc`; whether anything changed.
+    pub fn coerce_document(&self, doc: &mut ExecutableDocument) -> bool {
+        let mut changed = false;
+        let operations: Vec<&mut Positioned<async_graphql::parser::types::OperationDefinition>> = match &mut doc.operations {
+            DocumentOperations::Single(op) => vec![op],
+            DocumentOperations::Multiple(ops) => ops.values_mut().collect(),
+        };
+        for op in operations {
+            let root = match op.node.ty {
+                OperationType::Query => Some(self.roots.0.as_str()),
+                OperationType::Mutation => self.roots.1.as_deref(),
+                OperationType::Subscription => None,
+            };
+            if let Some(root) = root {
+                changed |= self.coerce_selections(&mut op.node.selection_set.node, root);
+            }
+        }
+        for fragment in doc.fragments.values_mut() {
+            let on = fragment.node.type_condition.node.on.node.to_string();
+            changed |= self.coerce_selections(&mut fragment.node.selection_set.node, &on);
+        }
+        changed
+    }
+
+    fn coerce_selections(&self, set: &mut SelectionSet, parent: &str) -> bool {
+        let mut changed = false;
+        for selection in &mut set.items {
+            match &mut selection.node {
+                Selection::Field(field) => {
+                    let Some(declared) = self.fields.get(parent).and_then(|f| f.get(field.node.name.node.as_str())) else {
+                        continue;
+                    };
+                    for (name, value) in &mut field.node.arguments {
+                        let Some(ty) = declared.arguments.get(name.node.as_str()) else { continue };
+                        let coerced = self.coerce_literal(value.node.clone(), ty);
+                        if coerced != value.node {
+                            value.node = coerced;
+                            changed = true;
+                        }
+                    }
+                    changed |= self.coerce_selections(&mut field.node.selection_set.node, &declared.returns);
+                }
+                Selection::InlineFragment(fragment) => {
+                    let on = fragment.node.type_condition.as_ref().map_or(parent.to_string(), |c| c.node.on.node.to_string());
+                    changed |= self.coerce_selections(&mut fragment.node.selection_set.node, &on);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+        changed
+    }
+}
+
+/// The named type under lists and non-null markers.
+fn named(ty: &Type) -> &str {
+    match &ty.base {
+        BaseType::Named(name) => name.as_str(),
+        BaseType::List(item) => named(item),
     }
 }
 
@@ -132,6 +234,16 @@ impl Extension for CoerceRequest {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        let coerced_document = match request.parsed_query() {
+            Ok(doc) => {
+                let mut doc = doc.clone();
+                self.types.coerce_document(&mut doc).then_some(doc)
+            }
+            Err(_) => None,
+        };
+        if let Some(doc) = coerced_document {
+            request.set_parsed_query(doc);
+        }
         let declared = declared_variables(&mut request);
         if !declared.is_empty() {
             let variables = std::mem::take(&mut request.variables);
@@ -176,23 +288,26 @@ mod tests {
     use async_graphql::parser::types::TypeSystemDefinition;
     use serde_json::json;
 
-    fn types() -> InputTypes {
-        let doc = parse_schema(
-            "input Filter { key: [String!]! values: [Any!]! nested: [[String]] }
-             input FilterGroup { mode: String filters: [Filter!]! filterGroups: [FilterGroup!]! }
-             input Edit { key: String! value: [Any] count: Int id: ID }
-             scalar Any",
-        )
-        .expect("parses");
-        let defs: Vec<TypeDefinition> = doc
+    fn definitions(sdl: &str) -> Vec<TypeDefinition> {
+        parse_schema(sdl)
+            .expect("parses")
             .definitions
             .into_iter()
             .filter_map(|d| match d {
                 TypeSystemDefinition::Type(t) => Some(t.node),
                 _ => None,
             })
-            .collect();
-        InputTypes::of(&defs)
+            .collect()
+    }
+
+    fn types() -> InputTypes {
+        let defs = definitions(
+            "input Filter { key: [String!]! values: [Any!]! nested: [[String]] }
+             input FilterGroup { mode: String filters: [Filter!]! filterGroups: [FilterGroup!]! }
+             input Edit { key: String! value: [Any] count: Int id: ID }
+             scalar Any",
+        );
+        InputTypes::of(&defs, "Query", None)
     }
 
     fn ty(text: &str) -> Type {
@@ -228,6 +343,37 @@ mod tests {
         assert_eq!(coerce(json!(42), "ID"), json!("42"));
         assert_eq!(coerce(json!([7]), "[ID!]"), json!(["7"]));
         assert_eq!(coerce(json!({"key": "k", "count": 5.0, "id": 9}), "Edit"), json!({"key": "k", "count": 5, "id": "9"}));
+    }
+
+    #[test]
+    fn literal_arguments_are_coerced_through_fields_and_fragments_and_variables_are_left() {
+        let defs = definitions(
+            "type Query { things(types: [String], filters: FilterGroup): [Thing] }
+             type Thing { id: ID parts(ids: [ID!]): [Thing] }
+             input Filter { key: [String!]! values: [Any!]! }
+             input FilterGroup { mode: String filters: [Filter!]! filterGroups: [FilterGroup!]! }
+             scalar Any",
+        );
+        let types = InputTypes::of(&defs, "Query", None);
+        let mut query = async_graphql::parser::parse_query(
+            r#"query Q($v: Any!) {
+                 things(types: "Malware", filters: {mode: "and", filters: {key: "name", values: $v}, filterGroups: []}) {
+                   ... on Thing { parts(ids: 7) { id } }
+                   ...More
+                 }
+               }
+               fragment More on Thing { parts(ids: "a") { id } }"#,
+        )
+        .expect("parses");
+
+        let changed = types.coerce_document(&mut query);
+
+        assert!(changed);
+        let printed = format!("{query:?}");
+        assert!(printed.contains(r#"List([String("Malware")])"#), "{printed}");
+        assert!(printed.contains(r#"List([String("name")])"#) && printed.contains("Variable(Name(\"v\"))"), "{printed}");
+        assert!(printed.contains(r#"List([String("7")])"#), "an ID literal in an inline fragment: {printed}");
+        assert!(printed.contains(r#"List([String("a")])"#), "in a fragment definition: {printed}");
     }
 
     #[test]
