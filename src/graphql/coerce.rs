@@ -246,16 +246,15 @@ impl Extension for CoerceRequest {
         }
         let declared = declared_variables(&mut request);
         if !declared.is_empty() {
-            let variables = std::mem::take(&mut request.variables);
-            let mut coerced = async_graphql::Variables::default();
-            for (name, value) in variables.iter() {
+            // Moved, not copied: a variable can be a whole bundle (`stixBundlePush`).
+            let variables = std::mem::take(&mut *request.variables);
+            for (name, value) in variables {
                 let value = match declared.get(name.as_str()) {
-                    Some(ty) => self.types.coerce(value.clone(), ty),
-                    None => value.clone(),
+                    Some(ty) => self.types.coerce(value, ty),
+                    None => value,
                 };
-                coerced.insert(name.clone(), value);
+                request.variables.insert(name, value);
             }
-            request.variables = coerced;
         }
         next.run(ctx, request).await
     }
