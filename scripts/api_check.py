@@ -26,7 +26,7 @@ from collections import Counter
 # What exists only with the `internals` feature: the implementation's modules and the
 # handle's methods that expose it.
 INTERNAL = re.compile(
-    r"opencti_mock::(amqp|buffer|config|conform|core|graphql|http|ingest|jobs|profile|stix|store|tasks|validate)::"
+    r"opencti_mock::(amqp|buffer|config|conform|core|graphql|http|ingest|jobs|profile|scenario|stix|store|tasks|validate)::"
     r"|\.(core|broker|tasks_running)\(\)|\.read\(\||\.wait_until\("
 )
 

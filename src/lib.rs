@@ -65,6 +65,7 @@ internal! {
     mod ingest;
     mod jobs;
     mod profile;
+    mod scenario;
     mod stix;
     mod store;
     mod stream;
@@ -98,8 +99,12 @@ pub use error::{Error, Result};
 // Options of the builder.
 pub use config::{BrokerMode, CallbackAuth, ConfigError, Settings};
 pub use profile::Profile;
+pub use scenario::{
+    Action as ScenarioAction, Fault as ScenarioFault, Limits as ScenarioLimits, QueueKind, Scenario, ScenarioError,
+    When as ScenarioWhen,
+};
 pub use store::Clock;
-pub use store::faults::{FaultAction, FaultSpec};
+pub use store::faults::{CallbackAction, CallbackFault, FaultAction, FaultSpec};
 // What a test reads.
 pub use ingest::seed::{SeedError, SeedRefusal, SeedReport};
 pub use jobs::export_ask::{ExportAsk, ExportTarget};

@@ -328,3 +328,44 @@ fn an_import_that_skips_a_run_within_its_interval_is_judged_on_a_run_from_a_rese
     let console = gate("interval_skip", &[], 0);
     assert_eq!(console.matches("run 3: started").count(), 1, "a third run, after the state reset:\n{console}");
 }
+
+/// Runs the gate on the correct EXTERNAL_IMPORT connector under a scenario file; the exit
+/// code and the console.
+fn gate_under(scenario: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("under-test.yaml");
+    std::fs::write(&file, scenario).expect("scenario written");
+    let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
+        .args(["conform", "--type", "EXTERNAL_IMPORT", "--scenario"])
+        .arg(&file)
+        .args(deployment("EXTERNAL_IMPORT"))
+        .arg("--")
+        .arg(pycti_python())
+        .arg(root().join("fixtures/connectors/conformance/correct.py"))
+        .output()
+        .expect("opencti-mock conform runs");
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn under_a_scenario_a_connector_that_survives_the_faults_passes() {
+    // A slow platform: every ping and work edit waits 300 ms.
+    let (code, console) = gate_under(
+        "name: slow-platform\ntitle: a slow platform\nfaults:\n  - when: { operation: pingConnector }\n    do: { kind: delay, ms: 300 }\n  - when: { operation: workEdit }\n    do: { kind: delay, ms: 300 }\n",
+    );
+    assert_eq!(code, Some(0), "{console}");
+    assert!(console.contains("the connector survived scenario slow-platform: a slow platform"), "{console}");
+}
+
+#[test]
+fn under_a_scenario_a_connector_that_does_not_survive_fails_with_the_scenario_named() {
+    // Every push refused: nothing the connector sends is stored.
+    let (code, console) = gate_under(
+        "name: push-down\nissue: example/none#1\ntitle: every push refused\nfaults:\n  - when: { operation: stixBundlePush }\n    do: { kind: error, code: DATABASE_ERROR, message: Elasticsearch is down }\n",
+    );
+    assert_eq!(code, Some(1), "{console}");
+    assert!(
+        console.contains("the connector did not survive scenario push-down (example/none#1): every push refused"),
+        "{console}"
+    );
+}

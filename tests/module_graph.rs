@@ -17,8 +17,8 @@ const LAYERS: &[&[&str]] = &[
     // The platform's state.
     &["store"],
     // Over the state: the worker (splits and imports bundles; knows no transport), the
-    // expectations a test mounts, the settings.
-    &["ingest", "expect", "config"],
+    // expectations a test mounts, the settings, the scenario files that set them.
+    &["ingest", "expect", "config", "scenario"],
     // Transports and what travels on them: the broker, the jobs delivered over it.
     &["amqp", "jobs"],
     // The services one platform is made of, the live stream among them.

@@ -149,6 +149,39 @@ impl Management {
         }
     }
 
+    /// Closes the connections that consume from `queue` (a connector's `listen_<id>`: the
+    /// connector's own connection drops, nothing else on the broker does); returns how many
+    /// were closed.
+    pub async fn close_consumers_of(&self, queue: &str) -> Result<usize, String> {
+        let resp = self.send(self.client.get(self.url(&["queues", &self.vhost, queue]))).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(0);
+        }
+        if !resp.status().is_success() {
+            return Err(format!("management API answered {} for queue {queue}", resp.status()));
+        }
+        let info: Json = resp.json().await.map_err(|e| format!("management API: {e}"))?;
+        let mut names: Vec<String> = info
+            .get("consumer_details")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.pointer("/channel_details/connection_name").and_then(Json::as_str).map(str::to_string))
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut closed = 0;
+        for conn in names {
+            let resp = self
+                .send(self.client.delete(self.url(&["connections", &conn])).header("X-Reason", "closed by an opencti-mock scenario"))
+                .await?;
+            if resp.status().is_success() {
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
     /// Closes every connection whose client-provided name is `name` (a dropped connection
     /// for one platform only); returns how many were closed.
     #[cfg(feature = "internals")]

@@ -6,7 +6,7 @@ use clap::Parser;
 /// large bundle; glibc's allocator spends more time in consolidation than the ingest does.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use opencti_mock::cli::{Cli, Command, conform, serve, status, validate};
+use opencti_mock::cli::{Cli, Command, conform, scenario, serve, status, validate};
 
 /// mimalloc's `mi_option_purge_delay` in v3's `mi_option_t` (`include/mimalloc.h` of the
 /// libmimalloc-sys locked in Cargo.lock), which libmimalloc-sys does not name; that
@@ -72,6 +72,7 @@ fn main() -> std::process::ExitCode {
         let result = match command {
             Command::Serve(args) => serve(args, release_free_memory).await,
             Command::Status(args) => status(args).await,
+            Command::Scenario(args) => scenario(args, &mut std::io::stdout()).await,
             Command::Conform(args) => {
                 return match conform(args, &mut std::io::stdout()).await {
                     Ok(code) => std::process::ExitCode::from(code),

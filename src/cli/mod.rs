@@ -3,6 +3,7 @@
 //! Flags are a third configuration source, over the config file and the environment
 //! (`APP__PORT`…); each flag lists its environment variable in `--help`.
 
+mod scenario;
 mod validate;
 
 use std::io::Write;
@@ -43,7 +44,12 @@ pub enum Command {
     /// gate could not judge every requirement (blocked checks, nothing failed), or the
     /// connector could not be run.
     Conform(ConformArgs),
+    /// Scenarios that reproduce field issues: list and show them, save a run's transcript,
+    /// write a scenario from a transcript.
+    Scenario(scenario::ScenarioArgs),
 }
+
+pub use scenario::run as scenario;
 
 /// `serve` options. Each overrides the config file and the environment.
 #[derive(Debug, Args, Default)]
@@ -117,6 +123,10 @@ pub struct ServeArgs {
     /// (the worker: 10000-30000) [env: WORKER__LISTEN_API_RETRY_MIN_MS, …_MAX_MS].
     #[arg(long, value_name = "MIN-MAX", value_parser = parse_range)]
     pub callback_retry_ms: Option<(u64, u64)>,
+    /// Run a scenario: a file or a built-in name (`opencti-mock scenario list`). Its profile
+    /// and limits win over the other settings; its faults fire at their points.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Option<String>,
     /// Store the objects of a STIX bundle file before serving, as the administrator
     /// (repeatable); objects the platform would refuse are listed and left out.
     #[arg(long = "seed", value_name = "FILE")]
@@ -196,6 +206,10 @@ pub struct ConformArgs {
     #[arg(long, value_enum, default_value_t = ListenProtocol::Api)]
     pub listen_protocol: ListenProtocol,
     /// Longest a job connector may take to close a job's work, in seconds.
+    /// Run the connector under a scenario (a file or a built-in name): a connector that
+    /// survives its faults passes, one that does not fails with the scenario named.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Option<String>,
     #[arg(long, default_value_t = 60)]
     pub job_timeout: u64,
     /// Only the checks whose ID starts with this (repeatable), e.g. `EXT-IMPORT` or `REG-001`.
@@ -370,6 +384,10 @@ pub async fn serve(args: ServeArgs, settled: impl FnOnce() + Send + 'static) -> 
     if let Some(url) = &args.amqp_url {
         settings.rabbitmq.apply_amqp_url(url)?;
     }
+    let scenario = args.scenario.as_deref().map(scenario::resolve).transpose()?;
+    if let Some(s) = &scenario {
+        s.apply(&mut settings);
+    }
     let addr = SocketAddr::new(settings.app.bind_address, settings.app.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         let hint = if settings.app.port == DEFAULT_PORT { " (is another platform running? use --port or APP__PORT)" } else { "" };
@@ -381,6 +399,9 @@ pub async fn serve(args: ServeArgs, settled: impl FnOnce() + Send + 'static) -> 
     let users = settings.mock.connector_users.clone();
     let platform = Platform::new(settings, Clock::system(), url.clone())?;
     platform.connect_broker().await?;
+    if let Some(s) = &scenario {
+        crate::platform::scenario::install(platform.core(), s);
+    }
     let mut out = std::io::stdout().lock();
     for file in &args.seeds {
         let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read seed {}: {e}", file.display()))?;
@@ -423,6 +444,16 @@ pub async fn serve(args: ServeArgs, settled: impl FnOnce() + Send + 'static) -> 
             "  transport: HTTP only ({}) — connectors need CONNECTOR_QUEUE_PROTOCOL=api",
             reason.unwrap_or("no broker")
         )?,
+    }
+    if let Some(s) = &scenario {
+        let issue = s.issue.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+        writeln!(out, "  scenario: {}{issue}: {} — {} fault(s)", s.name, s.title, s.faults.len())?;
+        if s.touches_whole_broker() {
+            writeln!(
+                out,
+                "  note: the scenario sets the broker's max_message_size, a whole-broker setting this platform does not change: apply it to the broker yourself (rabbitmqctl)"
+            )?;
+        }
     }
     writeln!(out, "  control API: {url}/_mock/ (admin token)")?;
     drop(out);
@@ -560,6 +591,7 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
         session.max_payload_body_size = size.clone();
     }
     session.scope = args.scope.clone();
+    session.scenario = args.scenario.as_deref().map(scenario::resolve).transpose()?;
     for kv in &args.setting {
         let (name, var) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--setting {kv:?} is not NAME=VAR"))?;
         if name != "max_tlp" {
@@ -600,6 +632,13 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
         log.push('\n');
     };
     say(format!("opencti-mock conform: {connector_type}, {} checks, command {:?}", checks.len(), args.command), out);
+    let under = session.scenario.as_ref().map(|s| {
+        let issue = s.issue.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+        format!("scenario {}{issue}: {}", s.name, s.title)
+    });
+    if let Some(under) = &under {
+        say(format!("under {under}"), out);
+    }
     let evidence = crate::conform::run(&session, |p| match p {
         crate::conform::Progress::PlatformUp { url } => say(format!("platform up at {url}"), out),
         crate::conform::Progress::RunStarted { index } => say(format!("run {}: started", index + 1), out),
@@ -631,14 +670,20 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
         return Ok(2);
     }
     let results = report::judge(&checks, &evidence);
-    let text = report::console(connector_type, &results, args.strict);
+    let verdict = report::verdict(connector_type, &results, args.strict);
+    let mut text = String::new();
+    if let Some(under) = &under {
+        let outcome = if verdict.exit_code == 0 { "survived" } else { "did not survive" };
+        text.push_str(&format!("the connector {outcome} {under}\n"));
+    }
+    text.push_str(&report::console(connector_type, &results, args.strict));
     write!(out, "{text}")?;
     log.push_str(&text);
     if let Some(path) = &args.junit {
         std::fs::write(path, report::junit(connector_type, &results, args.strict, &log))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
-    Ok(report::verdict(connector_type, &results, args.strict).exit_code as u8)
+    Ok(verdict.exit_code as u8)
 }
 
 fn indent(text: &str) -> String {

@@ -60,6 +60,8 @@ pub struct Session {
     pub job_timeout: Duration,
     /// What the session knows of a job connector: its own settings, samples given.
     pub job: jobs::JobOptions,
+    /// A scenario the platform runs (its settings win over the session's).
+    pub scenario: Option<crate::scenario::Scenario>,
 }
 
 impl Session {
@@ -82,6 +84,7 @@ impl Session {
             listen_protocol: "api".into(),
             job_timeout: Duration::from_secs(60),
             job: jobs::JobOptions::default(),
+            scenario: None,
         }
     }
 }
@@ -124,6 +127,9 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
             Ok(url) if !url.is_empty() => builder.amqp_url(&url)?,
             _ => builder.with_broker(),
         };
+    }
+    if let Some(scenario) = &session.scenario {
+        builder = builder.scenario(scenario.clone());
     }
     let platform = builder.try_start().await?;
     let limit = platform.core().settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;

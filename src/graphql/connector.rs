@@ -120,6 +120,11 @@ fn register_connector(ctx: &ResolverContext<'_>) -> Resolved {
     Ok(field(project::connector(core, &c)))
 }
 
+/// Marks a request on which a `StaleState` fault fired: `pingConnector` answers the state
+/// stored before the ping, as a platform whose read after the write hit a stale index
+/// (opencti#17472).
+pub struct StaleStateEcho;
+
 fn ping_connector(ctx: &ResolverContext<'_>) -> Resolved {
     let (core, _) = parts(ctx)?;
     let id = arg_str(ctx, "id").unwrap_or_default();
@@ -131,7 +136,17 @@ fn ping_connector(ctx: &ResolverContext<'_>) -> Resolved {
         Some(serde_json::from_value(info_json).map_err(|e| unsupported(format!("invalid ConnectorInfoInput: {e}"), json!({})))?)
     };
     let now = core.store.clock().now();
-    let c = core.store.write(|s| s.connectors.ping(&id, state, info, now).map(|(_, c)| c.clone()));
+    let stale = ctx.data_opt::<StaleStateEcho>().is_some();
+    let c = core.store.write(|s| {
+        let before = s.connectors.get(&id).map(|c| c.connector_state.clone());
+        s.connectors.ping(&id, state, info, now).map(|(_, c)| {
+            let mut c = c.clone();
+            if stale && let Some(before) = before {
+                c.connector_state = before;
+            }
+            c
+        })
+    });
     match c {
         Some(c) => Ok(field(project::connector(core, &c))),
         None => Err(functional("No connector found with the specified ID", json!({"id": id}))),

@@ -383,6 +383,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         names.extend(i.root_fields.iter().map(String::as_str));
     }
     let fired = state.core.store.write(|s| s.faults.on_request(&names));
+    let mut stale_state = false;
     let op_label = info.as_ref().and_then(|i| i.name.clone().or_else(|| i.root_fields.first().cloned())).unwrap_or_default();
     for (rule, action) in fired {
         let now = state.core.store.clock().now();
@@ -407,6 +408,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
                 recorder(&caller).record(status.as_u16(), Vec::new());
                 return (status, body).into_response();
             }
+            FaultAction::StaleState => stale_state = true,
         }
     }
 
@@ -421,6 +423,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let mut request = Request::new(query).variables(variables).data(caller).data(blobs).data(limits).data(state.core.clone());
     if let Some(op) = parsed.operation_name {
         request = request.operation_name(op);
+    }
+    if stale_state {
+        request = request.data(crate::graphql::connector::StaleStateEcho);
     }
     // Parsed once: the executor takes this document instead of parsing the text again.
     if let Some(doc) = doc {

@@ -48,6 +48,11 @@ fn serve(state: &AppState, route: Route, query: Option<String>, headers: &Header
         params = StreamParams { start: params.start, start_raw: params.start_raw, ..StreamParams::default() };
     }
     let user_id = user.as_ref().map(|u| u.id.clone());
+    // A scenario's stream refusal: the request is answered with a bare status.
+    if let Some(status) = core.store.write(|s| s.faults.on_stream_request()) {
+        let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error").to_string();
+        return refused(core, &route, user_id, &params, Refusal { status, reason });
+    }
     let admitted = match core.store.read(|s| session::admit(s, &route, user.as_ref())) {
         Ok(a) => a,
         Err(refusal) => return refused(core, &route, user_id, &params, refusal),

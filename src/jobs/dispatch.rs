@@ -23,6 +23,7 @@ use crate::keys::ConnectorKeys;
 use crate::profile::Profile;
 use crate::store::Store;
 use crate::store::jobs::{Attempt, JobStatus, Transport};
+use crate::store::faults::CallbackAction;
 use crate::store::transcript::EntryKind;
 use crate::tasks::Tasks;
 
@@ -268,20 +269,46 @@ async fn post_until_acknowledged(jobs: &Dispatcher, connector_id: &str, seq: u64
         };
         let at = jobs.store().clock().now();
         let started = Instant::now();
-        let answer = client
-            .post(&request.uri)
-            .header(reqwest::header::USER_AGENT, WORKER_USER_AGENT)
-            .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", request.bearer))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(request.body)
-            .send()
-            .await;
-        let (status, detail) = match answer {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (Some(status), shorten(&r.text().await.unwrap_or_default()))
+        let fault = jobs.store().write(|s| {
+            let fired = s.faults.on_callback(connector_id);
+            if let Some((rule, action)) = &fired {
+                let entry = EntryKind::Fault { rule: *rule, operation: format!("callback of job {seq}"), action: format!("{action:?}") };
+                s.transcript.push(at, entry);
             }
-            Err(e) => (None, describe(&e, &settings)),
+            fired
+        });
+        let injected = match fault {
+            Some((rule, CallbackAction::Status { status })) => Some((Some(status), format!("answered by callback fault {rule}"))),
+            Some((rule, CallbackAction::Timeout)) => {
+                tokio::time::sleep(Duration::from_millis(settings.listen_api_timeout_ms)).await;
+                let why = format!("no answer within {} ms (worker.listen_api_timeout_ms; callback fault {rule})", settings.listen_api_timeout_ms);
+                Some((None, why))
+            }
+            Some((_, CallbackAction::Slow { ms })) => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                None
+            }
+            None => None,
+        };
+        let (status, detail) = match injected {
+            Some(answer) => answer,
+            None => {
+                let answer = client
+                    .post(&request.uri)
+                    .header(reqwest::header::USER_AGENT, WORKER_USER_AGENT)
+                    .header(reqwest::header::AUTHORIZATION, format!("Bearer {}", request.bearer))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(request.body)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        (Some(status), shorten(&r.text().await.unwrap_or_default()))
+                    }
+                    Err(e) => (None, describe(&e, &settings)),
+                }
+            }
         };
         let millis = started.elapsed().as_millis() as u64;
         let acknowledged = matches!(status, Some(200 | 202));

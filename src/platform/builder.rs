@@ -32,6 +32,7 @@ pub struct MockPlatformBuilder {
     clock: Clock,
     faults: Vec<FaultSpec>,
     seeds: Vec<String>,
+    scenario: Option<crate::scenario::Scenario>,
 }
 
 impl Default for MockPlatformBuilder {
@@ -40,7 +41,7 @@ impl Default for MockPlatformBuilder {
         settings.app.port = 0;
         // In-process platforms are HTTP-only unless a test asks for the broker.
         settings.mock.broker = crate::config::BrokerMode::Off;
-        MockPlatformBuilder { settings, clock: Clock::system(), faults: Vec::new(), seeds: Vec::new() }
+        MockPlatformBuilder { settings, clock: Clock::system(), faults: Vec::new(), seeds: Vec::new(), scenario: None }
     }
 }
 
@@ -419,6 +420,25 @@ impl MockPlatformBuilder {
         self
     }
 
+    /// Runs a scenario: its profile and limits are set now (options set later override
+    /// them), its faults from the start (see [`Scenario`](crate::Scenario)).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use opencti_mock::{MockPlatform, Profile, Scenario};
+    /// let scenario = Scenario::from_yaml("name: old\ntitle: a 6.9 platform\nprofile: \"6.9\"\n", "old.yaml").unwrap();
+    /// let platform = MockPlatform::builder().scenario(scenario).start().await;
+    /// let about: serde_json::Value = reqwest::Client::new().post(format!("{}/graphql", platform.url())).bearer_auth(platform.token())
+    ///     .json(&serde_json::json!({"query": "{ about { version } }"})).send().await.unwrap().json().await.unwrap();
+    /// assert_eq!(about["data"]["about"]["version"], Profile::V6_9.version());
+    /// # }
+    /// ```
+    pub fn scenario(mut self, scenario: crate::scenario::Scenario) -> Self {
+        scenario.apply(&mut self.settings);
+        self.scenario = Some(scenario);
+        self
+    }
+
     /// The clock (a manual one lets tests cross the 5-minute liveness boundary).
     ///
     /// ```
@@ -468,6 +488,9 @@ impl MockPlatformBuilder {
         platform.connect_broker().await?;
         for spec in self.faults {
             platform.core().store.write(|s| s.faults.add(spec));
+        }
+        if let Some(scenario) = &self.scenario {
+            crate::platform::scenario::install(platform.core(), scenario);
         }
         for bundle in &self.seeds {
             let report = crate::ingest::seed::seed_bundle(&platform.core().store, bundle)

@@ -16,6 +16,7 @@
 mod builder;
 mod connector_env;
 mod handle;
+pub mod scenario;
 mod streams;
 
 pub use builder::MockPlatformBuilder;

@@ -1,9 +1,14 @@
-//! Fault rules: make a named GraphQL operation fail, slow down, or lose its token.
+//! Fault rules: make a named GraphQL operation fail, slow down, or lose its token; make the
+//! worker's deliveries to a connector's HTTP listen callback fail; keep the live stream
+//! silent.
 //!
-//! A rule matches a request whose operation name (`PingConnector`) or any root field
+//! A GraphQL rule matches a request whose operation name (`PingConnector`) or any root field
 //! (`pingConnector`) equals [`FaultSpec::operation`]. It fires from the `from_call`-th
-//! matching request on, at most `times` times (unlimited when absent). Firing is decided
-//! here; the HTTP layer applies the action and the transcript records it.
+//! matching request on, at most `times` times (unlimited when absent). A callback rule
+//! ([`CallbackFault`]) counts the worker's delivery attempts the same way. Firing is decided
+//! here; the HTTP layer, the job dispatcher and the stream sessions apply the action and the
+//! transcript records it. Every request's names are also counted ([`Faults::calls`]), so a
+//! scenario can act after the `n`-th call of an operation.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +50,75 @@ pub enum FaultAction {
         #[serde(default)]
         body: String,
     },
+    /// `pingConnector` stores the state it carries but answers the one stored before it, as
+    /// the platform does when its read after the write hits a stale index (opencti#17472).
+    /// Other operations execute normally.
+    StaleState,
+}
+
+/// What a callback fault does to the worker's delivery attempt it fires on: what a proxy or
+/// a network between the platform's worker and the connector's HTTP listener would do. The
+/// attempt is recorded as the worker would see it, and retried as any failed attempt is.
+///
+/// ```
+/// use opencti_mock::CallbackAction;
+/// let unavailable = CallbackAction::Status { status: 503 };
+/// assert!(matches!(unavailable, CallbackAction::Status { status: 503 }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CallbackAction {
+    /// The job never reaches the connector: the attempt is answered with this status (a
+    /// proxy's `502`/`503`).
+    Status {
+        /// Status code.
+        status: u16,
+    },
+    /// The job never reaches the connector and no answer comes: the attempt ends after the
+    /// worker's `listen_api_timeout_ms`, as a timeout.
+    Timeout,
+    /// The job reaches the connector after this delay (a slow network).
+    Slow {
+        /// Delay in milliseconds.
+        ms: u64,
+    },
+}
+
+/// A fault rule on the worker's deliveries to HTTP listen callbacks.
+///
+/// ```
+/// use opencti_mock::{CallbackAction, CallbackFault};
+/// // the second delivery attempt (to any connector) is answered 503 by "a proxy"
+/// let fault = CallbackFault { from_call: 2, times: Some(1), connector_id: None, action: CallbackAction::Status { status: 503 } };
+/// assert_eq!(fault.from_call, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackFault {
+    /// First matching attempt (1-based) on which the rule fires.
+    #[serde(default = "one")]
+    pub from_call: u32,
+    /// How many times it fires (unlimited when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// Only the deliveries to this connector (every connector when absent).
+    #[serde(default)]
+    pub connector_id: Option<String>,
+    /// What it does.
+    pub action: CallbackAction,
+}
+
+/// A callback rule with its counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackRule {
+    /// Rule id (shared numbering with the GraphQL rules).
+    pub id: u64,
+    /// The configuration.
+    #[serde(flatten)]
+    pub spec: CallbackFault,
+    /// Matching attempts seen.
+    pub seen: u32,
+    /// Times fired.
+    pub fired: u32,
 }
 
 /// A fault rule as configured.
@@ -138,6 +212,10 @@ pub struct FaultRule {
 #[derive(Debug, Default)]
 pub struct Faults {
     rules: Vec<FaultRule>,
+    callbacks: Vec<CallbackRule>,
+    calls: rustc_hash::FxHashMap<String, u64>,
+    stream_silent: bool,
+    stream_refusals: Option<(u16, u32)>,
     next_id: u64,
 }
 
@@ -149,16 +227,77 @@ impl Faults {
         self.next_id
     }
 
-    /// Removes a rule.
-    pub fn remove(&mut self, id: u64) -> bool {
-        let before = self.rules.len();
-        self.rules.retain(|r| r.id != id);
-        before != self.rules.len()
+    /// Adds a callback rule and returns its id.
+    pub fn add_callback(&mut self, spec: CallbackFault) -> u64 {
+        self.next_id += 1;
+        self.callbacks.push(CallbackRule { id: self.next_id, spec, seen: 0, fired: 0 });
+        self.next_id
     }
 
-    /// Removes every rule.
+    /// Removes a rule (GraphQL or callback).
+    pub fn remove(&mut self, id: u64) -> bool {
+        let before = self.rules.len() + self.callbacks.len();
+        self.rules.retain(|r| r.id != id);
+        self.callbacks.retain(|r| r.id != id);
+        before != self.rules.len() + self.callbacks.len()
+    }
+
+    /// Removes every rule and ends a stream silence (the call counts stay: they count what
+    /// was received).
     pub fn clear(&mut self) {
         self.rules.clear();
+        self.callbacks.clear();
+        self.stream_silent = false;
+        self.stream_refusals = None;
+    }
+
+    /// Every callback rule with its counters.
+    pub fn callback_rules(&self) -> &[CallbackRule] {
+        &self.callbacks
+    }
+
+    /// How many requests named `name` (operation name or root field) were received.
+    pub fn calls(&self, name: &str) -> u64 {
+        self.calls.get(name).copied().unwrap_or(0)
+    }
+
+    /// Whether the live stream sessions keep silent (no heartbeat, no event) for now.
+    pub fn stream_silent(&self) -> bool {
+        self.stream_silent
+    }
+
+    /// The next `count` live stream requests are refused with `status` (a bare status with
+    /// its reason phrase, as the platform answers a stream it cannot serve).
+    pub fn refuse_streams(&mut self, status: u16, count: u32) {
+        self.stream_refusals = (count > 0).then_some((status, count));
+    }
+
+    /// Counts a live stream request against the refusals; the status to answer, if any.
+    pub fn on_stream_request(&mut self) -> Option<u16> {
+        let (status, left) = self.stream_refusals?;
+        self.stream_refusals = (left > 1).then_some((status, left - 1));
+        Some(status)
+    }
+
+    /// Starts or ends a stream silence.
+    pub fn set_stream_silent(&mut self, silent: bool) {
+        self.stream_silent = silent;
+    }
+
+    /// Counts a delivery attempt to `connector_id`'s callback against the callback rules and
+    /// returns the first action that fires, with its rule id.
+    pub fn on_callback(&mut self, connector_id: &str) -> Option<(u64, CallbackAction)> {
+        let mut fired = None;
+        for rule in self.callbacks.iter_mut().filter(|r| r.spec.connector_id.as_deref().is_none_or(|c| c == connector_id)) {
+            rule.seen += 1;
+            let due = rule.seen >= rule.spec.from_call;
+            let left = rule.spec.times.is_none_or(|t| rule.fired < t);
+            if due && left && fired.is_none() {
+                rule.fired += 1;
+                fired = Some((rule.id, rule.spec.action.clone()));
+            }
+        }
+        fired
     }
 
     /// Every rule with its counters.
@@ -169,6 +308,12 @@ impl Faults {
     /// Counts a request against the rules and returns the actions that fire, with their
     /// rule ids. `names` are the operation name and root field names of the request.
     pub fn on_request(&mut self, names: &[&str]) -> Vec<(u64, FaultAction)> {
+        let mut distinct: Vec<&str> = names.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for name in distinct {
+            *self.calls.entry(name.to_string()).or_default() += 1;
+        }
         let mut fired = Vec::new();
         for rule in self.rules.iter_mut().filter(|r| names.contains(&r.spec.operation.as_str())) {
             rule.seen += 1;
@@ -193,6 +338,36 @@ mod tests {
         f.add(FaultSpec::on_call("PingConnector", 3, FaultAction::Delay { ms: 1 }));
         let fired: Vec<usize> = (0..5).map(|_| f.on_request(&["PingConnector", "pingConnector"]).len()).collect();
         assert_eq!(fired, vec![0, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn calls_are_counted_by_operation_name_and_root_field() {
+        let mut f = Faults::default();
+        f.on_request(&["PingConnector", "pingConnector"]);
+        f.on_request(&["pingConnector", "pingConnector"]);
+        assert_eq!((f.calls("PingConnector"), f.calls("pingConnector"), f.calls("workAdd")), (1, 2, 0));
+    }
+
+    #[test]
+    fn a_callback_rule_counts_only_its_connector_and_fires_once_per_attempt() {
+        let mut f = Faults::default();
+        let status = CallbackAction::Status { status: 503 };
+        f.add_callback(CallbackFault { from_call: 2, times: Some(2), connector_id: Some("a".into()), action: status.clone() });
+        f.add_callback(CallbackFault { from_call: 1, times: None, connector_id: None, action: CallbackAction::Timeout });
+        // "b" only meets the second rule; "a" meets both, the first one due wins
+        assert_eq!(f.on_callback("b").map(|(_, a)| a), Some(CallbackAction::Timeout));
+        assert_eq!(f.on_callback("a").map(|(_, a)| a), Some(CallbackAction::Timeout));
+        assert_eq!(f.on_callback("a").map(|(_, a)| a), Some(status.clone()));
+        assert_eq!(f.on_callback("a").map(|(_, a)| a), Some(status));
+        assert_eq!(f.on_callback("a").map(|(_, a)| a), Some(CallbackAction::Timeout));
+    }
+
+    #[test]
+    fn stream_refusals_answer_the_next_requests_then_stop() {
+        let mut f = Faults::default();
+        f.refuse_streams(500, 2);
+        let got: Vec<Option<u16>> = (0..3).map(|_| f.on_stream_request()).collect();
+        assert_eq!(got, [Some(500), Some(500), None]);
     }
 
     #[test]

@@ -273,21 +273,31 @@ pub struct Transcript {
     /// Bytes of the bundle bodies kept.
     body_bytes: usize,
     dropped: Dropped,
+    /// Bundles received in all (kept or dropped since).
+    bundles: u64,
 }
 
 impl Transcript {
     /// An empty transcript.
     pub fn new(retention: Retention) -> Self {
-        Transcript { entries: Vec::new(), next_seq: 1, retention, body_bytes: 0, dropped: Dropped::default() }
+        Transcript { entries: Vec::new(), next_seq: 1, retention, body_bytes: 0, dropped: Dropped::default(), bundles: 0 }
     }
 
     /// Appends an entry.
     pub fn push(&mut self, at: DateTime<Utc>, kind: EntryKind) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        if matches!(kind, EntryKind::Bundle(_)) {
+            self.bundles += 1;
+        }
         self.entries.push(Entry { seq, at, kind });
         self.enforce_entries();
         seq
+    }
+
+    /// How many bundles were received, including those whose entries were let go.
+    pub fn bundles_received(&self) -> u64 {
+        self.bundles
     }
 
     /// Records a received bundle, keeping its body if small enough.

@@ -334,6 +334,17 @@ impl Session {
         let mut changes = self.core.store.subscribe();
         loop {
             changes.borrow_and_update();
+            // A scenario's stream silence: nothing is written, not even a heartbeat, until it
+            // ends (a platform stuck resolving dependencies; pycti's 45 s watchdog).
+            if self.core.store.read(|s| s.faults.stream_silent()) {
+                tokio::select! {
+                    _ = self.core.tasks.cancelled() => return Stop::Server,
+                    _ = self.tx.closed() => return Stop::Client,
+                    changed = changes.changed() => if changed.is_err() { return Stop::Server },
+                }
+                next_heartbeat = tokio::time::Instant::now() + period;
+                continue;
+            }
             let store = self.core.store.clone();
             let (frames, next, closed) = store.read(|s| {
                 let closed = self.closed_by_server(s);

@@ -28,11 +28,18 @@ fn target_dir() -> PathBuf {
 /// processes serialise on a lock file; a finished venv is marked by a stamp file that
 /// records the requirements it was built from.
 pub fn pycti_python() -> PathBuf {
-    let requirements = root().join("fixtures/python/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("fixtures/python/requirements.txt is readable");
+    pycti_python_for(PYCTI_VERSION)
+}
+
+/// As [`pycti_python`], for another pycti release: the one a field issue ran
+/// (`fixtures/python/requirements-<version>.txt`, its own venv).
+pub fn pycti_python_for(version: &str) -> PathBuf {
+    let file = if version == PYCTI_VERSION { "requirements.txt".to_string() } else { format!("requirements-{version}.txt") };
+    let requirements = root().join("fixtures/python").join(&file);
+    let wanted = std::fs::read_to_string(&requirements).unwrap_or_else(|e| panic!("fixtures/python/{file} is readable: {e}"));
     let base = target_dir();
     std::fs::create_dir_all(&base).expect("target dir can be created");
-    let venv = base.join(format!("pycti-venv-{PYCTI_VERSION}"));
+    let venv = base.join(format!("pycti-venv-{version}"));
     let stamp = venv.join("requirements.stamp");
     let lock = std::fs::File::create(base.join("pycti-venv.lock")).expect("lock file can be created");
     lock.lock().expect("lock on the venv lock file");

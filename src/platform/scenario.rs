@@ -1,0 +1,227 @@
+//! Running a scenario on a platform: its fault rules installed, and a task per fault that
+//! acts on the running platform (the broker, the queues, the stream, the connectors'
+//! state and tokens), waiting for its point.
+//!
+//! The request and callback faults are the store's fault rules, applied where the request
+//! or the delivery is handled; what is here needs the platform's services. Every fault that
+//! fires is written to the transcript, so a run's transcript says what was injected when.
+
+use std::time::Duration;
+
+use crate::core::Core;
+use crate::scenario::{Action, Fault, QueueKind, Scenario, When};
+use crate::store::transcript::EntryKind;
+
+/// Installs `scenario` on a platform that has started: its rules, and its platform faults'
+/// tasks (on the platform's tracker: they end with it).
+pub fn install(core: &Core, scenario: &Scenario) {
+    let now = core.store.clock().now();
+    let issue = scenario.issue.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+    core.store.write(|s| {
+        for spec in scenario.graphql_faults() {
+            s.faults.add(spec);
+        }
+        for spec in scenario.callback_faults() {
+            s.faults.add_callback(spec);
+        }
+        let message = format!("scenario {}{issue}: {}", scenario.name, scenario.title);
+        s.transcript.push(now, EntryKind::Note { message });
+    });
+    for (i, fault) in scenario.platform_faults().into_iter().enumerate() {
+        let (core, fault, name) = (core.clone(), fault.clone(), scenario.name.clone());
+        let started = tokio::time::Instant::now();
+        let tasks = core.tasks.clone();
+        tasks.spawn("scenario fault", async move {
+            let reached = tokio::select! {
+                _ = core.tasks.cancelled() => false,
+                reached = reach(&core, &fault.when, started) => reached,
+            };
+            if reached {
+                fire(&core, &name, i, &fault).await;
+            }
+        });
+    }
+}
+
+/// Waits for the fault's point; false if it cannot be reached.
+async fn reach(core: &Core, when: &When, started: tokio::time::Instant) -> bool {
+    match when {
+        When::At(after) => {
+            tokio::time::sleep_until(started + *after).await;
+            true
+        }
+        When::AfterPushes(n) => wait_for(core, |s| s.transcript.bundles_received() >= *n).await,
+        When::Operation { name, call, .. } => wait_for(core, |s| s.faults.calls(name) >= u64::from(*call)).await,
+        When::Callback { .. } => false,
+    }
+}
+
+async fn wait_for(core: &Core, mut predicate: impl FnMut(&crate::store::State) -> bool) -> bool {
+    // A day: the point is reached, or the platform stops first (the caller's select).
+    core.store.wait_until(Duration::from_secs(86_400), &mut predicate).await
+}
+
+async fn fire(core: &Core, scenario: &str, index: usize, fault: &Fault) {
+    let outcome = act(core, &fault.action).await;
+    let now = core.store.clock().now();
+    let message =
+        format!("scenario {scenario}: platform fault #{} ({:?}) at {:?}: {outcome}", index + 1, fault.action, fault.when);
+    tracing::info!("{message}");
+    core.store.write(|s| s.transcript.push(now, EntryKind::Note { message }));
+}
+
+/// Does what the action says; answers what was done, for the transcript.
+async fn act(core: &Core, action: &Action) -> String {
+    let now = core.store.clock().now();
+    let connectors: Vec<(String, String)> =
+        core.store.read(|s| s.connectors.all().map(|c| (c.registration.id.clone(), c.connector_user_id.clone())).collect());
+    match action {
+        Action::RevokeToken { token } => {
+            let tokens: Vec<String> = match token {
+                Some(t) => vec![t.clone()],
+                None => core.store.read(|s| {
+                    connectors
+                        .iter()
+                        .filter_map(|(_, user)| s.users.by_id(user))
+                        .flat_map(|u| u.api_tokens.iter().map(|t| t.token.clone()))
+                        .collect()
+                }),
+            };
+            let revoked = core.store.write(|s| tokens.iter().filter(|t| s.users.revoke_token(t)).count());
+            format!("{revoked} token(s) revoked")
+        }
+        Action::StateReset => {
+            let reset = core.store.write(|s| {
+                let mut n = 0;
+                for (id, _) in &connectors {
+                    if s.connectors.reset_state(id, now).is_some() {
+                        s.queues.purge(id);
+                        n += 1;
+                    }
+                }
+                n
+            });
+            format!("the state of {reset} connector(s) reset")
+        }
+        Action::Ingest { paused, delay_ms } => {
+            core.store.write(|s| {
+                if let Some(p) = paused {
+                    s.queues.throttle.paused = *p;
+                }
+                if let Some(ms) = delay_ms {
+                    s.queues.throttle.delay = Duration::from_millis(*ms);
+                }
+            });
+            format!("ingest paused: {paused:?}, delay: {delay_ms:?} ms")
+        }
+        Action::StreamStop { stream } => {
+            let stopped = core.store.write(|s| {
+                let ids: Vec<String> = match stream {
+                    Some(id) => vec![id.clone()],
+                    None => s.streams.all().iter().map(|c| c.id.clone()).collect(),
+                };
+                let mut stopped = 0;
+                for id in &ids {
+                    if let Some(c) = s.streams.get_mut(id) {
+                        c.stream_live = false;
+                        stopped += 1;
+                    }
+                }
+                stopped
+            });
+            format!("{stopped} stream collection(s) stopped")
+        }
+        Action::StreamError { status, count } => {
+            core.store.write(|s| s.faults.refuse_streams(*status, *count));
+            format!("the next {count} live stream request(s) answered {status}")
+        }
+        Action::StreamClose => {
+            let closed = core.store.write(|s| s.streams.close_open(None, now));
+            format!("{closed} stream connection(s) closed")
+        }
+        Action::StreamSilence { ms } => {
+            core.store.write(|s| s.faults.set_stream_silent(true));
+            tokio::select! {
+                _ = core.tasks.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_millis(*ms)) => {}
+            }
+            core.store.write(|s| s.faults.set_stream_silent(false));
+            format!("the live stream kept silent for {ms} ms")
+        }
+        Action::BrokerDrop => {
+            let Some(broker) = core.amqp.broker() else { return "no broker: nothing to drop".into() };
+            let mut closed = 0;
+            for (id, _) in &connectors {
+                match broker.management().close_consumers_of(&core.names.connector(id).listen).await {
+                    Ok(n) => closed += n,
+                    Err(e) => return format!("the broker's management API failed: {e}"),
+                }
+            }
+            format!("{closed} connector connection(s) closed by the broker")
+        }
+        Action::BrokerRestart { down_ms } => {
+            if let Err(e) = rabbitmqctl(&["stop_app"]).await {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(*down_ms)).await;
+            match rabbitmqctl(&["start_app"]).await {
+                Ok(_) => format!("the broker restarted after {down_ms} ms down"),
+                Err(e) => e,
+            }
+        }
+        Action::BrokerAlarm { ms } => {
+            let before = match rabbitmqctl(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]).await {
+                Ok(out) => out.trim().to_string(),
+                Err(e) => return e,
+            };
+            if let Err(e) = rabbitmqctl(&["set_vm_memory_high_watermark", "absolute", "1"]).await {
+                return e;
+            }
+            tokio::select! {
+                _ = core.tasks.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_millis(*ms)) => {}
+            }
+            // A relative watermark reads back as a float; an absolute one as {absolute, N}.
+            let restore: Vec<String> = match before.strip_prefix("{absolute,").and_then(|v| v.strip_suffix('}')) {
+                Some(bytes) => vec!["set_vm_memory_high_watermark".into(), "absolute".into(), bytes.trim().into()],
+                None => vec!["set_vm_memory_high_watermark".into(), before.clone()],
+            };
+            let args: Vec<&str> = restore.iter().map(String::as_str).collect();
+            match rabbitmqctl(&args).await {
+                Ok(_) => format!("the broker's memory alarm held publishers for {ms} ms (watermark {before} restored)"),
+                Err(e) => e,
+            }
+        }
+        Action::QueueDelete { queue } => {
+            let Some(broker) = core.amqp.broker() else { return "no broker: no queue to delete".into() };
+            let mut deleted = Vec::new();
+            for (id, _) in &connectors {
+                let names = core.names.connector(id);
+                let name = match queue {
+                    QueueKind::Listen => names.listen,
+                    QueueKind::Push => names.push,
+                };
+                match broker.management().delete_queue(&name).await {
+                    Ok(()) => deleted.push(name),
+                    Err(e) => return format!("the broker's management API failed: {e}"),
+                }
+            }
+            format!("queue(s) deleted: {}", deleted.join(", "))
+        }
+        // Request and callback faults are rules, never platform faults (the file checks).
+        other => format!("{other:?} is not a platform fault"),
+    }
+}
+
+/// Runs `rabbitmqctl` (or the command `OPENCTI_MOCK_RABBITMQCTL` names, e.g. `docker exec
+/// rabbit rabbitmqctl`) with `args`; its output, or why it failed.
+async fn rabbitmqctl(args: &[&str]) -> Result<String, String> {
+    let spec = std::env::var("OPENCTI_MOCK_RABBITMQCTL").unwrap_or_else(|_| "rabbitmqctl".into());
+    let mut words = spec.split_whitespace();
+    let program = words.next().unwrap_or("rabbitmqctl").to_string();
+    match tokio::process::Command::new(&program).args(words).args(args).output().await {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => Err(format!("{spec} {} failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim())),
+        Err(e) => Err(format!("cannot run {spec} {}: {e}", args.join(" "))),
+    }
+}

@@ -1,0 +1,248 @@
+//! The scenarios of `fixtures/scenarios/`, each reproducing a public field issue with real
+//! pycti (unchanged) against `opencti-mock serve --scenario`.
+//!
+//! Each scenario `<name>.yaml` has a check `checks/<name>.py`: a pycti program that does what
+//! the field's connector did and prints, as its last line, `{"symptom": bool, "detail": …}`
+//! — whether it saw the symptom the issue reports. `python check.py --modes` lists what the
+//! check can run; the test runs each:
+//! - `fault`: the scenario as written, with the pycti the field ran → the symptom shows;
+//! - `control`: the same platform without the scenario's faults and limits → it does not;
+//! - `fixed`: the scenario as written, the connector written as the fix says → it does not;
+//! - `fixed-pycti`: the scenario as written, with the pinned pycti (where a later pycti
+//!   fixed it) → it does not.
+//!
+//! Scenarios that change the whole broker (`limits.broker_max_message_size`, applied with
+//! `rabbitmqctl` and put back afterwards; a broker restart or memory alarm) are named
+//! `whole_broker::…`, run their modes one after the other and run alone
+//! (`.config/nextest.toml`). A custom harness (libtest-mimic): one test per scenario.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{PYCTI_VERSION, ServeProcess, pycti_python_for, root};
+use libtest_mimic::{Arguments, Failed, Trial};
+use opencti_mock::Scenario;
+use serde_json::Value;
+
+fn scenarios_dir() -> PathBuf {
+    root().join("fixtures/scenarios")
+}
+
+fn files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .expect("fixtures/scenarios is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Every file reads, is named after its scenario, names a public issue, has a check, and
+/// ships in the binary.
+fn every_scenario_file_reads_and_ships() -> Result<(), Failed> {
+    let mut problems = Vec::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock")).args(["scenario", "list"]).output().map_err(|e| e.to_string())?;
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    for file in files() {
+        let name = stem(&file);
+        match Scenario::load(&file) {
+            Err(e) => problems.push(e.to_string()),
+            Ok(s) => {
+                if s.name != name {
+                    problems.push(format!("{}: `name: {}` is not the file's stem", file.display(), s.name));
+                }
+                if s.issue.is_none() {
+                    problems.push(format!("{name}: no `issue`"));
+                }
+                if !scenarios_dir().join("checks").join(format!("{name}.py")).exists() {
+                    problems.push(format!("{name}: no checks/{name}.py"));
+                }
+                if !listed.lines().any(|l| l.split_whitespace().next() == Some(name.as_str())) {
+                    problems.push(format!("{name}: not built in (add it to src/scenario/library.rs)"));
+                }
+            }
+        }
+    }
+    if files().len() < 15 {
+        problems.push(format!("{} scenarios; the field issues reproduced should be at least 15", files().len()));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n").into()) }
+}
+
+/// A copy of the scenario without its faults and limits (same profile): the control run.
+fn without_faults(scenario: &Scenario, dir: &Path) -> PathBuf {
+    let mut quiet = scenario.clone();
+    quiet.faults.clear();
+    quiet.limits = Default::default();
+    let path = dir.join(format!("{}-control.yaml", scenario.name));
+    std::fs::write(&path, quiet.to_yaml()).expect("the control scenario is written");
+    path
+}
+
+/// The broker's `max_message_size` set for the test and put back when dropped.
+struct BrokerLimit(Option<String>);
+
+impl BrokerLimit {
+    fn set(bytes: u64) -> BrokerLimit {
+        let before = rabbitmqctl_eval("application:get_env(rabbit, max_message_size).");
+        let before = before.trim().strip_prefix("{ok,").and_then(|v| v.strip_suffix('}')).map(str::to_string);
+        rabbitmqctl_eval(&format!("application:set_env(rabbit, max_message_size, {bytes})."));
+        BrokerLimit(before)
+    }
+}
+
+impl Drop for BrokerLimit {
+    fn drop(&mut self) {
+        let value = self.0.clone().unwrap_or_else(|| "134217728".into());
+        rabbitmqctl_eval(&format!("application:set_env(rabbit, max_message_size, {value})."));
+    }
+}
+
+fn rabbitmqctl_eval(expr: &str) -> String {
+    let out = Command::new("rabbitmqctl").args(["eval", expr]).output().expect("rabbitmqctl runs");
+    assert!(out.status.success(), "rabbitmqctl eval {expr}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs the check once; its verdict.
+fn run_check(check: &Path, python: &Path, scenario_file: &Path, mode: &str) -> Result<(bool, String), String> {
+    let serve = ServeProcess::start(&["--scenario", &scenario_file.to_string_lossy()], &[]);
+    let mut child = Command::new(python)
+        .arg(check)
+        .env("OPENCTI_URL", &serve.url)
+        .env("OPENCTI_TOKEN", &serve.admin_token)
+        .env("SCENARIO_MODE", mode)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("python runs: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let verdict: Option<Value> = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok());
+    let Some(verdict) = verdict.filter(|v| v.get("symptom").is_some_and(Value::is_boolean)) else {
+        return Err(format!(
+            "{mode}: the check printed no verdict (exit {:?})\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status.code(),
+            tail(&String::from_utf8_lossy(&out.stderr))
+        ));
+    };
+    let detail = verdict["detail"].as_str().unwrap_or_default().to_string();
+    Ok((verdict["symptom"] == Value::Bool(true), detail))
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// A mode, whether the symptom is wanted in it, and what the check said.
+type Outcome = (String, bool, Result<(bool, String), String>);
+
+fn reproduce(file: &Path) -> Result<(), Failed> {
+    let scenario = Scenario::load(file).map_err(|e| e.to_string())?;
+    let check = scenarios_dir().join("checks").join(format!("{}.py", scenario.name));
+    let field_pycti = scenario.pycti.clone().unwrap_or_else(|| PYCTI_VERSION.to_string());
+    let field = pycti_python_for(&field_pycti);
+    let modes_out = Command::new(&field).arg(&check).arg("--modes").output().map_err(|e| e.to_string())?;
+    let modes: Vec<String> = serde_json::from_slice(&modes_out.stdout).map_err(|e| {
+        format!("`{} --modes` prints a JSON list ({e}): {}", check.display(), String::from_utf8_lossy(&modes_out.stderr))
+    })?;
+    if !modes.iter().any(|m| m == "fault") || !modes.iter().any(|m| m == "control") {
+        return Err(format!("{}: a check runs at least `fault` and `control` (it lists {modes:?})", scenario.name).into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let control = without_faults(&scenario, dir.path());
+    let plan: Vec<(String, PathBuf, PathBuf, bool)> = modes
+        .iter()
+        .map(|mode| match mode.as_str() {
+            "fault" => Ok((mode.clone(), field.clone(), file.to_path_buf(), true)),
+            "control" => Ok((mode.clone(), field.clone(), control.clone(), false)),
+            "fixed" => Ok((mode.clone(), field.clone(), file.to_path_buf(), false)),
+            "fixed-pycti" => Ok((mode.clone(), pycti_python_for(PYCTI_VERSION), file.to_path_buf(), false)),
+            other => Err(format!("{}: unknown mode {other}", scenario.name)),
+        })
+        .collect::<Result<_, _>>()?;
+    let outcomes: Vec<Outcome> = match scenario.touches_whole_broker() {
+        // A whole-broker fault one run at a time, and a whole-broker limit for the faulty
+        // runs only: the control runs after it is put back.
+        true => {
+            let mut outcomes = Vec::new();
+            {
+                let _limit = scenario.limits.broker_max_message_size.map(BrokerLimit::set);
+                for (mode, python, f, want) in plan.iter().filter(|p| p.0 != "control") {
+                    outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));
+                }
+            }
+            for (mode, python, f, want) in plan.iter().filter(|p| p.0 == "control") {
+                outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));
+            }
+            outcomes
+        }
+        // Otherwise the modes run side by side (each on its own platform): a check that waits
+        // on pycti's 40 s ping costs its wait once.
+        false => std::thread::scope(|scope| {
+            let handles: Vec<_> = plan
+                .iter()
+                .map(|(mode, python, f, want)| {
+                    let check = &check;
+                    scope.spawn(move || (mode.clone(), *want, run_check(check, python, f, mode)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a mode's thread does not panic")).collect()
+        }),
+    };
+    let mut report = Vec::new();
+    let mut wrong = Vec::new();
+    for (mode, want, outcome) in outcomes {
+        match outcome {
+            Err(e) => wrong.push(format!("{mode}: {e}")),
+            Ok((symptom, detail)) => {
+                report.push(format!("{mode}: symptom {symptom} — {detail}"));
+                if symptom != want {
+                    let (w, s) = (if want { "" } else { "not " }, if symptom { "" } else { "not " });
+                    wrong.push(format!("{mode}: the symptom was {w}expected and {s}seen: {detail}"));
+                }
+            }
+        }
+    }
+    if !wrong.is_empty() {
+        return Err(format!(
+            "{} ({}):\n{}\nall modes:\n{}",
+            scenario.name,
+            scenario.issue.as_deref().unwrap_or(""),
+            wrong.join("\n"),
+            report.join("\n")
+        )
+        .into());
+    }
+    println!("{} ({}):\n  {}", scenario.name, scenario.issue.as_deref().unwrap_or(""), report.join("\n  "));
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = vec![Trial::test("every_scenario_file_reads_and_ships", every_scenario_file_reads_and_ships)];
+    for file in files() {
+        let Ok(scenario) = Scenario::load(&file) else { continue };
+        let group = if scenario.touches_whole_broker() { "whole_broker" } else { "reproduce" };
+        trials.push(Trial::test(format!("{group}::{}", scenario.name), move || reproduce(&file)));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
