@@ -101,7 +101,7 @@ pub use config::{BrokerMode, CallbackAuth, ConfigError, Settings};
 pub use profile::Profile;
 pub use scenario::{
     Action as ScenarioAction, Fault as ScenarioFault, Limits as ScenarioLimits, QueueKind, Scenario, ScenarioError,
-    When as ScenarioWhen,
+    Stream as ScenarioStream, When as ScenarioWhen,
 };
 pub use store::Clock;
 pub use store::faults::{CallbackAction, CallbackFault, FaultAction, FaultSpec};

@@ -196,3 +196,51 @@ fn a_message_over_the_broker_max_message_size_is_refused_as_in_the_field() {
     let objects = client.control(&serve.admin_token, "objects");
     assert!(objects.as_array().expect("objects").len() < 7, "the oversized message was not ingested");
 }
+
+/// A scenario's whole-broker faults, as the platform runs them: `broker_restart` stops and
+/// starts the broker (the platform reconnects), `broker_alarm` blocks every publisher for a
+/// while and puts the broker's watermark back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_restarts_the_broker_and_raises_its_memory_alarm_then_restores_it() {
+    let scenario = opencti_mock::Scenario::from_yaml(
+        "name: broker-down\ntitle: t\nfaults:\n  - when: { operation: about, call: 1 }\n    do: { kind: broker_restart, down_ms: 300 }\n  - when: { operation: about, call: 2 }\n    do: { kind: broker_alarm, ms: 1500 }\n",
+        "broker-down.yaml",
+    )
+    .expect("the scenario reads");
+    assert!(scenario.touches_whole_broker());
+    let p = MockPlatform::builder().amqp_url(&broker_url()).expect("URL").scenario(scenario).start().await;
+    let generation = p.broker().expect("broker").generation();
+    let noted = |s: &opencti_mock::store::State, text: &str| {
+        s.transcript
+            .entries()
+            .iter()
+            .any(|e| matches!(&e.kind, opencti_mock::store::transcript::EntryKind::Note { message } if message.contains(text)))
+    };
+    let health = "query Health { about { version } }";
+
+    gql(p.url(), Some(p.token()), health, json!({})).await;
+    let restarted =
+        p.core().store.wait_until(Duration::from_secs(60), |s| noted(s, "the broker restarted after 300 ms down")).await;
+    let reconnected = p.broker().expect("broker").wait_connected(Duration::from_secs(30)).await;
+    gql(p.url(), Some(p.token()), health, json!({})).await;
+    let alarm_on = {
+        let started = Instant::now();
+        let mut on = false;
+        while started.elapsed() < Duration::from_secs(10) && !on {
+            on = tokio::task::spawn_blocking(|| rabbitmqctl(&["eval", "rabbit_alarm:get_alarms()."]))
+                .await
+                .expect("rabbitmqctl runs")
+                .contains("memory");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        on
+    };
+    let restored = p.core().store.wait_until(Duration::from_secs(60), |s| noted(s, "watermark 0.4 restored")).await;
+
+    assert!(restarted, "{:?}", p.read(|s| format!("{:?}", s.transcript.entries())));
+    assert!(reconnected && p.broker().expect("broker").generation() > generation, "the platform reconnected");
+    assert!(alarm_on, "the broker raised its memory alarm");
+    assert!(restored, "the watermark is put back");
+    let watermark = rabbitmqctl(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]);
+    assert_eq!(watermark.trim(), "0.4");
+}

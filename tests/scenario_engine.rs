@@ -76,10 +76,13 @@ async fn a_state_reset_fires_once_the_platform_received_that_many_bundles() {
 #[tokio::test]
 async fn timed_and_operation_triggered_faults_act_on_the_running_platform() {
     let p = platform(
-        "name: t\ntitle: t\nfaults:\n  - when: { at: 150ms }\n    do: { kind: stream_stop }\n  - when: { operation: about, call: 2 }\n    do: { kind: ingest, paused: true }\n",
+        "name: t\ntitle: t\nstreams:\n  - { id: feed, name: the feed }\nfaults:\n  - when: { at: 150ms }\n    do: { kind: stream_stop }\n  - when: { operation: about, call: 2 }\n    do: { kind: ingest, paused: true }\n",
     )
     .await;
-    p.core().store.write(|s| s.streams.add(opencti_mock::StreamCollection::new("feed").with_id("feed")));
+    assert!(
+        p.read(|s| s.streams.get("feed").is_some_and(|c| c.stream_live && c.name == "the feed")),
+        "the scenario's collection"
+    );
     let query = "query Health { about { version } }";
 
     gql(p.url(), Some(TOKEN), query, json!({})).await;

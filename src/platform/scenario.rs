@@ -24,6 +24,11 @@ pub fn install(core: &Core, scenario: &Scenario) {
         for spec in scenario.callback_faults() {
             s.faults.add_callback(spec);
         }
+        for stream in &scenario.streams {
+            let mut collection = crate::store::streams::StreamCollection::new(stream.name.clone()).with_id(stream.id.clone());
+            collection.stream_live = stream.live;
+            s.streams.add(collection);
+        }
         let message = format!("scenario {}{issue}: {}", scenario.name, scenario.title);
         s.transcript.push(now, EntryKind::Note { message });
     });
@@ -150,14 +155,23 @@ async fn act(core: &Core, action: &Action) -> String {
         }
         Action::BrokerDrop => {
             let Some(broker) = core.amqp.broker() else { return "no broker: nothing to drop".into() };
-            let mut closed = 0;
-            for (id, _) in &connectors {
-                match broker.management().close_consumers_of(&core.names.connector(id).listen).await {
-                    Ok(n) => closed += n,
-                    Err(e) => return format!("the broker's management API failed: {e}"),
+            // The management API lists a consumer only once its statistics were collected
+            // (every 5 s by default): a drop right after a connector started consuming waits
+            // for it, up to 10 s.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let mut closed = 0;
+                for (id, _) in &connectors {
+                    match broker.management().close_consumers_of(&core.names.connector(id).listen).await {
+                        Ok(n) => closed += n,
+                        Err(e) => return format!("the broker's management API failed: {e}"),
+                    }
                 }
+                if closed > 0 || tokio::time::Instant::now() >= deadline {
+                    return format!("{closed} connector connection(s) closed by the broker");
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            format!("{closed} connector connection(s) closed by the broker")
         }
         Action::BrokerRestart { down_ms } => {
             if let Err(e) = rabbitmqctl(&["stop_app"]).await {
@@ -174,9 +188,15 @@ async fn act(core: &Core, action: &Action) -> String {
                 Ok(out) => out.trim().to_string(),
                 Err(e) => return e,
             };
+            // Our own alarm's value read back (a scenario that did not get to restore it):
+            // RabbitMQ's default is what to put back.
+            let before = if before == "{absolute,1}" { "0.4".to_string() } else { before };
             if let Err(e) = rabbitmqctl(&["set_vm_memory_high_watermark", "absolute", "1"]).await {
                 return e;
             }
+            let now = core.store.clock().now();
+            let message = format!("the broker's memory alarm is raised for {ms} ms (watermark {before})");
+            core.store.write(|s| s.transcript.push(now, EntryKind::Note { message }));
             tokio::select! {
                 _ = core.tasks.cancelled() => {}
                 _ = tokio::time::sleep(Duration::from_millis(*ms)) => {}

@@ -58,6 +58,10 @@ pub struct Scenario {
     /// Limits and settings the scenario needs.
     #[serde(default)]
     pub limits: Limits,
+    /// Live stream collections the platform has from the start (a stream connector's
+    /// `CONNECTOR_LIVE_STREAM_ID`; `stream_stop` and friends act on them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<Stream>,
     /// Faults, each at its point.
     #[serde(default)]
     pub faults: Vec<Fault>,
@@ -105,6 +109,29 @@ pub struct Limits {
     /// whoever runs such a scenario applies it (`rabbitmqctl`) and runs it alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker_max_message_size: Option<u64>,
+}
+
+/// A live stream collection a scenario starts with.
+///
+/// ```
+/// use opencti_mock::Scenario;
+/// let s = Scenario::from_yaml("name: s\ntitle: t\nstreams:\n  - { id: 5a2c6f0e-8a41-4d0b-9d3e-1f2a3b4c5d6e, name: feed }\n", "s.yaml").unwrap();
+/// assert!(s.streams[0].live);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// Its id (what the connector is configured with).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Started (`true`, the default) or stopped (readers get `410`).
+    #[serde(default = "yes")]
+    pub live: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One fault: when, and what.

@@ -14,6 +14,8 @@ macro_rules! built_ins {
 }
 
 built_ins![
+    "client-python-307-stream-state-reset-crash",
+    "client-python-732-blocked-connection-timeout",
     "connectors-1789-auth-required-at-start",
     "connectors-2649-stream-replays-history",
     "connectors-3175-stream-stopped-410",
@@ -23,6 +25,7 @@ built_ins![
     "connectors-972-broker-host-unresolvable",
     "docs-deployment-connectors-listen-protocol-port",
     "opencti-10453-listen-callback-requeue-loop",
+    "opencti-1332-stream-500-at-start",
     "opencti-13763-push-queue-lost",
     "opencti-16612-ping-state-wiped",
     "opencti-17472-stale-ping-state",

@@ -19,4 +19,4 @@ pub mod file;
 mod library;
 pub mod transcript;
 
-pub use file::{Action, Fault, Limits, QueueKind, Scenario, ScenarioError, When};
+pub use file::{Action, Fault, Limits, QueueKind, Scenario, ScenarioError, Stream, When};

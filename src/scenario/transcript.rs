@@ -95,6 +95,7 @@ fn build(transcript: &Json, name: &str) -> Result<Scenario, String> {
         fixed_in: None,
         profile,
         limits: Default::default(),
+        streams: Vec::new(),
         faults,
     })
 }
