@@ -115,6 +115,11 @@ fn rabbitmqctl_eval(expr: &str) -> String {
 /// Runs the check once; its verdict.
 fn run_check(check: &Path, python: &Path, scenario_file: &Path, mode: &str) -> Result<(bool, String), String> {
     let serve = ServeProcess::start(&["--scenario", &scenario_file.to_string_lossy()], &[]);
+    run_check_on(&serve, check, python, mode)
+}
+
+/// Runs the check once against a running platform; its verdict.
+fn run_check_on(serve: &ServeProcess, check: &Path, python: &Path, mode: &str) -> Result<(bool, String), String> {
     let mut child = Command::new(python)
         .arg(check)
         .env("OPENCTI_URL", &serve.url)
@@ -236,9 +241,45 @@ fn reproduce(file: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The other direction: a run under a scenario, its transcript saved with `scenario
+/// transcript`, turned into a scenario with `scenario from-transcript`; the check run under
+/// that scenario sees the same symptom.
+fn a_run_s_transcript_replays_as_a_scenario() -> Result<(), Failed> {
+    let name = "connectors-1789-auth-required-at-start";
+    let check = scenarios_dir().join("checks").join(format!("{name}.py"));
+    let python = pycti_python_for(PYCTI_VERSION);
+    let serve = ServeProcess::start(&["--scenario", &scenarios_dir().join(format!("{name}.yaml")).to_string_lossy()], &[]);
+    let (symptom, detail) = run_check_on(&serve, &check, &python, "fault")?;
+    if !symptom {
+        return Err(format!("the original scenario did not show the symptom: {detail}").into());
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (run, replay) = (dir.path().join("field-run.json"), dir.path().join("replay.yaml"));
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_opencti-mock")).args(args).output().map_err(|e| e.to_string())?;
+        if out.status.success() { Ok(()) } else { Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr))) }
+    };
+    cli(&["scenario", "transcript", "--url", &serve.url, "--token", &serve.admin_token, "-o", &run.to_string_lossy()])?;
+    drop(serve);
+    cli(&["scenario", "from-transcript", &run.to_string_lossy(), "-o", &replay.to_string_lossy()])?;
+    let written = Scenario::load(&replay).map_err(|e| e.to_string())?;
+    if written.faults.is_empty() {
+        return Err(format!("the transcript gave a scenario without faults:\n{}", written.to_yaml()).into());
+    }
+    let (symptom, detail) = run_check(&check, &python, &replay, "fault")?;
+    if !symptom {
+        return Err(format!("the replayed scenario did not show the symptom: {detail}\n{}", written.to_yaml()).into());
+    }
+    println!("replayed from a transcript:\n{}\n{detail}", written.to_yaml());
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let mut trials = vec![Trial::test("every_scenario_file_reads_and_ships", every_scenario_file_reads_and_ships)];
+    let mut trials = vec![
+        Trial::test("every_scenario_file_reads_and_ships", every_scenario_file_reads_and_ships),
+        Trial::test("a_run_s_transcript_replays_as_a_scenario", a_run_s_transcript_replays_as_a_scenario),
+    ];
     for file in files() {
         let Ok(scenario) = Scenario::load(&file) else { continue };
         let group = if scenario.touches_whole_broker() { "whole_broker" } else { "reproduce" };
