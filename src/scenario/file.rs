@@ -511,11 +511,16 @@ impl Scenario {
             if let Some(rest) = message.strip_prefix(&format!("{key}: ")) {
                 message = rest.to_string();
             }
+            let key = if key == "." { String::new() } else { key };
+            // The key's own line when it is further down than where serde noticed (a tagged
+            // value is read whole from the start of its item).
+            let serde_line = location.as_ref().map(|l| l.line());
+            let key_line = line_of_path(text, &key).filter(|k| serde_line.is_none_or(|s| *k > s));
             ScenarioError {
                 origin: origin.to_string(),
-                line: location.as_ref().map(|l| l.line()),
-                column: location.as_ref().map(|l| l.column()),
-                key: if key == "." { String::new() } else { key },
+                line: key_line.or(serde_line),
+                column: if key_line.is_some() { None } else { location.as_ref().map(|l| l.column()) },
+                key,
                 message,
             }
         })?;
@@ -542,7 +547,7 @@ impl Scenario {
             if let Some(message) = problem {
                 return Err(ScenarioError {
                     origin: origin.to_string(),
-                    line: line_of_fault(text, i),
+                    line: line_of_path(text, &format!("faults[{i}].do")),
                     column: None,
                     key: format!("faults[{i}].do"),
                     message,
@@ -665,24 +670,79 @@ impl Scenario {
     }
 }
 
-/// The line of the `i`-th item of the top-level `faults:` list (for the checks made after
-/// parsing).
-fn line_of_fault(text: &str, i: usize) -> Option<usize> {
-    let mut in_faults = false;
-    let mut seen = 0;
-    for (n, line) in text.lines().enumerate() {
-        if !line.starts_with(' ') && !line.starts_with('-') && !line.trim().is_empty() && !line.starts_with('#') {
-            in_faults = line.starts_with("faults:");
-            continue;
-        }
-        if in_faults && line.trim_start().starts_with("- ") {
-            if seen == i {
-                return Some(n + 1);
+/// The 1-based line of a key path (`faults[1].do`) in block-style YAML text, as far as it
+/// can be followed: serde reports the position where it noticed an error, which for a
+/// tagged value is the start of the enclosing item; the key the error names is more use to
+/// the reader. Keys inside flow mappings (`{ a: 1 }`) are not followed (their line is the
+/// line of the key holding them).
+fn line_of_path(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let column = |l: &str| l.len() - l.trim_start().len();
+    let is_content = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    // The line reached and the column of the block holding what comes next.
+    let (mut at, mut parent): (Option<usize>, Option<usize>) = (None, None);
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (key, indices) = match segment.find('[') {
+            Some(i) => (&segment[..i], &segment[i..]),
+            None => (segment, ""),
+        };
+        if !key.is_empty() {
+            // A key: the first line after `at` (or on it, after an item's dash) naming it
+            // at a column deeper than the parent, before the parent block ends.
+            let from = at.unwrap_or(0);
+            let mut found = None;
+            for (n, l) in lines.iter().enumerate().skip(from) {
+                if !is_content(l) {
+                    continue;
+                }
+                let mut col = column(l);
+                let mut rest = l.trim_start();
+                if n > from && parent.is_some_and(|p| col <= p) {
+                    break;
+                }
+                while let Some(after) = rest.strip_prefix("- ") {
+                    col += 2 + (after.len() - after.trim_start().len());
+                    rest = after.trim_start();
+                }
+                if parent.is_none_or(|p| col > p) && rest.strip_prefix(key).is_some_and(|r| r.starts_with(':')) {
+                    found = Some((n, col));
+                    break;
+                }
             }
-            seen += 1;
+            let (n, col) = found?;
+            at = Some(n);
+            parent = Some(col);
+        }
+        for index in indices.split(']').filter_map(|i| i.strip_prefix('[')) {
+            // A list index: the `index`-th item (`- `) of the block under the line reached.
+            let index: usize = index.parse().ok()?;
+            let from = at.map_or(0, |a| a + 1);
+            let mut seen = 0;
+            let mut found = None;
+            let mut item_col = None;
+            for (n, l) in lines.iter().enumerate().skip(from) {
+                if !is_content(l) {
+                    continue;
+                }
+                let col = column(l);
+                if parent.is_some_and(|p| col < p) || (parent == Some(col) && !l.trim_start().starts_with("- ")) {
+                    break;
+                }
+                if l.trim_start().starts_with("- ") && item_col.is_none_or(|c| c == col) {
+                    item_col = Some(col);
+                    if seen == index {
+                        found = Some((n, col));
+                        break;
+                    }
+                    seen += 1;
+                }
+            }
+            let (n, col) = found?;
+            at = Some(n);
+            parent = Some(col);
         }
     }
-    None
+    at.map(|n| n + 1)
 }
 
 #[cfg(test)]
@@ -724,7 +784,7 @@ mod tests {
     #[test]
     fn an_action_at_a_point_it_cannot_fire_at_is_refused_with_its_line() {
         let err = parse("name: t\ntitle: x\nfaults:\n  - when: { at: 5s }\n    do: { kind: broker_drop }\n  - when: { after_pushes: 1 }\n    do: { kind: stale_state }\n").unwrap_err();
-        assert_eq!((err.line, err.key.as_str()), (Some(6), "faults[1].do"));
+        assert_eq!((err.line, err.key.as_str()), (Some(7), "faults[1].do"));
         assert!(err.message.contains("stale_state"), "{err}");
     }
 
@@ -738,6 +798,18 @@ mod tests {
         assert!(err.message.contains("not a duration"), "{err}");
         let err = parse("name: t\ntitle: x\nfaults: [\n").unwrap_err();
         assert!(err.line.is_some(), "{err}");
+    }
+
+    #[test]
+    fn a_key_path_is_found_in_the_text() {
+        let text = "name: t\n# a comment\nfaults:\n  - when: { at: 1s }\n    do: { kind: a }\n  - when:\n      operation: x\n    do:\n      kind: b\nlimits:\n  ingest_delay_ms: 3\n";
+        assert_eq!(line_of_path(text, "faults[0].do"), Some(5));
+        assert_eq!(line_of_path(text, "faults[1].when"), Some(6));
+        assert_eq!(line_of_path(text, "faults[1].when.operation"), Some(7));
+        assert_eq!(line_of_path(text, "faults[1].do.kind"), Some(9));
+        assert_eq!(line_of_path(text, "limits.ingest_delay_ms"), Some(11));
+        assert_eq!(line_of_path(text, "faults[2]"), None);
+        assert_eq!(line_of_path(text, "profile"), None);
     }
 
     #[test]
