@@ -1,4 +1,4 @@
-//! The command line: `opencti-mock serve`, `status`, `validate` and `conform`.
+//! The command line: `opencti-mock serve`, `status`, `validate`, `conform` and `scenario`.
 //!
 //! Flags are a third configuration source, over the config file and the environment
 //! (`APP__PORT`…); each flag lists its environment variable in `--help`.

@@ -2,7 +2,8 @@
 //! `opencti-mock scenario list` and `serve --scenario <name>` work without a checkout. A test
 //! (`tests/scenarios.rs`) fails when a file of the directory is missing here.
 
-use super::file::{Scenario, ScenarioError};
+use super::file::Scenario;
+use super::read::ScenarioError;
 
 macro_rules! built_ins {
     ($($name:literal),* $(,)?) => {

@@ -16,7 +16,9 @@
 //! hand and attached to bug reports.
 
 pub mod file;
+mod read;
 mod library;
 pub mod transcript;
 
-pub use file::{Action, Fault, Limits, QueueKind, Scenario, ScenarioError, Stream, When};
+pub use file::{Action, Fault, Limits, QueueKind, Scenario, Stream, When};
+pub use read::ScenarioError;
