@@ -11,9 +11,9 @@
 //! - `fixed-pycti`: the scenario as written, with the pinned pycti (where a later pycti
 //!   fixed it) → it does not.
 //!
-//! Scenarios that change the whole broker (`limits.broker_max_message_size`, applied with
-//! `rabbitmqctl` and put back afterwards; a broker restart or memory alarm) are named
-//! `whole_broker::…`, run their modes one after the other and run alone
+//! Scenarios that change the whole broker (`limits.broker_max_message_size`, which the
+//! platform sets with `rabbitmqctl` and puts back when it stops; a broker restart or memory
+//! alarm) are named `whole_broker::…`, run their modes one after the other and run alone
 //! (`.config/nextest.toml`). A custom harness (libtest-mimic): one test per scenario.
 
 mod common;
@@ -85,31 +85,6 @@ fn without_faults(scenario: &Scenario, dir: &Path) -> PathBuf {
     let path = dir.join(format!("{}-control.yaml", scenario.name));
     std::fs::write(&path, quiet.to_yaml()).expect("the control scenario is written");
     path
-}
-
-/// The broker's `max_message_size` set for the test and put back when dropped.
-struct BrokerLimit(Option<String>);
-
-impl BrokerLimit {
-    fn set(bytes: u64) -> BrokerLimit {
-        let before = rabbitmqctl_eval("application:get_env(rabbit, max_message_size).");
-        let before = before.trim().strip_prefix("{ok,").and_then(|v| v.strip_suffix('}')).map(str::to_string);
-        rabbitmqctl_eval(&format!("application:set_env(rabbit, max_message_size, {bytes})."));
-        BrokerLimit(before)
-    }
-}
-
-impl Drop for BrokerLimit {
-    fn drop(&mut self) {
-        let value = self.0.clone().unwrap_or_else(|| "134217728".into());
-        rabbitmqctl_eval(&format!("application:set_env(rabbit, max_message_size, {value})."));
-    }
-}
-
-fn rabbitmqctl_eval(expr: &str) -> String {
-    let out = Command::new("rabbitmqctl").args(["eval", expr]).output().expect("rabbitmqctl runs");
-    assert!(out.status.success(), "rabbitmqctl eval {expr}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs the check once; its verdict.
@@ -185,15 +160,12 @@ fn reproduce(file: &Path) -> Result<(), Failed> {
         })
         .collect::<Result<_, _>>()?;
     let outcomes: Vec<Outcome> = match scenario.touches_whole_broker() {
-        // A whole-broker fault one run at a time, and a whole-broker limit for the faulty
-        // runs only: the control runs after it is put back.
+        // A whole-broker fault one run at a time (the platform sets a broker limit while
+        // it runs and puts it back when it stops).
         true => {
             let mut outcomes = Vec::new();
-            {
-                let _limit = scenario.limits.broker_max_message_size.map(BrokerLimit::set);
-                for (mode, python, f, want) in plan.iter().filter(|p| p.0 != "control") {
-                    outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));
-                }
+            for (mode, python, f, want) in plan.iter().filter(|p| p.0 != "control") {
+                outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));
             }
             for (mode, python, f, want) in plan.iter().filter(|p| p.0 == "control") {
                 outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));

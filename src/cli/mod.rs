@@ -400,7 +400,7 @@ pub async fn serve(args: ServeArgs, settled: impl FnOnce() + Send + 'static) -> 
     let platform = Platform::new(settings, Clock::system(), url.clone())?;
     platform.connect_broker().await?;
     if let Some(s) = &scenario {
-        crate::platform::scenario::install(platform.core(), s);
+        crate::platform::scenario::install(platform.core(), s).await;
     }
     let mut out = std::io::stdout().lock();
     for file in &args.seeds {

@@ -490,7 +490,7 @@ impl MockPlatformBuilder {
             platform.core().store.write(|s| s.faults.add(spec));
         }
         if let Some(scenario) = &self.scenario {
-            crate::platform::scenario::install(platform.core(), scenario);
+            crate::platform::scenario::install(platform.core(), scenario).await;
         }
         for bundle in &self.seeds {
             let report = crate::ingest::seed::seed_bundle(&platform.core().store, bundle)

@@ -12,9 +12,11 @@ use crate::core::Core;
 use crate::scenario::{Action, Fault, QueueKind, Scenario, When};
 use crate::store::transcript::EntryKind;
 
-/// Installs `scenario` on a platform that has started: its rules, and its platform faults'
-/// tasks (on the platform's tracker: they end with it).
-pub fn install(core: &Core, scenario: &Scenario) {
+/// Installs `scenario` on a platform that has started: its rules, its streams, the broker's
+/// `max_message_size` it asks for (set with `rabbitmqctl` before this returns, put back when
+/// the platform stops), and its platform faults' tasks (on the platform's tracker: they end
+/// with it).
+pub async fn install(core: &Core, scenario: &Scenario) {
     let now = core.store.clock().now();
     let issue = scenario.issue.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
     core.store.write(|s| {
@@ -32,6 +34,17 @@ pub fn install(core: &Core, scenario: &Scenario) {
         let message = format!("scenario {}{issue}: {}", scenario.name, scenario.title);
         s.transcript.push(now, EntryKind::Note { message });
     });
+    if let Some(bytes) = scenario.limits.broker_max_message_size {
+        let message = match limit_message_size(core, bytes).await {
+            Ok(before) => format!("the broker's max_message_size is {bytes} bytes until the platform stops (it was {before})"),
+            Err(e) => {
+                tracing::warn!("scenario {}: the broker's max_message_size could not be set: {e}", scenario.name);
+                format!("the broker's max_message_size could not be set: {e}")
+            }
+        };
+        let now = core.store.clock().now();
+        core.store.write(|s| s.transcript.push(now, EntryKind::Note { message }));
+    }
     for (i, fault) in scenario.platform_faults().into_iter().enumerate() {
         let (core, fault, name) = (core.clone(), fault.clone(), scenario.name.clone());
         let started = tokio::time::Instant::now();
@@ -231,6 +244,25 @@ async fn act(core: &Core, action: &Action) -> String {
         // Request and callback faults are rules, never platform faults (the file checks).
         other => format!("{other:?} is not a platform fault"),
     }
+}
+
+/// Sets the broker's `max_message_size` (RabbitMQ reads it when a channel opens) and spawns
+/// the task that puts the old value back when the platform stops; the old value.
+async fn limit_message_size(core: &Core, bytes: u64) -> Result<String, String> {
+    let read = rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]).await?;
+    let before = read.trim().strip_prefix("{ok,").and_then(|v| v.strip_suffix('}')).unwrap_or("134217728").to_string();
+    let set = |value: String| async move {
+        rabbitmqctl(&["eval", &format!("application:set_env(rabbit, max_message_size, {value}).")]).await.map(|_| ())
+    };
+    set(bytes.to_string()).await?;
+    let (tasks, restore) = (core.tasks.clone(), before.clone());
+    core.tasks.spawn("scenario broker limit", async move {
+        tasks.cancelled().await;
+        if let Err(e) = set(restore).await {
+            tracing::warn!("the broker's max_message_size could not be put back: {e}");
+        }
+    });
+    Ok(before)
 }
 
 /// Runs `rabbitmqctl` (or the command `OPENCTI_MOCK_RABBITMQCTL` names, e.g. `docker exec

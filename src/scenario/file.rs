@@ -104,8 +104,9 @@ pub struct Limits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker_advertised_host: Option<String>,
     /// The broker's `max_message_size` in bytes (RabbitMQ 4.0 lowered its default to
-    /// 16 MiB). A whole-broker setting: applying it changes the broker for every client, so
-    /// whoever runs such a scenario applies it (`rabbitmqctl`) and runs it alone.
+    /// 16 MiB). A whole-broker setting: the platform sets it with `rabbitmqctl` when the
+    /// scenario starts and puts the old value back when it stops; every client of the broker
+    /// sees it meanwhile, so such a scenario runs alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker_max_message_size: Option<u64>,
 }

@@ -73,7 +73,10 @@ impl Scenario {
             if let Some(i) = message.rfind(" at line ") {
                 message.truncate(i);
             }
-            if let Some(rest) = message.strip_prefix(&format!("{key}: ")) {
+            if let Some((path, rest)) = message.split_once(": ")
+                && !path.is_empty()
+                && key.starts_with(path)
+            {
                 message = rest.to_string();
             }
             let key = if key == "." { String::new() } else { key };
