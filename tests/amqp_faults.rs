@@ -244,3 +244,35 @@ async fn a_scenario_restarts_the_broker_and_raises_its_memory_alarm_then_restore
     let watermark = rabbitmqctl(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]);
     assert_eq!(watermark.trim(), "0.4");
 }
+
+/// A whole-broker change is put back even when nothing closes the platform: a test's
+/// runtime that ends drops the platform's tasks, and the broker gets its watermark and
+/// message size back then (a broker left alarmed would block every publisher on it).
+#[test]
+fn a_whole_broker_change_is_put_back_when_the_runtime_drops_the_platform() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let scenario = opencti_mock::Scenario::from_yaml(
+            "name: left-behind\ntitle: t\nlimits: { broker_max_message_size: 1048576 }\nfaults:\n  - when: { at: 0s }\n    do: { kind: broker_alarm, ms: 600000 }\n",
+            "left-behind.yaml",
+        )
+        .expect("the scenario reads");
+        let p = MockPlatform::builder().scenario(scenario).start().await;
+        let raised = p
+            .core()
+            .store
+            .wait_until(Duration::from_secs(30), |s| {
+                s.transcript.entries().iter().any(|e| {
+                    matches!(&e.kind, opencti_mock::store::transcript::EntryKind::Note { message } if message.contains("memory alarm is raised"))
+                })
+            })
+            .await;
+        assert!(raised, "the alarm was raised");
+        assert!(rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]).contains("1048576"));
+        // The platform is dropped here, unclosed, and the runtime with it.
+    });
+    drop(runtime);
+
+    assert_eq!(rabbitmqctl(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]).trim(), "0.4");
+    assert_eq!(rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]).trim(), "{ok,134217728}");
+}

@@ -421,7 +421,9 @@ impl MockPlatformBuilder {
     }
 
     /// Runs a scenario: its profile and limits are set now (options set later override
-    /// them), its faults from the start (see [`Scenario`](crate::Scenario)).
+    /// them), its faults from the start (see [`Scenario`](crate::Scenario)). What it changes
+    /// on the whole broker (its `max_message_size`, a memory alarm) is put back when the
+    /// platform stops — at the latest when its runtime drops it.
     ///
     /// ```
     /// # #[tokio::main] async fn main() {

@@ -204,9 +204,15 @@ async fn act(core: &Core, action: &Action) -> String {
             // Our own alarm's value read back (a scenario that did not get to restore it):
             // RabbitMQ's default is what to put back.
             let before = if before == "{absolute,1}" { "0.4".to_string() } else { before };
+            // A relative watermark reads back as a float; an absolute one as {absolute, N}.
+            let restore: Vec<String> = match before.strip_prefix("{absolute,").and_then(|v| v.strip_suffix('}')) {
+                Some(bytes) => vec!["set_vm_memory_high_watermark".into(), "absolute".into(), bytes.trim().into()],
+                None => vec!["set_vm_memory_high_watermark".into(), before.clone()],
+            };
             if let Err(e) = rabbitmqctl(&["set_vm_memory_high_watermark", "absolute", "1"]).await {
                 return e;
             }
+            let undo = Undo::new(restore);
             let now = core.store.clock().now();
             let message = format!("the broker's memory alarm is raised for {ms} ms (watermark {before})");
             core.store.write(|s| s.transcript.push(now, EntryKind::Note { message }));
@@ -214,13 +220,7 @@ async fn act(core: &Core, action: &Action) -> String {
                 _ = core.tasks.cancelled() => {}
                 _ = tokio::time::sleep(Duration::from_millis(*ms)) => {}
             }
-            // A relative watermark reads back as a float; an absolute one as {absolute, N}.
-            let restore: Vec<String> = match before.strip_prefix("{absolute,").and_then(|v| v.strip_suffix('}')) {
-                Some(bytes) => vec!["set_vm_memory_high_watermark".into(), "absolute".into(), bytes.trim().into()],
-                None => vec!["set_vm_memory_high_watermark".into(), before.clone()],
-            };
-            let args: Vec<&str> = restore.iter().map(String::as_str).collect();
-            match rabbitmqctl(&args).await {
+            match undo.run().await {
                 Ok(_) => format!("the broker's memory alarm held publishers for {ms} ms (watermark {before} restored)"),
                 Err(e) => e,
             }
@@ -251,27 +251,63 @@ async fn act(core: &Core, action: &Action) -> String {
 async fn limit_message_size(core: &Core, bytes: u64) -> Result<String, String> {
     let read = rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]).await?;
     let before = read.trim().strip_prefix("{ok,").and_then(|v| v.strip_suffix('}')).unwrap_or("134217728").to_string();
-    let set = |value: String| async move {
-        rabbitmqctl(&["eval", &format!("application:set_env(rabbit, max_message_size, {value}).")]).await.map(|_| ())
-    };
-    set(bytes.to_string()).await?;
-    let (tasks, restore) = (core.tasks.clone(), before.clone());
+    let set = |value: &str| vec!["eval".to_string(), format!("application:set_env(rabbit, max_message_size, {value}).")];
+    let args = set(&bytes.to_string());
+    rabbitmqctl(&args.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    let (tasks, undo) = (core.tasks.clone(), Undo::new(set(&before)));
     core.tasks.spawn("scenario broker limit", async move {
         tasks.cancelled().await;
-        if let Err(e) = set(restore).await {
+        if let Err(e) = undo.run().await {
             tracing::warn!("the broker's max_message_size could not be put back: {e}");
         }
     });
     Ok(before)
 }
 
-/// Runs `rabbitmqctl` (or the command `OPENCTI_MOCK_RABBITMQCTL` names, e.g. `docker exec
-/// rabbit rabbitmqctl`) with `args`; its output, or why it failed.
-async fn rabbitmqctl(args: &[&str]) -> Result<String, String> {
+/// A whole-broker change to put back (a watermark, a message size limit): by the task that
+/// made it, when its fault ends or the platform stops — or, when the runtime drops that task
+/// first (an in-process platform dropped as its test's runtime ends), here, synchronously:
+/// a broker left alarmed would block every publisher on it.
+struct Undo {
+    args: Vec<String>,
+    done: bool,
+}
+
+impl Undo {
+    fn new(args: Vec<String>) -> Undo {
+        Undo { args, done: false }
+    }
+
+    async fn run(mut self) -> Result<String, String> {
+        let out = rabbitmqctl(&self.args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        self.done = true;
+        out
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if !self.done {
+            let (program, words) = rabbitmqctl_command();
+            let _ = std::process::Command::new(program).args(words).args(&self.args).output();
+        }
+    }
+}
+
+/// `rabbitmqctl`, or the command `OPENCTI_MOCK_RABBITMQCTL` names (e.g. `docker exec rabbit
+/// rabbitmqctl`): the program and its first arguments.
+fn rabbitmqctl_command() -> (String, Vec<String>) {
     let spec = std::env::var("OPENCTI_MOCK_RABBITMQCTL").unwrap_or_else(|_| "rabbitmqctl".into());
-    let mut words = spec.split_whitespace();
-    let program = words.next().unwrap_or("rabbitmqctl").to_string();
-    match tokio::process::Command::new(&program).args(words).args(args).output().await {
+    let mut words = spec.split_whitespace().map(str::to_string);
+    (words.next().unwrap_or_else(|| "rabbitmqctl".into()), words.collect())
+}
+
+/// Runs the broker's control command (see [`rabbitmqctl_command`]) with `args`; its output,
+/// or why it failed.
+async fn rabbitmqctl(args: &[&str]) -> Result<String, String> {
+    let (program, words) = rabbitmqctl_command();
+    let spec = std::iter::once(program.clone()).chain(words.iter().cloned()).collect::<Vec<_>>().join(" ");
+    match tokio::process::Command::new(&program).args(&words).args(args).output().await {
         Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
         Ok(o) => Err(format!("{spec} {} failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim())),
         Err(e) => Err(format!("cannot run {spec} {}: {e}", args.join(" "))),
