@@ -18,7 +18,6 @@
 //! reset through `/proc/<pid>/clear_refs` first), so the client's own buffers do not count.
 //! Nothing large is committed: the bundle is generated on each run.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use opencti_mock::stix::standard_id::standard_id;
 use serde_json::{Value, json};
 
 mod support;
+use support::common::ServeProcess;
 use support::{Figure, mb, percentile, proc_status, quick, selected, size, sorted};
 
 const TOKEN: &str = "bench-connector";
@@ -199,61 +199,28 @@ fn generate_bundle(target_bytes: usize) -> (String, usize) {
     (json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": objects}).to_string(), n)
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
+/// `opencti-mock serve`, HTTP-only (this measures `stixBundlePush`, and a killed server
+/// leaves nothing on a broker), with the bench's connector user.
+struct Server(ServeProcess);
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
-            // HTTP-only: this measures stixBundlePush, and a killed server leaves nothing on a broker.
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--broker",
-                "off",
-                "--admin-token",
-                ADMIN,
-                "--connector-user",
-                &format!("bench={TOKEN}"),
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("server starts");
-        let mut reader = BufReader::new(child.stdout.take().expect("piped"));
-        let mut url = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                panic!("server exited before printing its URL");
-            }
-            if let Some(u) = line.trim().strip_prefix("OPENCTI_URL=") {
-                url = u.to_string();
-            }
-            if line.trim().starts_with("control API:") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in reader.lines() {});
-        Server { child, url }
+        let user = format!("bench={TOKEN}");
+        let mut args = vec!["--broker", "off", "--connector-user", user.as_str()];
+        args.extend_from_slice(extra);
+        Server(ServeProcess::start(&args, &[]))
+    }
+
+    fn url(&self) -> &str {
+        &self.0.url
     }
 
     fn status(&self, field: &str) -> u64 {
-        proc_status(self.child.id(), field)
+        proc_status(self.0.pid(), field)
     }
 
     fn reset_peak(&self) {
-        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").expect("peak RSS can be reset");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        std::fs::write(format!("/proc/{}/clear_refs", self.0.pid()), "5").expect("peak RSS can be reset");
     }
 }
 
@@ -276,14 +243,14 @@ async fn bundle_push() {
     let id = uuid::Uuid::new_v4().to_string();
     gql(
         &client,
-        &server.url,
+        server.url(),
         "mutation R($input: RegisterConnectorInput) { registerConnector(input: $input) { id } }",
         json!({"input": {"id": id, "name": "Bench", "type": "EXTERNAL_IMPORT", "scope": []}}),
     )
     .await;
     let work = gql(
         &client,
-        &server.url,
+        server.url(),
         "mutation W($c: String!) { workAdd(connectorId: $c, friendlyName: \"bench\") { id } }",
         json!({"c": id}),
     )
@@ -303,7 +270,7 @@ async fn bundle_push() {
 
     let t0 = Instant::now();
     let resp = client
-        .post(format!("{}/graphql", server.url))
+        .post(format!("{}/graphql", server.url()))
         .bearer_auth(TOKEN)
         .header("content-type", "application/json")
         .body(body.clone())
@@ -315,7 +282,7 @@ async fn bundle_push() {
     assert_eq!(answer["data"]["stixBundlePush"], true, "{answer}");
     loop {
         let health: Value =
-            client.get(format!("{}/_mock/health", server.url)).send().await.expect("health").json().await.expect("json");
+            client.get(format!("{}/_mock/health", server.url())).send().await.expect("health").json().await.expect("json");
         // Every object, and the one label the indicators share.
         if health["objects"].as_u64() == Some(n as u64 + 1) {
             break;
@@ -356,7 +323,7 @@ async fn over_limit() {
     let chunks = (0..total / chunk.len() as u64).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
     let t0 = Instant::now();
     let resp = reqwest::Client::new()
-        .post(format!("{}/graphql", server.url))
+        .post(format!("{}/graphql", server.url()))
         .bearer_auth(TOKEN)
         .header("content-type", "application/json")
         .header("content-length", total.to_string())

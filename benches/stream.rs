@@ -12,8 +12,6 @@
 //!
 //! Quick mode (`BENCH_QUICK=1`): 300 events, 20 latency samples, 20 readers.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -21,6 +19,7 @@ use opencti_mock::MockPlatform;
 use serde_json::{Value, json};
 
 mod support;
+use support::common::ServeProcess;
 use support::{Figure, mb, proc_status, quick, selected, size};
 
 fn malware(n: usize, tag: &str) -> Value {
@@ -129,54 +128,19 @@ async fn latency(samples: usize) -> [f64; 3] {
     [support::percentile(&sorted, 0.5), support::percentile(&sorted, 0.99), sorted[sorted.len() - 1]]
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const ADMIN: &str = "tok-bench-stream-admin";
-
-fn serve() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opencti-mock"))
-        .args(["serve", "--port", "0", "--broker", "off", "--admin-token", ADMIN])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped"));
-    let mut url = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(lines.read_line(&mut line).unwrap_or(0) > 0, "the server printed its URL");
-        if let Some(u) = line.trim().strip_prefix("OPENCTI_URL=") {
-            url = u.to_string();
-        }
-        if line.trim().starts_with("control API:") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines.lines() {});
-    Server { child, url }
-}
-
 async fn memory_per_reader(readers: usize) -> (f64, f64, f64) {
-    let server = serve();
+    // HTTP-only: a killed server leaves nothing on a broker.
+    let server = ServeProcess::start(&["--broker", "off"], &[]);
     // One reader first: what any first connection costs (the runtime's buffers) is not a
     // reader's own.
-    let mut held = vec![reader(&server.url, ADMIN, "0-0").await];
+    let mut held = vec![reader(&server.url, &server.admin_token, "0-0").await];
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = proc_status(server.child.id(), "VmRSS:");
+    let before = proc_status(server.pid(), "VmRSS:");
     for _ in 0..readers {
-        held.push(reader(&server.url, ADMIN, "0-0").await);
+        held.push(reader(&server.url, &server.admin_token, "0-0").await);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = proc_status(server.child.id(), "VmRSS:");
+    let after = proc_status(server.pid(), "VmRSS:");
     drop(held);
     (after.saturating_sub(before) as f64 / readers as f64 / 1000.0, mb(before), mb(after))
 }

@@ -91,9 +91,11 @@ pub async fn run(args: ScenarioArgs, out: &mut impl Write) -> anyhow::Result<()>
                 }
                 None => Scenario::built_ins().into_iter().collect::<Result<_, _>>()?,
             };
+            let width = |f: &dyn Fn(&Scenario) -> usize| scenarios.iter().map(f).max().unwrap_or(0);
+            let (names, issues) = (width(&|s| s.name.len()), width(&|s| s.issue.as_deref().map_or(1, str::len)));
             for s in &scenarios {
                 let issue = s.issue.as_deref().unwrap_or("-");
-                writeln!(out, "{:<44} {:<38} {}", s.name, issue, s.title)?;
+                writeln!(out, "{:<names$}  {:<issues$}  {}", s.name, issue, s.title)?;
             }
         }
         ScenarioCommand::Show { scenario } => {

@@ -196,6 +196,26 @@ impl InputTypes {
     }
 }
 
+/// Whether any field of the document is given an argument that is not a bare variable (only
+/// such a literal can need coercing: a variable is coerced on its own).
+fn has_literal_arguments(doc: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(field) => {
+                field.node.arguments.iter().any(|(_, value)| !matches!(value.node, Literal::Variable(_)))
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    let in_operations = match &doc.operations {
+        DocumentOperations::Single(op) => in_set(&op.node.selection_set.node),
+        DocumentOperations::Multiple(ops) => ops.values().any(|op| in_set(&op.node.selection_set.node)),
+    };
+    in_operations || doc.fragments.values().any(|f| in_set(&f.node.selection_set.node))
+}
+
 /// The named type under lists and non-null markers.
 fn named(ty: &Type) -> &str {
     match &ty.base {
@@ -234,12 +254,15 @@ impl Extension for CoerceRequest {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        // The document is copied to be rewritten only when it writes an argument as a
+        // literal: pycti passes every argument as a variable, and a copy per request would
+        // be wasted.
         let coerced_document = match request.parsed_query() {
-            Ok(doc) => {
+            Ok(doc) if has_literal_arguments(doc) => {
                 let mut doc = doc.clone();
                 self.types.coerce_document(&mut doc).then_some(doc)
             }
-            Err(_) => None,
+            _ => None,
         };
         if let Some(doc) = coerced_document {
             request.set_parsed_query(doc);
@@ -373,6 +396,16 @@ mod tests {
         assert!(printed.contains(r#"List([String("name")])"#) && printed.contains("Variable(Name(\"v\"))"), "{printed}");
         assert!(printed.contains(r#"List([String("7")])"#), "an ID literal in an inline fragment: {printed}");
         assert!(printed.contains(r#"List([String("a")])"#), "in a fragment definition: {printed}");
+    }
+
+    #[test]
+    fn only_a_document_with_a_literal_argument_is_copied_to_be_coerced() {
+        let parse = |q: &str| async_graphql::parser::parse_query(q).expect("parses");
+        // pycti's way: every argument a variable
+        assert!(!has_literal_arguments(&parse("mutation P($b: String!) { push(bundle: $b) { id ... on T { x(a: $b) } } }")));
+        assert!(has_literal_arguments(&parse("{ things(types: \"Malware\") { id } }")));
+        assert!(has_literal_arguments(&parse("{ a { ... on T { b(first: 5) } } }")), "in an inline fragment");
+        assert!(has_literal_arguments(&parse("{ a { ...F } } fragment F on T { b(ids: \"x\") }")), "in a fragment definition");
     }
 
     #[test]

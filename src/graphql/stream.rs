@@ -105,24 +105,14 @@ fn collections(ctx: &ResolverContext<'_>) -> Result<Json, Error> {
 
 /// A `filters` value: checked as the stream will test it.
 fn checked_filters(v: &Json) -> Result<Option<String>, Error> {
-    let text = match v {
-        Json::Null => return Ok(None),
-        Json::String(s) if s.trim().is_empty() => return Ok(None),
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let Some(text) = crate::stream::filter::filter_text(v) else { return Ok(None) };
     crate::stream::filter::validate(&text).map_err(|e| functional(e.0, json!({"filters": text})))?;
     Ok(Some(text))
 }
 
 /// An `origin_filters` value: a FilterGroup.
 fn checked_origin_filters(v: &Json) -> Result<Option<String>, Error> {
-    let text = match v {
-        Json::Null => return Ok(None),
-        Json::String(s) if s.trim().is_empty() => return Ok(None),
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let Some(text) = crate::stream::filter::filter_text(v) else { return Ok(None) };
     crate::stream::filter::OriginFilter::parse(Some(&text)).map_err(|e| functional(e.0, json!({"origin_filters": text})))?;
     Ok(Some(text))
 }

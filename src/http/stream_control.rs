@@ -61,11 +61,7 @@ async fn add(State(state): State<AppState>, JsonBody(body): JsonBody<AddBody>) -
         c = c.with_id(id);
     }
     c.description = body.description;
-    let text = |v: Option<Json>| match v {
-        None | Some(Json::Null) => None,
-        Some(Json::String(text)) => Some(text),
-        Some(group) => Some(group.to_string()),
-    };
+    let text = |v: Option<Json>| v.as_ref().and_then(crate::stream::filter::filter_text);
     c.filters = text(body.filters);
     c.origin_filters = text(body.origin_filters);
     if let Err(e) = crate::stream::filter::OriginFilter::parse(c.origin_filters.as_deref()) {

@@ -69,7 +69,9 @@ async fn reach(core: &Core, when: &When, started: tokio::time::Instant) -> bool 
             true
         }
         When::AfterPushes(n) => wait_for(core, |s| s.transcript.bundles_received() >= *n).await,
-        When::Operation { name, call, .. } => wait_for(core, |s| s.faults.calls(name) >= u64::from(*call)).await,
+        // Once that call was answered: what the platform does then is seen from the next
+        // request on, never by that call itself.
+        When::Operation { name, call, .. } => wait_for(core, |s| s.transcript.answered(name) >= u64::from(*call)).await,
         When::Callback { .. } => false,
     }
 }

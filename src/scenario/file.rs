@@ -165,7 +165,8 @@ pub struct Fault {
 pub enum When {
     /// The `call`-th request (from 1) naming this operation or root field, and the
     /// `times - 1` after it (`times` absent: every one from then on; `call` and `times` both
-    /// absent: every call).
+    /// absent: every call). A fault acting on the request acts on that request; one acting
+    /// on the platform acts once that request was answered.
     Operation {
         /// Operation name (`PingConnector`) or root field (`pingConnector`).
         name: String,

@@ -18,7 +18,7 @@ use super::file::{Scenario, When};
 /// assert!(err.to_string().starts_with("x.yaml:5:"), "{err}");
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{origin}:{}{}: {key_part}{message}", line.map(|l| l.to_string()).unwrap_or_else(|| "?".into()), column.map(|c| format!(":{c}")).unwrap_or_default(), key_part = if key.is_empty() { String::new() } else { format!("`{key}`: ") })]
+#[error("{origin}{}{}: {key_part}{message}", line.map(|l| format!(":{l}")).unwrap_or_default(), column.filter(|_| line.is_some()).map(|c| format!(":{c}")).unwrap_or_default(), key_part = if key.is_empty() { String::new() } else { format!("`{key}`: ") })]
 pub struct ScenarioError {
     /// The file (or the name given for the text).
     pub origin: String,
@@ -41,7 +41,8 @@ impl Scenario {
     /// let file = dir.path().join("mine.yaml");
     /// std::fs::write(&file, "name: mine\ntitle: my platform\n").unwrap();
     /// assert_eq!(Scenario::load(&file).unwrap().name, "mine");
-    /// assert!(Scenario::load(&dir.path().join("missing.yaml")).unwrap_err().message.contains("cannot read"));
+    /// let missing = Scenario::load(&dir.path().join("missing.yaml")).unwrap_err();
+    /// assert!(missing.to_string().ends_with("missing.yaml: cannot read the file: No such file or directory (os error 2)"), "{missing}");
     /// ```
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {

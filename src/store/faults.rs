@@ -7,8 +7,7 @@
 //! matching request on, at most `times` times (unlimited when absent). A callback rule
 //! ([`CallbackFault`]) counts the worker's delivery attempts the same way. Firing is decided
 //! here; the HTTP layer, the job dispatcher and the stream sessions apply the action and the
-//! transcript records it. Every request's names are also counted ([`Faults::calls`]), so a
-//! scenario can act after the `n`-th call of an operation.
+//! transcript records it.
 
 use serde::{Deserialize, Serialize};
 
@@ -213,7 +212,6 @@ pub struct FaultRule {
 pub struct Faults {
     rules: Vec<FaultRule>,
     callbacks: Vec<CallbackRule>,
-    calls: rustc_hash::FxHashMap<String, u64>,
     stream_silent: bool,
     stream_refusals: Option<(u16, u32)>,
     next_id: u64,
@@ -242,8 +240,7 @@ impl Faults {
         before != self.rules.len() + self.callbacks.len()
     }
 
-    /// Removes every rule and ends a stream silence (the call counts stay: they count what
-    /// was received).
+    /// Removes every rule, ends a stream silence and forgets the stream refusals left.
     pub fn clear(&mut self) {
         self.rules.clear();
         self.callbacks.clear();
@@ -254,11 +251,6 @@ impl Faults {
     /// Every callback rule with its counters.
     pub fn callback_rules(&self) -> &[CallbackRule] {
         &self.callbacks
-    }
-
-    /// How many requests named `name` (operation name or root field) were received.
-    pub fn calls(&self, name: &str) -> u64 {
-        self.calls.get(name).copied().unwrap_or(0)
     }
 
     /// Whether the live stream sessions keep silent (no heartbeat, no event) for now.
@@ -308,12 +300,6 @@ impl Faults {
     /// Counts a request against the rules and returns the actions that fire, with their
     /// rule ids. `names` are the operation name and root field names of the request.
     pub fn on_request(&mut self, names: &[&str]) -> Vec<(u64, FaultAction)> {
-        let mut distinct: Vec<&str> = names.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        for name in distinct {
-            *self.calls.entry(name.to_string()).or_default() += 1;
-        }
         let mut fired = Vec::new();
         for rule in self.rules.iter_mut().filter(|r| names.contains(&r.spec.operation.as_str())) {
             rule.seen += 1;
@@ -338,14 +324,6 @@ mod tests {
         f.add(FaultSpec::on_call("PingConnector", 3, FaultAction::Delay { ms: 1 }));
         let fired: Vec<usize> = (0..5).map(|_| f.on_request(&["PingConnector", "pingConnector"]).len()).collect();
         assert_eq!(fired, vec![0, 0, 1, 0, 0]);
-    }
-
-    #[test]
-    fn calls_are_counted_by_operation_name_and_root_field() {
-        let mut f = Faults::default();
-        f.on_request(&["PingConnector", "pingConnector"]);
-        f.on_request(&["pingConnector", "pingConnector"]);
-        assert_eq!((f.calls("PingConnector"), f.calls("pingConnector"), f.calls("workAdd")), (1, 2, 0));
     }
 
     #[test]

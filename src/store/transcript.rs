@@ -275,24 +275,49 @@ pub struct Transcript {
     dropped: Dropped,
     /// Bundles received in all (kept or dropped since).
     bundles: u64,
+    /// GraphQL requests answered, by operation name and by root field (kept or dropped).
+    answered: rustc_hash::FxHashMap<String, u64>,
 }
 
 impl Transcript {
     /// An empty transcript.
     pub fn new(retention: Retention) -> Self {
-        Transcript { entries: Vec::new(), next_seq: 1, retention, body_bytes: 0, dropped: Dropped::default(), bundles: 0 }
+        Transcript {
+            entries: Vec::new(),
+            next_seq: 1,
+            retention,
+            body_bytes: 0,
+            dropped: Dropped::default(),
+            bundles: 0,
+            answered: Default::default(),
+        }
     }
 
     /// Appends an entry.
     pub fn push(&mut self, at: DateTime<Utc>, kind: EntryKind) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if matches!(kind, EntryKind::Bundle(_)) {
-            self.bundles += 1;
+        match &kind {
+            EntryKind::Bundle(_) => self.bundles += 1,
+            EntryKind::Operation(op) => {
+                let mut names: Vec<&str> = op.root_fields.iter().map(String::as_str).chain(op.operation_name.as_deref()).collect();
+                names.sort_unstable();
+                names.dedup();
+                for name in names {
+                    *self.answered.entry(name.to_string()).or_default() += 1;
+                }
+            }
+            _ => {}
         }
         self.entries.push(Entry { seq, at, kind });
         self.enforce_entries();
         seq
+    }
+
+    /// How many requests naming `name` (an operation name or a root field) were answered,
+    /// including those whose entries were let go.
+    pub fn answered(&self, name: &str) -> u64 {
+        self.answered.get(name).copied().unwrap_or(0)
     }
 
     /// How many bundles were received, including those whose entries were let go.

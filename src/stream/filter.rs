@@ -56,6 +56,17 @@ pub struct StreamFilter {
     group: Option<FilterGroup>,
 }
 
+/// A collection's filters (or origin filters) as the platform keeps them: the JSON text of a
+/// FilterGroup given as an object or as that text; nothing for `null` or a blank string.
+pub fn filter_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) if text.trim().is_empty() => None,
+        Value::String(text) => Some(text.clone()),
+        group => Some(group.to_string()),
+    }
+}
+
 /// Checks a collection's filters as the platform does at creation and edit
 /// (`validateFilterGroupForStixMatch`).
 pub fn validate(filters: &str) -> Result<(), FilterError> {
