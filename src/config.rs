@@ -408,8 +408,13 @@ pub struct Mock {
     pub missing_ref_retry_min_ms: u64,
     /// Longest such wait (pycti's worker: 3000); each wait is drawn uniformly in between.
     pub missing_ref_retry_max_ms: u64,
-    /// Where the RabbitMQ broker comes from (`MOCK__BROKER`): `auto`, `required` or `off`.
+    /// Which broker the platform uses (`MOCK__BROKER`): `auto`, `rabbitmq`, `embedded`,
+    /// `container` or `off`.
     pub broker: BrokerMode,
+    /// Where the embedded broker listens (`MOCK__EMBEDDED_BROKER_ADDRESS`; default
+    /// `127.0.0.1:0`: loopback, a free port). It takes the `rabbitmq:*` user, password and
+    /// vhost.
+    pub embedded_broker_address: String,
     /// Host handed to connectors in `config.connection` instead of the broker's own
     /// (`MOCK__AMQP_ADVERTISED_HOST`), e.g. a Docker-internal name that does not resolve
     /// from the connector's machine (connectors#972).
@@ -502,7 +507,7 @@ impl std::str::FromStr for CallbackAuth {
     }
 }
 
-/// Where the platform's RabbitMQ broker comes from.
+/// Which broker the platform uses.
 ///
 /// ```
 /// # #[tokio::main] async fn main() {
@@ -510,18 +515,26 @@ impl std::str::FromStr for CallbackAuth {
 /// // HTTP only: connectors push with stixBundlePush
 /// let platform = MockPlatform::builder().broker_mode(BrokerMode::Off).start().await;
 /// assert_eq!(platform.connector_env("EXTERNAL_IMPORT", platform.token()).get("CONNECTOR_QUEUE_PROTOCOL"), Some("api"));
+/// // the broker inside the mock: connectors run in their default RabbitMQ mode
+/// let platform = MockPlatform::builder().broker_mode(BrokerMode::Embedded).start().await;
+/// assert_eq!(platform.connector_env("EXTERNAL_IMPORT", platform.token()).get("CONNECTOR_QUEUE_PROTOCOL"), Some("amqp"));
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BrokerMode {
-    /// The configured broker (`rabbitmq:*`, default the local one); when it does not
-    /// answer and a Docker engine is available, a throwaway RabbitMQ container; otherwise
-    /// HTTP-only, said at start-up, in `/_mock/health` and in the transcript.
+    /// The configured RabbitMQ (`rabbitmq:*`, default the local one) when it answers,
+    /// otherwise the embedded broker; said at start-up, in `/_mock/health` and in the
+    /// transcript.
     #[default]
     Auto,
-    /// As `auto`, but the platform does not start without a broker.
-    Required,
+    /// The configured RabbitMQ, or no start (`required` is accepted for it).
+    #[serde(alias = "required")]
+    RabbitMq,
+    /// The broker inside the mock, whether or not a RabbitMQ answers.
+    Embedded,
+    /// A throwaway RabbitMQ container (needs a Docker engine).
+    Container,
     /// HTTP-only: no broker is contacted (registration still hands out `rabbitmq:*`).
     Off,
 }
@@ -531,9 +544,11 @@ impl std::str::FromStr for BrokerMode {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(BrokerMode::Auto),
-            "required" => Ok(BrokerMode::Required),
+            "rabbitmq" | "required" => Ok(BrokerMode::RabbitMq),
+            "embedded" => Ok(BrokerMode::Embedded),
+            "container" => Ok(BrokerMode::Container),
             "off" | "none" => Ok(BrokerMode::Off),
-            _ => Err(format!("unknown broker mode '{s}': expected auto, required or off")),
+            _ => Err(format!("unknown broker '{s}': expected auto, rabbitmq, embedded, container or off")),
         }
     }
 }
@@ -551,6 +566,7 @@ impl Default for Mock {
             missing_ref_retry_min_ms: 1000,
             missing_ref_retry_max_ms: 3000,
             broker: BrokerMode::Auto,
+            embedded_broker_address: "127.0.0.1:0".into(),
             amqp_advertised_host: None,
             amqp_prefetch: 64,
             keep_broker_objects: false,

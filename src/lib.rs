@@ -60,6 +60,7 @@ internal! {
     mod buffer;
     mod config;
     mod core;
+    mod embedded_broker;
     mod graphql;
     mod http;
     mod ingest;

@@ -131,7 +131,7 @@ async fn a_broker_restart_mid_ingest_loses_nothing_and_counts_nothing_twice() {
     p.wait_idle(Duration::from_secs(30)).await.expect("the platform settles");
     let w = p.work(&work_id).expect("work");
     assert_eq!(w.import_processed_number, K as i64, "no redelivery counted twice, even late");
-    let m = p.broker().expect("broker").management().clone();
+    let m = p.broker().expect("broker").admin();
     let info = m.queue(&q.push).await.expect("management API").expect("push queue re-declared after the restart");
     assert_eq!(info.name, q.push);
     p.close().await;

@@ -57,8 +57,10 @@ async fn work(p: &MockPlatform, id: &str) -> Value {
     gql(p.url(), Some(TOKEN), WORK_QUERY, json!({"id": id})).await.1["data"]["work"].clone()
 }
 
+/// RabbitMQ's management API for the platform's broker (these tests run on the real one).
 fn management(p: &MockPlatform) -> Management {
-    p.broker().expect("the platform has a broker").management().clone()
+    let e = p.broker().expect("the platform has a broker").endpoint().clone();
+    Management::new(&e.management_host, e.management_port, &e.username, &e.password, &e.vhost).expect("management client")
 }
 
 /// A publisher as pycti's `_send_bundle` is one: a confirmed channel.
@@ -459,7 +461,7 @@ async fn a_dropped_connection_is_restored_and_consumption_resumes() {
     // The management API lists a connection once its statistics have been emitted.
     let mut closed = 0;
     for _ in 0..80 {
-        closed = broker.management().close_connections_named(broker.connection_name()).await.expect("management API");
+        closed = broker.admin().close_connections_named(broker.connection_name()).await.expect("management API");
         if closed > 0 {
             break;
         }

@@ -14,8 +14,8 @@ const LAYERS: &[&[&str]] = &[
     // Values and rules with no state: STIX, validation, request buffers, errors, names;
     // the token and tracker every platform task runs under.
     &["error", "keys", "naming", "profile", "filters", "buffer", "stix", "validate", "tasks"],
-    // The platform's state.
-    &["store"],
+    // The platform's state; the embedded AMQP broker, which knows nothing of the platform.
+    &["store", "embedded_broker"],
     // Over the state: the worker (splits and imports bundles; knows no transport), the
     // expectations a test mounts, the settings, the scenario files that set them.
     &["ingest", "expect", "config", "scenario"],

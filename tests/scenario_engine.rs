@@ -160,7 +160,7 @@ async fn broker_faults_drop_the_connector_s_consumer_and_delete_its_queue_on_rab
         .expect("consumes");
     // The management API lists a consumer a moment after it is made.
     for _ in 0..50 {
-        let consumers = broker.management().queue(&names.listen).await.ok().flatten().map(|q| q.consumers).unwrap_or(0);
+        let consumers = broker.admin().queue(&names.listen).await.ok().flatten().map(|q| q.consumers).unwrap_or(0);
         if consumers > 0 {
             break;
         }
@@ -180,7 +180,7 @@ async fn broker_faults_drop_the_connector_s_consumer_and_delete_its_queue_on_rab
     gql(p.url(), Some(TOKEN), "query Health { about { version } }", json!({})).await;
     let mut deleted = false;
     for _ in 0..100 {
-        if broker.management().queue(&names.push).await.expect("management answers").is_none() {
+        if broker.admin().queue(&names.push).await.expect("management answers").is_none() {
             deleted = true;
             break;
         }

@@ -26,9 +26,11 @@ use crate::store::transcript::EntryKind;
 use crate::tasks::Tasks;
 
 use super::consume::Consumer;
+use super::BrokerAdmin;
 use super::container::{self, BrokerContainer};
 use super::dedup::Dedup;
 use super::management::Management;
+use crate::embedded_broker::EmbeddedBroker;
 use super::{ConnectorSpec, Endpoint};
 
 /// How long the first connection may take before the platform gives up on the broker.
@@ -57,8 +59,9 @@ pub(super) struct Inner {
     pub(super) prefetch: u16,
     keep: bool,
     pub(super) worker: Worker,
-    pub(super) management: Management,
+    pub(super) admin: Arc<dyn BrokerAdmin>,
     source: String,
+    kind: BrokerKind,
     session: tokio::sync::RwLock<Option<Session>>,
     pub(super) generation: Arc<AtomicU64>,
     connected: watch::Sender<bool>,
@@ -70,7 +73,39 @@ pub(super) struct Inner {
     /// them and end when the token is cancelled.
     pub(super) tasks: Tasks,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    _container: Option<BrokerContainer>,
+    /// What must live as long as the connection: a container, the embedded broker.
+    owned: Owned,
+}
+
+/// Which broker a platform talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// A RabbitMQ the user pointed at, or the local one.
+    RabbitMq,
+    /// A RabbitMQ container started for this platform.
+    Container,
+    /// The broker inside the mock ([`crate::embedded_broker`]).
+    Embedded,
+}
+
+impl BrokerKind {
+    /// `rabbitmq`, `container` or `embedded`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokerKind::RabbitMq => "rabbitmq",
+            BrokerKind::Container => "container",
+            BrokerKind::Embedded => "embedded",
+        }
+    }
+}
+
+/// What a [`Broker`] keeps alive.
+enum Owned {
+    Nothing,
+    // Held for its drop (which stops the container).
+    #[allow(dead_code)]
+    Container(Box<BrokerContainer>),
+    Embedded(EmbeddedBroker),
 }
 
 /// One connection: the connection, its confirmed publishing channel, its generation.
@@ -98,7 +133,28 @@ impl Broker {
     /// Connects to the broker and declares the platform's exchanges and internal queue;
     /// the error says why the broker cannot be used.
     pub async fn connect(endpoint: Endpoint, options: BrokerOptions, worker: Worker) -> Result<Broker, String> {
-        Broker::connect_with(endpoint, options, worker, None, "configured broker".into()).await
+        let admin = management_of(&endpoint)?;
+        Broker::connect_with(endpoint, options, worker, admin, Owned::Nothing, "configured broker".into(), BrokerKind::RabbitMq).await
+    }
+
+    /// [`Broker::connect`] to an embedded broker, which lives as long as the broker and
+    /// answers the platform's administration in-process.
+    pub async fn connect_embedded(embedded: EmbeddedBroker, options: BrokerOptions, worker: Worker) -> Result<Broker, String> {
+        let o = embedded.options();
+        let addr = embedded.local_addr();
+        let endpoint = Endpoint {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            vhost: o.vhost.clone(),
+            username: o.username.clone(),
+            password: o.password.clone(),
+            use_ssl: false,
+            management_host: String::new(),
+            management_port: 0,
+        };
+        let admin: Arc<dyn BrokerAdmin> = Arc::new(embedded.clone());
+        let source = format!("embedded broker listening on {addr}");
+        Broker::connect_with(endpoint, options, worker, admin, Owned::Embedded(embedded), source, BrokerKind::Embedded).await
     }
 
     /// [`Broker::connect`] to a container started for this platform, which lives as long
@@ -115,23 +171,19 @@ impl Broker {
             management_port: container.management_port,
         };
         let source = format!("container {}:{}", container::IMAGE, container::TAG);
-        Broker::connect_with(endpoint, options, worker, Some(container), source).await
+        let admin = management_of(&endpoint)?;
+        Broker::connect_with(endpoint, options, worker, admin, Owned::Container(Box::new(container)), source, BrokerKind::Container).await
     }
 
     async fn connect_with(
         endpoint: Endpoint,
         options: BrokerOptions,
         worker: Worker,
-        container: Option<BrokerContainer>,
+        admin: Arc<dyn BrokerAdmin>,
+        owned: Owned,
         source: String,
+        kind: BrokerKind,
     ) -> Result<Broker, String> {
-        let management = Management::new(
-            &endpoint.management_host,
-            endpoint.management_port,
-            &endpoint.username,
-            &endpoint.password,
-            &endpoint.vhost,
-        )?;
         let prefix = options.names.prefix().trim_end_matches('_');
         let connection_name = format!("opencti-mock {}", if prefix.is_empty() { "(no prefix)" } else { prefix });
         let (connected, _) = watch::channel(false);
@@ -143,8 +195,9 @@ impl Broker {
                 prefetch: options.prefetch.max(1),
                 keep: options.keep,
                 worker,
-                management,
+                admin,
                 source,
+                kind,
                 session: tokio::sync::RwLock::new(None),
                 generation: Arc::new(AtomicU64::new(0)),
                 connected,
@@ -154,12 +207,12 @@ impl Broker {
                 stopping: AtomicBool::new(false),
                 tasks: options.tasks,
                 supervisor: Mutex::new(None),
-                _container: container,
+                owned,
             }),
         };
         let session = broker.open().await?;
         // The platform reads queue figures and purges through the management API.
-        if let Err(e) = broker.inner.management.check().await {
+        if let Err(e) = broker.inner.admin.check().await {
             broker.note(format!("broker management API unavailable ({e}): queue figures read 0 and resets purge over AMQP"));
         }
         let events = session.conn.events_listener();
@@ -175,9 +228,22 @@ impl Broker {
         &self.inner.endpoint
     }
 
-    /// The management API client.
-    pub fn management(&self) -> &Management {
-        &self.inner.management
+    /// The broker's administration: RabbitMQ's management API, or the embedded broker.
+    pub fn admin(&self) -> Arc<dyn BrokerAdmin> {
+        self.inner.admin.clone()
+    }
+
+    /// Which broker this is.
+    pub fn kind(&self) -> BrokerKind {
+        self.inner.kind
+    }
+
+    /// The embedded broker, when that is the one in use.
+    pub fn embedded(&self) -> Option<&EmbeddedBroker> {
+        match &self.inner.owned {
+            Owned::Embedded(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Queue names of this platform.
@@ -343,6 +409,11 @@ impl Broker {
         close_channel(&session.publish, "platform stopped").await;
         let _ = session.conn.close(200, ShortString::from("platform stopped")).await;
         self.inner.connected.send_replace(false);
+        // The embedded broker stops with its platform: its clients are told
+        // (`CONNECTION_FORCED`), as a RabbitMQ node going down tells them.
+        if let Some(embedded) = self.embedded() {
+            embedded.shutdown().await;
+        }
     }
 }
 
@@ -352,4 +423,16 @@ pub(super) async fn close_channel(channel: &Channel, reason: &str) {
     if channel.status().connected() {
         let _ = channel.close(200, ShortString::from(reason.to_string())).await;
     }
+}
+
+/// RabbitMQ's management API for the broker at `endpoint`.
+fn management_of(endpoint: &Endpoint) -> Result<Arc<dyn BrokerAdmin>, String> {
+    let m = Management::new(
+        &endpoint.management_host,
+        endpoint.management_port,
+        &endpoint.username,
+        &endpoint.password,
+        &endpoint.vhost,
+    )?;
+    Ok(Arc::new(m))
 }

@@ -46,7 +46,14 @@ impl Link {
             Some(b) => json!({
                 "mode": "amqp",
                 "url": b.endpoint().display(),
-                "management": b.management().base().as_str(),
+                "admin": b.admin().describe(),
+                "broker": b.kind().name(),
+                "embedded": b.embedded().map(|e| json!({
+                    "listen": e.local_addr().to_string(),
+                    "connections": e.connections().len(),
+                    "memory_alarm": e.memory_alarm(),
+                    "max_message_size": e.max_message_size(),
+                })),
                 "connected": b.is_connected(),
                 "queue_prefix": b.names().prefix(),
                 "source": b.source(),

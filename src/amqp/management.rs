@@ -184,7 +184,7 @@ impl Management {
 
     /// Closes every connection whose client-provided name is `name` (a dropped connection
     /// for one platform only); returns how many were closed.
-    #[cfg(feature = "internals")]
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub async fn close_connections_named(&self, name: &str) -> Result<usize, String> {
         let resp = self.send(self.client.get(self.url(&["connections"]))).await?;
         if !resp.status().is_success() {

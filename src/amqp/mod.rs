@@ -1,4 +1,4 @@
-//! RabbitMQ: the platform's side of the AMQP transport, on a real broker.
+//! The platform's side of the AMQP transport, on RabbitMQ or on the embedded broker.
 //!
 //! A [`Broker`] belongs to one platform instance. It
 //! - provisions exactly what the platform provisions (`rabbitmq.js`
@@ -39,8 +39,11 @@
 //! - `dedup.rs`: which processed messages may come back after a lost connection (pure
 //!   bookkeeping, unit-tested);
 //! - `publish.rs`: confirmed, persistent publishing (jobs, push messages, dead letters);
-//! - [`container`] (a throwaway broker when none answers) and [`management`] (the
-//!   management API client: queue figures, purges, clean-up without a runtime).
+//! - [`container`] (a throwaway RabbitMQ, on request) and [`management`] (the
+//!   management API client: queue figures, purges, clean-up without a runtime);
+//! - `admin.rs`: [`BrokerAdmin`], what the platform asks of a broker beyond AMQP, which
+//!   RabbitMQ's management API and the embedded broker ([`crate::embedded_broker`]) both
+//!   give: the platform runs unchanged on either.
 //!
 //! The `impl Broker` is spread over `broker.rs`, `provision.rs`, `consume.rs` and
 //! `publish.rs`; the state they share is `broker.rs`'s `Inner`.
@@ -48,6 +51,7 @@
 pub mod container;
 pub mod management;
 
+mod admin;
 mod broker;
 mod consume;
 mod dedup;
@@ -56,7 +60,8 @@ mod link;
 mod provision;
 mod publish;
 
-pub use broker::{Broker, BrokerOptions};
+pub use admin::BrokerAdmin;
+pub use broker::{Broker, BrokerKind, BrokerOptions};
 pub use endpoint::Endpoint;
 pub use link::Link;
 pub use provision::{ConnectorSpec, DEAD_LETTER_ID};

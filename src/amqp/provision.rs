@@ -173,13 +173,13 @@ impl Broker {
         Ok(())
     }
 
-    /// `resetStateConnector`: empties both queues through the management API, as the
-    /// platform does (over AMQP when the API is unavailable).
+    /// `resetStateConnector`: empties both queues through the broker's administration (the
+    /// management API, as the platform does; over AMQP when the API is unavailable).
     pub async fn purge(&self, connector_id: &str) -> Result<(), String> {
         let q = self.inner.names.connector(connector_id);
         let mut failure = None;
         for queue in [&q.push, &q.listen] {
-            if let Err(e) = self.inner.management.purge(queue).await {
+            if let Err(e) = self.inner.admin.purge(queue).await {
                 failure = Some(e);
             }
         }
@@ -201,7 +201,7 @@ impl Broker {
         let q = self.inner.names.connector(connector_id);
         let mut total = None;
         for queue in [&q.push, &q.listen] {
-            if let Ok(Some(info)) = self.inner.management.queue(queue).await {
+            if let Ok(Some(info)) = self.inner.admin.queue(queue).await {
                 let (n, b) = total.unwrap_or((0, 0));
                 total = Some((n + info.messages, b + info.message_bytes));
             }
@@ -264,14 +264,14 @@ impl Broker {
         }
     }
 
-    /// Deletes this platform's prefixed queues and exchanges through the management API,
+    /// Deletes this platform's prefixed queues and exchanges through the broker's administration,
     /// from a thread of its own (the platform's runtime may be gone), before returning.
     pub(super) fn undeclare_blocking(&self) {
         let prefix = self.inner.names.prefix().to_string();
         if prefix.is_empty() {
             return;
         }
-        let management = self.inner.management.clone();
+        let management = self.inner.admin.clone();
         let exchanges = [self.inner.names.connector_exchange(), self.inner.names.worker_exchange()];
         // A plain thread, not a platform task: the platform's runtime may be gone (this runs
         // from a dropped handle), and the thread is joined before this returns.

@@ -43,7 +43,7 @@ pub enum QueueProtocol {
     /// `stixBundlePush` over HTTP (`CONNECTOR_QUEUE_PROTOCOL=api`).
     Api,
     /// RabbitMQ (`CONNECTOR_QUEUE_PROTOCOL=amqp`, pycti's default): the platform runs on
-    /// a real broker (the local one, `OPENCTI_MOCK_AMQP_URL`, or a container).
+    /// a broker (see `--broker`).
     Amqp,
 }
 
@@ -55,7 +55,7 @@ pub enum ListenProtocol {
     /// and `_URI`).
     Api,
     /// `CONNECTOR_LISTEN_PROTOCOL=AMQP` (pycti's default): the jobs are published to the
-    /// connector's `listen_<id>` queue on a real broker.
+    /// connector's `listen_<id>` queue on the broker (see `--broker`).
     Amqp,
 }
 
@@ -80,6 +80,11 @@ pub struct ConformArgs {
     /// How a job connector (INTERNAL_ENRICHMENT, INTERNAL_IMPORT_FILE, INTERNAL_EXPORT_FILE) gets its jobs.
     #[arg(long, value_enum, default_value_t = ListenProtocol::Api)]
     pub listen_protocol: ListenProtocol,
+    /// The broker for AMQP sessions: auto (the RabbitMQ of OPENCTI_MOCK_AMQP_URL, else the
+    /// local RabbitMQ when it answers, else the embedded broker), rabbitmq, embedded or
+    /// container.
+    #[arg(long, value_name = "BROKER")]
+    pub broker: Option<String>,
     /// Longest a job connector may take to close a job's work, in seconds.
     /// Run the connector under a scenario (a file or a built-in name): a connector that
     /// survives its faults passes, one that does not fails with the scenario named.
@@ -177,6 +182,10 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
     session.queue_protocol = match args.queue_protocol {
         QueueProtocol::Api => "api".into(),
         QueueProtocol::Amqp => "amqp".into(),
+    };
+    session.broker = match args.broker.as_deref() {
+        None | Some("auto") => None,
+        Some(b) => Some(b.parse::<crate::config::BrokerMode>().map_err(|e| anyhow::anyhow!("--broker: {e}"))?),
     };
     session.run_timeout = std::time::Duration::from_secs(args.run_timeout);
     session.settle = std::time::Duration::from_secs(args.settle);

@@ -94,11 +94,16 @@ pub struct ServeArgs {
     /// vhost, credentials; amqps:// sets use_ssl).
     #[arg(long, env = "OPENCTI_MOCK_AMQP_URL")]
     pub amqp_url: Option<String>,
-    /// Where the broker comes from: auto (the configured broker, else a RabbitMQ container
-    /// when Docker is there, else HTTP-only), required (no start without a broker), off
-    /// (HTTP-only) [env: MOCK__BROKER, default: auto].
-    #[arg(long, value_name = "MODE")]
+    /// Which broker: auto (the configured RabbitMQ when it answers, else the embedded
+    /// broker), rabbitmq (the configured RabbitMQ or no start; `required` is the same),
+    /// embedded (the AMQP broker inside the mock), container (a throwaway RabbitMQ, needs
+    /// Docker), off (HTTP only) [env: MOCK__BROKER, default: auto].
+    #[arg(long, value_name = "BROKER")]
     pub broker: Option<String>,
+    /// Where the embedded broker listens [env: MOCK__EMBEDDED_BROKER_ADDRESS, default:
+    /// 127.0.0.1:0, a free loopback port].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub embedded_broker_address: Option<String>,
     /// Broker host handed to connectors instead of the real one, to reproduce a platform
     /// that advertises an unreachable host (connectors#972) [env: MOCK__AMQP_ADVERTISED_HOST].
     #[arg(long, value_name = "HOST")]
@@ -214,6 +219,9 @@ impl ServeArgs {
         if let Some(b) = &self.broker {
             mock.insert("broker".into(), json!(b.to_ascii_lowercase()));
         }
+        if let Some(a) = &self.embedded_broker_address {
+            mock.insert("embedded_broker_address".into(), json!(a));
+        }
         if let Some(h) = &self.amqp_advertised_host {
             mock.insert("amqp_advertised_host".into(), json!(h));
         }
@@ -304,7 +312,8 @@ pub async fn serve(args: ServeArgs, settled: impl FnOnce() + Send + 'static) -> 
     match (platform.core().amqp.broker(), platform.core().amqp.http_only_reason()) {
         (Some(b), _) => writeln!(
             out,
-            "  transport: RabbitMQ {} ({}), queue prefix '{}', and HTTP (CONNECTOR_QUEUE_PROTOCOL=api)",
+            "  transport: {} {} ({}), queue prefix '{}', and HTTP (CONNECTOR_QUEUE_PROTOCOL=api)",
+            if b.kind() == crate::amqp::BrokerKind::Embedded { "AMQP, embedded broker," } else { "RabbitMQ" },
             b.endpoint().display(),
             b.source(),
             b.names().prefix()

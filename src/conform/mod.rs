@@ -62,6 +62,10 @@ pub struct Session {
     pub job: jobs::JobOptions,
     /// A scenario the platform runs (its settings win over the session's).
     pub scenario: Option<crate::scenario::Scenario>,
+    /// Which broker the platform uses when the session needs one (`None`: the RabbitMQ of
+    /// `OPENCTI_MOCK_AMQP_URL` when set, else `auto`: the local RabbitMQ when it answers,
+    /// else the embedded broker).
+    pub broker: Option<crate::config::BrokerMode>,
 }
 
 impl Session {
@@ -85,6 +89,7 @@ impl Session {
             job_timeout: Duration::from_secs(60),
             job: jobs::JobOptions::default(),
             scenario: None,
+            broker: None,
         }
     }
 }
@@ -123,9 +128,10 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
         .missing_ref_retry_delay(Duration::from_millis(50), Duration::from_millis(150))
         .callback_retry_delay(Duration::from_millis(200), Duration::from_millis(500));
     if session.queue_protocol == "amqp" || (job_type && session.listen_protocol == "amqp") {
-        builder = match std::env::var("OPENCTI_MOCK_AMQP_URL") {
-            Ok(url) if !url.is_empty() => builder.amqp_url(&url)?,
-            _ => builder.with_broker(),
+        builder = match (session.broker, std::env::var("OPENCTI_MOCK_AMQP_URL")) {
+            (Some(mode), _) => builder.broker_mode(mode),
+            (None, Ok(url)) if !url.is_empty() => builder.amqp_url(&url)?,
+            (None, _) => builder.with_broker(),
         };
     }
     if let Some(scenario) = &session.scenario {

@@ -126,17 +126,20 @@ impl MockPlatformBuilder {
         self
     }
 
-    /// Connects to RabbitMQ: the local broker (guest/guest), or the one of
-    /// [`MockPlatformBuilder::amqp_url`]; starting fails when none is usable (with a Docker
-    /// engine, a throwaway RabbitMQ container is tried first). Off by default.
+    /// Gives the platform a broker, so connectors run in their default RabbitMQ mode: the
+    /// local RabbitMQ (guest/guest) when it answers, otherwise the broker embedded in the
+    /// mock. Off by default. [`MockPlatformBuilder::amqp_url`] insists on a given RabbitMQ,
+    /// [`MockPlatformBuilder::broker_mode`] chooses exactly.
     ///
     /// ```
-    /// // started, it connects to the local RabbitMQ (or fails saying why none is usable)
-    /// let builder = opencti_mock::MockPlatform::builder().with_broker();
-    /// # let _ = builder;
+    /// # #[tokio::main] async fn main() {
+    /// let platform = opencti_mock::MockPlatform::builder().with_broker().start().await;
+    /// // a RabbitMQ or the embedded broker: either way connectors are told to use it
+    /// assert_eq!(platform.connector_env("EXTERNAL_IMPORT", platform.token()).get("CONNECTOR_QUEUE_PROTOCOL"), Some("amqp"));
+    /// # }
     /// ```
     pub fn with_broker(mut self) -> Self {
-        self.settings.mock.broker = crate::config::BrokerMode::Required;
+        self.settings.mock.broker = crate::config::BrokerMode::Auto;
         self
     }
 
@@ -156,7 +159,8 @@ impl MockPlatformBuilder {
         self
     }
 
-    /// The broker to use (`amqp://user:pass@host:port/vhost`); implies [`with_broker`](Self::with_broker).
+    /// The RabbitMQ to use (`amqp://user:pass@host:port/vhost`); starting fails when it does
+    /// not answer ([`BrokerMode::RabbitMq`](crate::BrokerMode::RabbitMq)).
     ///
     /// ```
     /// # fn main() -> opencti_mock::Result<()> {
@@ -166,7 +170,7 @@ impl MockPlatformBuilder {
     /// ```
     pub fn amqp_url(mut self, url: &str) -> Result<Self> {
         self.settings.rabbitmq.apply_amqp_url(url).map_err(|e| Error::Config(e.to_string()))?;
-        self.settings.mock.broker = crate::config::BrokerMode::Required;
+        self.settings.mock.broker = crate::config::BrokerMode::RabbitMq;
         Ok(self)
     }
 

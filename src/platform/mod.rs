@@ -119,9 +119,10 @@ impl Platform {
         self.core.store.read(|s| s.users.admin().api_tokens[0].token.clone())
     }
 
-    /// Connects the platform to its broker according to `mock.broker`: the configured one;
-    /// else, when Docker is there, a throwaway container; else HTTP-only (an error in
-    /// `required` mode). The outcome is logged and written to the transcript.
+    /// Connects the platform to its broker according to `mock.broker`: the configured
+    /// RabbitMQ, else (`auto`) the embedded broker; the embedded broker (`embedded`); a
+    /// throwaway container (`container`); none (`off`). A broker asked for and not usable is
+    /// an error. The outcome is logged and written to the transcript.
     pub async fn connect_broker(&self) -> Result<()> {
         let settings = &self.core.settings;
         let note = |message: String| {
@@ -141,28 +142,41 @@ impl Platform {
             keep: settings.mock.keep_broker_objects,
             tasks: self.core.tasks.clone(),
         };
+        let worker = self.core.worker.clone();
         let endpoint = Endpoint::from_settings(&settings.rabbitmq);
-        let configured = match Broker::connect(endpoint.clone(), options.clone(), self.core.worker.clone()).await {
-            Ok(b) => Ok(b),
-            Err(e) => match crate::amqp::container::docker_available() {
+        let connected = match settings.mock.broker {
+            BrokerMode::Off => unreachable!("handled above"),
+            BrokerMode::RabbitMq => Broker::connect(endpoint, options, worker)
+                .await
+                .map_err(|e| format!("a RabbitMQ broker is required (mock.broker = rabbitmq) but it is not usable: {e}")),
+            BrokerMode::Embedded => self.embedded(options).await,
+            BrokerMode::Container => match crate::amqp::container::docker_available() {
                 Ok(()) => {
                     note(format!(
-                        "{e}; starting a RabbitMQ container ({}:{})",
+                        "starting a RabbitMQ container ({}:{})",
                         crate::amqp::container::IMAGE,
                         crate::amqp::container::TAG
                     ));
                     match crate::amqp::container::start().await {
-                        Ok(c) => Broker::connect_container(c, options, self.core.worker.clone()).await,
-                        Err(ce) => Err(format!("{e}; {ce}")),
+                        Ok(c) => Broker::connect_container(c, options, worker).await,
+                        Err(e) => Err(format!("a RabbitMQ container was asked for (mock.broker = container): {e}")),
                     }
                 }
-                Err(d) => Err(format!("{e}; {d}, so no container broker either")),
+                Err(d) => Err(format!("a RabbitMQ container was asked for (mock.broker = container) but {d}")),
+            },
+            BrokerMode::Auto => match Broker::connect(endpoint, options.clone(), worker).await {
+                Ok(b) => Ok(b),
+                Err(e) => {
+                    note(format!("no RabbitMQ: {e}; starting the embedded broker"));
+                    self.embedded(options).await
+                }
             },
         };
-        match configured {
+        match connected {
             Ok(broker) => {
                 note(format!(
-                    "RabbitMQ: connected to {} ({}), queue prefix '{}'",
+                    "broker ({}): connected to {} ({}), queue prefix '{}'",
+                    broker.kind().name(),
                     broker.endpoint().display(),
                     broker.source(),
                     broker.names().prefix()
@@ -170,15 +184,29 @@ impl Platform {
                 self.core.amqp.set_broker(broker);
                 Ok(())
             }
-            Err(reason) if settings.mock.broker == BrokerMode::Required => {
-                Err(Error::Config(format!("a RabbitMQ broker is required (mock.broker = required) but none is usable: {reason}")))
-            }
-            Err(reason) => {
-                note(format!("HTTP-only mode: {reason}; bundles go through stixBundlePush"));
-                self.core.amqp.set_http_only(reason);
-                Ok(())
-            }
+            Err(reason) => Err(Error::Config(reason)),
         }
+    }
+
+    /// Starts the embedded broker (on `mock.embedded_broker_address`, with the `rabbitmq:*`
+    /// user and vhost) and connects the platform to it.
+    async fn embedded(&self, options: BrokerOptions) -> std::result::Result<Broker, String> {
+        let settings = &self.core.settings;
+        let address = &settings.mock.embedded_broker_address;
+        let listen = address
+            .parse()
+            .map_err(|e| format!("mock.embedded_broker_address '{address}' is not an address (host:port): {e}"))?;
+        let embedded_options = crate::embedded_broker::EmbeddedOptions {
+            listen,
+            username: settings.rabbitmq.username.clone(),
+            password: settings.rabbitmq.password.clone(),
+            vhost: settings.rabbitmq.vhost.clone(),
+            ..Default::default()
+        };
+        let embedded = crate::embedded_broker::EmbeddedBroker::start(embedded_options)
+            .await
+            .map_err(|e| format!("the embedded broker cannot listen on {address}: {e}"))?;
+        Broker::connect_embedded(embedded, options, self.core.worker.clone()).await
     }
 
     /// Serves HTTP on `listener` until `shutdown` completes, then stops the platform: the

@@ -177,9 +177,9 @@ async fn act(core: &Core, action: &Action) -> String {
             loop {
                 let mut closed = 0;
                 for (id, _) in &connectors {
-                    match broker.management().close_consumers_of(&core.names.connector(id).listen).await {
+                    match broker.admin().close_consumers_of(&core.names.connector(id).listen).await {
                         Ok(n) => closed += n,
-                        Err(e) => return format!("the broker's management API failed: {e}"),
+                        Err(e) => return format!("the broker's administration failed: {e}"),
                     }
                 }
                 if closed > 0 || tokio::time::Instant::now() >= deadline {
@@ -189,6 +189,10 @@ async fn act(core: &Core, action: &Action) -> String {
             }
         }
         Action::BrokerRestart { down_ms } => {
+            if let Some(embedded) = core.amqp.broker().and_then(|b| b.embedded()) {
+                embedded.restart(Duration::from_millis(*down_ms)).await;
+                return format!("the embedded broker restarted after {down_ms} ms down");
+            }
             if let Err(e) = rabbitmqctl(&["stop_app"]).await {
                 return e;
             }
@@ -199,6 +203,18 @@ async fn act(core: &Core, action: &Action) -> String {
             }
         }
         Action::BrokerAlarm { ms } => {
+            if let Some(embedded) = core.amqp.broker().and_then(|b| b.embedded()).cloned() {
+                embedded.set_memory_alarm(true);
+                let now = core.store.clock().now();
+                let message = format!("the embedded broker's memory alarm is raised for {ms} ms");
+                core.store.write(|s| s.transcript.push(now, EntryKind::Note { message }));
+                tokio::select! {
+                    _ = core.tasks.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(*ms)) => {}
+                }
+                embedded.set_memory_alarm(false);
+                return format!("the embedded broker's memory alarm held publishers for {ms} ms");
+            }
             let before = match rabbitmqctl(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]).await {
                 Ok(out) => out.trim().to_string(),
                 Err(e) => return e,
@@ -236,9 +252,9 @@ async fn act(core: &Core, action: &Action) -> String {
                     QueueKind::Listen => names.listen,
                     QueueKind::Push => names.push,
                 };
-                match broker.management().delete_queue(&name).await {
+                match broker.admin().delete_queue(&name).await {
                     Ok(()) => deleted.push(name),
-                    Err(e) => return format!("the broker's management API failed: {e}"),
+                    Err(e) => return format!("the broker's administration failed: {e}"),
                 }
             }
             format!("queue(s) deleted: {}", deleted.join(", "))
@@ -251,6 +267,12 @@ async fn act(core: &Core, action: &Action) -> String {
 /// Sets the broker's `max_message_size` (RabbitMQ reads it when a channel opens) and spawns
 /// the task that puts the old value back when the platform stops; the old value.
 async fn limit_message_size(core: &Core, bytes: u64) -> Result<String, String> {
+    if let Some(embedded) = core.amqp.broker().and_then(|b| b.embedded()) {
+        // The embedded broker lives and dies with this platform: nothing to put back.
+        let before = embedded.max_message_size();
+        embedded.set_max_message_size(bytes);
+        return Ok(before.to_string());
+    }
     let read = rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]).await?;
     let before = read.trim().strip_prefix("{ok,").and_then(|v| v.strip_suffix('}')).unwrap_or("134217728").to_string();
     let set = |value: &str| vec!["eval".to_string(), format!("application:set_env(rabbit, max_message_size, {value}).")];
