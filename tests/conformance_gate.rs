@@ -99,6 +99,12 @@ fn a_connector_pushing_an_object_the_platform_refuses_fails_over_rabbitmq_too() 
 }
 
 #[test]
+fn the_gate_s_verdicts_over_the_embedded_broker_are_those_over_rabbitmq() {
+    gate("correct", &["--queue-protocol", "amqp", "--broker", "embedded"], 0);
+    gate("refused_object", &["--queue-protocol", "amqp", "--broker", "embedded"], 1);
+}
+
+#[test]
 fn a_connector_that_opens_no_work_fails() {
     gate("no_work", &[], 1);
 }
@@ -127,17 +133,33 @@ fn a_connector_pushing_more_than_the_payload_limit_fails() {
 #[rstest::rstest]
 #[case::correct_enrichment_over_http("INTERNAL_ENRICHMENT", "enrichment", "correct", "api", 0)]
 #[case::correct_enrichment_over_rabbitmq("INTERNAL_ENRICHMENT", "enrichment", "correct", "amqp", 0)]
+#[case::correct_enrichment_over_the_embedded_broker("INTERNAL_ENRICHMENT", "enrichment", "correct", "amqp-embedded", 0)]
 #[case::enrichment_without_the_entity("INTERNAL_ENRICHMENT", "enrichment", "no_entity", "api", 1)]
 #[case::enrichment_above_the_max_tlp("INTERNAL_ENRICHMENT", "enrichment", "ignores_max_tlp", "api", 1)]
 #[case::enrichment_keeping_the_tlp_of_an_earlier_job("INTERNAL_ENRICHMENT", "enrichment", "keeps_last_tlp", "api", 1)]
 #[case::enrichment_crashing_out_of_scope("INTERNAL_ENRICHMENT", "enrichment", "crash_out_of_scope", "api", 1)]
 #[case::enrichment_crashing_out_of_scope_over_rabbitmq("INTERNAL_ENRICHMENT", "enrichment", "crash_out_of_scope", "amqp", 1)]
+#[case::enrichment_crashing_out_of_scope_over_the_embedded_broker(
+    "INTERNAL_ENRICHMENT",
+    "enrichment",
+    "crash_out_of_scope",
+    "amqp-embedded",
+    1
+)]
 #[case::correct_import_over_http("INTERNAL_IMPORT_FILE", "import_file", "correct", "api", 0)]
 #[case::correct_import_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "correct", "amqp", 0)]
+#[case::correct_import_over_the_embedded_broker("INTERNAL_IMPORT_FILE", "import_file", "correct", "amqp-embedded", 0)]
 #[case::import_fetching_without_token("INTERNAL_IMPORT_FILE", "import_file", "fetch_without_token", "api", 1)]
 #[case::import_crashing_on_a_corrupt_file("INTERNAL_IMPORT_FILE", "import_file", "crash_on_corrupt", "api", 1)]
 #[case::import_ignoring_validation("INTERNAL_IMPORT_FILE", "import_file", "ignores_validation", "api", 1)]
 #[case::import_ignoring_validation_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "ignores_validation", "amqp", 1)]
+#[case::import_ignoring_validation_over_the_embedded_broker(
+    "INTERNAL_IMPORT_FILE",
+    "import_file",
+    "ignores_validation",
+    "amqp-embedded",
+    1
+)]
 #[case::import_reviewing_its_own_bundle_of_a_corrupt_file(
     "INTERNAL_IMPORT_FILE",
     "import_file",
@@ -149,10 +171,25 @@ fn a_connector_pushing_more_than_the_payload_limit_fails() {
 #[case::enrichment_crashing_at_start("INTERNAL_ENRICHMENT", "enrichment", "crash_at_start", "api", 1)]
 #[case::import_validating_before_import("INTERNAL_IMPORT_FILE", "import_file", "validate_before_import", "api", 0)]
 #[case::import_validating_before_import_over_rabbitmq("INTERNAL_IMPORT_FILE", "import_file", "validate_before_import", "amqp", 0)]
+#[case::import_validating_before_import_over_the_embedded_broker(
+    "INTERNAL_IMPORT_FILE",
+    "import_file",
+    "validate_before_import",
+    "amqp-embedded",
+    0
+)]
 #[case::correct_export_over_http("INTERNAL_EXPORT_FILE", "export_file", "correct", "api", 0)]
 #[case::correct_export_over_rabbitmq("INTERNAL_EXPORT_FILE", "export_file", "correct", "amqp", 0)]
+#[case::correct_export_over_the_embedded_broker("INTERNAL_EXPORT_FILE", "export_file", "correct", "amqp-embedded", 0)]
 #[case::export_without_impersonation("INTERNAL_EXPORT_FILE", "export_file", "no_impersonation", "api", 1)]
 #[case::export_without_impersonation_over_rabbitmq("INTERNAL_EXPORT_FILE", "export_file", "no_impersonation", "amqp", 1)]
+#[case::export_without_impersonation_over_the_embedded_broker(
+    "INTERNAL_EXPORT_FILE",
+    "export_file",
+    "no_impersonation",
+    "amqp-embedded",
+    1
+)]
 #[case::export_ignoring_the_access_filter("INTERNAL_EXPORT_FILE", "export_file", "ignores_access_filter", "api", 1)]
 #[case::export_naming_its_own_file("INTERNAL_EXPORT_FILE", "export_file", "own_file_name", "api", 1)]
 #[case::export_of_lists_only("INTERNAL_EXPORT_FILE", "export_file", "lists_only", "api", 0)]
@@ -165,7 +202,13 @@ fn job_connectors_give_their_committed_verdicts(
     #[case] listen: &str,
     #[case] exit_code: i32,
 ) {
-    gate_on(connector_type, folder, name, &["--listen-protocol", listen, "--queue-protocol", listen], exit_code);
+    let mut args = vec!["--listen-protocol", listen, "--queue-protocol", listen];
+    if listen == "amqp-embedded" {
+        args = vec!["--listen-protocol", "amqp", "--queue-protocol", "amqp", "--broker", "embedded"];
+    } else if listen == "amqp" {
+        args.extend(["--broker", "rabbitmq"]);
+    }
+    gate_on(connector_type, folder, name, &args, exit_code);
 }
 
 /// The STREAM suite: each run waits for pycti's ping (every 40 s) to save a position, so

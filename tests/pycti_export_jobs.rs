@@ -46,7 +46,7 @@ fn knowledge() -> String {
 
 async fn platform(listen: &str) -> MockPlatform {
     let builder = MockPlatform::builder().seed(knowledge());
-    let builder = if listen == "amqp" { builder.with_broker() } else { builder };
+    let builder = common::connector::with_case_broker(builder, listen);
     builder.start().await
 }
 
@@ -119,10 +119,12 @@ async fn ids_in(platform: &MockPlatform, file: &opencti_mock::StoredFile) -> Vec
 #[rstest]
 #[case::http("api")]
 #[case::amqp("amqp")]
+#[case::amqp_embedded("amqp-embedded")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycti_export_connector_exports_an_entity_a_selection_and_a_query(#[case] listen: &str) {
     // Arrange
     let platform = platform(listen).await;
+    let listen = common::connector::wire(listen);
     let connector = exporter(&platform, listen).await;
     let report = platform.object(REPORT).expect("the report").internal_id.to_string();
 

@@ -21,7 +21,7 @@ use rstest::rstest;
 
 async fn platform(listen: &str) -> MockPlatform {
     let builder = MockPlatform::builder().callback_retry_delay(Duration::from_millis(100), Duration::from_millis(200));
-    let builder = if listen == "amqp" { builder.with_broker() } else { builder };
+    let builder = common::connector::with_case_broker(builder, listen);
     builder.start().await
 }
 
@@ -44,10 +44,12 @@ fn feed_bundle() -> String {
 #[rstest]
 #[case::http("api")]
 #[case::amqp("amqp")]
+#[case::amqp_embedded("amqp-embedded")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycti_enrichment_gets_its_job_and_sends_the_enriched_entity_back(#[case] listen: &str) {
     // Arrange
     let platform = platform(listen).await;
+    let listen = common::connector::wire(listen);
     platform.seed(IPV4_GREEN).expect("seeded");
     let env = listen_env(listen, "IPv4-Addr,Domain-Name");
     let (connector, id, _) = launch(&platform, "enrichment/correct.py", "INTERNAL_ENRICHMENT", &env).await;
@@ -83,10 +85,12 @@ async fn pycti_enrichment_gets_its_job_and_sends_the_enriched_entity_back(#[case
 #[rstest]
 #[case::http("api")]
 #[case::amqp("amqp")]
+#[case::amqp_embedded("amqp-embedded")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycti_file_import_fetches_the_uploaded_file_and_imports_it(#[case] listen: &str) {
     // Arrange
     let platform = platform(listen).await;
+    let listen = common::connector::wire(listen);
     let mut env = listen_env(listen, "application/json,text/plain");
     env.push(("CONNECTOR_AUTO".into(), "true".into()));
     let (connector, _, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
@@ -114,10 +118,12 @@ async fn pycti_file_import_fetches_the_uploaded_file_and_imports_it(#[case] list
 #[rstest]
 #[case::http("api")]
 #[case::amqp("amqp")]
+#[case::amqp_embedded("amqp-embedded")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft(#[case] listen: &str) {
     // Arrange: over RabbitMQ, pycti's messages carry the draft id; over HTTP, the work does.
     let platform = platform(listen).await;
+    let listen = common::connector::wire(listen);
     let env = listen_env(listen, "application/json");
     let (connector, id, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
     let upload = Upload {
@@ -162,10 +168,12 @@ async fn pycti_file_import_with_validation_uses_the_workbench_then_the_draft(#[c
 #[rstest]
 #[case::http("api")]
 #[case::amqp("amqp")]
+#[case::amqp_embedded("amqp-embedded")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validating_a_workbench_imports_it_through_ask_job_import_with_bypass_validation(#[case] listen: &str) {
     // Arrange: the file is imported into a workbench first, as with validate-before-import.
     let platform = platform(listen).await;
+    let listen = common::connector::wire(listen);
     let env = listen_env(listen, "application/json");
     let (connector, id, _) = launch(&platform, "import_file/correct.py", "INTERNAL_IMPORT_FILE", &env).await;
     let upload = Upload {

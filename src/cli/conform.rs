@@ -242,7 +242,10 @@ pub async fn conform(args: ConformArgs, out: &mut (impl Write + Send)) -> anyhow
         say(format!("under {under}"), out);
     }
     let evidence = crate::conform::run(&session, |p| match p {
-        crate::conform::Progress::PlatformUp { url } => say(format!("platform up at {url}"), out),
+        crate::conform::Progress::PlatformUp { url, broker } => {
+            let broker = broker.map(|b| format!(", broker: {b}")).unwrap_or_else(|| ", HTTP only".into());
+            say(format!("platform up at {url}{broker}"), out)
+        }
         crate::conform::Progress::RunStarted { index } => say(format!("run {}: started", index + 1), out),
         crate::conform::Progress::RunEnded(r) => {
             let how = match (&r.end, r.exit_code) {

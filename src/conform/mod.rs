@@ -101,6 +101,8 @@ pub enum Progress {
     PlatformUp {
         /// Its URL.
         url: String,
+        /// Its broker: `RabbitMQ amqp://…`, `the embedded broker amqp://…`, or none.
+        broker: Option<String>,
     },
     /// A run started.
     RunStarted {
@@ -139,7 +141,11 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
     }
     let platform = builder.try_start().await?;
     let limit = platform.core().settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;
-    progress(Progress::PlatformUp { url: platform.url().to_string() });
+    let broker = platform.broker().map(|b| match b.kind() {
+        crate::amqp::BrokerKind::Embedded => format!("the embedded broker {}", b.endpoint().display()),
+        _ => format!("RabbitMQ {}", b.endpoint().display()),
+    });
+    progress(Progress::PlatformUp { url: platform.url().to_string(), broker });
     let token = if needs_admin(&session.connector_type) {
         platform.token().to_string()
     } else {

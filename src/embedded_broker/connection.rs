@@ -339,11 +339,15 @@ fn on_frame(shared: &Shared, id: u64, frame: AMQPFrame, assembling: &mut HashMap
         AMQPFrame::Heartbeat => Ok(()),
         AMQPFrame::Method(0, AMQPClass::Connection(m)) => match m {
             connection::AMQPMethod::Close(_) => {
+                // As RabbitMQ: `close-ok`, then the client closes the socket (at most a second
+                // is waited for it).
                 let mut state = shared.state();
                 state.release_connection(id);
-                state.send(id, Out::Frame(connection_method(connection::AMQPMethod::CloseOk(connection::CloseOk {}))));
-                state.send(id, Out::Hangup);
-                Err(Done::Closed)
+                if let Some(c) = state.connections.get_mut(&id) {
+                    c.closing = true;
+                }
+                state.send(id, Out::Close(connection_method(connection::AMQPMethod::CloseOk(connection::CloseOk {}))));
+                Ok(())
             }
             connection::AMQPMethod::CloseOk(_) => Err(Done::Closed),
             _ if closing => Ok(()),
@@ -479,7 +483,6 @@ async fn write_loop(
         };
         let Some(out) = out else { break };
         bytes.clear();
-        let mut hangup = false;
         let mut next = Some(out);
         // Write what is queued in one go (up to 256 KiB), not one frame per system call.
         while let Some(out) = next.take() {
@@ -492,17 +495,13 @@ async fn write_loop(
                     closing_since = Some(tokio::time::Instant::now());
                 }
                 Out::Content { channel, method, message } => encode_content(channel, method, &message, frame_max, &mut bytes),
-                Out::Hangup => {
-                    hangup = true;
-                    break;
-                }
             }
             if bytes.len() < 256 * 1024 {
                 next = rx.try_recv().ok();
             }
         }
         idle = false;
-        if write.write_all(&bytes).await.is_err() || hangup {
+        if write.write_all(&bytes).await.is_err() {
             break;
         }
     }

@@ -38,11 +38,10 @@ pub enum Out {
         /// The message.
         message: Arc<Message>,
     },
-    /// A `connection.close` the server starts: written, then the socket is closed once the
-    /// client answers or a second has passed.
+    /// The last frame of a connection (a `connection.close` the server starts, or the
+    /// `close-ok` it answers): written, then the socket is closed once the client answers
+    /// or closes it, or a second has passed.
     Close(AMQPFrame),
-    /// Close the socket once what came before is written.
-    Hangup,
 }
 
 /// What a client said it understands (`client_properties.capabilities`).

@@ -51,6 +51,22 @@ pub fn free_port() -> u16 {
         .expect("a free port below the ephemeral range")
 }
 
+/// The transport a test case names: `amqp-embedded` (the embedded broker) is `amqp` to
+/// the connector.
+pub fn wire(case: &str) -> &str {
+    if case == "amqp-embedded" { "amqp" } else { case }
+}
+
+/// The platform a test case names: `amqp` on RabbitMQ, `amqp-embedded` on the embedded
+/// broker, anything else HTTP-only.
+pub fn with_case_broker(builder: opencti_mock::MockPlatformBuilder, case: &str) -> opencti_mock::MockPlatformBuilder {
+    match case {
+        "amqp" => builder.broker_mode(opencti_mock::BrokerMode::RabbitMq),
+        "amqp-embedded" => builder.broker_mode(opencti_mock::BrokerMode::Embedded),
+        _ => builder,
+    }
+}
+
 /// The listen settings of a connector (HTTP on a free port, or AMQP — then it pushes over
 /// AMQP too), and its scope.
 pub fn listen_env(listen: &str, scope: &str) -> Vec<(String, String)> {

@@ -269,6 +269,20 @@ impl Client {
         resp.json().expect("control API answers JSON")
     }
 
+    /// `POST /_mock/<path>` with a body (JSON, or a STIX bundle); returns (status, body).
+    pub fn post(&self, token: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!("{}/_mock/{path}", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .expect("control API answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().unwrap_or(serde_json::Value::Null))
+    }
+
     /// `POST /graphql` with a token; returns (status, body).
     pub fn graphql(&self, token: Option<&str>, body: &serde_json::Value) -> (u16, serde_json::Value) {
         let mut req = self.http.post(format!("{}/graphql", self.url)).json(body);
