@@ -44,6 +44,7 @@ pub const TARGETS: &[Target] = &[
     ("stix_pattern", stix_pattern),
     ("multipart_upload", multipart_upload),
     ("amqp_message", amqp_message),
+    ("amqp_frame", amqp_frame),
 ];
 
 /// The admin token of the fuzzed platforms.
@@ -434,4 +435,40 @@ pub fn amqp_message(data: &[u8]) {
     let _guard = runtime().enter();
     core.worker.enqueue(CONNECTOR_ID, PushMessage::new(Arc::new(decoded.meta), decoded.content));
     drain(&core.store);
+}
+
+// --- 6. AMQP frames, as the embedded broker reads them ---------------------------------------
+
+/// Bytes as a client sends them to the embedded broker after the protocol header: decoded
+/// frame after frame (`embedded_broker::wire::decode`, the `amq-protocol` codec behind the
+/// broker's own frame-size check), with a `frame_max` the first byte chooses (none, the
+/// protocol's least 4096, RabbitMQ's 131072). A decoded frame takes at least a frame's
+/// header and end and at most the bytes given, re-encodes, and decodes back to itself; what
+/// is not a frame is refused with a reason, never a panic.
+pub fn amqp_frame(data: &[u8]) {
+    use opencti_mock::embedded_broker::wire::{Decoded, FRAME_OVERHEAD, decode, encode};
+    let Some((&choice, mut rest)) = data.split_first() else { return };
+    let frame_max = [0, 4096, 131_072][usize::from(choice) % 3];
+    while !rest.is_empty() {
+        match decode(rest, frame_max) {
+            Decoded::Frame(frame, used) => {
+                assert!(used >= FRAME_OVERHEAD && used <= rest.len(), "a frame of {used} bytes out of {}", rest.len());
+                let mut bytes = Vec::new();
+                encode(&frame, &mut bytes).expect("a decoded frame encodes");
+                match decode(&bytes, 0) {
+                    Decoded::Frame(again, n) => {
+                        assert_eq!(again, frame, "a frame decodes back to itself");
+                        assert_eq!(n, bytes.len(), "a re-encoded frame is read whole");
+                    }
+                    other => panic!("a re-encoded frame does not decode: {other:?}"),
+                }
+                rest = &rest[used..];
+            }
+            Decoded::Incomplete => return,
+            Decoded::Invalid(reason) => {
+                assert!(!reason.is_empty(), "a refusal without a reason");
+                return;
+            }
+        }
+    }
 }

@@ -289,6 +289,85 @@ def amqp_seeds(out):
         write(out, "amqp_message", m.encode())
 
 
+PIKA_CONVERSATION = r"""
+import sys, pika
+params = pika.ConnectionParameters(host="127.0.0.1", port=int(sys.argv[1]), heartbeat=10,
+                                   credentials=pika.PlainCredentials("guest", "guest"))
+conn = pika.BlockingConnection(params)
+ch = conn.channel()
+ch.confirm_delivery()
+ch.basic_qos(prefetch_count=1)
+x, q = "fuzz-seed.exchange", "fuzz-seed-queue"
+ch.exchange_declare(x, exchange_type="direct", durable=True)
+ch.queue_declare(q, durable=True, arguments={"name": "seed", "config": {"id": "1", "type": "EXTERNAL_IMPORT",
+                 "scope": ["ipv4-addr"]}, "x-queue-type": "classic"})
+ch.queue_bind(q, x, routing_key="seed")
+for body in (b"{}", b'{"type": "bundle", "objects": []}', bytes(range(256)) * 20):
+    ch.basic_publish(x, "seed", body, properties=pika.BasicProperties(delivery_mode=2, content_encoding="utf-8"))
+method, props, body = ch.basic_get(q)
+ch.basic_nack(method.delivery_tag, requeue=True)
+for method, props, body in ch.consume(q, inactivity_timeout=1):
+    if method is None:
+        break
+    ch.basic_ack(method.delivery_tag)
+ch.cancel()
+ch.queue_purge(q)
+ch.queue_unbind(q, x, routing_key="seed")
+ch.queue_delete(q)
+ch.exchange_delete(x)
+conn.close()
+"""
+
+
+def amqp_frame_seeds(out, python):
+    """What pika sends as pycti drives it, recorded through a proxy to the local RabbitMQ:
+    the frames after the protocol header, cut into a few inputs (first byte: frame_max)."""
+    import socket
+    import threading
+    if not python:
+        return
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    sent = bytearray()
+
+    def relay(src, dst, keep):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            if keep is not None:
+                keep.extend(data)
+            dst.sendall(data)
+
+    def proxy():
+        client, _ = listener.accept()
+        broker = socket.create_connection(("127.0.0.1", 5672))
+        up = threading.Thread(target=relay, args=(client, broker, sent))
+        up.start()
+        relay(broker, client, None)
+        up.join()
+
+    t = threading.Thread(target=proxy, daemon=True)
+    t.start()
+    subprocess.run([python, "-c", PIKA_CONVERSATION, str(port)], check=True, timeout=60)
+    t.join(timeout=10)
+    frames = bytes(sent[8:])  # after the protocol header
+    for choice in (0, 1, 2):
+        write(out, "amqp_frame", bytes([choice]) + frames)
+    step = max(1, len(frames) // 8)
+    for i in range(0, len(frames), step):
+        write(out, "amqp_frame", bytes([i % 3]) + frames[i:i + step])
+
+
 def main():
     args = sys.argv[1:]
     python = None
@@ -302,6 +381,7 @@ def main():
     pattern_seeds(out)
     multipart_seeds(out)
     amqp_seeds(out)
+    amqp_frame_seeds(out, python)
     for target in sorted(os.listdir(out)):
         files = os.listdir(os.path.join(out, target))
         size = sum(os.path.getsize(os.path.join(out, target, f)) for f in files)

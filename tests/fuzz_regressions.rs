@@ -59,9 +59,14 @@ fn amqp_message() {
 }
 
 #[test]
+fn amqp_frame() {
+    replay("amqp_frame");
+}
+
+#[test]
 fn every_target_of_the_harness_is_replayed() {
     let names: Vec<&str> = harness::TARGETS.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["graphql_request", "bundle_push", "stix_pattern", "multipart_upload", "amqp_message"]);
+    assert_eq!(names, ["graphql_request", "bundle_push", "stix_pattern", "multipart_upload", "amqp_message", "amqp_frame"]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     for dir in ["regressions", "corpus"] {
         for entry in std::fs::read_dir(root.join(dir)).into_iter().flatten() {
