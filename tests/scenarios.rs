@@ -88,8 +88,11 @@ fn without_faults(scenario: &Scenario, dir: &Path) -> PathBuf {
 }
 
 /// Runs the check once; its verdict.
-fn run_check(check: &Path, python: &Path, scenario_file: &Path, mode: &str) -> Result<(bool, String), String> {
-    let serve = ServeProcess::start(&["--scenario", &scenario_file.to_string_lossy()], &[]);
+fn run_check(check: &Path, python: &Path, scenario_file: &Path, mode: &str, broker: &[&str]) -> Result<(bool, String), String> {
+    let file = scenario_file.to_string_lossy();
+    let mut args = vec!["--scenario", &file];
+    args.extend_from_slice(broker);
+    let serve = ServeProcess::start(&args, &[]);
     run_check_on(&serve, check, python, mode)
 }
 
@@ -135,7 +138,9 @@ fn tail(text: &str) -> String {
 /// A mode, whether the symptom is wanted in it, and what the check said.
 type Outcome = (String, bool, Result<(bool, String), String>);
 
-fn reproduce(file: &Path) -> Result<(), Failed> {
+/// Runs a scenario's check in every mode it lists, on the broker `broker` chooses (none:
+/// `auto`, the local RabbitMQ).
+fn reproduce(file: &Path, broker: &[&str]) -> Result<(), Failed> {
     let scenario = Scenario::load(file).map_err(|e| e.to_string())?;
     let check = scenarios_dir().join("checks").join(format!("{}.py", scenario.name));
     let field_pycti = scenario.pycti.clone().unwrap_or_else(|| PYCTI_VERSION.to_string());
@@ -159,16 +164,16 @@ fn reproduce(file: &Path) -> Result<(), Failed> {
             other => Err(format!("{}: unknown mode {other}", scenario.name)),
         })
         .collect::<Result<_, _>>()?;
-    let outcomes: Vec<Outcome> = match scenario.touches_whole_broker() {
+    let outcomes: Vec<Outcome> = match scenario.touches_whole_broker() && broker.is_empty() {
         // A whole-broker fault one run at a time (the platform sets a broker limit while
         // it runs and puts it back when it stops).
         true => {
             let mut outcomes = Vec::new();
             for (mode, python, f, want) in plan.iter().filter(|p| p.0 != "control") {
-                outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));
+                outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode, broker)));
             }
             for (mode, python, f, want) in plan.iter().filter(|p| p.0 == "control") {
-                outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode)));
+                outcomes.push((mode.clone(), *want, run_check(&check, python, f, mode, broker)));
             }
             outcomes
         }
@@ -179,7 +184,7 @@ fn reproduce(file: &Path) -> Result<(), Failed> {
                 .iter()
                 .map(|(mode, python, f, want)| {
                     let check = &check;
-                    scope.spawn(move || (mode.clone(), *want, run_check(check, python, f, mode)))
+                    scope.spawn(move || (mode.clone(), *want, run_check(check, python, f, mode, broker)))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("a mode's thread does not panic")).collect()
@@ -238,7 +243,7 @@ fn a_run_s_transcript_replays_as_a_scenario() -> Result<(), Failed> {
     if written.faults.is_empty() {
         return Err(format!("the transcript gave a scenario without faults:\n{}", written.to_yaml()).into());
     }
-    let (symptom, detail) = run_check(&check, &python, &replay, "fault")?;
+    let (symptom, detail) = run_check(&check, &python, &replay, "fault", &[])?;
     if !symptom {
         return Err(format!("the replayed scenario did not show the symptom: {detail}\n{}", written.to_yaml()).into());
     }
@@ -255,7 +260,12 @@ fn main() {
     for file in files() {
         let Ok(scenario) = Scenario::load(&file) else { continue };
         let group = if scenario.touches_whole_broker() { "whole_broker" } else { "reproduce" };
-        trials.push(Trial::test(format!("{group}::{}", scenario.name), move || reproduce(&file)));
+        if scenario.touches_whole_broker() {
+            // A whole-broker fault on the embedded broker: each mode has a broker of its own.
+            let file = file.clone();
+            trials.push(Trial::test(format!("embedded_broker::{}", scenario.name), move || reproduce(&file, &["--broker", "embedded"])));
+        }
+        trials.push(Trial::test(format!("{group}::{}", scenario.name), move || reproduce(&file, &[])));
     }
     libtest_mimic::run(&args, trials).exit();
 }
