@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod amqp_conversations;
 pub mod connector;
 pub mod sse;
 
