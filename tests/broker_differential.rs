@@ -3,8 +3,8 @@
 //! `tests/common/amqp_conversations.rs`) against the real RabbitMQ and against the second
 //! broker, and what the clients observe compared step by step.
 //!
-//! The second broker is meant to be the mock's embedded one; until it exists it is the real
-//! broker again, so these tests also prove that the conversations are deterministic.
+//! The second broker is the mock's embedded one (`opencti_mock::embedded_broker`), on a
+//! loopback port of its own for each test.
 //! The real broker is the one the test command provides (`OPENCTI_MOCK_AMQP_URL`, default
 //! the local one, guest/guest).
 
@@ -24,13 +24,13 @@ fn broker_url() -> String {
 }
 
 /// What keeps the second broker running while its conversations run.
-type Guard = ();
+type Guard = opencti_mock::embedded_broker::EmbeddedBroker;
 
 /// The broker compared with RabbitMQ: its URL, and what keeps it up.
 async fn second_broker() -> (String, Guard) {
-    // TODO(embedded): start opencti_mock::embedded_broker (`EmbeddedBroker::start(...)`,
-    // its handle's `url()`, the handle as the guard).
-    (broker_url(), ())
+    let broker =
+        opencti_mock::embedded_broker::EmbeddedBroker::start(Default::default()).await.expect("the embedded broker starts");
+    (broker.url(), broker)
 }
 
 /// A fresh name prefix, so that parallel runs never collide.

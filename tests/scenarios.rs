@@ -263,7 +263,9 @@ fn main() {
         if scenario.touches_whole_broker() {
             // A whole-broker fault on the embedded broker: each mode has a broker of its own.
             let file = file.clone();
-            trials.push(Trial::test(format!("embedded_broker::{}", scenario.name), move || reproduce(&file, &["--broker", "embedded"])));
+            trials.push(Trial::test(format!("embedded_broker::{}", scenario.name), move || {
+                reproduce(&file, &["--broker", "embedded"])
+            }));
         }
         trials.push(Trial::test(format!("{group}::{}", scenario.name), move || reproduce(&file, &[])));
     }
