@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value as Json, json};
 
-use super::{Broker, DEAD_LETTER_ID};
+use super::{Broker, BrokerKind, DEAD_LETTER_ID};
 
 /// The platform's broker, once known: set at start-up, or never (HTTP-only).
 #[derive(Debug, Default)]
@@ -48,7 +48,7 @@ impl Link {
                 "url": b.endpoint().display(),
                 "admin": b.admin().describe(),
                 "broker": b.kind().name(),
-                "embedded": b.embedded().map(|e| json!({
+                "embedded": b.embedded().filter(|_| b.kind() == BrokerKind::Embedded).map(|e| json!({
                     "listen": e.local_addr().to_string(),
                     "connections": e.connections().len(),
                     "memory_alarm": e.memory_alarm(),

@@ -141,7 +141,7 @@ pub async fn run(session: &Session, mut progress: impl FnMut(Progress)) -> Resul
     }
     let platform = builder.try_start().await?;
     let limit = platform.core().settings.max_payload_bytes().map_err(|e| Error::Config(e.to_string()))?;
-    let broker = platform.broker().map(|b| match b.kind() {
+    let broker = platform.core().amqp.broker().map(|b| match b.kind() {
         crate::amqp::BrokerKind::Embedded => format!("the embedded broker {}", b.endpoint().display()),
         _ => format!("RabbitMQ {}", b.endpoint().display()),
     });

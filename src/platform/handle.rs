@@ -754,7 +754,7 @@ impl MockPlatform {
         verify_all(&self.core.store, &mounted)
     }
 
-    /// The RabbitMQ broker this platform uses, if any, for this workspace's own tests (the
+    /// The broker this platform uses (RabbitMQ or the embedded one), if any, for this workspace's own tests (the
     /// `internals` feature).
     #[cfg(feature = "internals")]
     #[doc(hidden)]
