@@ -57,7 +57,9 @@ async fn bytes_no_client_sends_close_that_connection_only() {
 async fn a_wrong_password_is_refused_as_rabbitmq_refuses_it() {
     let b = broker().await;
     let url = b.url().replace("guest:guest", "guest:wrong");
-    let Err(err) = Connection::connect(&url, ConnectionProperties::default()).await else { panic!("a wrong password is refused") };
+    let Err(err) = Connection::connect(&url, ConnectionProperties::default()).await else {
+        panic!("a wrong password is refused")
+    };
     assert!(err.to_string().contains("ACCESS_REFUSED"), "{err}");
     serves(&b).await;
 }

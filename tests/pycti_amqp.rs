@@ -1,4 +1,4 @@
-//! Interop over RabbitMQ: the official Python client, unchanged, in AMQP mode
+//! Interop over RabbitMQ (and, where marked, the embedded broker): the official Python client, unchanged, in AMQP mode
 //! (`CONNECTOR_QUEUE_PROTOCOL=amqp`) against `opencti-mock serve` on the real broker; the
 //! advertised-host failure (connectors#972) and pycti's `MQ_*` override; pycti's
 //! buffering decision on the queue figures, in both transports.
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::{Client, REGISTER, ServeProcess, connector_script, registration, run_connector};
 use opencti_mock::amqp::management::Management;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 fn broker_url() -> String {
@@ -29,10 +30,34 @@ fn import_env(url: &str, id: &str, extra: &[(&str, &str)]) -> Vec<(&'static str,
 }
 
 fn serve(extra: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+    serve_on("rabbitmq", extra, env)
+}
+
+/// `serve` on RabbitMQ (`rabbitmq`: the test command's broker) or on its embedded broker.
+fn serve_on(broker: &str, extra: &[&str], env: &[(&str, &str)]) -> ServeProcess {
     let url = broker_url();
-    let mut args = vec!["--connector-user", "importer=tok-importer", "--broker", "required", "--amqp-url", url.as_str()];
+    let mut args = vec!["--connector-user", "importer=tok-importer", "--broker", broker];
+    if broker == "rabbitmq" {
+        args.extend(["--amqp-url", url.as_str()]);
+    }
     args.extend_from_slice(extra);
     ServeProcess::start(&args, env)
+}
+
+/// The AMQP URL of `config.connection` (what registration hands to connectors).
+fn connection_url(config: &Value) -> String {
+    let c = &config["connection"];
+    let vhost = match c["vhost"].as_str().unwrap_or("/") {
+        "/" => "%2F".to_string(),
+        v => v.to_string(),
+    };
+    format!(
+        "amqp://{}:{}@{}:{}/{vhost}",
+        c["user"].as_str().unwrap_or_default(),
+        c["pass"].as_str().unwrap_or_default(),
+        c["host"].as_str().unwrap_or_default(),
+        c["port"]
+    )
 }
 
 /// The management API of the broker the platform uses, and its queue prefix.
@@ -127,10 +152,12 @@ fn pycti_external_import_over_amqp_is_provisioned_ingested_and_completes_its_wor
     assert!(rt.block_on(m.queue(&format!("{prefix}push_{id}"))).expect("management API").is_none(), "removed at shutdown");
 }
 
-#[test]
-fn an_advertised_host_the_connector_cannot_reach_fails_its_pushes_until_mq_host_overrides_it() {
+#[rstest]
+#[case::rabbitmq("rabbitmq")]
+#[case::embedded("embedded")]
+fn an_advertised_host_the_connector_cannot_reach_fails_its_pushes_until_mq_host_overrides_it(#[case] broker: &str) {
     // Arrange: the platform hands out a Docker-internal name (connectors#972).
-    let serve = serve(&["--amqp-advertised-host", "rabbitmq.invalid"], &[]);
+    let serve = serve_on(broker, &["--amqp-advertised-host", "rabbitmq.invalid"], &[]);
     let client = Client::new(&serve.url);
     let admin = &serve.admin_token;
     let id = uuid::Uuid::new_v4().to_string();
@@ -219,10 +246,12 @@ fn pycti_buffers_on_the_backlog_of_the_http_worker_queue() {
     assert_eq!(work_adds, 0, "pycti skipped its run");
 }
 
-#[test]
-fn pycti_buffers_on_the_backlog_of_its_push_queue_on_the_broker() {
+#[rstest]
+#[case::rabbitmq("rabbitmq")]
+#[case::embedded("embedded")]
+fn pycti_buffers_on_the_backlog_of_its_push_queue_on_the_broker(#[case] broker: &str) {
     // Arrange: ingestion paused, messages waiting in push_<id> on the broker.
-    let serve = serve(&[], &[("MOCK__INGEST_PAUSED", "true")]);
+    let serve = serve_on(broker, &[], &[("MOCK__INGEST_PAUSED", "true")]);
     let client = Client::new(&serve.url);
     let id = uuid::Uuid::new_v4().to_string();
     let (_, reg) =
@@ -230,7 +259,7 @@ fn pycti_buffers_on_the_backlog_of_its_push_queue_on_the_broker() {
     let config = reg["data"]["registerConnector"]["config"].clone();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let conn = lapin::Connection::connect(&broker_url(), lapin::ConnectionProperties::default()).await.expect("broker");
+        let conn = lapin::Connection::connect(&connection_url(&config), lapin::ConnectionProperties::default()).await.expect("broker");
         let channel = conn.create_channel().await.expect("channel");
         channel.confirm_select(Default::default()).await.expect("confirms");
         let bundle = common::ipv4_bundle(1);
@@ -250,7 +279,8 @@ fn pycti_buffers_on_the_backlog_of_its_push_queue_on_the_broker() {
             assert!(confirm.await.expect("confirmed").is_ack());
         }
     });
-    // The management API's figures lag by a few seconds, as on the platform.
+    // On RabbitMQ the management API's figures lag by a few seconds, as on the platform;
+    // the embedded broker's are exact.
     wait_for("the broker to report the backlog", Duration::from_secs(30), || queue_bytes(&client, &id) > 1000.0);
 
     // Act
