@@ -112,6 +112,17 @@ impl Reader {
         }
     }
 
+    /// Reads and drops everything until the peer closes or the connection ends.
+    async fn discard(&mut self, token: &CancellationToken) {
+        loop {
+            self.buf.clear();
+            tokio::select! {
+                read = self.read.read_buf(&mut self.buf) => if !matches!(read, Ok(n) if n > 0) { return },
+                () = token.cancelled() => return,
+            }
+        }
+    }
+
     /// The next method on channel 0 during the handshake (heartbeats are skipped).
     async fn method(&mut self) -> Option<connection::AMQPMethod> {
         loop {
@@ -312,9 +323,12 @@ async fn read_loop(shared: &Shared, id: u64, reader: &mut Reader, heartbeat: u16
             Ok(f) => f,
             Err(ReadError::Closed) => return,
             Err(ReadError::Invalid(why)) => {
+                // Nothing after bytes that are not a frame can be read as frames: the
+                // connection is closed and what else arrives is discarded.
                 let text = why.strip_prefix("FRAME_ERROR - ").unwrap_or(&why).to_string();
                 shared.state().close_connection(id, Reply::connection(code::FRAME_ERROR, text, (0, 0)));
-                continue;
+                reader.discard(token).await;
+                return;
             }
         };
         if let Err(reply) = on_frame(shared, id, frame, &mut assembling) {
@@ -378,6 +392,13 @@ fn on_frame(shared: &Shared, id: u64, frame: AMQPFrame, assembling: &mut HashMap
                 (ChannelState::Closing, AMQPClass::Channel(c @ amq_protocol::protocol::channel::AMQPMethod::CloseOk(_))) => {
                     state.channel_method(id, ch, c).map_err(|r| Done::Fail(ch, r))
                 }
+                (ChannelState::Closing, AMQPClass::Channel(amq_protocol::protocol::channel::AMQPMethod::Close(_))) => {
+                    // Both sides closed at once: each answers the other's close.
+                    state.channel_method(id, ch, amq_protocol::protocol::channel::AMQPMethod::CloseOk(Default::default()))
+                        .map_err(|r| Done::Fail(ch, r))?;
+                    state.method(id, ch, AMQPClass::Channel(amq_protocol::protocol::channel::AMQPMethod::CloseOk(Default::default())));
+                    Ok(())
+                }
                 (ChannelState::Closing, _) => Ok(()),
                 (ChannelState::Absent, AMQPClass::Channel(c @ amq_protocol::protocol::channel::AMQPMethod::Open(_))) => {
                     state.channel_method(id, ch, c).map_err(|r| Done::Fail(ch, r))
@@ -404,7 +425,8 @@ fn on_frame(shared: &Shared, id: u64, frame: AMQPFrame, assembling: &mut HashMap
             let max = shared.state().max_message_size;
             a.oversize = body_size > max;
             if !a.oversize {
-                a.body.reserve(usize::try_from(body_size).unwrap_or(0));
+                // What is announced is reserved up to 1 MiB; the rest as it arrives.
+                a.body.reserve(usize::try_from(body_size.min(1 << 20)).unwrap_or(0));
             }
             a.header = Some((body_size, properties));
             complete(shared, id, ch, assembling)

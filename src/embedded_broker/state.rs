@@ -141,13 +141,9 @@ impl State {
     }
 
     /// Registers an open connection; returns its id.
-    pub fn open_connection(&mut self, mut conn: Conn) -> u64 {
+    pub fn open_connection(&mut self, conn: Conn) -> u64 {
+        // Under an alarm a new connection is blocked, as RabbitMQ does, once it publishes.
         self.next_connection += 1;
-        if self.alarm {
-            // RabbitMQ blocks a connection that publishes under an alarm; a new one is
-            // told as soon as it publishes.
-            conn.blocked = false;
-        }
         self.connections.insert(self.next_connection, conn);
         self.next_connection
     }
