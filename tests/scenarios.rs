@@ -14,7 +14,9 @@
 //! Scenarios that change the whole broker (`limits.broker_max_message_size`, which the
 //! platform sets with `rabbitmqctl` and puts back when it stops; a broker restart or memory
 //! alarm) are named `whole_broker::…`, run their modes one after the other and run alone
-//! (`.config/nextest.toml`). A custom harness (libtest-mimic): one test per scenario.
+//! (`.config/nextest.toml`). Scenarios that act on the broker also run on the embedded
+//! broker (`embedded_broker::…`), each mode on a broker of its own, beside the others. A
+//! custom harness (libtest-mimic): one test per scenario and broker.
 
 mod common;
 
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::{PYCTI_VERSION, ServeProcess, pycti_python_for, root};
 use libtest_mimic::{Arguments, Failed, Trial};
-use opencti_mock::Scenario;
+use opencti_mock::{Scenario, ScenarioAction};
 use serde_json::Value;
 
 fn scenarios_dir() -> PathBuf {
@@ -251,6 +253,14 @@ fn a_run_s_transcript_replays_as_a_scenario() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Whether a scenario's faults or limits act on the broker (its connections, a queue, the
+/// whole broker, the host it is advertised as).
+fn uses_the_broker(s: &Scenario) -> bool {
+    s.touches_whole_broker()
+        || s.limits.broker_advertised_host.is_some()
+        || s.faults.iter().any(|f| matches!(f.action, ScenarioAction::BrokerDrop | ScenarioAction::QueueDelete { .. }))
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = vec![
@@ -260,8 +270,8 @@ fn main() {
     for file in files() {
         let Ok(scenario) = Scenario::load(&file) else { continue };
         let group = if scenario.touches_whole_broker() { "whole_broker" } else { "reproduce" };
-        if scenario.touches_whole_broker() {
-            // A whole-broker fault on the embedded broker: each mode has a broker of its own.
+        if uses_the_broker(&scenario) {
+            // On the embedded broker too: each mode has a broker of its own.
             let file = file.clone();
             trials.push(Trial::test(format!("embedded_broker::{}", scenario.name), move || {
                 reproduce(&file, &["--broker", "embedded"])
