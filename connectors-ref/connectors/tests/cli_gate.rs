@@ -37,6 +37,11 @@ fn arguments(connector_type: &str, services: &str) -> Vec<String> {
 }
 
 fn gate(connector_type: &str, transport: Transport) {
+    gate_on(connector_type, transport, &[]);
+}
+
+/// The gate with `extra` arguments (e.g. `--broker embedded`).
+fn gate_on(connector_type: &str, transport: Transport, extra: &[&str]) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let server = rt.block_on(services());
     let junit = tempfile::NamedTempFile::new().expect("temp file");
@@ -53,6 +58,7 @@ fn gate(connector_type: &str, transport: Transport) {
         ])
         .arg(junit.path())
         .args(arguments(connector_type, &server.uri()))
+        .args(extra)
         .arg("--")
         .arg(binary(connector_type))
         .output()
@@ -108,4 +114,26 @@ fn the_gate_passes_the_import_file_connector_over_rabbitmq() {
 #[test]
 fn the_gate_passes_the_export_file_connector_over_rabbitmq() {
     gate("INTERNAL_EXPORT_FILE", AMQP);
+}
+
+// The kit's lapin publishing and consuming, on the broker inside the mock.
+
+#[test]
+fn the_gate_passes_the_external_import_connector_over_the_embedded_broker() {
+    gate_on("EXTERNAL_IMPORT", AMQP, &["--broker", "embedded"]);
+}
+
+#[test]
+fn the_gate_passes_the_enrichment_connector_over_the_embedded_broker() {
+    gate_on("INTERNAL_ENRICHMENT", AMQP, &["--broker", "embedded"]);
+}
+
+#[test]
+fn the_gate_passes_the_import_file_connector_over_the_embedded_broker() {
+    gate_on("INTERNAL_IMPORT_FILE", AMQP, &["--broker", "embedded"]);
+}
+
+#[test]
+fn the_gate_passes_the_export_file_connector_over_the_embedded_broker() {
+    gate_on("INTERNAL_EXPORT_FILE", AMQP, &["--broker", "embedded"]);
 }
