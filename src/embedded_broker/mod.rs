@@ -327,13 +327,7 @@ impl EmbeddedBroker {
 
     fn stop_state(&self) {
         let mut state = self.shared.state();
-        let ids: Vec<u64> = state.connections.keys().copied().collect();
-        for id in ids {
-            state.close_connection(
-                id,
-                Reply::connection(code::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'", (0, 0)),
-            );
-        }
+        state.close_all();
         state.queues.retain(|_, q| q.durable);
         for q in state.queues.values_mut() {
             q.keep_persistent();
@@ -351,16 +345,7 @@ impl EmbeddedBroker {
     /// Stops: every connection is closed (`CONNECTION_FORCED`; each client has up to a
     /// second to answer), then the listener.
     pub async fn shutdown(&self) {
-        {
-            let mut state = self.shared.state();
-            let ids: Vec<u64> = state.connections.keys().copied().collect();
-            for id in ids {
-                state.close_connection(
-                    id,
-                    Reply::connection(code::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'", (0, 0)),
-                );
-            }
-        }
+        self.shared.state().close_all();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
         while !self.shared.state().connections.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;

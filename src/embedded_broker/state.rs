@@ -247,6 +247,15 @@ impl State {
         self.release_exclusive(conn);
     }
 
+    /// Closes every connection as a node going down does (`CONNECTION_FORCED`).
+    pub fn close_all(&mut self) {
+        let ids: Vec<u64> = self.connections.keys().copied().collect();
+        for id in ids {
+            let reply = Reply::connection(code::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'", (0, 0));
+            self.close_connection(id, reply);
+        }
+    }
+
     /// A connection ended (closed, failed, lost): everything it held is given back.
     pub fn end_connection(&mut self, conn: u64) {
         self.release_connection(conn);
