@@ -32,7 +32,7 @@ else
     mode="full"
 fi
 benches=("$@")
-[ ${#benches[@]} -eq 0 ] && benches=(validation platform amqp jobs load stream reference)
+[ ${#benches[@]} -eq 0 ] && benches=(validation platform amqp broker jobs load stream reference)
 
 # shellcheck source=scripts/broker.sh
 source scripts/broker.sh

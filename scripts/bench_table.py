@@ -13,6 +13,7 @@ BENCHES = {
     "platform": ("Start-up, idle memory, the ~45 MB push", "cargo bench --bench platform"),
     "validation": ("STIX validation", "cargo bench --bench validation"),
     "amqp": ("AMQP ingest against the broker alone", "cargo bench --bench amqp"),
+    "broker": ("The embedded AMQP broker beside RabbitMQ, same loopback, same run", "cargo bench --bench broker"),
     "jobs": ("Job dispatch", "cargo bench --bench jobs"),
     "stream": ("Live stream", "cargo bench --bench stream"),
     "load": ("Load, soak and broker drops (`opencti-mock serve` in its own process)", "cargo bench --bench load"),

@@ -52,7 +52,7 @@ CARGO_TARGET_DIR=target/api-json cargo +nightly rustdoc --lib --no-default-featu
 python3 scripts/api_check.py target/api-json/doc/opencti_mock.json
 
 step "benchmarks, quick mode (tiny sizes; correctness asserted, speed not judged)"
-# The dev profile reuses the test build: only the seven bench binaries are compiled. The
+# The dev profile reuses the test build: only the eight bench binaries are compiled. The
 # full figures come from `scripts/bench.sh` (release), which writes BENCHMARKS.md.
 BENCH_QUICK=1 BENCH_PROFILE=dev scripts/bench.sh
 

@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod amqp;
 /// The black-box tests' helpers: pycti's documents, the pinned venv, `serve` as a process.
 #[path = "../../tests/common/mod.rs"]
 pub mod common;
