@@ -1,13 +1,13 @@
-//! A throwaway RabbitMQ 4.x in a container, for when no broker answers and a Docker engine
-//! is there.
+//! A throwaway RabbitMQ 4.x in a container, on request (`--broker container`; a Docker
+//! engine is needed).
 //!
 //! The image is pinned. testcontainers-modules' RabbitMQ image is a 3.8 with an exact
 //! start-up line; this is the 4.x management image with the platform's own broker settings
 //! (`max_message_size` 512 MiB is refused by 3.8/3.9 but accepted by 4.x) and a looser wait
 //! condition. The container lives as long as the [`BrokerContainer`].
 //!
-//! The Docker client comes with the `docker` feature (on by default). Without it the
-//! platform says so where it would have started a container, and runs HTTP-only.
+//! The Docker client comes with the `docker` feature (on by default). Without it a
+//! container asked for is refused, saying why.
 
 #[cfg(feature = "docker")]
 use std::time::Duration;
