@@ -559,7 +559,7 @@ async fn amqp_drops() -> Vec<String> {
     let prefix = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let serve = serve(connectors, &["--broker", "required", "--queue-prefix", &prefix]);
     let health = control(&serve, "health").await;
-    let management = health["transports"]["broker"]["management"].as_str().expect("a management URL").to_string();
+    let management = health["transports"]["broker"]["admin"]["url"].as_str().expect("a management URL").to_string();
     let t0 = Instant::now();
     let deadline = t0 + duration;
     let drops = tokio::spawn(dropper(

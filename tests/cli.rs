@@ -21,6 +21,9 @@ fn environment_variables_configure_the_platform_with_double_underscore_nesting()
             ("MOCK__PROFILE", "6.9"),
             ("RABBITMQ__HOSTNAME", "rabbitmq.internal"),
             ("RABBITMQ__QUEUE_PREFIX", "tenant1"),
+            // No broker: registration hands out the `rabbitmq:*` settings as they are (with
+            // one, the broker in use).
+            ("MOCK__BROKER", "off"),
         ],
     );
     let client = Client::new(&serve.url);

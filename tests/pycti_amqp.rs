@@ -64,7 +64,8 @@ fn connection_url(config: &Value) -> String {
 fn broker_of(client: &Client, admin: &str) -> (Management, String) {
     let broker = client.control(admin, "health")["transports"]["broker"].clone();
     assert_eq!(broker["mode"], "amqp", "the platform uses the broker: {broker}");
-    let base = reqwest::Url::parse(broker["management"].as_str().expect("management URL")).expect("a URL");
+    assert_eq!(broker["admin"]["kind"], "management-api", "RabbitMQ's management API: {broker}");
+    let base = reqwest::Url::parse(broker["admin"]["url"].as_str().expect("management URL")).expect("a URL");
     let url = reqwest::Url::parse(&broker_url()).expect("broker URL");
     let vhost = match url.path().trim_start_matches('/') {
         "" | "%2F" | "%2f" => "/".to_string(),

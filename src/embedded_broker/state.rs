@@ -224,6 +224,11 @@ impl State {
     /// Closes a connection from the server's side: its channels are given back at once and
     /// `connection.close` is sent; the socket closes when the client answers.
     pub fn close_connection(&mut self, conn: u64, reply: Reply) {
+        // A connection already closing (either side sent `connection.close`) gets no second
+        // close: a client that has its `close-ok` takes another for a new error.
+        if self.connections.get(&conn).is_none_or(|c| c.closing) {
+            return;
+        }
         self.release_connection(conn);
         if let Some(c) = self.connections.get_mut(&conn) {
             c.closing = true;
